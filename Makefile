@@ -1,0 +1,64 @@
+# joulebench: the two commands a fresh Debian 12 machine needs are `make demo` and `make test`.
+# Both install the Debian packages that are missing (apt-get; sudo when not root), configure and build.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# Extra ctest arguments, e.g. CTEST_ARGS='-L unit'
+CTEST_ARGS ?=
+
+# Build and test dependencies, all from Debian 12's own archive.
+DEB_PACKAGES := build-essential cmake pkg-config \
+	libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev \
+	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps configure build test test-unit test-asan demo bench clean format
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@echo "built $(BUILD_DIR)/joulebench"
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (CI runs this too).
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DJOULEBENCH_SANITIZE=ON -DJOULEBENCH_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS) --target joulebench_unit_tests joulebench fake_nvml
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
+
+# The main job on an embedded default: measure joulebench's built-in CPU workload.
+demo: build
+	$(BUILD_DIR)/joulebench sensors
+	$(BUILD_DIR)/joulebench measure --interval 100 -- $(BUILD_DIR)/joulebench burn --seconds 3 --threads 2
+
+bench: build
+	$(BUILD_DIR)/joulebench_bench
+	bench/measure_overhead.sh $(BUILD_DIR)/joulebench
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

@@ -1,0 +1,10 @@
+// Placeholder until the sub-command lands (this session); replaced by its implementation.
+#include "commands.hpp"
+#include "joulebench/error.hpp"
+
+namespace joulebench::cli {
+void add_import_command(CLI::App& app, CommandContext& /*ctx*/) {
+    auto* sub = app.add_subcommand("import", "(not built yet)");
+    sub->callback([] { throw Error(ErrorCategory::kNotSupported, "import: not built yet"); });
+}
+}  // namespace joulebench::cli

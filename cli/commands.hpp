@@ -1,0 +1,20 @@
+#pragma once
+// One function per sub-command: it adds the sub-command to the app and, when the sub-command runs,
+// parses and validates its options, calls the library and stores the process exit status in
+// `exit_code`. Library errors are thrown as joulebench::Error and printed by main.
+
+#include <CLI/CLI.hpp>
+
+namespace joulebench::cli {
+
+struct CommandContext {
+    int exit_code = 0;
+};
+
+void add_sensors_command(CLI::App& app, CommandContext& ctx);
+void add_measure_command(CLI::App& app, CommandContext& ctx);
+void add_import_command(CLI::App& app, CommandContext& ctx);
+void add_analyze_command(CLI::App& app, CommandContext& ctx);
+void add_burn_command(CLI::App& app, CommandContext& ctx);
+
+}  // namespace joulebench::cli

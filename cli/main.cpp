@@ -1,0 +1,50 @@
+// joulebench: what deployment choices cost in time and energy.
+// main stays thin: it builds the command line, runs one sub-command and turns errors into
+// `error:`/`hint:` lines and exit statuses (1 for errors, 2 for bad usage; `measure` passes the
+// measured command's own status through).
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "joulebench/error.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"joulebench: measure what deployment choices cost in time and energy"};
+    app.set_version_flag("--version", std::string("joulebench ") + JOULEBENCH_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough(false);
+
+    joulebench::cli::CommandContext ctx;
+    joulebench::cli::add_sensors_command(app, ctx);
+    joulebench::cli::add_measure_command(app, ctx);
+    joulebench::cli::add_import_command(app, ctx);
+    joulebench::cli::add_analyze_command(app, ctx);
+    joulebench::cli::add_burn_command(app, ctx);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    } catch (const joulebench::Error& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "error: {}\n", e.what());
+        if (!e.hint().empty()) fmt::print(stderr, "hint: {}\n", e.hint());
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "error: internal: {}\n", e.what());
+        return 1;
+    }
+    return ctx.exit_code;
+}

@@ -1,0 +1,42 @@
+#pragma once
+/// The one exception type of joulebench. Messages read `component: action object: cause`, e.g.
+/// `nvml: set power limit of GPU 0 to 250 W: insufficient permissions`, and may carry a hint that
+/// tells the user how to fix it. Absent hardware is never an error: it is a probe reason.
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace joulebench {
+
+enum class ErrorCategory {
+    kNotSupported,
+    kNoPermission,
+    kNotFound,
+    kInvalidArgument,
+    kDeviceLost,
+    kIo,
+    kInternal,
+};
+
+[[nodiscard]] std::string_view to_string(ErrorCategory category);
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorCategory category, const std::string& message, std::string hint = {});
+
+    [[nodiscard]] ErrorCategory category() const { return m_category; }
+    /// How to fix it, or empty.
+    [[nodiscard]] const std::string& hint() const { return m_hint; }
+    /// Exit status for this error: 2 for bad usage (invalid argument), 1 otherwise.
+    [[nodiscard]] int exit_code() const;
+
+private:
+    ErrorCategory m_category;
+    std::string m_hint;
+};
+
+/// An Error with the message of `errno` appended: `what: strerror(errno)`.
+[[nodiscard]] Error system_error(const std::string& what, int errno_value, std::string hint = {});
+
+}  // namespace joulebench
