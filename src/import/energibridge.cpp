@@ -1,0 +1,398 @@
+// Import of EnergiBridge CSV traces: parse, unwrap the RAPL counters, integrate power.
+// The choices (what is an error, what is a warning) are documented in docs/energibridge.md.
+
+#include "joulebench/energibridge.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "import/csv_reader.hpp"
+#include "joulebench/error.hpp"
+
+namespace joulebench::energibridge {
+
+namespace {
+
+constexpr std::string_view kTimeColumn = "Time";
+// EnergiBridge names the package counter differently across versions and platforms: Intel
+// `PACKAGE_ENERGY (J)`, a misspelt `PACAKGE_ENERGY (J)` in some releases, AMD `CPU_ENERGY (J)`.
+constexpr std::string_view kPackageColumns[] = {"PACKAGE_ENERGY (J)", "PACAKGE_ENERGY (J)",
+                                                "CPU_ENERGY (J)"};
+constexpr std::string_view kDramColumn = "DRAM_ENERGY (J)";
+constexpr std::string_view kPp0Column = "PP0_ENERGY (J)";
+constexpr std::string_view kPp1Column = "PP1_ENERGY (J)";
+constexpr std::string_view kCpuPowerColumn = "CPU_POWER (Watts)";
+constexpr std::string_view kSystemPowerColumn = "SYSTEM_POWER (Watts)";
+constexpr double kMsPerSecond = 1000.0;
+constexpr double kMilliwattsPerWatt = 1000.0;
+
+[[noreturn]] void fail(const std::string& name, const std::string& what, std::string hint = {}) {
+    throw Error(ErrorCategory::kInvalidArgument,
+                fmt::format("energibridge: import {}: {}", name, what), std::move(hint));
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
+    return s;
+}
+
+// EnergiBridge's `--separator` lets users pick another separator; the header always starts with
+// `Delta<sep>Time`, so the character after `Delta` tells which one was used.
+char detect_separator(std::string_view text) {
+    const std::size_t end = text.find('\n');
+    const std::string_view header = text.substr(0, end);
+    constexpr std::string_view kDelta = "Delta";
+    if (header.substr(0, kDelta.size()) == kDelta && header.size() > kDelta.size()) {
+        const char c = header[kDelta.size()];
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_' && c != '"') return c;
+    }
+    if (header.find(',') == std::string_view::npos && header.find(';') != std::string_view::npos) {
+        return ';';
+    }
+    return ',';
+}
+
+// `GPU<digits>_<rest>`: returns the index and sets `rest`, or -1.
+int gpu_index(std::string_view column, std::string_view& rest) {
+    constexpr std::string_view kGpu = "GPU";
+    if (column.substr(0, kGpu.size()) != kGpu) return -1;
+    std::size_t i = kGpu.size();
+    int index = 0;
+    const auto [ptr, ec] = std::from_chars(column.data() + i, column.data() + column.size(), index);
+    if (ec != std::errc() || ptr == column.data() + i) return -1;
+    i = static_cast<std::size_t>(ptr - column.data());
+    if (i >= column.size() || column[i] != '_') return -1;
+    rest = column.substr(i + 1);
+    return index;
+}
+
+// One column we read, with its values row by row.
+struct UsedColumn {
+    std::string name;
+    std::size_t index = 0;
+    std::vector<double> values;
+};
+
+// Trapezoid of a power series over Time (ms); `scale` converts the power to watts. Intervals
+// where Time went backwards are left out (they are reported once as a warning).
+Joules trapezoid(const std::vector<double>& time_ms, const std::vector<double>& power, double scale) {
+    double joules = 0.0;
+    for (std::size_t i = 1; i < power.size(); ++i) {
+        const double dt_s = (time_ms[i] - time_ms[i - 1]) / kMsPerSecond;
+        if (dt_s <= 0.0) continue;
+        joules += 0.5 * (power[i] + power[i - 1]) / scale * dt_s;
+    }
+    return Joules(joules);
+}
+
+double mean(const std::vector<double>& values) {
+    double sum = 0.0;
+    for (double v : values) sum += v;
+    return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+CounterSummary unwrap_counter(const UsedColumn& column, const std::vector<std::size_t>& lines,
+                              const ImportOptions& options, std::vector<std::string>& warnings) {
+    CounterSummary out;
+    out.column = column.name;
+    const auto& v = column.values;
+    const double wrap = options.wrap.value();
+    double excluded = 0.0;  // drops that are not wraps, taken out of the energy
+    for (std::size_t i = 1; i < v.size(); ++i) {
+        const double drop = v[i - 1] - v[i];
+        if (drop <= options.drop_tolerance.value()) continue;
+        if (drop > wrap / 2.0) {
+            ++out.wraps;
+            continue;
+        }
+        ++out.drops;
+        excluded += drop;
+        warnings.push_back(fmt::format(
+            "{} drops by {:.3f} J at line {} ({} -> {}): too small for a wrap at {} J, so not "
+            "counted as one; the interval counts as 0 J (a counter reset, or a counter with "
+            "another range: AMD CPU_ENERGY wraps at 65536 J, try --wrap-j 65536)",
+            column.name, drop, lines[i], v[i - 1], v[i], wrap));
+    }
+    const double naive = v.back() - v.front();
+    out.naive = Joules(naive);
+    // Computed from the naive difference (not by summing steps) so that
+    // energy - wraps x wrap reproduces EnergiBridge's number bit for bit when nothing was dropped.
+    out.energy = Joules(naive + static_cast<double>(out.wraps) * wrap + excluded);
+    if (out.wraps > 0) {
+        warnings.push_back(fmt::format(
+            "{} wrapped {} time{} (at {} J); EnergiBridge's difference {:.3f} J is off by {:.0f} J, "
+            "unwrapped {:.3f} J",
+            column.name, out.wraps, out.wraps == 1 ? "" : "s", wrap, naive,
+            -static_cast<double>(out.wraps) * wrap, out.energy.value()));
+    }
+    return out;
+}
+
+}  // namespace
+
+TraceSummary parse_trace(std::string_view text, const std::string& name,
+                         const ImportOptions& options) {
+    if (!(options.wrap.value() > 0.0) || !std::isfinite(options.wrap.value())) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("energibridge: import {}: wrap range {} J is not a positive number",
+                                name, options.wrap.value()));
+    }
+    text = import::strip_bom(text);
+    if (trim(text).empty()) {
+        fail(name, "the file is empty (no header, no rows)",
+             "EnergiBridge writes the header when the command starts; was it killed before?");
+    }
+    import::CsvReader reader(text, detect_separator(text), name);
+    import::CsvRecord record;
+    reader.next(record);
+
+    TraceSummary out;
+    out.file = name;
+    std::map<std::string, std::size_t, std::less<>> by_name;
+    for (std::size_t i = 0; i < record.fields.size(); ++i) {
+        std::string column(trim(record.fields[i]));
+        if (!by_name.emplace(column, i).second) {
+            out.warnings.push_back(
+                fmt::format("column `{}` appears more than once; the first one is used", column));
+        }
+        out.columns.push_back(std::move(column));
+    }
+    const std::size_t field_count = record.fields.size();
+    auto find = [&](std::string_view column) -> std::optional<std::size_t> {
+        const auto it = by_name.find(column);
+        if (it == by_name.end()) return std::nullopt;
+        return it->second;
+    };
+
+    const auto time_index = find(kTimeColumn);
+    if (!time_index) {
+        fail(name, "header has no `Time` column",
+             fmt::format("an EnergiBridge CSV starts with `Delta,Time,...`; this header starts "
+                         "with `{}`",
+                         out.columns.empty() ? std::string() : out.columns.front()));
+    }
+
+    // The columns we read, in one list so that every row is parsed the same way.
+    std::vector<UsedColumn> used;
+    auto use = [&](std::string_view column) -> std::optional<std::size_t> {
+        const auto index = find(column);
+        if (!index) return std::nullopt;
+        used.push_back(UsedColumn{std::string(column), *index, {}});
+        return used.size() - 1;
+    };
+    const std::size_t time_slot = *use(kTimeColumn);
+    std::optional<std::size_t> package_slot;
+    for (std::string_view candidate : kPackageColumns) {
+        if ((package_slot = use(candidate))) break;
+    }
+    const auto dram_slot = use(kDramColumn);
+    const auto pp0_slot = use(kPp0Column);
+    const auto pp1_slot = use(kPp1Column);
+    const auto cpu_power_slot = use(kCpuPowerColumn);
+    const auto system_power_slot = use(kSystemPowerColumn);
+    struct GpuSlots {
+        std::optional<std::size_t> power;
+        std::optional<std::size_t> usage;
+    };
+    std::map<int, GpuSlots> gpu_slots;
+    for (const auto& column : out.columns) {
+        std::string_view rest;
+        const int index = gpu_index(column, rest);
+        if (index < 0) continue;
+        auto& slots = gpu_slots[index];
+        if (rest == "POWER (mWatts)") slots.power = use(column);
+        if (rest == "USAGE") slots.usage = use(column);
+    }
+
+    if (!package_slot) out.missing_columns.emplace_back(kPackageColumns[0]);
+    if (!dram_slot) out.missing_columns.emplace_back(kDramColumn);
+    if (!pp0_slot) out.missing_columns.emplace_back(kPp0Column);
+
+    std::vector<std::size_t> lines;
+    while (reader.next(record)) {
+        if (record.fields.size() != field_count) {
+            if (!record.terminated && record.fields.size() < field_count) {
+                // The writer was stopped in the middle of its last line.
+                out.warnings.push_back(fmt::format(
+                    "last line {} is incomplete ({} of {} fields, no line break): ignored, the run "
+                    "was probably stopped while EnergiBridge wrote it",
+                    record.line, record.fields.size(), field_count));
+                break;
+            }
+            fail(name,
+                 fmt::format("line {}: {} fields where the header has {}", record.line,
+                             record.fields.size(), field_count),
+                 "every row of an EnergiBridge CSV has one value per header column");
+        }
+        for (auto& column : used) {
+            const std::string_view field = trim(record.fields[column.index]);
+            double value = 0.0;
+            const auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+            if (field.empty() || ec != std::errc() || ptr != field.data() + field.size() ||
+                !std::isfinite(value)) {
+                fail(name, fmt::format("line {}, column `{}`: `{}` is not a finite number",
+                                       record.line, column.name, field));
+            }
+            column.values.push_back(value);
+        }
+        lines.push_back(record.line);
+    }
+    out.rows = lines.size();
+    if (out.rows == 0) {
+        fail(name, "the header has no data rows after it",
+             "EnergiBridge writes its first row after one interval; the command may have ended "
+             "before it");
+    }
+    if (out.rows == 1) {
+        out.warnings.emplace_back("only one data row: the duration and every energy are 0");
+    }
+
+    const auto& time = used[time_slot].values;
+    out.start_time_ms = time.front();
+    out.end_time_ms = time.back();
+    out.duration = Seconds((time.back() - time.front()) / kMsPerSecond);
+    std::size_t backwards = 0;
+    std::size_t first_backwards = 0;
+    double max_step = 0.0;
+    for (std::size_t i = 1; i < time.size(); ++i) {
+        const double step = time[i] - time[i - 1];
+        max_step = std::max(max_step, step);
+        if (step < 0.0 && backwards++ == 0) first_backwards = i;
+    }
+    out.max_interval = Seconds(max_step / kMsPerSecond);
+    if (backwards > 0) {
+        out.warnings.push_back(fmt::format(
+            "Time goes backwards {} time{} (first at line {}: {} ms after {} ms); the duration is "
+            "still last minus first row, and power integrals leave those intervals out",
+            backwards, backwards == 1 ? "" : "s", lines[first_backwards], time[first_backwards],
+            time[first_backwards - 1]));
+    }
+
+    auto counter = [&](const std::optional<std::size_t>& slot) -> std::optional<CounterSummary> {
+        if (!slot) return std::nullopt;
+        return unwrap_counter(used[*slot], lines, options, out.warnings);
+    };
+    out.package = counter(package_slot);
+    out.dram = counter(dram_slot);
+    out.pp0 = counter(pp0_slot);
+    out.pp1 = counter(pp1_slot);
+    if (out.package && out.rows > 1 && out.package->naive.value() <= 0.0) {
+        out.warnings.push_back(fmt::format(
+            "EnergiBridge's own package difference is {:.3f} J (not positive), so its --summary "
+            "printed nothing for this run",
+            out.package->naive.value()));
+    }
+    if (cpu_power_slot) {
+        out.cpu_power_energy = trapezoid(time, used[*cpu_power_slot].values, 1.0);
+    }
+    if (system_power_slot) {
+        out.system_energy = trapezoid(time, used[*system_power_slot].values, 1.0);
+    }
+    if (!out.package && !out.cpu_power_energy && !out.system_energy) {
+        out.warnings.emplace_back(
+            "no CPU energy column (PACKAGE_ENERGY, CPU_ENERGY, CPU_POWER or SYSTEM_POWER): "
+            "package energy is null");
+    }
+
+    double utilisation_sum = 0.0;
+    std::size_t utilisation_count = 0;
+    for (const auto& [index, slots] : gpu_slots) {
+        GpuSummary gpu;
+        gpu.index = index;
+        if (slots.power) {
+            gpu.energy = trapezoid(time, used[*slots.power].values, kMilliwattsPerWatt);
+            out.gpu_energy = out.gpu_energy.value_or(Joules(0.0)) + *gpu.energy;
+        }
+        if (slots.usage) {
+            gpu.mean_utilisation = mean(used[*slots.usage].values);
+            utilisation_sum += *gpu.mean_utilisation;
+            ++utilisation_count;
+        }
+        out.gpus.push_back(gpu);
+    }
+    if (utilisation_count > 0) {
+        out.gpu_mean_utilisation = utilisation_sum / static_cast<double>(utilisation_count);
+    }
+    return out;
+}
+
+TraceSummary import_trace(const std::filesystem::path& path, const ImportOptions& options) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("energibridge: read {}: is a directory", path.string()),
+                    "pass the CSV files, e.g. DIR/*.csv");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw system_error(fmt::format("energibridge: read {}", path.string()), errno);
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) {
+        throw system_error(fmt::format("energibridge: read {}", path.string()), errno);
+    }
+    const std::string text = std::move(buffer).str();
+    return parse_trace(text, path.string(), options);
+}
+
+std::vector<ImportResult> import_traces(const std::vector<std::string>& files,
+                                        const ImportOptions& options) {
+    if (!(options.wrap.value() > 0.0) || !std::isfinite(options.wrap.value())) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("energibridge: import: wrap range {} J is not a positive number",
+                                options.wrap.value()),
+                    "--wrap-j is the counter range in joules, 262144 for Intel RAPL");
+    }
+    std::vector<ImportResult> results;
+    results.reserve(files.size());
+    for (const auto& file : files) {
+        ImportResult result;
+        result.file = file;
+        try {
+            result.summary = import_trace(file, options);
+        } catch (const Error& e) {
+            result.error = e.what();
+            if (!e.hint().empty()) result.error += fmt::format(" (hint: {})", e.hint());
+        } catch (const std::exception& e) {
+            result.error = fmt::format("energibridge: import {}: internal error: {}", file, e.what());
+        }
+        results.push_back(std::move(result));
+    }
+    return results;
+}
+
+Totals compute_totals(const std::vector<ImportResult>& results) {
+    Totals totals;
+    for (const auto& result : results) {
+        ++totals.files;
+        if (!result.summary) {
+            ++totals.failed;
+            continue;
+        }
+        const auto& s = *result.summary;
+        totals.rows += s.rows;
+        totals.duration += s.duration;
+        if (s.package) {
+            totals.package_energy += s.package->energy;
+            totals.energibridge_package_energy += s.package->naive;
+            totals.package_wraps += s.package->wraps;
+        }
+        if (s.dram) totals.dram_energy += s.dram->energy;
+        if (s.pp0) totals.pp0_energy += s.pp0->energy;
+        if (s.gpu_energy) totals.gpu_energy += *s.gpu_energy;
+        totals.warnings += s.warnings.size();
+    }
+    return totals;
+}
+
+}  // namespace joulebench::energibridge
