@@ -28,12 +28,16 @@ public:
     [[nodiscard]] ErrorCategory category() const { return m_category; }
     /// How to fix it, or empty.
     [[nodiscard]] const std::string& hint() const { return m_hint; }
-    /// Exit status for this error: 2 for bad usage (invalid argument), 1 otherwise.
+    /// Exit status for this error: the one set with set_exit_code, else 2 for bad usage
+    /// (invalid argument), 1 otherwise.
     [[nodiscard]] int exit_code() const;
+    /// Overrides the exit status (e.g. 127 for a command that is not found, as shells do).
+    void set_exit_code(int code) { m_exit_code = code; }
 
 private:
     ErrorCategory m_category;
     std::string m_hint;
+    int m_exit_code = -1;
 };
 
 /// An Error with the message of `errno` appended: `what: strerror(errno)`.

@@ -21,7 +21,10 @@ std::string_view to_string(ErrorCategory category) {
 Error::Error(ErrorCategory category, const std::string& message, std::string hint)
     : std::runtime_error(message), m_category(category), m_hint(std::move(hint)) {}
 
-int Error::exit_code() const { return m_category == ErrorCategory::kInvalidArgument ? 2 : 1; }
+int Error::exit_code() const {
+    if (m_exit_code >= 0) return m_exit_code;
+    return m_category == ErrorCategory::kInvalidArgument ? 2 : 1;
+}
 
 Error system_error(const std::string& what, int errno_value, std::string hint) {
     ErrorCategory category = ErrorCategory::kIo;

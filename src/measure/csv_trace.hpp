@@ -1,0 +1,40 @@
+#pragma once
+// --samples FILE.csv: one row per trace interval, written as the run goes.
+// Columns: time_s, then per domain `<id>_power_w,<id>_energy_j`, then per GPU
+// `<id>_utilisation_pct,<id>_temperature_c,<id>_sm_clock_mhz,<id>_throttle_reasons,<id>_enforced_limit_w`.
+// Power is the average since the previous row (empty in the first row); energy is cumulative since
+// the start; an empty cell is a failed read or a value the device does not report.
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "measure/sampler.hpp"
+
+namespace joulebench {
+
+class CsvTraceSink final : public TraceSink {
+public:
+    /// Opens (creates or truncates) the file now, so a bad path fails before the run. Throws Error.
+    explicit CsvTraceSink(const std::filesystem::path& path);
+    ~CsvTraceSink() override;
+    CsvTraceSink(const CsvTraceSink&) = delete;
+    CsvTraceSink& operator=(const CsvTraceSink&) = delete;
+
+    void begin(const std::vector<const Sensor*>& sensors) override;
+    void row(double t_s, const std::vector<TraceDomainValue>& domains,
+             const std::vector<std::optional<GpuTelemetry>>& telemetry) noexcept override;
+    void end() noexcept override;
+    /// Flushes and closes; throws Error if anything could not be written.
+    void close();
+
+private:
+    std::filesystem::path m_path;
+    std::FILE* m_file = nullptr;
+    std::vector<bool> m_is_gpu;
+    std::string m_line;
+    bool m_failed = false;
+};
+
+}  // namespace joulebench

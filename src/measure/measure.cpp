@@ -1,0 +1,279 @@
+#include "measure/measure.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "joulebench/error.hpp"
+#include "measure/csv_trace.hpp"
+#include "measure/process.hpp"
+#include "measure/sampler.hpp"
+#include "sensors/estimate/cpu_estimate.hpp"
+
+namespace joulebench {
+
+std::vector<std::string> throttle_reason_names(std::uint64_t mask) {
+    // nvmlClocksEventReasons (formerly nvmlClocksThrottleReasons) bit values from nvml.h.
+    static constexpr std::pair<std::uint64_t, const char*> kNames[] = {
+        {0x1, "gpu_idle"},
+        {0x2, "applications_clocks_setting"},
+        {0x4, "sw_power_cap"},
+        {0x8, "hw_slowdown"},
+        {0x10, "sync_boost"},
+        {0x20, "sw_thermal_slowdown"},
+        {0x40, "hw_thermal_slowdown"},
+        {0x80, "hw_power_brake_slowdown"},
+        {0x100, "display_clock_setting"},
+    };
+    std::vector<std::string> out;
+    std::uint64_t known = 0;
+    for (const auto& [bit, name] : kNames) {
+        known |= bit;
+        if ((mask & bit) != 0) out.emplace_back(name);
+    }
+    if ((mask & ~known) != 0) out.push_back(fmt::format("other(0x{:x})", mask & ~known));
+    return out;
+}
+
+namespace {
+
+constexpr double kCrossCheckTolerancePct = 5.0;
+constexpr unsigned kMinUpdatePeriods = 10;
+constexpr double kIdleGpuMeanPct = 1.0;
+constexpr unsigned kIdleGpuMaxPct = 5;
+
+std::vector<Sensor*> raw(const SensorSet& set) {
+    std::vector<Sensor*> out;
+    out.reserve(set.sensors.size());
+    for (const auto& s : set.sensors) out.push_back(s.get());
+    return out;
+}
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Average power of each domain over an idle period before the run.
+std::vector<double> idle_powers(const std::vector<Sensor*>& sensors, double seconds, IdleResult& idle) {
+    Sampler sampler(sensors, std::chrono::milliseconds(100));
+    sampler.start();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    sampler.stop();
+    std::vector<double> power(sensors.size(), 0.0);
+    idle.duration_s = seconds_between(sampler.start_time(), sampler.stop_time());
+    for (std::size_t i = 0; i < sensors.size(); ++i) {
+        const auto& d = sampler.domains()[i];
+        if (d.first && d.last) {
+            const double dt = seconds_between(d.first->time, d.last->time);
+            if (dt > 0) power[i] = (d.last->energy - d.first->energy).value() / dt;
+        }
+        idle.domain_power_w.emplace_back(sensors[i]->info().id, power[i]);
+    }
+    return power;
+}
+
+}  // namespace
+
+MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
+    if (options.command.empty()) {
+        throw Error(ErrorCategory::kInvalidArgument, "measure: no command given", "usage: joulebench measure [options] -- CMD ARGS...");
+    }
+    if (options.interval.count() <= 0) {
+        throw Error(ErrorCategory::kInvalidArgument, fmt::format("measure: --interval {} ms: must be at least 1 ms", options.interval.count()));
+    }
+    // Everything that can be checked is checked before anything runs.
+    process::resolve_command(options.command.front());
+    std::unique_ptr<CsvTraceSink> csv;
+    if (options.samples_csv) csv = std::make_unique<CsvTraceSink>(*options.samples_csv);
+
+    process::become_subreaper();
+    const std::vector<Sensor*> sensors = raw(set);
+    MeasureResult result;
+    result.command = options.command;
+    result.interval_ms = static_cast<double>(options.interval.count());
+
+    std::optional<IdleResult> idle;
+    std::vector<double> idle_power;
+    if (options.idle_baseline_s && *options.idle_baseline_s > 0) {
+        idle.emplace();
+        idle_power = idle_powers(sensors, *options.idle_baseline_s, *idle);
+    }
+
+    process::SpawnOptions spawn_options;
+    spawn_options.argv = options.command;
+    spawn_options.set_env = options.set_env;
+    if (std::getenv("CUDA_DEVICE_ORDER") == nullptr) {
+        // joulebench's GPU indices are PCI bus order; make CUDA number them the same way.
+        spawn_options.set_env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+    }
+
+    Sampler sampler(sensors, options.interval, csv.get());
+    sampler.start();
+    const auto spawn_time = Clock::now();
+    result.started_at = unix_now();
+    pid_t pid = -1;
+    try {
+        pid = process::spawn(spawn_options);
+    } catch (...) {
+        sampler.stop();
+        throw;
+    }
+    if (set.cpu_clock) set.cpu_clock->attach(pid);
+    process::ExitStatus status;
+    {
+        process::SignalForwarder forwarder(pid);
+        status = process::wait_for(pid, set.cpu_clock.get());
+    }
+    sampler.stop();
+    if (csv) csv->close();
+
+    result.exit_code = status.exit_code;
+    result.signal = status.signal;
+    result.wall_s = seconds_between(spawn_time, status.end_time);
+    result.cpu_user_s = status.cpu_user_s;
+    result.cpu_system_s = status.cpu_system_s;
+    const auto stats = sampler.stats();
+    result.samples = stats.trace_rows;
+    result.polls = stats.ticks;
+    result.poll_interval_ms = std::chrono::duration<double, std::milli>(stats.poll_period).count();
+    result.late_ticks = stats.late_ticks;
+
+    auto& warnings = result.warnings;
+    double longest_update_s = 0.0;
+    std::string longest_update_id;
+    for (std::size_t i = 0; i < sensors.size(); ++i) {
+        Sensor* s = sensors[i];
+        const auto& d = sampler.domains()[i];
+        DomainResult r;
+        r.info = s->info();
+        r.health = s->health();
+        r.failed_reads = d.failed_reads;
+        r.counts_in_total = counts_in_total(r.info.kind);
+        if (d.first && d.last) {
+            r.energy_j = (d.last->energy - d.first->energy).value();
+            const double dt = seconds_between(d.first->time, d.last->time);
+            r.avg_power_w = dt > 0 ? r.energy_j / dt : 0.0;
+        } else {
+            warnings.push_back(fmt::format("{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
+        }
+        if (d.peak_power) r.peak_power_w = d.peak_power->value();
+        if (auto cross = s->cross_check_energy()) {
+            r.cross_check_energy_j = cross->value();
+            if (cross->value() > 0) {
+                r.disagreement_pct = (r.energy_j - cross->value()) / cross->value() * 100.0;
+                if (std::fabs(*r.disagreement_pct) > kCrossCheckTolerancePct) {
+                    warnings.push_back(fmt::format(
+                        "{}: energy counter ({:.3f} J) and integrated power ({:.3f} J) disagree by {:+.1f}% (more than {:.0f}%)",
+                        r.info.id, r.energy_j, cross->value(), *r.disagreement_pct, kCrossCheckTolerancePct));
+                }
+            }
+        }
+        if (r.failed_reads > 0) {
+            warnings.push_back(fmt::format("{}: {} failed reads: the trace has gaps (energy spans the readings that succeeded)",
+                                           r.info.id, r.failed_reads));
+        }
+        if (r.health.resets > 0) {
+            warnings.push_back(fmt::format(
+                "{}: energy counter went backwards {} time(s) (driver reload or counter reset): its energy is a lower bound",
+                r.info.id, r.health.resets));
+        }
+        const double update_s = std::chrono::duration<double>(r.info.update_period).count();
+        if (update_s > longest_update_s) {
+            longest_update_s = update_s;
+            longest_update_id = r.info.id;
+        }
+        if (!idle_power.empty()) {
+            r.idle_power_w = idle_power[i];
+            r.net_energy_j = r.energy_j - idle_power[i] * result.wall_s;
+        }
+        if (r.counts_in_total) {
+            result.total_energy_j += r.energy_j;
+            if (r.info.kind == DomainKind::kEstimatedCpu) result.total_includes_estimate = true;
+        }
+        if (r.info.kind == DomainKind::kGpu) {
+            const auto& g = sampler.gpus()[i];
+            GpuResult gpu;
+            gpu.index = r.info.index;
+            gpu.id = r.info.id;
+            gpu.name = r.info.name;
+            gpu.uuid = r.info.source;
+            gpu.pci_bus_id = r.info.pci_bus_id;
+            if (g.utilisation_rows > 0) gpu.mean_utilisation_pct = g.utilisation_sum / static_cast<double>(g.utilisation_rows);
+            gpu.max_utilisation_pct = g.utilisation_max;
+            gpu.max_temperature_c = g.temperature_max;
+            if (g.sm_clock_rows > 0) gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
+            gpu.throttle_mask = g.throttle_mask;
+            gpu.throttle_reasons = throttle_reason_names(g.throttle_mask);
+            if (g.enforced_limit) gpu.enforced_limit_w = g.enforced_limit->value();
+            if (gpu.mean_utilisation_pct && *gpu.mean_utilisation_pct < kIdleGpuMeanPct &&
+                gpu.max_utilisation_pct.value_or(0) < kIdleGpuMaxPct) {
+                warnings.push_back(fmt::format(
+                    "GPU {} ({}): utilisation stayed near 0% (mean {:.1f}%, max {}%): the workload may not be using the GPU "
+                    "(check CUDA_VISIBLE_DEVICES, and --gpus for containers)",
+                    gpu.index, gpu.name, *gpu.mean_utilisation_pct, gpu.max_utilisation_pct.value_or(0)));
+            }
+            result.gpus.push_back(std::move(gpu));
+        }
+        if (auto* est = dynamic_cast<estimate::CpuEstimateSensor*>(s)) {
+            const auto& m = est->model();
+            result.estimate = EstimateModel{m.cpu_model, m.tdp_w, m.threads_per_package, m.watts_per_cpu(), m.source};
+            warnings.push_back(fmt::format(
+                "CPU energy is estimated, not measured: no CPU energy sensor is readable here; {:.3f} CPU-seconds x {:.2f} W per "
+                "busy CPU (TDP {:.0f} W from {}){}",
+                result.cpu_user_s + result.cpu_system_s, m.watts_per_cpu(), m.tdp_w, m.source,
+                m.source == "default" ? "; give --cpu-tdp W for a better estimate" : ""));
+        }
+        result.domains.push_back(std::move(r));
+    }
+    // The estimate's final value comes from the exact rusage of the reaped tree.
+    for (auto& r : result.domains) {
+        if (r.info.kind == DomainKind::kEstimatedCpu && result.estimate) {
+            const double exact = (result.cpu_user_s + result.cpu_system_s) * result.estimate->watts_per_cpu;
+            if (exact > r.energy_j) {
+                result.total_energy_j += exact - r.energy_j;
+                r.energy_j = exact;
+                const double dt = seconds_between(sampler.start_time(), sampler.stop_time());
+                r.avg_power_w = dt > 0 ? exact / dt : 0.0;
+                if (r.idle_power_w) r.net_energy_j = r.energy_j - *r.idle_power_w * result.wall_s;
+            }
+        }
+    }
+    for (const auto& b : set.backends) {
+        for (const auto& why : b.skipped) {
+            if (why.find("CVE-2020-8694") != std::string::npos) {
+                warnings.push_back("CPU energy sensors exist but are not readable: " + why);
+            }
+        }
+    }
+    if (longest_update_s > 0 && result.wall_s < kMinUpdatePeriods * longest_update_s) {
+        warnings.push_back(fmt::format(
+            "the run lasted {:.3f} s, less than {} update periods of {} ({:.0f} ms): its energy is coarse; lengthen the run or repeat the work inside it",
+            result.wall_s, kMinUpdatePeriods, longest_update_id, longest_update_s * 1000));
+    }
+    if (result.late_ticks > 0) {
+        warnings.push_back(fmt::format(
+            "sampler: {} reads started more than one period late (up to {:.1f} ms): the machine was overloaded or suspended",
+            result.late_ticks, std::chrono::duration<double, std::milli>(stats.max_lateness).count()));
+    }
+    if (!status.orphans_alive.empty()) {
+        warnings.push_back(fmt::format(
+            "{} process(es) started by the command were still running when it ended; their energy after that is not included",
+            status.orphans_alive.size()));
+    }
+    if (idle) {
+        for (std::size_t i = 0; i < result.domains.size(); ++i) {
+            if (result.domains[i].counts_in_total) idle->power_w += idle_power[i];
+        }
+        idle->energy_j = idle->power_w * result.wall_s;
+        idle->net_energy_j = result.total_energy_j - idle->energy_j;
+        result.idle = std::move(idle);
+    }
+    result.edp_js = result.total_energy_j * result.wall_s;
+    result.ed2p_js2 = result.total_energy_j * result.wall_s * result.wall_s;
+    return result;
+}
+
+}  // namespace joulebench

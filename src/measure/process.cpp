@@ -1,0 +1,208 @@
+#include "measure/process.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "joulebench/error.hpp"
+#include "sensors/estimate/process_tree.hpp"
+
+extern char** environ;
+
+namespace joulebench::process {
+
+namespace {
+
+bool is_executable_file(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+double seconds_of(const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+}
+
+std::atomic<pid_t> g_child{-1};
+std::atomic<int> g_received{0};
+constexpr std::array<int, 3> kForwarded{SIGINT, SIGTERM, SIGHUP};
+
+void forward_handler(int sig, siginfo_t* info, void* /*context*/) {
+    g_received.store(sig);
+    const pid_t child = g_child.load();
+    // si_code > 0 means the kernel generated it (e.g. the terminal's Ctrl-C, which the child's
+    // process group already got); <= 0 (SI_USER, SI_QUEUE, SI_TKILL) means a process sent it.
+    if (child > 0 && (info == nullptr || info->si_code <= 0)) ::kill(child, sig);
+}
+
+}  // namespace
+
+std::string resolve_command(const std::string& name) {
+    if (name.empty()) throw Error(ErrorCategory::kInvalidArgument, "measure: no command given", "put the command after `--`");
+    auto not_found = [&name] {
+        Error e(ErrorCategory::kNotFound, fmt::format("measure: run {}: command not found", name),
+                "check the spelling, or give the full path");
+        e.set_exit_code(127);
+        return e;
+    };
+    if (name.find('/') != std::string::npos) {
+        struct stat st {};
+        if (::stat(name.c_str(), &st) != 0) throw not_found();
+        if (!is_executable_file(name)) {
+            Error e(ErrorCategory::kNoPermission, fmt::format("measure: run {}: not an executable file", name),
+                    "make it executable (chmod +x) or run it through its interpreter");
+            e.set_exit_code(126);
+            throw e;
+        }
+        return name;
+    }
+    const char* path_env = std::getenv("PATH");
+    const std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
+    std::size_t start = 0;
+    bool found_not_executable = false;
+    while (start <= path.size()) {
+        const auto colon = path.find(':', start);
+        std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        if (dir.empty()) dir = ".";
+        const std::string candidate = dir + "/" + name;
+        if (is_executable_file(candidate)) return candidate;
+        if (::access(candidate.c_str(), F_OK) == 0) found_not_executable = true;
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    if (found_not_executable) {
+        Error e(ErrorCategory::kNoPermission, fmt::format("measure: run {}: found on PATH but not executable", name));
+        e.set_exit_code(126);
+        throw e;
+    }
+    throw not_found();
+}
+
+pid_t spawn(const SpawnOptions& options) {
+    const std::string program = resolve_command(options.argv.at(0));
+    std::vector<char*> argv;
+    argv.reserve(options.argv.size() + 1);
+    for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    // Environment: inherited, with the requested variables set.
+    std::map<std::string, std::string> overrides(options.set_env.begin(), options.set_env.end());
+    std::vector<std::string> env_storage;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        const std::string entry = *e;
+        const auto eq = entry.find('=');
+        if (eq != std::string::npos && overrides.count(entry.substr(0, eq)) != 0) continue;
+        env_storage.push_back(entry);
+    }
+    for (const auto& [k, v] : overrides) env_storage.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    envp.reserve(env_storage.size() + 1);
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // The child starts with default signal dispositions and an empty mask, whatever joulebench
+    // has installed or blocked.
+    sigset_t none;
+    sigset_t defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int sig : kForwarded) sigaddset(&defaults, sig);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, &attr, argv.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        throw system_error(fmt::format("measure: start {}", program), rc);
+    }
+    return pid;
+}
+
+void become_subreaper() noexcept { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+ExitStatus wait_for(pid_t pid, estimate::ProcessTreeCpuClock* clock) {
+    ExitStatus out;
+    for (;;) {
+        int status = 0;
+        rusage ru{};
+        const pid_t done = ::wait4(-1, &status, 0, &ru);
+        if (done < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ECHILD) {
+                throw Error(ErrorCategory::kInternal, fmt::format("measure: wait for process {}: no such child", pid));
+            }
+            throw system_error("measure: wait for the command", errno);
+        }
+        const double user = seconds_of(ru.ru_utime);
+        const double sys = seconds_of(ru.ru_stime);
+        out.cpu_user_s += user;
+        out.cpu_system_s += sys;
+        if (clock != nullptr) clock->add_reaped(done, user + sys);
+        if (done != pid) continue;  // an orphaned descendant re-parented to us
+        out.end_time = Clock::now();
+        if (WIFEXITED(status)) {
+            out.exit_code = WEXITSTATUS(status);
+        } else if (WIFSIGNALED(status)) {
+            out.signal = WTERMSIG(status);
+            out.exit_code = 128 + WTERMSIG(status);
+            out.core_dumped = WCOREDUMP(status);
+        }
+        break;
+    }
+    // Reap descendants that already ended; those still running are reported, not waited for.
+    for (;;) {
+        int status = 0;
+        rusage ru{};
+        const pid_t done = ::wait4(-1, &status, WNOHANG, &ru);
+        if (done <= 0) break;
+        const double cpu = seconds_of(ru.ru_utime) + seconds_of(ru.ru_stime);
+        out.cpu_user_s += seconds_of(ru.ru_utime);
+        out.cpu_system_s += seconds_of(ru.ru_stime);
+        if (clock != nullptr) clock->add_reaped(done, cpu);
+    }
+    if (clock != nullptr) {
+        for (pid_t p : clock->live_members()) {
+            if (p != pid && ::kill(p, 0) == 0) out.orphans_alive.push_back(p);
+        }
+    }
+    return out;
+}
+
+SignalForwarder::SignalForwarder(pid_t child) {
+    g_child.store(child);
+    g_received.store(0);
+    struct sigaction sa {};
+    sa.sa_sigaction = forward_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : kForwarded) ::sigaction(sig, &sa, nullptr);
+}
+
+SignalForwarder::~SignalForwarder() {
+    g_child.store(-1);
+    // Keep handlers installed but inert; a late signal then does nothing instead of killing
+    // joulebench before it writes its results. The caller decides how to exit.
+}
+
+std::optional<int> SignalForwarder::received() {
+    const int sig = g_received.load();
+    if (sig == 0) return std::nullopt;
+    return sig;
+}
+
+}  // namespace joulebench::process

@@ -1,0 +1,121 @@
+#pragma once
+// The sampler reads every sensor on one thread at a fixed period and keeps, per domain, the
+// first and last reading, the peak power over trace intervals and the failures; trace rows go to
+// an optional sink (CSV file, later the store) as they are made, so memory does not grow with
+// run length.
+//
+// Two periods: the trace interval the user asks for (--interval), and the poll period, which is
+// the smaller of the trace interval and every sensor's max_poll_interval(), so that a RAPL counter
+// is read often enough never to miss a wrap and integrated GPU power is integrated finely enough,
+// whatever the trace interval. Deadlines are absolute (no drift); a tick that starts more than a
+// whole period late is counted as late.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "joulebench/sensor.hpp"
+
+namespace joulebench {
+
+/// One domain's values in a trace row.
+struct TraceDomainValue {
+    double energy_j = 0.0;               ///< cumulative since the start of the measurement
+    std::optional<double> power_w;       ///< average since the previous trace row
+    bool valid = false;                  ///< false: the read failed (a gap)
+};
+
+/// Receives trace rows. Called from the sampler thread; must not throw.
+class TraceSink {
+public:
+    virtual ~TraceSink() = default;
+    virtual void begin(const std::vector<const Sensor*>& sensors) = 0;
+    virtual void row(double t_s, const std::vector<TraceDomainValue>& domains,
+                     const std::vector<std::optional<GpuTelemetry>>& telemetry) noexcept = 0;
+    virtual void end() noexcept = 0;
+};
+
+/// What the sampler learnt about one domain.
+struct DomainSamples {
+    std::optional<EnergySample> first;
+    std::optional<EnergySample> last;
+    std::optional<Watts> peak_power;  ///< highest average power over one trace interval
+    std::uint64_t failed_reads = 0;
+};
+
+/// Aggregated GPU telemetry over the trace rows.
+struct GpuTelemetrySummary {
+    std::uint64_t rows = 0;
+    double utilisation_sum = 0.0;
+    std::uint64_t utilisation_rows = 0;
+    std::optional<unsigned> utilisation_max;
+    std::optional<double> temperature_max;
+    double sm_clock_sum = 0.0;
+    std::uint64_t sm_clock_rows = 0;
+    std::uint64_t throttle_mask = 0;       ///< OR of every reason seen
+    std::optional<Watts> enforced_limit;   ///< the last one seen
+    std::optional<Watts> enforced_limit_min;
+};
+
+struct SamplerStats {
+    std::uint64_t ticks = 0;
+    std::uint64_t trace_rows = 0;
+    std::uint64_t late_ticks = 0;
+    std::chrono::nanoseconds max_lateness{0};
+    std::chrono::nanoseconds poll_period{0};
+};
+
+class Sampler {
+public:
+    /// Sensors must outlive the sampler. `sink` may be null.
+    Sampler(std::vector<Sensor*> sensors, std::chrono::nanoseconds trace_interval, TraceSink* sink = nullptr);
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+    ~Sampler();
+
+    /// Takes the first reading of every sensor on the calling thread, then starts the thread.
+    void start();
+    /// Stops the thread, then takes the last reading of every sensor on the calling thread.
+    /// Idempotent and noexcept (called from destructors and signal paths).
+    void stop() noexcept;
+
+    [[nodiscard]] const std::vector<DomainSamples>& domains() const { return m_domains; }
+    [[nodiscard]] const std::vector<GpuTelemetrySummary>& gpus() const { return m_gpus; }
+    [[nodiscard]] SamplerStats stats() const;
+    [[nodiscard]] Clock::time_point start_time() const { return m_start; }
+    [[nodiscard]] Clock::time_point stop_time() const { return m_stop; }
+    [[nodiscard]] std::chrono::nanoseconds poll_period() const { return m_poll; }
+
+private:
+    void run() noexcept;
+    void read_all(Clock::time_point now, bool trace_due) noexcept;
+
+    std::vector<Sensor*> m_sensors;
+    std::chrono::nanoseconds m_trace_interval;
+    std::chrono::nanoseconds m_poll;
+    TraceSink* m_sink;
+
+    std::vector<DomainSamples> m_domains;
+    std::vector<GpuTelemetrySummary> m_gpus;
+    std::vector<std::optional<EnergySample>> m_last_trace;  // reading at the previous trace row
+    std::vector<TraceDomainValue> m_row;                    // reused, no allocation per row
+    std::vector<std::optional<GpuTelemetry>> m_telemetry;   // reused
+
+    Clock::time_point m_start{};
+    Clock::time_point m_stop{};
+    Clock::time_point m_next_trace{};
+    SamplerStats m_stats;
+
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stop_requested = false;
+    bool m_running = false;
+    std::thread m_thread;
+};
+
+}  // namespace joulebench

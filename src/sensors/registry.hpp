@@ -1,0 +1,55 @@
+#pragma once
+// The one ordered list of backends: NVML GPUs, then powercap (RAPL) zones, then the CPU-time
+// estimate, which is only used when no CPU package sensor was found. Probing never throws; every
+// backend returns what it found and why it skipped the rest, for `joulebench sensors -v`.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "joulebench/error.hpp"
+#include "joulebench/sensor.hpp"
+#include "sensors/estimate/process_tree.hpp"
+#include "sensors/nvml/nvml_backend.hpp"
+
+namespace joulebench {
+
+struct ProbeOptions {
+    /// `$JOULEBENCH_POWERCAP_ROOT`, default /sys/class/powercap.
+    std::filesystem::path powercap_root = default_powercap_root();
+    nvml::NvmlProbeOptions nvml;
+    /// --cpu-tdp: package TDP for the CPU estimate.
+    std::optional<double> cpu_tdp_w;
+    /// Use the CPU-time estimate when no CPU sensor exists (needs a process to follow).
+    bool allow_estimate = true;
+    /// The process-tree clock the estimate reads; created by probe_all when null.
+    std::shared_ptr<estimate::ProcessTreeCpuClock> cpu_clock;
+
+    static std::filesystem::path default_powercap_root();
+};
+
+/// What one backend reported, without its sensors.
+struct BackendReport {
+    std::string backend;
+    std::size_t sensors = 0;
+    std::vector<std::string> skipped;
+    std::vector<std::string> notes;
+};
+
+struct SensorSet {
+    std::vector<std::unique_ptr<Sensor>> sensors;  ///< in backend order
+    std::vector<BackendReport> backends;
+    /// An invalid --gpus selection (the caller fails with exit status 2).
+    std::optional<Error> selection_error;
+    /// The clock followed by the estimate, when the estimate is in use.
+    std::shared_ptr<estimate::ProcessTreeCpuClock> cpu_clock;
+    [[nodiscard]] bool has_measured_cpu() const;
+    [[nodiscard]] bool uses_estimate() const;
+};
+
+/// Probes every backend in order. Never throws.
+SensorSet probe_all(const ProbeOptions& options) noexcept;
+
+}  // namespace joulebench
