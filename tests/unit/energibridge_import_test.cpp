@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -227,6 +229,31 @@ TEST(EnergibridgeImport, OneBadFileDoesNotLoseTheOthers) {
     EXPECT_NE(table.find("FAILED"), std::string::npos);
     EXPECT_NE(table.find("total: 3 files (1 failed)"), std::string::npos) << table;
     EXPECT_NE(table.find("262.518"), std::string::npos) << table;  // package kJ of both
+}
+
+TEST(EnergibridgeImport, EveryPrefixOfATraceImportsOrFailsCleanly) {
+    // A run killed at any byte: the importer returns a summary or throws joulebench::Error, never
+    // anything else, and a prefix that ends at a line break holds exactly the rows before it.
+    for (const char* name : {"minimal.csv", "quoted_fields.csv", "crlf_line_endings.csv"}) {
+        std::ifstream in(data(name), std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        ASSERT_FALSE(text.empty()) << name;
+        std::size_t line_breaks = 0;
+        for (std::size_t n = 0; n <= text.size(); ++n) {
+            const std::string prefix = text.substr(0, n);
+            try {
+                const auto s = parse_trace(prefix, name);
+                if (n > 0 && text[n - 1] == '\n' && std::string(name) != "quoted_fields.csv") {
+                    EXPECT_EQ(s.rows, line_breaks - 1) << name << " prefix " << n;
+                }
+            } catch (const Error& e) {
+                EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << name << " prefix " << n << ": unexpected " << e.what();
+            }
+            if (n < text.size() && text[n] == '\n') ++line_breaks;
+        }
+    }
 }
 
 TEST(EnergibridgeImport, InvalidWrapRangeIsRejected) {
