@@ -1,20 +1,171 @@
 #include "test_support.hpp"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace joulebench::test {
 
+namespace fs = std::filesystem;
+
 TempDir::TempDir(const std::string& prefix) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
     m_path = tmpl;
 }
 
 TempDir::~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
+    fs::remove_all(m_path, ec);
+}
+
+ScopedEnv::ScopedEnv(std::string name, const std::optional<std::string>& value) : m_name(std::move(name)) {
+    if (const char* old = std::getenv(m_name.c_str())) m_old = old;
+    if (value) {
+        ::setenv(m_name.c_str(), value->c_str(), 1);
+    } else {
+        ::unsetenv(m_name.c_str());
+    }
+}
+
+ScopedEnv::~ScopedEnv() {
+    if (m_old) {
+        ::setenv(m_name.c_str(), m_old->c_str(), 1);
+    } else {
+        ::unsetenv(m_name.c_str());
+    }
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options)
+    : m_timeout(options.timeout) {
+    if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
+    const std::string out = (m_dir.path() / "out").string();
+    const std::string err = (m_dir.path() / "err").string();
+    // Whatever the child needs is prepared before fork: only async-signal-safe calls after it.
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    m_pid = ::fork();
+    if (m_pid < 0) throw std::runtime_error("fork failed");
+    if (m_pid == 0) {
+        const int ofd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        const int efd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        const int nfd = ::open("/dev/null", O_RDONLY);
+        if (ofd < 0 || efd < 0 || nfd < 0) ::_exit(125);
+        ::dup2(nfd, 0);
+        ::dup2(ofd, 1);
+        ::dup2(efd, 2);
+        // Its own process group, so a test's signals reach only what it means them for.
+        ::setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        for (const auto& [k, v] : options.env) {
+            if (v) {
+                ::setenv(k.c_str(), v->c_str(), 1);
+            } else {
+                ::unsetenv(k.c_str());
+            }
+        }
+        if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(125);
+        if (options.user) {
+            if (::setgroups(0, nullptr) != 0 || ::setgid(options.user->second) != 0 ||
+                ::setuid(options.user->first) != 0) {
+                ::_exit(125);
+            }
+        }
+        ::execvp(args[0], args.data());
+        ::_exit(errno == ENOENT ? 127 : 126);
+    }
+}
+
+ChildProcess::~ChildProcess() {
+    if (!m_waited && m_pid > 0) {
+        ::kill(m_pid, SIGKILL);
+        int status = 0;
+        ::waitpid(m_pid, &status, 0);
+    }
+}
+
+void ChildProcess::send(int signal) const { ::kill(m_pid, signal); }
+
+std::string ChildProcess::err_so_far() const {
+    try {
+        return read_file(m_dir.path() / "err");
+    } catch (...) {
+        return {};
+    }
+}
+
+ProcessResult ChildProcess::wait() {
+    ProcessResult r;
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + m_timeout;
+    for (;;) {
+        const pid_t done = ::waitpid(m_pid, &status, WNOHANG);
+        if (done == m_pid) break;
+        if (done < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(m_pid, SIGKILL);
+            ::waitpid(m_pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    m_waited = true;
+    if (WIFEXITED(status)) {
+        r.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        r.signal = WTERMSIG(status);
+        r.exit_code = 128 + WTERMSIG(status);
+    }
+    r.out = read_file(m_dir.path() / "out");
+    r.err = read_file(m_dir.path() / "err");
+    return r;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+    ChildProcess child(argv, options);
+    return child.wait();
+}
+
+std::string joulebench_binary() { return JOULEBENCH_BINARY_PATH; }
+
+ProcessResult run_joulebench(const std::vector<std::string>& args, const ProcessOptions& options) {
+    std::vector<std::string> argv{joulebench_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, options);
+}
+
+std::optional<fs::path> shared_datasets() {
+    const fs::path p = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets";
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) return fs::canonical(p, ec);
+    return std::nullopt;
 }
 
 }  // namespace joulebench::test

@@ -1,0 +1,359 @@
+// `joulebench measure` end to end: the real binary, real processes, fake powercap trees and the
+// fake NVML library loaded through the production dlopen path.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "fakes/fake_nvml_builder.hpp"
+#include "fakes/fake_powercap_builder.hpp"
+#include "fakes/test_support.hpp"
+
+namespace joulebench::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* kNoNvml = "/nonexistent/libnvidia-ml.so.1";
+
+// Environment pointing joulebench at a fake powercap tree and no GPUs.
+ProcessOptions cpu_only(const fs::path& powercap_root) {
+    ProcessOptions o;
+    o.env = {{"JOULEBENCH_POWERCAP_ROOT", powercap_root.string()}, {"JOULEBENCH_NVML_LIBRARY", kNoNvml}};
+    return o;
+}
+
+json parse_json(const std::string& text) {
+    try {
+        return json::parse(text);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not JSON: " << e.what() << "\n" << text;
+        return json::object();
+    }
+}
+
+const json* domain(const json& j, const std::string& id) {
+    for (const auto& d : j.at("domains")) {
+        if (d.at("id") == id) return &d;
+    }
+    return nullptr;
+}
+
+// A workload that draws power only while it runs: it opens the gate of the fake tree at its
+// start and closes it before it ends.
+std::vector<std::string> gated_sleep(const fs::path& gate, double seconds) {
+    std::ostringstream s;
+    s << "touch '" << gate.string() << "'; sleep " << seconds << "; rm -f '" << gate.string() << "'";
+    return {"/bin/sh", "-c", s.str()};
+}
+
+TEST(MeasureCli, PassesTheExitStatusThrough) {
+    TempDir dir;
+    auto r = run_joulebench({"measure", "-q", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, cpu_only(dir.path()));
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(r.out, "out\n");  // stdio passes through
+    EXPECT_EQ(r.err, "err\n");  // and -q prints no summary
+}
+
+TEST(MeasureCli, ASignalDeathIs128PlusN) {
+    TempDir dir;
+    auto r = run_joulebench({"measure", "--json", "-", "--", "/bin/sh", "-c", "kill -TERM $$"}, cpu_only(dir.path()));
+    EXPECT_EQ(r.exit_code, 143) << r.err;
+    const auto j = parse_json(r.out);
+    EXPECT_EQ(j.value("signal", 0), 15);
+    EXPECT_EQ(j.value("exit_code", 0), 143);
+    EXPECT_NE(r.err.find("killed by signal 15"), std::string::npos) << r.err;
+}
+
+TEST(MeasureCli, CommandNotFoundAndNotExecutableFailBeforeAnythingRuns) {
+    TempDir dir;
+    auto missing = run_joulebench({"measure", "--", "no-such-command-jb"}, cpu_only(dir.path()));
+    EXPECT_EQ(missing.exit_code, 127);
+    EXPECT_NE(missing.err.find("error: measure: run no-such-command-jb: command not found"), std::string::npos) << missing.err;
+    write_file(dir.path() / "script", "#!/bin/sh\n");
+    auto not_exec = run_joulebench({"measure", "--", (dir.path() / "script").string()}, cpu_only(dir.path()));
+    EXPECT_EQ(not_exec.exit_code, 126);
+    EXPECT_NE(not_exec.err.find("not an executable file"), std::string::npos) << not_exec.err;
+    auto none = run_joulebench({"measure"}, cpu_only(dir.path()));
+    EXPECT_EQ(none.exit_code, 2);
+    auto bad_interval = run_joulebench({"measure", "--interval", "0", "--", "true"}, cpu_only(dir.path()));
+    EXPECT_EQ(bad_interval.exit_code, 2);
+    auto bad_gpus = run_joulebench({"measure", "--gpus", "zero", "--", "true"}, cpu_only(dir.path()));
+    EXPECT_EQ(bad_gpus.exit_code, 2) << bad_gpus.err;
+}
+
+TEST(MeasureCli, ForwardsSigtermToTheCommandAndStillWritesItsResult) {
+    TempDir dir;
+    const fs::path out = dir.path() / "m.json";
+    ChildProcess jb({joulebench_binary(), "measure", "--json", out.string(), "--", "sleep", "30"}, cpu_only(dir.path()));
+    // Wait until the sleep runs (a child of joulebench appears), then signal joulebench only.
+    bool started = false;
+    for (int i = 0; i < 400 && !started; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        auto children = run_process({"pgrep", "-P", std::to_string(jb.pid())});
+        started = children.exit_code == 0;
+    }
+    ASSERT_TRUE(started);
+    jb.send(SIGTERM);
+    auto r = jb.wait();
+    EXPECT_EQ(r.exit_code, 143) << r.err;
+    const auto j = parse_json(read_file(out));
+    EXPECT_EQ(j.value("signal", 0), 15);
+    EXPECT_LT(j.value("wall_s", 99.0), 29.0);
+}
+
+TEST(MeasureCli, PackageEnergyMatchesTheCounterWithinHalfAPercent) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_typical_socket(0, 60.0, 30.0, 6.0);
+    const fs::path gate = dir.path() / "gate";
+    tree.set_gate(gate);
+    tree.start();
+    auto argv = std::vector<std::string>{"measure", "--json", "-", "--"};
+    for (auto& a : gated_sleep(gate, 1.0)) argv.push_back(a);
+    auto r = run_joulebench(argv, cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    const auto* pkg = domain(j, "package0");
+    const auto* core = domain(j, "package0-core");
+    const auto* dram = domain(j, "dram0");
+    ASSERT_TRUE(pkg && core && dram) << r.out;
+    const double truth_pkg = tree.consumed_j("intel-rapl:0");
+    const double truth_dram = tree.consumed_j("intel-rapl:0:1");
+    ASSERT_GT(truth_pkg, 30.0);  // about 60 W for about 1 s
+    EXPECT_NEAR(pkg->at("energy_j").get<double>(), truth_pkg, truth_pkg * 0.005);
+    EXPECT_NEAR(dram->at("energy_j").get<double>(), truth_dram, truth_dram * 0.005);
+    EXPECT_EQ(pkg->at("method"), "counter");
+    EXPECT_EQ(core->at("counts_in_total"), false);
+    // Total = package + dram; core is inside the package and never added; no estimate is used.
+    EXPECT_NEAR(j.at("total_energy_j").get<double>(),
+                pkg->at("energy_j").get<double>() + dram->at("energy_j").get<double>(), 1e-9);
+    EXPECT_EQ(domain(j, "cpu-estimated"), nullptr);
+    EXPECT_EQ(j.at("total_includes_estimate"), false);
+    const double wall = j.at("wall_s").get<double>();
+    EXPECT_NEAR(j.at("edp_js").get<double>(), j.at("total_energy_j").get<double>() * wall, 1e-9);
+    EXPECT_NEAR(j.at("ed2p_js2").get<double>(), j.at("total_energy_j").get<double>() * wall * wall, 1e-9);
+}
+
+TEST(MeasureCli, NoWrapIsMissedWhateverTheTraceInterval) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    // A 20 J counter at 100 W wraps every 0.2 s; the user asks for one trace row every 5 s.
+    tree.add_zone("intel-rapl:0", "package-0", 100.0, 20'000'000ULL);
+    const fs::path gate = dir.path() / "gate";
+    tree.set_gate(gate);
+    tree.start(std::chrono::microseconds(200));
+    auto argv = std::vector<std::string>{"measure", "--interval", "5000", "--json", "-", "--"};
+    for (auto& a : gated_sleep(gate, 1.2)) argv.push_back(a);
+    auto r = run_joulebench(argv, cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    const auto* pkg = domain(j, "package0");
+    ASSERT_TRUE(pkg);
+    const double truth = tree.consumed_j("intel-rapl:0");
+    EXPECT_NEAR(pkg->at("energy_j").get<double>(), truth, truth * 0.005);
+    EXPECT_GE(pkg->at("wraps").get<int>(), static_cast<int>(truth / 20.0) - 1);
+    EXPECT_LE(j.at("poll_interval_ms").get<double>(), 10.0 + 1e-9);
+    EXPECT_EQ(j.at("interval_ms").get<double>(), 5000.0);
+}
+
+TEST(MeasureCli, SamplesCsvHasAColumnPairPerDomainAndEndsAtTheReportedEnergy) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_typical_socket(0, 40.0, 20.0, 4.0);
+    tree.start();
+    const fs::path csv = dir.path() / "trace.csv";
+    auto r = run_joulebench({"measure", "--interval", "50", "--samples", csv.string(), "--json", "-", "--", "sleep", "0.4"},
+                            cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream in(read_file(csv));
+    std::string header;
+    std::getline(in, header);
+    EXPECT_EQ(header, "time_s,package0_power_w,package0_energy_j,package0-core_power_w,package0-core_energy_j,dram0_power_w,dram0_energy_j");
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(in, line);) rows.push_back(line);
+    ASSERT_GE(rows.size(), 3U);
+    const auto j = parse_json(r.out);
+    EXPECT_EQ(rows.size(), j.at("samples").get<std::size_t>());
+    // The last row's package energy is the reported package energy (6 decimals in the CSV).
+    const std::string& last = rows.back();
+    std::vector<std::string> cells;
+    std::stringstream ls(last);
+    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+    ASSERT_EQ(cells.size(), 7U) << last;
+    EXPECT_NEAR(std::stod(cells[2]), domain(j, "package0")->at("energy_j").get<double>(), 1e-5);
+    EXPECT_TRUE(rows.front().rfind("0.000000,,0.000000", 0) == 0) << rows.front();
+}
+
+TEST(MeasureCli, IdleBaselineGivesGrossIdleAndNet) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    tree.start();
+    auto r = run_joulebench({"measure", "--idle-baseline", "0.5", "--json", "-", "--", "sleep", "0.3"}, cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    ASSERT_TRUE(j.at("idle").is_object()) << r.out;
+    const auto& idle = j.at("idle");
+    // The fake draws a constant 40 W, so idle power is 40 W and the net energy is near zero.
+    EXPECT_NEAR(idle.at("power_w").get<double>(), 40.0, 2.0);
+    EXPECT_NEAR(idle.at("energy_j").get<double>(), idle.at("power_w").get<double>() * j.at("wall_s").get<double>(), 1e-9);
+    EXPECT_NEAR(idle.at("net_energy_j").get<double>(), j.at("total_energy_j").get<double>() - idle.at("energy_j").get<double>(), 1e-9);
+    EXPECT_NEAR(idle.at("gross_energy_j").get<double>(), j.at("total_energy_j").get<double>(), 1e-12);
+    EXPECT_GT(idle.at("duration_s").get<double>(), 0.45);
+    EXPECT_TRUE(domain(j, "package0")->contains("net_energy_j"));
+}
+
+TEST(MeasureCli, WithoutACpuSensorTheEstimateIsCpuTimeTimesPowerPerCpuAndSaysSo) {
+    TempDir dir;
+    auto r = run_joulebench({"measure", "--cpu-tdp", "100", "--json", "-", "--", joulebench_binary(), "burn", "--seconds", "0.5"},
+                            cpu_only(dir.path() / "none"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out.substr(r.out.find('\n') + 1));  // the burn prints one line first
+    const auto* est = domain(j, "cpu-estimated");
+    ASSERT_TRUE(est) << r.out;
+    EXPECT_EQ(est->at("method"), "estimated");
+    EXPECT_EQ(est->at("kind"), "estimated-cpu");
+    const double cpu = j.at("cpu_user_s").get<double>() + j.at("cpu_system_s").get<double>();
+    const double w = j.at("estimate").at("watts_per_cpu").get<double>();
+    EXPECT_EQ(j.at("estimate").at("tdp_source"), "--cpu-tdp");
+    EXPECT_DOUBLE_EQ(j.at("estimate").at("tdp_w").get<double>(), 100.0);
+    EXPECT_GT(cpu, 0.0);
+    EXPECT_NEAR(est->at("energy_j").get<double>(), cpu * w, 1e-9 * cpu * w + 1e-12);
+    EXPECT_EQ(j.at("total_includes_estimate"), true);
+    bool said = false;
+    for (const auto& w_ : j.at("warnings")) said = said || w_.get<std::string>().find("estimated, not measured") != std::string::npos;
+    EXPECT_TRUE(said) << r.out;
+}
+
+TEST(MeasureCli, AVeryShortRunIsWarnedAbout) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    auto r = run_joulebench({"measure", "--json", "-", "--", "true"}, cpu_only(tree.root()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    bool warned = false;
+    for (const auto& w : j.at("warnings")) warned = warned || w.get<std::string>().find("update periods") != std::string::npos;
+    EXPECT_TRUE(warned) << r.out;
+}
+
+TEST(MeasureCli, JsonDocumentHasTheDocumentedFields) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    const fs::path out = dir.path() / "m.json";
+    auto r = run_joulebench({"measure", "--json", out.string(), "--", "sleep", "0.05"}, cpu_only(tree.root()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(read_file(out));
+    for (const char* key : {"schema_version", "joulebench_version", "command", "exit_code", "signal", "started_at", "wall_s",
+                            "cpu_user_s", "cpu_system_s", "domains", "gpus", "total_energy_j", "total_includes_estimate",
+                            "edp_js", "ed2p_js2", "idle", "estimate", "warnings", "samples", "polls", "interval_ms",
+                            "poll_interval_ms", "late_ticks"}) {
+        EXPECT_TRUE(j.contains(key)) << key;
+    }
+    EXPECT_EQ(j.at("command"), json({"sleep", "0.05"}));
+    const auto& d = j.at("domains").at(0);
+    for (const char* key : {"id", "kind", "index", "name", "backend", "energy_j", "avg_power_w", "peak_power_w", "method",
+                            "counts_in_total", "wraps", "resets", "failed_reads", "update_period_ms", "wrap_range_j",
+                            "cross_check_energy_j", "disagreement_pct"}) {
+        EXPECT_TRUE(d.contains(key)) << key;
+    }
+    EXPECT_NE(r.err.find("Total energy:"), std::string::npos);
+    // Written atomically: no temporary file left beside it.
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
+    EXPECT_EQ(files, 1U);
+}
+
+TEST(MeasureCli, GpuEnergyComesFromTheCounterAndAnIdleGpuIsFlagged) {
+    TempDir dir;
+    FakeNvmlState state(dir.path() / "nvml.json", 2);
+    state.set_power_mw(0, 250000).set_utilisation(0, 0, 0).set_power_mw(1, 100000).set_utilisation(1, 90, 40);
+    ProcessOptions o = cpu_only(dir.path() / "none");
+    o.env = {{"JOULEBENCH_POWERCAP_ROOT", (dir.path() / "none").string()},
+             {"JOULEBENCH_NVML_LIBRARY", FakeNvmlEnvironment::library_path()},
+             {"JOULEBENCH_FAKE_NVML_STATE", state.path().string()}};
+    const double before0 = state.energy_mj(0);
+    auto r = run_joulebench({"measure", "--json", "-", "--", "sleep", "0.5"}, o);
+    const double after0 = state.energy_mj(0);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    const auto* g0 = domain(j, "gpu0");
+    const auto* g1 = domain(j, "gpu1");
+    ASSERT_TRUE(g0 && g1) << r.out;
+    EXPECT_EQ(g0->at("method"), "counter");
+    EXPECT_EQ(g0->at("kind"), "gpu");
+    // The measurement window lies inside [before, after]; at 250 W for about 0.5 s.
+    const double e0 = g0->at("energy_j").get<double>();
+    EXPECT_GT(e0, 0.25 * 250.0 * 0.5);
+    EXPECT_LE(e0, (after0 - before0) / 1000.0 + 1e-6);
+    EXPECT_NEAR(g0->at("avg_power_w").get<double>(), 250.0, 2.5);
+    // Counter and integrated power agree for a constant draw.
+    ASSERT_FALSE(g0->at("disagreement_pct").is_null());
+    EXPECT_LT(std::abs(g0->at("disagreement_pct").get<double>()), 5.0);
+    ASSERT_EQ(j.at("gpus").size(), 2U);
+    EXPECT_EQ(j.at("gpus")[1].at("mean_utilisation_pct").get<double>(), 90.0);
+    std::string warnings;
+    for (const auto& w : j.at("warnings")) warnings += w.get<std::string>() + "\n";
+    EXPECT_NE(warnings.find("GPU 0"), std::string::npos) << warnings;
+    EXPECT_NE(warnings.find("may not be using the GPU"), std::string::npos) << warnings;
+    EXPECT_EQ(warnings.find("GPU 1 ("), std::string::npos) << warnings;
+    EXPECT_NEAR(j.at("total_energy_j").get<double>(),
+                e0 + g1->at("energy_j").get<double>() + domain(j, "cpu-estimated")->at("energy_j").get<double>(), 1e-9);
+}
+
+TEST(MeasureCli, SelectingGpusMeasuresOnlyThoseAndABadIndexNamesTheValidOnes) {
+    TempDir dir;
+    FakeNvmlState state(dir.path() / "nvml.json", 3);
+    ProcessOptions o;
+    o.env = {{"JOULEBENCH_POWERCAP_ROOT", (dir.path() / "none").string()},
+             {"JOULEBENCH_NVML_LIBRARY", FakeNvmlEnvironment::library_path()},
+             {"JOULEBENCH_FAKE_NVML_STATE", state.path().string()}};
+    auto r = run_joulebench({"measure", "--gpus", "2", "--json", "-", "--", "true"}, o);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    EXPECT_TRUE(domain(j, "gpu2"));
+    EXPECT_FALSE(domain(j, "gpu0"));
+    auto bad = run_joulebench({"measure", "--gpus", "7", "--", "true"}, o);
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("0"), std::string::npos) << bad.err;
+    auto none = run_joulebench({"measure", "--gpus", "none", "--json", "-", "--", "true"}, o);
+    EXPECT_EQ(parse_json(none.out).at("gpus").size(), 0U);
+}
+
+TEST(SensorsCli, ListsKindsAndExplainsSkippedBackends) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_typical_socket(0, 40.0, 20.0, 4.0);
+    tree.add_zone("intel-rapl:1", "psys", 90.0);
+    auto r = run_joulebench({"sensors", "--json"}, cpu_only(tree.root()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    ASSERT_EQ(j.at("sensors").size(), 4U);
+    EXPECT_EQ(j.at("sensors")[0].at("id"), "package0");
+    EXPECT_EQ(j.at("sensors")[0].at("limits")[0].at("current_w").get<double>(), 165.0);
+    EXPECT_EQ(j.at("sensors")[3].at("kind"), "psys");
+    EXPECT_EQ(j.at("sensors")[3].at("counts_in_total"), false);
+    std::string nvml_skips;
+    for (const auto& b : j.at("backends")) {
+        if (b.at("backend") == "nvml") nvml_skips = b.at("skipped").dump();
+    }
+    EXPECT_NE(nvml_skips.find("library not found"), std::string::npos) << r.out;
+    auto v = run_joulebench({"sensors", "-v"}, cpu_only(tree.root()));
+    ASSERT_EQ(v.exit_code, 0);
+    EXPECT_NE(v.out.find("skipped: nvml: library not found"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("estimate: not used"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("not added into the total"), std::string::npos) << v.out;
+}
+
+}  // namespace
+}  // namespace joulebench::test
