@@ -1,0 +1,212 @@
+// `joulebench analyze --csv` as a real process: tables on stdout, the JSON file, the formats,
+// exit statuses and error lines; on a synthetic CSV and on a tidy CSV assembled from the TU Delft
+// per-run tables (when ../shared/datasets is present).
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "fakes/test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+CliRun run(const std::string& args, const fs::path& dir) {
+    const fs::path err = dir / "stderr.txt";
+    const std::string cmd = quote(JOULEBENCH_BINARY_PATH) + " " + args + " 2>" + quote(err.string());
+    CliRun r;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr) return r;
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+    const int status = pclose(pipe);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.err = slurp(err);
+    return r;
+}
+
+// Three images, "energy" in J; "tiny" has 3 values, "b" one far outlier.
+const char* const kCsv =
+    "image,run,\"energy (J)\"\n"
+    "a,1,100.0\na,2,101.5\na,3,99.0\na,4,100.2\na,5,100.8\na,6,99.6\n"
+    "b,1,110.0\nb,2,111.0\nb,3,109.5\nb,4,110.4\nb,5,150.0\nb,6,110.1\n"
+    "\"tiny\",1,100.1\ntiny,2,\"100.3\"\ntiny,3,99.9\n";
+
+TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
+    const joulebench::test::TempDir dir;
+    const fs::path csv = dir.path() / "runs.csv";
+    std::ofstream(csv) << kCsv;
+    const fs::path json = dir.path() / "out.json";
+    const CliRun r = run("analyze --csv " + quote(csv.string()) +
+                             " --group image --value 'energy (J)' --baseline a --json " +
+                             quote(json.string()),
+                         dir.path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("Kruskal-Wallis H"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("a uses 9.2% less energy than b; large effect"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("group 'tiny' has 3 values (fewer than 5)"), std::string::npos);
+    EXPECT_NE(r.out.find("group 'b': 1 outlier(s)"), std::string::npos);
+
+    const auto j = nlohmann::json::parse(slurp(json));
+    ASSERT_EQ(j.at("groups").size(), 3U);
+    EXPECT_EQ(j.at("groups")[0].at("name"), "a");
+    EXPECT_EQ(j.at("groups")[1].at("name"), "b");
+    EXPECT_EQ(j.at("groups")[2].at("name"), "tiny");
+    EXPECT_EQ(j.at("groups")[2].at("n"), 3);
+    EXPECT_DOUBLE_EQ(j.at("groups")[1].at("median").get<double>(), 110.25);
+    for (const char* key : {"name", "n", "mean", "median", "std", "min", "max", "shapiro_w",
+                            "shapiro_p", "normal", "median_ci95"}) {
+        EXPECT_TRUE(j.at("groups")[0].contains(key)) << key;
+    }
+    EXPECT_EQ(j.at("groups")[0].at("median_ci95").size(), 2U);
+    EXPECT_EQ(j.at("omnibus").at("test"), "kruskal-wallis");
+    ASSERT_EQ(j.at("pairs").size(), 3U);
+    EXPECT_EQ(j.at("pairs")[0].at("a"), "a");
+    EXPECT_EQ(j.at("pairs")[0].at("b"), "b");
+    EXPECT_EQ(j.at("pairs")[0].at("cliffs_delta"), -1.0);
+    EXPECT_EQ(j.at("pairs")[0].at("magnitude"), "large");
+    EXPECT_LT(j.at("pairs")[0].at("dunn_z").get<double>(), 0.0);  // a ranks below b
+    for (const char* key : {"a", "b", "dunn_z", "p", "p_adj", "cliffs_delta", "magnitude",
+                            "mean_diff"}) {
+        EXPECT_TRUE(j.at("pairs")[1].contains(key)) << key;
+    }
+    EXPECT_EQ(j.at("baseline").at("name"), "a");
+    EXPECT_NEAR(j.at("baseline").at("overheads")[0].at("median_pct").get<double>(),
+                100.0 * (110.25 - 100.1) / 100.1, 1e-9);
+    EXPECT_FALSE(j.at("warnings").empty());
+    EXPECT_FALSE(fs::exists(json.string() + ".tmp"));
+
+    // The same seed gives byte-identical JSON (bootstrap CIs included).
+    const fs::path json2 = dir.path() / "out2.json";
+    ASSERT_EQ(run("analyze --csv " + quote(csv.string()) +
+                      " --group image --value 'energy (J)' --baseline a --json " +
+                      quote(json2.string()),
+                  dir.path())
+                  .status,
+              0);
+    EXPECT_EQ(slurp(json), slurp(json2));
+}
+
+TEST(AnalyzeCli, OtherFormatsAndHolm) {
+    const joulebench::test::TempDir dir;
+    const fs::path csv = dir.path() / "runs.csv";
+    std::ofstream(csv) << kCsv;
+    const std::string base =
+        "analyze --csv " + quote(csv.string()) + " --group image --value 'energy (J)' ";
+    const CliRun md = run(base + "--format md --p-adjust holm", dir.path());
+    ASSERT_EQ(md.status, 0) << md.err;
+    EXPECT_NE(md.out.find("### Pairs (Dunn's test, p adjusted by holm)"), std::string::npos)
+        << md.out;
+    const CliRun tex = run(base + "--format tex", dir.path());
+    ASSERT_EQ(tex.status, 0) << tex.err;
+    EXPECT_NE(tex.out.find("\\toprule"), std::string::npos);
+    const CliRun csvout = run(base + "--format csv", dir.path());
+    ASSERT_EQ(csvout.status, 0) << csvout.err;
+    EXPECT_NE(csvout.out.find("table,a,b,Dunn z"), std::string::npos) << csvout.out;
+}
+
+TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {
+    const joulebench::test::TempDir dir;
+    const fs::path csv = dir.path() / "bad.csv";
+    std::ofstream(csv) << "image,energy\na,1\na,oops\n";
+    const CliRun bad = run("analyze --csv " + quote(csv.string()) + " --group image --value energy",
+                           dir.path());
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("error: csv: read " + csv.string() +
+                           " line 3: value 'oops' in column 'energy' is not a number"),
+              std::string::npos)
+        << bad.err;
+    EXPECT_TRUE(bad.out.empty());
+
+    const CliRun col = run("analyze --csv " + quote(csv.string()) + " --group image --value power",
+                           dir.path());
+    EXPECT_EQ(col.status, 2);
+    EXPECT_NE(col.err.find("no column 'power'"), std::string::npos) << col.err;
+    EXPECT_NE(col.err.find("hint: columns are: 'image', 'energy'"), std::string::npos) << col.err;
+
+    const CliRun missing = run("analyze --csv " + quote((dir.path() / "nope.csv").string()) +
+                                   " --group image --value energy",
+                               dir.path());
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+
+    const CliRun usage = run("analyze --csv " + quote(csv.string()) + " --value energy", dir.path());
+    EXPECT_EQ(usage.status, 2);
+    const CliRun adjust = run("analyze --csv " + quote(csv.string()) +
+                                  " --group image --value energy --p-adjust fdr",
+                              dir.path());
+    EXPECT_EQ(adjust.status, 2);
+}
+
+TEST(AnalyzeCli, TuDelftPerRunTablesAssembledIntoOneTidyCsv) {
+    const fs::path per_run = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets" /
+                             "tudelft-docker-images" / "per-run";
+    if (!fs::is_directory(per_run)) GTEST_SKIP() << "dataset absent: " << per_run.string();
+    const auto ref = nlohmann::json::parse(
+        slurp(fs::path(JOULEBENCH_TEST_DATA_DIR) / "stats" / "tudelft_reference.json"));
+    const joulebench::test::TempDir dir;
+    const fs::path tidy = dir.path() / "tudelft.csv";
+    {
+        std::ofstream out(tidy);
+        out << "image,run,energy_j,time_s\n";
+        for (const auto& image : ref.at("images")) {
+            std::ifstream in(per_run / (image.get<std::string>() + "_output.csv"));
+            std::string line;
+            std::getline(in, line);  // header
+            while (std::getline(in, line)) {
+                if (!line.empty() && line.back() == '\r') line.pop_back();
+                if (line.empty()) continue;
+                out << image.get<std::string>() << "," << line << "\n";
+            }
+        }
+    }
+    const fs::path json = dir.path() / "energy.json";
+    const CliRun r = run("analyze --csv " + quote(tidy.string()) +
+                             " --group image --value energy_j --baseline pytorch-base --json " +
+                             quote(json.string()),
+                         dir.path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(slurp(json));
+    const auto& e = ref.at("metrics").at("Energy Consumption (Joules)");
+    ASSERT_EQ(j.at("groups").size(), 5U);
+    for (std::size_t i = 0; i < 5; ++i) {
+        const double want = e.at("groups")[i].at("describe").at("median").get<double>();
+        // The CLI round-trips the CSV text, so the values are the same doubles.
+        EXPECT_NEAR(j.at("groups")[i].at("median").get<double>(), want, 1e-9 * want);
+    }
+    const double p = e.at("kruskal").at("p").get<double>();
+    EXPECT_NEAR(j.at("omnibus").at("p").get<double>(), p, 1e-9 * p);
+    EXPECT_EQ(j.at("pairs").size(), 10U);
+    EXPECT_NE(r.out.find("python-base uses 3.0% more energy than pytorch-base"), std::string::npos)
+        << r.out;
+}
+
+}  // namespace
