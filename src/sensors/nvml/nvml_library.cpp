@@ -1,0 +1,236 @@
+#include "sensors/nvml/nvml_library.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace joulebench::nvml {
+
+namespace {
+
+constexpr bool kRequired_required = true;
+constexpr bool kRequired_optional = false;
+
+std::string dl_error_text() {
+    const char* text = dlerror();
+    return text != nullptr ? std::string(text) : std::string("unknown dlopen error");
+}
+
+// Fills `api` from `handle` with dlsym. Returns the names of missing required symbols.
+std::vector<std::string> resolve_symbols(void* handle, NvmlApi& api) {
+    std::vector<std::string> missing_required;
+    // dlsym returns void*; POSIX guarantees it converts to a function pointer, which C++ only allows
+    // through reinterpret_cast (conditionally-supported, supported by GCC and Clang on POSIX).
+#define JOULEBENCH_NVML_ENTRY(need, ret, name, params)                                   \
+    api.name = reinterpret_cast<ret(*) params>(dlsym(handle, #name));                    \
+    if (api.name == nullptr && kRequired_##need) missing_required.emplace_back(#name);
+#include "sensors/nvml/nvml_api.def"
+#undef JOULEBENCH_NVML_ENTRY
+    return missing_required;
+}
+
+std::vector<std::string> missing_required_in(const NvmlApi& api) {
+    std::vector<std::string> missing;
+#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) \
+    if (api.name == nullptr && kRequired_##need) missing.emplace_back(#name);
+#include "sensors/nvml/nvml_api.def"
+#undef JOULEBENCH_NVML_ENTRY
+    return missing;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += sep;
+        out += item;
+    }
+    return out;
+}
+
+}  // namespace
+
+const std::vector<NvmlEntryPoint>& nvml_entry_points() {
+    static const std::vector<NvmlEntryPoint> kEntries{
+#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) {#name, kRequired_##need},
+#include "sensors/nvml/nvml_api.def"
+#undef JOULEBENCH_NVML_ENTRY
+    };
+    return kEntries;
+}
+
+std::string return_code_name(nvmlReturn_t code) {
+    switch (code) {
+        case kSuccess: return "NVML_SUCCESS";
+        case kErrorUninitialized: return "NVML_ERROR_UNINITIALIZED";
+        case kErrorInvalidArgument: return "NVML_ERROR_INVALID_ARGUMENT";
+        case kErrorNotSupported: return "NVML_ERROR_NOT_SUPPORTED";
+        case kErrorNoPermission: return "NVML_ERROR_NO_PERMISSION";
+        case kErrorAlreadyInitialized: return "NVML_ERROR_ALREADY_INITIALIZED";
+        case kErrorNotFound: return "NVML_ERROR_NOT_FOUND";
+        case kErrorInsufficientSize: return "NVML_ERROR_INSUFFICIENT_SIZE";
+        case kErrorInsufficientPower: return "NVML_ERROR_INSUFFICIENT_POWER";
+        case kErrorDriverNotLoaded: return "NVML_ERROR_DRIVER_NOT_LOADED";
+        case kErrorTimeout: return "NVML_ERROR_TIMEOUT";
+        case kErrorIrqIssue: return "NVML_ERROR_IRQ_ISSUE";
+        case kErrorLibraryNotFound: return "NVML_ERROR_LIBRARY_NOT_FOUND";
+        case kErrorFunctionNotFound: return "NVML_ERROR_FUNCTION_NOT_FOUND";
+        case kErrorCorruptedInforom: return "NVML_ERROR_CORRUPTED_INFOROM";
+        case kErrorGpuIsLost: return "NVML_ERROR_GPU_IS_LOST";
+        case kErrorResetRequired: return "NVML_ERROR_RESET_REQUIRED";
+        case kErrorOperatingSystem: return "NVML_ERROR_OPERATING_SYSTEM";
+        case kErrorLibRmVersionMismatch: return "NVML_ERROR_LIB_RM_VERSION_MISMATCH";
+        case kErrorInUse: return "NVML_ERROR_IN_USE";
+        case kErrorMemory: return "NVML_ERROR_MEMORY";
+        case kErrorNoData: return "NVML_ERROR_NO_DATA";
+        case kErrorUnknown: return "NVML_ERROR_UNKNOWN";
+        default: return fmt::format("NVML_ERROR_{}", code);
+    }
+}
+
+ErrorCategory category_of(nvmlReturn_t code) {
+    switch (code) {
+        case kErrorNotSupported:
+        case kErrorFunctionNotFound: return ErrorCategory::kNotSupported;
+        case kErrorNoPermission: return ErrorCategory::kNoPermission;
+        case kErrorInvalidArgument: return ErrorCategory::kInvalidArgument;
+        case kErrorNotFound:
+        case kErrorDriverNotLoaded:
+        case kErrorLibraryNotFound: return ErrorCategory::kNotFound;
+        case kErrorGpuIsLost:
+        case kErrorResetRequired: return ErrorCategory::kDeviceLost;
+        case kErrorTimeout:
+        case kErrorIrqIssue:
+        case kErrorOperatingSystem:
+        case kErrorCorruptedInforom: return ErrorCategory::kIo;
+        default: return ErrorCategory::kInternal;
+    }
+}
+
+std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options) {
+    // (label for messages, argument to dlopen)
+    std::vector<std::pair<std::string, std::string>> attempts;
+    if (options.explicit_path) {
+        attempts.emplace_back(*options.explicit_path, *options.explicit_path);
+    } else if (const char* env = std::getenv("JOULEBENCH_NVML_LIBRARY"); env != nullptr && *env != 0) {
+        attempts.emplace_back(fmt::format("$JOULEBENCH_NVML_LIBRARY={}", env), env);
+    }
+    for (const auto& candidate : options.candidates) attempts.emplace_back(candidate, candidate);
+
+    std::vector<std::string> failures;
+    for (const auto& [label, path] : attempts) {
+        // RTLD_LOCAL: NVML's symbols must not leak into the global namespace of the process.
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) {
+            failures.push_back(fmt::format("{} ({})", label, dl_error_text()));
+            continue;
+        }
+        NvmlApi api;
+        const auto missing = resolve_symbols(handle, api);
+        if (!missing.empty()) {
+            dlclose(handle);
+            throw Error(ErrorCategory::kNotSupported,
+                        fmt::format("nvml: load {}: required symbols missing: {}", label,
+                                    join(missing, ", ")),
+                        "the NVIDIA driver is too old or the file is not libnvidia-ml");
+        }
+        std::vector<std::string> notes;
+        for (const auto& failure : failures) notes.push_back("not loaded: " + failure);
+        std::shared_ptr<NvmlLibrary> library(new NvmlLibrary(nullptr, api, label, std::move(notes)));
+        // Own the handle only once init succeeded: the destructor shuts down and closes.
+        const nvmlReturn_t rc = api.nvmlInit_v2();
+        if (rc != kSuccess) {
+            const std::string text = library->error_string(rc);
+            library.reset();  // no shutdown: init failed (m_handle is still null)
+            dlclose(handle);
+            throw Error(category_of(rc), fmt::format("nvml: nvmlInit_v2 failed: {}", text),
+                        rc == kErrorNoPermission ? "check permissions on /dev/nvidia*"
+                                                 : "check that the NVIDIA driver is loaded "
+                                                   "(nvidia-smi)");
+        }
+        library->m_handle = handle;
+        library->m_initialised = true;
+        return library;
+    }
+    throw Error(ErrorCategory::kNotFound,
+                fmt::format("nvml: library not found: tried {}", join(failures, ", ")),
+                "install the NVIDIA driver or set JOULEBENCH_NVML_LIBRARY to libnvidia-ml.so.1");
+}
+
+NvmlApi NvmlLibrary::resolve_table(const std::string& path) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        throw Error(ErrorCategory::kNotFound,
+                    fmt::format("nvml: load {}: {}", path, dl_error_text()));
+    }
+    NvmlApi api;
+    (void)resolve_symbols(handle, api);
+    return api;  // the handle stays open: the table points into it
+}
+
+std::shared_ptr<NvmlLibrary> NvmlLibrary::from_table(const NvmlApi& api, std::string description) {
+    const auto missing = missing_required_in(api);
+    if (!missing.empty()) {
+        throw Error(ErrorCategory::kNotSupported,
+                    fmt::format("nvml: load {}: required symbols missing: {}", description,
+                                join(missing, ", ")));
+    }
+    std::shared_ptr<NvmlLibrary> library(new NvmlLibrary(nullptr, api, std::move(description), {}));
+    const nvmlReturn_t rc = api.nvmlInit_v2();
+    if (rc != kSuccess) {
+        throw Error(category_of(rc),
+                    fmt::format("nvml: nvmlInit_v2 failed: {}", library->error_string(rc)));
+    }
+    library->m_initialised = true;
+    return library;
+}
+
+NvmlLibrary::NvmlLibrary(void* handle, const NvmlApi& api, std::string description,
+                         std::vector<std::string> search_notes)
+    : m_handle(handle),
+      m_api(api),
+      m_description(std::move(description)),
+      m_search_notes(std::move(search_notes)) {}
+
+NvmlLibrary::~NvmlLibrary() {
+    if (m_initialised && m_api.nvmlShutdown != nullptr) (void)m_api.nvmlShutdown();
+    if (m_handle != nullptr) (void)dlclose(m_handle);
+}
+
+std::vector<std::string> NvmlLibrary::missing_optional() const {
+    std::vector<std::string> missing;
+#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) \
+    if (m_api.name == nullptr && !kRequired_##need) missing.emplace_back(#name);
+#include "sensors/nvml/nvml_api.def"
+#undef JOULEBENCH_NVML_ENTRY
+    return missing;
+}
+
+std::string NvmlLibrary::error_string(nvmlReturn_t code) const noexcept {
+    try {
+        const char* text = m_api.nvmlErrorString != nullptr ? m_api.nvmlErrorString(code) : nullptr;
+        if (text != nullptr && *text != 0) return text;
+        return return_code_name(code);
+    } catch (...) {
+        return {};
+    }
+}
+
+Error NvmlLibrary::make_error(nvmlReturn_t code, const std::string& action) const {
+    std::string hint;
+    switch (code) {
+        case kErrorNoPermission:
+            hint = "run as root (e.g. with sudo), or ask the administrator to allow it";
+            break;
+        case kErrorGpuIsLost:
+        case kErrorResetRequired: hint = "the GPU needs a reset (nvidia-smi -r) or a reboot"; break;
+        case kErrorUninitialized: hint = "internal: NVML used after nvmlShutdown"; break;
+        default: break;
+    }
+    return {category_of(code), fmt::format("nvml: {}: {}", action, error_string(code)),
+            std::move(hint)};
+}
+
+}  // namespace joulebench::nvml
