@@ -53,6 +53,24 @@ struct GpuResult {
     std::optional<double> enforced_limit_w;
 };
 
+/// One power cap held during the run (`--power-cap`, `--cpu-power-cap`).
+struct PowerCapResult {
+    std::string id;                     ///< "gpu0", "package0": the domain's sensor id
+    std::string kind;                   ///< "gpu", "package"
+    int index = -1;
+    std::string label;                  ///< "GPU 0 (NVIDIA A100, 00000000:3B:00.0)"
+    std::string key;                    ///< GPU UUID, powercap zone
+    double requested_w = 0.0;
+    std::optional<double> enforced_w;   ///< read back after the write
+    double original_w = 0.0;            ///< the limit before, written back after the run
+    std::optional<double> default_w;
+    bool restored = false;              ///< original written back, read back, journal cleared
+    std::string restore_error;          ///< why not, when restored is false
+    /// GPUs: whether NVML reported the software power cap (sw_power_cap) as a clock-event reason
+    /// during the run, i.e. the cap slowed it down. CPU packages: nullopt (not observable).
+    std::optional<bool> throttled;
+};
+
 struct IdleResult {
     double duration_s = 0.0;
     double power_w = 0.0;       ///< idle power of the domains that add into the total
@@ -85,12 +103,17 @@ struct MeasureResult {
     double ed2p_js2 = 0.0;                ///< total_energy_j x wall_s^2
     std::optional<IdleResult> idle;
     std::optional<EstimateModel> estimate;
+    std::vector<PowerCapResult> power_caps;  ///< empty when nothing was capped
     std::vector<std::string> warnings;
     std::uint64_t samples = 0;            ///< trace rows taken
     std::uint64_t polls = 0;              ///< sensor reads per domain (>= samples)
     double interval_ms = 0.0;
     double poll_interval_ms = 0.0;
     std::uint64_t late_ticks = 0;
+    /// CPU time joulebench's sampling thread used during the run, and that as a percentage of
+    /// one core over the wall time: the monitoring overhead.
+    double monitor_cpu_s = 0.0;
+    double monitor_overhead_pct = 0.0;
 };
 
 /// Names of the NVML clocks-event (throttle) reason bits set in `mask`.

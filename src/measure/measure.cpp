@@ -140,6 +140,8 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     result.polls = stats.ticks;
     result.poll_interval_ms = std::chrono::duration<double, std::milli>(stats.poll_period).count();
     result.late_ticks = stats.late_ticks;
+    result.monitor_cpu_s = stats.thread_cpu_s;
+    result.monitor_overhead_pct = result.wall_s > 0 ? stats.thread_cpu_s / result.wall_s * 100.0 : 0.0;
 
     auto& warnings = result.warnings;
     double longest_update_s = 0.0;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 
@@ -87,6 +88,11 @@ void Sampler::run() noexcept {
             next += m_poll * behind;
         }
         lock.lock();
+    }
+    rusage ru{};
+    if (::getrusage(RUSAGE_THREAD, &ru) == 0) {
+        m_stats.thread_cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                               static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
     }
 }
 

@@ -68,6 +68,8 @@ struct SamplerStats {
     std::uint64_t late_ticks = 0;
     std::chrono::nanoseconds max_lateness{0};
     std::chrono::nanoseconds poll_period{0};
+    /// CPU time (user + system) the sampling thread itself used: the monitoring overhead.
+    double thread_cpu_s = 0.0;
 };
 
 class Sampler {

@@ -68,6 +68,22 @@ json measure_to_json(const MeasureResult& r) {
                         {"enforced_limit_w", opt(g.enforced_limit_w)}});
     }
     j["gpus"] = std::move(gpus);
+    json caps = json::array();
+    for (const auto& c : r.power_caps) {
+        caps.push_back({{"id", c.id},
+                        {"kind", c.kind},
+                        {"index", c.index},
+                        {"label", c.label},
+                        {"key", c.key},
+                        {"requested_w", c.requested_w},
+                        {"enforced_w", opt(c.enforced_w)},
+                        {"original_w", c.original_w},
+                        {"default_w", opt(c.default_w)},
+                        {"restored", c.restored},
+                        {"restore_error", c.restore_error.empty() ? json(nullptr) : json(c.restore_error)},
+                        {"throttled_by_cap", opt(c.throttled)}});
+    }
+    j["power_caps"] = std::move(caps);
     j["total_energy_j"] = r.total_energy_j;
     j["total_includes_estimate"] = r.total_includes_estimate;
     j["edp_js"] = r.edp_js;
@@ -101,6 +117,8 @@ json measure_to_json(const MeasureResult& r) {
     j["interval_ms"] = r.interval_ms;
     j["poll_interval_ms"] = r.poll_interval_ms;
     j["late_ticks"] = r.late_ticks;
+    j["monitor_cpu_s"] = r.monitor_cpu_s;
+    j["monitor_overhead_pct"] = r.monitor_overhead_pct;
     return j;
 }
 
@@ -158,6 +176,15 @@ std::string measure_summary(const MeasureResult& r) {
         }
         out += '\n';
     }
+    for (const auto& c : r.power_caps) {
+        fmt::format_to(o, "  Power cap:     {}: {} requested, {} enforced; original {} {}", c.label,
+                       format_power(c.requested_w), c.enforced_w ? format_power(*c.enforced_w) : std::string("n/a"),
+                       format_power(c.original_w), c.restored ? "restored" : "NOT restored");
+        if (c.throttled) {
+            fmt::format_to(o, "; {}", *c.throttled ? "throttled by the cap (sw_power_cap)" : "not throttled by the cap");
+        }
+        out += '\n';
+    }
     fmt::format_to(o, "  Total energy:  {}{}\n", format_energy(r.total_energy_j),
                    r.total_includes_estimate ? "  (includes an estimate)" : "");
     if (r.idle) {
@@ -166,8 +193,8 @@ std::string measure_summary(const MeasureResult& r) {
                        format_energy(r.idle->energy_j), format_energy(r.idle->net_energy_j));
     }
     fmt::format_to(o, "  EDP:           {:.4g} J·s     ED2P: {:.4g} J·s²\n", r.edp_js, r.ed2p_js2);
-    fmt::format_to(o, "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms)\n", r.samples, r.interval_ms,
-                   r.poll_interval_ms);
+    fmt::format_to(o, "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms); monitoring used {:.4f}% of a core\n",
+                   r.samples, r.interval_ms, r.poll_interval_ms, r.monitor_overhead_pct);
     for (const auto& w : r.warnings) fmt::format_to(o, "  warning: {}\n", w);
     return out;
 }

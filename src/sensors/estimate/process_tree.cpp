@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -82,6 +83,7 @@ void ProcessTreeCpuClock::attach(pid_t pid) {
     m_root = pid;
     add_member(pid);
     m_last_scan = {};
+    m_rescan = kMinRescan;
 }
 
 void ProcessTreeCpuClock::add_member(pid_t pid) noexcept {
@@ -190,9 +192,11 @@ void ProcessTreeCpuClock::discover() noexcept {
 double ProcessTreeCpuClock::cpu_seconds() noexcept {
     const std::lock_guard lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
-    if (now - m_last_scan >= kRescanPeriod) {
+    if (now - m_last_scan >= m_rescan) {
+        const std::size_t before = m_members.size();
         discover();
         m_last_scan = now;
+        m_rescan = m_members.size() > before ? kMinRescan : std::min(m_rescan * 2, kMaxRescan);
     }
     double live = 0.0;
     for (auto it = m_members.begin(); it != m_members.end();) {
