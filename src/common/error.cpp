@@ -1,5 +1,7 @@
 #include "joulebench/error.hpp"
 
+#include <fmt/core.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -35,7 +37,8 @@ Error system_error(const std::string& what, int errno_value, std::string hint) {
     } else if (errno_value == EINVAL) {
         category = ErrorCategory::kInvalidArgument;
     }
-    return {category, what + ": " + std::strerror(errno_value), std::move(hint)};
+    // fmt rather than std::string operator+: GCC 12 raises a false -Wrestrict on the latter (GCC bug 105329).
+    return {category, fmt::format("{}: {}", what, std::strerror(errno_value)), std::move(hint)};
 }
 
 }  // namespace joulebench
