@@ -161,6 +161,42 @@ ProcessResult run_joulebench(const std::vector<std::string>& args, const Process
     return run_process(argv, options);
 }
 
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+        std::string stat;
+        try {
+            stat = read_file(e.path() / "stat");
+        } catch (...) {
+            continue;
+        }
+        // "pid (comm) state ppid ...": comm may contain spaces, so start after the last ')'.
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 1));
+        std::string state;
+        pid_t ppid = 0;
+        fields >> state >> ppid;
+        if (ppid == pid) out.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    return out;
+}
+
+bool reachable_by_others(const fs::path& path) {
+    std::error_code ec;
+    const fs::path full = fs::absolute(path, ec);
+    const auto file_perms = fs::status(full, ec).permissions();
+    if (ec || (file_perms & fs::perms::others_exec) == fs::perms::none) return false;
+    for (fs::path p = full.parent_path(); !p.empty(); p = p.parent_path()) {
+        const auto perms = fs::status(p, ec).permissions();
+        if (ec || (perms & fs::perms::others_exec) == fs::perms::none) return false;
+        if (p == p.root_path()) break;
+    }
+    return true;
+}
+
 std::optional<fs::path> shared_datasets() {
     const fs::path p = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets";
     std::error_code ec;

@@ -91,6 +91,12 @@ std::string read_file(const std::filesystem::path& path);
 /// Writes a whole file; throws std::runtime_error when it cannot.
 void write_file(const std::filesystem::path& path, const std::string& content);
 
+/// Processes whose parent is `pid` (from /proc).
+std::vector<pid_t> children_of(pid_t pid);
+
+/// True when every folder above `path` lets other users through (o+x) and the file is o+rx.
+bool reachable_by_others(const std::filesystem::path& path);
+
 /// ../shared/datasets beside the source tree, or nullopt when absent (tests then skip).
 std::optional<std::filesystem::path> shared_datasets();
 

@@ -94,8 +94,7 @@ TEST(MeasureCli, ForwardsSigtermToTheCommandAndStillWritesItsResult) {
     bool started = false;
     for (int i = 0; i < 400 && !started; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        auto children = run_process({"pgrep", "-P", std::to_string(jb.pid())});
-        started = children.exit_code == 0;
+        started = !children_of(jb.pid()).empty();
     }
     ASSERT_TRUE(started);
     jb.send(SIGTERM);

@@ -167,6 +167,9 @@ TEST(PowercapSensor, EnergyOfAKnownPowerWithinHalfAPercent) {
 
 TEST(PowercapSensor, PermissionDeniedNamesTheCveAndTheFix) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to create a file only root can read, then drop to nobody";
+    if (!test::reachable_by_others(test::joulebench_binary())) {
+        GTEST_SKIP() << "the joulebench binary is not reachable by other users (a folder above it lacks o+x), so it cannot run as nobody";
+    }
     TempDir dir;
     std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
     FakePowercapTree tree(dir.path() / "powercap");
