@@ -132,6 +132,32 @@ TEST_F(NvmlSensorTest, IntegratedAndCounterAgreeAcrossAPowerStep) {
     EXPECT_GT(counter_j, 100.0 * 0.3);
 }
 
+// The trapezoid itself, with an injected clock: readings 100 W, 300 W, 300 W, 0 W at t = 0, 1,
+// 1.5 and 3.5 s give (100+300)/2*1 + 300*0.5 + (300+0)/2*2 = 200 + 150 + 300 = 650 J.
+Clock::time_point g_manual_now{};
+Clock::time_point manual_now() noexcept { return g_manual_now; }
+
+TEST_F(NvmlSensorTest, TrapezoidWithAnInjectedClockIsExact) {
+    m_state.set_power_mw(0, 100000).set_supported(0, "nvmlDeviceGetTotalEnergyConsumption", false);
+    const NvmlSystem system = NvmlSystem::open();
+    g_manual_now = Clock::time_point{} + std::chrono::hours(1);
+    const auto start = g_manual_now;
+    NvmlSensor sensor(system.devices().at(0), &manual_now);  // first reading: 100 W at t = 0
+    m_state.set_power_mw(0, 300000);
+    g_manual_now = start + 1s;
+    const auto s1 = sensor.sample();
+    ASSERT_TRUE(s1.has_value());
+    EXPECT_DOUBLE_EQ(s1->energy.value(), 200.0);
+    EXPECT_EQ(s1->time, start + 1s);
+    g_manual_now = start + 1500ms;
+    EXPECT_DOUBLE_EQ(sensor.sample()->energy.value(), 350.0);
+    m_state.set_power_mw(0, 0);
+    g_manual_now = start + 3500ms;
+    EXPECT_DOUBLE_EQ(sensor.sample()->energy.value(), 650.0);
+    // A clock that does not advance adds nothing.
+    EXPECT_DOUBLE_EQ(sensor.sample()->energy.value(), 650.0);
+}
+
 TEST_F(NvmlSensorTest, CounterResetIsFlaggedNotClamped) {
     m_state.set_power_mw(0, 200000).set_energy_mj(0, 5.0e6);
     auto sensor = open_sensor(0);
