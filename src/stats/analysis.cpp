@@ -5,6 +5,7 @@
 // result into the stable JSON documented in docs/statistics.md.
 
 #include <cmath>
+#include <cstdint>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -200,13 +201,13 @@ nlohmann::json to_json(const Analysis& a) {
     if (a.kruskal) {
         nlohmann::json om = {{"test", "kruskal-wallis"},
                              {"statistic", number(a.kruskal->h)},
-                             {"df", a.kruskal->df},
+                             {"df", static_cast<std::int64_t>(a.kruskal->df)},
                              {"p", number(a.kruskal->p)}};
         if (a.anova) {
             om["anova"] = {{"test", "one-way-anova"},
                            {"statistic", number(a.anova->f)},
-                           {"df_between", a.anova->df_between},
-                           {"df_within", a.anova->df_within},
+                           {"df_between", static_cast<std::int64_t>(a.anova->df_between)},
+                           {"df_within", static_cast<std::int64_t>(a.anova->df_within)},
                            {"p", number(a.anova->p)}};
         }
         j["omnibus"] = std::move(om);
