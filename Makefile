@@ -11,7 +11,8 @@ CTEST_ARGS ?=
 # Build and test dependencies, all from Debian 12's own archive.
 DEB_PACKAGES := build-essential cmake pkg-config \
 	libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev \
-	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev
+	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev \
+	python3-torch python3-torchvision
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
