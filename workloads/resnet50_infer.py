@@ -39,6 +39,7 @@ WORKLOAD = "resnet50_infer"
 STUDY_COUNTS: Dict[int, int] = {256: 400, 512: 200, 1024: 133, 2048: 100}
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+WEIGHT_CHOICES = ("auto", "random", "cached")
 
 
 def parse_sizes(text: str) -> List[int]:
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "state-dict file (default: auto)")
     common.add_inference_mode_flag(parser)
     return parser
+
+
+def validate(args: argparse.Namespace) -> str:
+    if args.weights not in WEIGHT_CHOICES and not os.path.isfile(args.weights):
+        return (f"argument --weights: {args.weights!r} is neither one of "
+                f"{', '.join(WEIGHT_CHOICES)} nor an existing file")
+    return ""
 
 
 def cached_default_weights(torch: Any) -> Optional[Tuple[Any, str]]:
@@ -120,11 +128,7 @@ def load_weights(torch: Any, model: Any, choice: str) -> Tuple[str, Optional[str
                 f"load weights {path}: {type(error).__name__}: {error}",
                 hint="delete the damaged file, or use --weights random") from None
         return str(weights).rsplit(".", 1)[-1], path
-    path = choice
-    if not os.path.isfile(path):
-        raise common.WorkloadError(
-            f"load weights {path}: no such file",
-            hint="--weights takes auto, random, cached or the path of a state-dict file")
+    path = choice  # validate() has checked that the file exists
     try:
         state = torch.load(path, map_location="cpu")
         # Training checkpoints often wrap the weights as {"state_dict": ..., "epoch": ...}.
@@ -212,4 +216,4 @@ def run(args: argparse.Namespace, phases: common.Phases) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(common.main(WORKLOAD, build_parser(), run))
+    sys.exit(common.main(WORKLOAD, build_parser(), run, validate))

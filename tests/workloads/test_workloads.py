@@ -184,6 +184,18 @@ class ResNet50InferTest(WorkloadTestCase):
         self.assertEqual(doc["per_size"]["256"]["items"], 1)  # 400 x 0.002 = 0.8, rounded up
 
     @needs_torch
+    def test_weights_file_wrapped_in_a_checkpoint(self) -> None:
+        from torchvision.models import resnet50  # pylint: disable=C0415
+        with tempfile.TemporaryDirectory() as folder:
+            weights = Path(folder) / "checkpoint.pt"
+            TORCH.save({"epoch": 3, "state_dict": resnet50(weights=None).state_dict()}, weights)
+            doc = self.run_ok(self.SCRIPT, ["--weights", str(weights), "--scale", "0.002",
+                                            "--sizes", "256"])
+        self.check_common(doc, "resnet50_infer", "inference", 1, 0, 1)
+        self.assertEqual(doc["weights"], "file")
+        self.assertEqual(doc["weights_file"], str(weights))
+
+    @needs_torch
     def test_damaged_cached_weights_fail_with_a_message(self) -> None:
         with tempfile.TemporaryDirectory() as torch_home:
             checkpoints = Path(torch_home) / "hub" / "checkpoints"
@@ -229,6 +241,9 @@ class ResNet50InferTest(WorkloadTestCase):
         self.assert_usage_error(self.SCRIPT, ["--device", "gpu"], "'gpu' is not one of auto")
         self.assert_usage_error(self.SCRIPT, ["--warmup", "-1"], "-1 must not be negative")
         self.assert_usage_error(self.SCRIPT, ["--threads", "0"], "0 must be at least 1")
+        self.assert_usage_error(self.SCRIPT, ["--weights", "/nonexistent/resnet50.pth"],
+                                "'/nonexistent/resnet50.pth' is neither one of auto, random, "
+                                "cached nor an existing file")
 
     def test_missing_torch_is_a_clear_error_and_stdout_stays_clean(self) -> None:
         # A fake torch package shadows the real one; it also writes to fd 1 and sys.stdout, which
