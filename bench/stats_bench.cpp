@@ -89,11 +89,13 @@ void BM_TuDelftPerRun(benchmark::State& state) {
     js::AnalysisOptions options;
     options.baseline = "pytorch-base";
     for (auto _ : state) {
-        for (const std::string metric : {"Energy Consumption (Joules)", "Execution Time (Seconds)"}) {
+        for (const std::string metric :
+             {"Energy Consumption (Joules)", "Execution Time (Seconds)"}) {
             std::vector<js::NamedGroup> groups;
             for (const auto& image : images) {
                 js::NamedGroup g{image, {}};
-                for (const auto& run : js::read_groups_csv(dir / (image + "_output.csv"), "Run", metric)) {
+                for (const auto& run :
+                     js::read_groups_csv(dir / (image + "_output.csv"), "Run", metric)) {
                     g.values.insert(g.values.end(), run.values.begin(), run.values.end());
                 }
                 groups.push_back(std::move(g));

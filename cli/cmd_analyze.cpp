@@ -30,8 +30,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     };
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
-        "analyze",
-        "Compare groups: Shapiro-Wilk, Kruskal-Wallis, Dunn, Cliff's delta, overheads");
+        "analyze", "Compare groups: Shapiro-Wilk, Kruskal-Wallis, Dunn, Cliff's delta, overheads");
     sub->add_option("--csv", opts->csv, "Tidy CSV table to read (one row per measurement)")
         ->required();
     sub->add_option("--group", opts->group, "Column naming the group of each row")->required();
@@ -73,7 +72,8 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
                 out << stats::to_json(analysis).dump(2) << "\n";
                 out.flush();
                 if (!out) {
-                    throw Error(ErrorCategory::kIo, "analyze: write " + opts->json + ": write failed");
+                    throw Error(ErrorCategory::kIo,
+                                "analyze: write " + opts->json + ": write failed");
                 }
             }
             if (std::rename(tmp.c_str(), opts->json.c_str()) != 0) {

@@ -61,8 +61,8 @@ struct BootstrapOptions {
 };
 
 /// Percentile-bootstrap confidence interval of the median. The same (values, options, key) give the
-/// same interval on every platform (mt19937_64 and an unbiased bounded draw written out here, not
-/// std::uniform_int_distribution whose output is implementation-defined). `key` (e.g. the group
+/// same interval on every platform (xoshiro256++ and an unbiased bounded draw written out here,
+/// not std::uniform_int_distribution whose output is implementation-defined). `key` (e.g. the group
 /// name) decorrelates the streams of different groups. n = 1 gives [x, x].
 /// Throws Error on empty input or invalid options.
 [[nodiscard]] Interval bootstrap_median_ci(std::span<const double> values,
@@ -207,8 +207,8 @@ struct Overhead {
 struct CapRun {
     std::string environment;  ///< e.g. "bare", "docker", "kvm"
     std::string workload;
-    double cap_w = 0.0;   ///< the power cap, W
-    double time_s = 0.0;  ///< T, s
+    double cap_w = 0.0;     ///< the power cap, W
+    double time_s = 0.0;    ///< T, s
     double energy_j = 0.0;  ///< E, J
 };
 
@@ -249,10 +249,11 @@ struct CapOverheadSummary {
 
 /// Everything analyse_caps computes.
 struct CapAnalysis {
-    std::vector<CapOptimum> optima;  ///< every environment (baseline included) x workload
+    std::vector<CapOptimum> optima;      ///< every environment (baseline included) x workload
     std::vector<CapOverhead> overheads;  ///< non-baseline environments, per workload and cap
     std::vector<CapOverheadSummary> summary;
-    std::vector<std::string> warnings;  ///< e.g. caps measured for an environment but not the baseline
+    std::vector<std::string>
+        warnings;  ///< e.g. caps measured for an environment but not the baseline
 };
 
 /// The first study's analysis over power caps. Repeated runs of one (environment, workload, cap)
@@ -278,7 +279,7 @@ struct AnalysisOptions {
     PAdjust p_adjust = PAdjust::kBonferroni;
     std::optional<std::string> baseline;  ///< group to compute overheads against
     BootstrapOptions bootstrap;
-    double alpha = 0.05;  ///< significance level for "normal" and the verdicts
+    double alpha = 0.05;           ///< significance level for "normal" and the verdicts
     std::string metric = "value";  ///< what the values are ("Energy (J)"), for the verdicts
 };
 
@@ -286,7 +287,7 @@ struct GroupSummary {
     std::string name;
     Descriptive d;
     std::optional<ShapiroWilk> shapiro;  ///< absent when n < 3 or n > 5000
-    bool normal = false;  ///< Shapiro p > alpha (false when not tested)
+    bool normal = false;                 ///< Shapiro p > alpha (false when not tested)
     Interval median_ci95;
     std::vector<std::size_t> outliers;  ///< indices into the group's values (MAD rule)
 };
@@ -299,8 +300,9 @@ struct PairSummary {
     double p_adj = 1.0;
     double cliffs_delta = 0.0;
     Magnitude magnitude = Magnitude::kNegligible;
-    double mean_diff = 0.0;    ///< mean(a) - mean(b)
-    double median_diff_pct = 0.0;  ///< 100 (median(a) - median(b)) / median(b); NaN if median(b) = 0
+    double mean_diff = 0.0;  ///< mean(a) - mean(b)
+    double median_diff_pct =
+        0.0;  ///< 100 (median(a) - median(b)) / median(b); NaN if median(b) = 0
     std::optional<MannWhitney> mann_whitney;  ///< only when there are exactly two groups
 };
 
@@ -317,7 +319,7 @@ struct Analysis {
     BootstrapOptions bootstrap;
     std::vector<GroupSummary> groups;
     std::optional<KruskalWallis> kruskal;  ///< absent with a single group
-    std::optional<Anova> anova;  ///< present when there are >= 2 groups, all tested normal
+    std::optional<Anova> anova;      ///< present when there are >= 2 groups, all tested normal
     std::vector<PairSummary> pairs;  ///< every (a, b) with a before b in group order
     std::vector<BaselineOverhead> baseline;  ///< every other group against options.baseline
     std::vector<std::string> warnings;

@@ -4,9 +4,10 @@
 // against a baseline. Each method lives in its own file; this one only combines them and turns the
 // result into the stable JSON documented in docs/statistics.md.
 
+#include <fmt/core.h>
+
 #include <cmath>
 #include <cstdint>
-#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -50,10 +51,10 @@ Analysis analyse_groups(const std::vector<NamedGroup>& groups, const AnalysisOpt
         if (!baseline) {
             std::string known;
             for (const auto& g : groups) known += (known.empty() ? "" : ", ") + g.name;
-            throw Error(ErrorCategory::kInvalidArgument,
-                        "stats: analyse groups: baseline '" + *options.baseline +
-                            "' is not a group",
-                        "groups are: " + known);
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                "stats: analyse groups: baseline '" + *options.baseline + "' is not a group",
+                "groups are: " + known);
         }
     }
 
@@ -84,9 +85,9 @@ Analysis analyse_groups(const std::vector<NamedGroup>& groups, const AnalysisOpt
         }
         all_normal = all_normal && s.normal;
         if (g.values.size() < kFewValues) {
-            out.warnings.push_back(fmt::format(
-                "group '{}' has {} values (fewer than {}): the tests have little power", g.name,
-                g.values.size(), kFewValues));
+            out.warnings.push_back(
+                fmt::format("group '{}' has {} values (fewer than {}): the tests have little power",
+                            g.name, g.values.size(), kFewValues));
         }
         s.median_ci95 = bootstrap_median_ci(g.values, options.bootstrap, g.name);
         s.outliers = mad_outliers(g.values);
@@ -165,7 +166,9 @@ nlohmann::json number(double v) {
     return v;
 }
 
-nlohmann::json interval(const Interval& i) { return {number(i.lo), number(i.hi)}; }
+nlohmann::json interval(const Interval& i) {
+    return {number(i.lo), number(i.hi)};
+}
 
 }  // namespace
 

@@ -4,15 +4,17 @@
 //
 // Reproducible by construction: xoshiro256++ (Blackman & Vigna 2021; see bootstrap.hpp for why it
 // is written out) seeded from splitmix64(seed ^ fnv1a(key)), each 64-bit output split into two
-// 32-bit halves, and bounded integers drawn by Lemire's multiply-and-reject method (Lemire 2019, "Fast random integer generation in an interval", ACM TOMACS 29(1)) written
-// out here, because std::uniform_int_distribution differs between standard libraries.
-// The median of a resample is found from index counts over the sorted sample, O(n) per resample.
+// 32-bit halves, and bounded integers drawn by Lemire's multiply-and-reject method (Lemire 2019,
+// "Fast random integer generation in an interval", ACM TOMACS 29(1)) written out here, because
+// std::uniform_int_distribution differs between standard libraries. The median of a resample is
+// found from index counts over the sorted sample, O(n) per resample.
+
+#include "bootstrap.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <vector>
 
-#include "bootstrap.hpp"
 #include "common.hpp"
 #include "joulebench/stats.hpp"
 
@@ -30,7 +32,9 @@ std::uint64_t splitmix64(std::uint64_t& state) {
     return z ^ (z >> 31U);
 }
 
-std::uint64_t rotl(std::uint64_t x, unsigned k) { return (x << k) | (x >> (64U - k)); }
+std::uint64_t rotl(std::uint64_t x, unsigned k) {
+    return (x << k) | (x >> (64U - k));
+}
 
 }  // namespace
 
@@ -116,10 +120,10 @@ double ResampledMedian::operator()(BoundedDraw& draw) {
 
 void check_bootstrap_options(const BootstrapOptions& options) {
     if (options.resamples < 100) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    "stats: bootstrap: " + std::to_string(options.resamples) +
-                        " resamples are too few",
-                    "use at least 1000 for a 95% interval");
+        throw Error(
+            ErrorCategory::kInvalidArgument,
+            "stats: bootstrap: " + std::to_string(options.resamples) + " resamples are too few",
+            "use at least 1000 for a 95% interval");
     }
     if (!(options.level > 0.0 && options.level < 1.0)) {
         throw Error(ErrorCategory::kInvalidArgument,

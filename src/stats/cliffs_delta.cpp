@@ -15,10 +15,14 @@ namespace joulebench::stats {
 
 std::string_view to_string(Magnitude magnitude) {
     switch (magnitude) {
-        case Magnitude::kNegligible: return "negligible";
-        case Magnitude::kSmall: return "small";
-        case Magnitude::kMedium: return "medium";
-        case Magnitude::kLarge: return "large";
+        case Magnitude::kNegligible:
+            return "negligible";
+        case Magnitude::kSmall:
+            return "small";
+        case Magnitude::kMedium:
+            return "medium";
+        case Magnitude::kLarge:
+            return "large";
     }
     return "negligible";
 }

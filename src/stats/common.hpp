@@ -30,6 +30,8 @@ std::vector<double> pool_groups(const std::vector<std::span<const double>>& grou
                                 std::string_view what);
 
 /// Upper tail of the standard normal, Q(z) = erfc(z / sqrt 2) / 2 (accurate far in the tail).
-inline double normal_sf(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+inline double normal_sf(double z) {
+    return 0.5 * std::erfc(z / std::sqrt(2.0));
+}
 
 }  // namespace joulebench::stats::detail

@@ -16,8 +16,7 @@ double quantile_sorted(std::span<const double> sorted, double q) {
         throw Error(ErrorCategory::kInvalidArgument, "stats: quantile: the sample is empty");
     }
     if (!(q >= 0.0 && q <= 1.0)) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    "stats: quantile: q must lie in [0, 1]");
+        throw Error(ErrorCategory::kInvalidArgument, "stats: quantile: q must lie in [0, 1]");
     }
     const double h = static_cast<double>(sorted.size() - 1) * q;
     const double lo_d = std::floor(h);

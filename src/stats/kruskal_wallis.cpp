@@ -17,16 +17,16 @@ namespace detail {
 std::vector<double> pool_groups(const std::vector<std::span<const double>>& groups,
                                 std::string_view what) {
     if (groups.size() < 2) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    "stats: " + std::string(what) + ": needs at least two groups, got " +
-                        std::to_string(groups.size()));
+        throw Error(ErrorCategory::kInvalidArgument, "stats: " + std::string(what) +
+                                                         ": needs at least two groups, got " +
+                                                         std::to_string(groups.size()));
     }
     std::vector<double> pooled;
     for (std::size_t g = 0; g < groups.size(); ++g) {
         if (groups[g].empty()) {
-            throw Error(ErrorCategory::kInvalidArgument,
-                        "stats: " + std::string(what) + ": group " + std::to_string(g + 1) +
-                            " is empty");
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                "stats: " + std::string(what) + ": group " + std::to_string(g + 1) + " is empty");
         }
         require_finite_nonempty(groups[g], what);
         pooled.insert(pooled.end(), groups[g].begin(), groups[g].end());

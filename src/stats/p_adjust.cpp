@@ -15,9 +15,12 @@ namespace joulebench::stats {
 
 std::string_view to_string(PAdjust method) {
     switch (method) {
-        case PAdjust::kBonferroni: return "bonferroni";
-        case PAdjust::kHolm: return "holm";
-        case PAdjust::kNone: return "none";
+        case PAdjust::kBonferroni:
+            return "bonferroni";
+        case PAdjust::kHolm:
+            return "holm";
+        case PAdjust::kNone:
+            return "none";
     }
     return "none";
 }
@@ -36,16 +39,17 @@ std::vector<double> adjust_p(std::span<const double> p, PAdjust method) {
     for (std::size_t i = 0; i < p.size(); ++i) {
         if (std::isnan(p[i])) continue;
         if (p[i] < 0.0 || p[i] > 1.0) {
-            throw Error(ErrorCategory::kInvalidArgument,
-                        "stats: adjust p-values: p = " + std::to_string(p[i]) +
-                            " lies outside [0, 1]");
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                "stats: adjust p-values: p = " + std::to_string(p[i]) + " lies outside [0, 1]");
         }
         valid.push_back(i);
     }
     std::vector<double> out(p.begin(), p.end());
     const auto m = static_cast<double>(valid.size());
     switch (method) {
-        case PAdjust::kNone: break;
+        case PAdjust::kNone:
+            break;
         case PAdjust::kBonferroni:
             for (const std::size_t i : valid) out[i] = std::min(1.0, p[i] * m);
             break;

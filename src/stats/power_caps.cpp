@@ -33,7 +33,9 @@ std::size_t index_of(std::vector<T>& list, const T& item) {
     return list.size() - 1;
 }
 
-double pct(double value, double base) { return 100.0 * (value - base) / base; }
+double pct(double value, double base) {
+    return 100.0 * (value - base) / base;
+}
 
 void check_run(const CapRun& r, std::size_t i) {
     const std::string where = "stats: analyse power caps: run " + std::to_string(i + 1) + ": ";

@@ -1,10 +1,11 @@
 // Renders an Analysis as the tables a paper would print: plain text (with a verdict per pair),
 // Markdown, LaTeX (booktabs) or CSV. A pure serialiser: no statistics are computed here.
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fmt/core.h>
 
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
@@ -54,8 +55,8 @@ std::string interval(const Interval& i, bool percent) {
 std::vector<Table> tables(const Analysis& a) {
     std::vector<Table> out;
     Table groups{"Groups (" + a.metric + ")",
-                 {"group", "n", "mean", "median", "median 95% CI", "std", "min", "max",
-                  "Shapiro W", "Shapiro p", "normal", "outliers"},
+                 {"group", "n", "mean", "median", "median 95% CI", "std", "min", "max", "Shapiro W",
+                  "Shapiro p", "normal", "outliers"},
                  {}};
     for (const auto& g : a.groups) {
         groups.rows.push_back({g.name, std::to_string(g.d.n), num(g.d.mean), num(g.d.median),
@@ -70,10 +71,10 @@ std::vector<Table> tables(const Analysis& a) {
         omni.rows.push_back(
             {"Kruskal-Wallis H", num(a.kruskal->h), num(a.kruskal->df), pval(a.kruskal->p)});
         if (a.anova) {
-            omni.rows.push_back({"one-way ANOVA F", num(a.anova->f),
-                                 fmt::format("{}, {}", num(a.anova->df_between),
-                                             num(a.anova->df_within)),
-                                 pval(a.anova->p)});
+            omni.rows.push_back(
+                {"one-way ANOVA F", num(a.anova->f),
+                 fmt::format("{}, {}", num(a.anova->df_between), num(a.anova->df_within)),
+                 pval(a.anova->p)});
         }
         out.push_back(std::move(omni));
     }
@@ -88,9 +89,15 @@ std::vector<Table> tables(const Analysis& a) {
             pairs.headers.emplace_back("Mann-Whitney p");
         }
         for (const auto& p : a.pairs) {
-            std::vector<std::string> row{p.a, p.b, num(p.dunn_z), pval(p.p), pval(p.p_adj),
-                                         num(p.cliffs_delta), std::string(to_string(p.magnitude)),
-                                         num(p.mean_diff), pct(p.median_diff_pct)};
+            std::vector<std::string> row{p.a,
+                                         p.b,
+                                         num(p.dunn_z),
+                                         pval(p.p),
+                                         pval(p.p_adj),
+                                         num(p.cliffs_delta),
+                                         std::string(to_string(p.magnitude)),
+                                         num(p.mean_diff),
+                                         pct(p.median_diff_pct)};
             if (p.mann_whitney) {
                 row.push_back(num(p.mann_whitney->u));
                 row.push_back(pval(p.mann_whitney->p));
@@ -161,14 +168,27 @@ std::string tex_escape(const std::string& s) {
     std::string out;
     for (const char c : s) {
         switch (c) {
-            case '\\': out += "\\textbackslash{}"; break;
-            case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+            case '\\':
+                out += "\\textbackslash{}";
+                break;
+            case '&':
+            case '%':
+            case '$':
+            case '#':
+            case '_':
+            case '{':
+            case '}':
                 out += '\\';
                 out += c;
                 break;
-            case '~': out += "\\textasciitilde{}"; break;
-            case '^': out += "\\textasciicircum{}"; break;
-            default: out += c;
+            case '~':
+                out += "\\textasciitilde{}";
+                break;
+            case '^':
+                out += "\\textasciicircum{}";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -235,8 +255,8 @@ std::string p_phrase(double p) {
 }
 
 std::string verdict(const Analysis& a, const PairSummary& p) {
-    const std::string effect = fmt::format("{} effect (Cliff's delta {:+.3f})",
-                                           to_string(p.magnitude), p.cliffs_delta);
+    const std::string effect =
+        fmt::format("{} effect (Cliff's delta {:+.3f})", to_string(p.magnitude), p.cliffs_delta);
     const std::string padj = p_phrase(p.p_adj);
     if (std::isnan(p.median_diff_pct)) {
         return fmt::format("{} vs {}: median of {} is 0, no percentage; {}, {}", p.a, p.b, p.b,
@@ -246,10 +266,10 @@ std::string verdict(const Analysis& a, const PairSummary& p) {
         return fmt::format("{} {} {}; {}, {}", p.a, comparison(a.metric, p.median_diff_pct), p.b,
                            effect, padj);
     }
-    return fmt::format("{} and {} do not differ significantly ({} at alpha {}); {} {} {} by "
-                       "median; {}",
-                       p.a, p.b, padj, a.alpha, p.a, comparison(a.metric, p.median_diff_pct),
-                       p.b, effect);
+    return fmt::format(
+        "{} and {} do not differ significantly ({} at alpha {}); {} {} {} by "
+        "median; {}",
+        p.a, p.b, padj, a.alpha, p.a, comparison(a.metric, p.median_diff_pct), p.b, effect);
 }
 
 }  // namespace
@@ -260,10 +280,18 @@ std::string render(const Analysis& a, TableFormat format) {
     for (std::size_t i = 0; i < ts.size(); ++i) {
         if (i > 0) s += "\n";
         switch (format) {
-            case TableFormat::kText: s += text_table(ts[i]); break;
-            case TableFormat::kMarkdown: s += md_table(ts[i]); break;
-            case TableFormat::kLatex: s += tex_table(ts[i]); break;
-            case TableFormat::kCsv: s += csv_table(ts[i]); break;
+            case TableFormat::kText:
+                s += text_table(ts[i]);
+                break;
+            case TableFormat::kMarkdown:
+                s += md_table(ts[i]);
+                break;
+            case TableFormat::kLatex:
+                s += tex_table(ts[i]);
+                break;
+            case TableFormat::kCsv:
+                s += csv_table(ts[i]);
+                break;
         }
     }
     if (format == TableFormat::kText) {

@@ -131,7 +131,7 @@ ShapiroWilk shapiro_wilk(std::span<const double> values) {
 
     if (n == 3) {
         // Exact p-value for n = 3.
-        constexpr double kPi6 = 1.90985931710274;  // 6 / pi
+        constexpr double kPi6 = 1.90985931710274;   // 6 / pi
         constexpr double kStqr = 1.04719755119660;  // asin(sqrt(3/4))
         result.p = std::max(0.0, kPi6 * (std::asin(std::sqrt(result.w)) - kStqr));
         return result;

@@ -39,7 +39,8 @@ std::string slurp(const fs::path& p) {
 
 CliRun run(const std::string& args, const fs::path& dir) {
     const fs::path err = dir / "stderr.txt";
-    const std::string cmd = quote(JOULEBENCH_BINARY_PATH) + " " + args + " 2>" + quote(err.string());
+    const std::string cmd =
+        quote(JOULEBENCH_BINARY_PATH) + " " + args + " 2>" + quote(err.string());
     CliRun r;
     FILE* pipe = popen(cmd.c_str(), "r");
     if (pipe == nullptr) return r;
@@ -64,10 +65,10 @@ TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
     const fs::path csv = dir.path() / "runs.csv";
     std::ofstream(csv) << kCsv;
     const fs::path json = dir.path() / "out.json";
-    const CliRun r = run("analyze --csv " + quote(csv.string()) +
-                             " --group image --value 'energy (J)' --baseline a --json " +
-                             quote(json.string()),
-                         dir.path());
+    const CliRun r =
+        run("analyze --csv " + quote(csv.string()) +
+                " --group image --value 'energy (J)' --baseline a --json " + quote(json.string()),
+            dir.path());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("Kruskal-Wallis H"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("a uses 9.2% less energy than b; large effect"), std::string::npos)
@@ -94,8 +95,8 @@ TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
     EXPECT_EQ(j.at("pairs")[0].at("cliffs_delta"), -1.0);
     EXPECT_EQ(j.at("pairs")[0].at("magnitude"), "large");
     EXPECT_LT(j.at("pairs")[0].at("dunn_z").get<double>(), 0.0);  // a ranks below b
-    for (const char* key : {"a", "b", "dunn_z", "p", "p_adj", "cliffs_delta", "magnitude",
-                            "mean_diff"}) {
+    for (const char* key :
+         {"a", "b", "dunn_z", "p", "p_adj", "cliffs_delta", "magnitude", "mean_diff"}) {
         EXPECT_TRUE(j.at("pairs")[1].contains(key)) << key;
     }
     EXPECT_EQ(j.at("baseline").at("name"), "a");
@@ -106,12 +107,12 @@ TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
 
     // The same seed gives byte-identical JSON (bootstrap CIs included).
     const fs::path json2 = dir.path() / "out2.json";
-    ASSERT_EQ(run("analyze --csv " + quote(csv.string()) +
-                      " --group image --value 'energy (J)' --baseline a --json " +
-                      quote(json2.string()),
-                  dir.path())
-                  .status,
-              0);
+    ASSERT_EQ(
+        run("analyze --csv " + quote(csv.string()) +
+                " --group image --value 'energy (J)' --baseline a --json " + quote(json2.string()),
+            dir.path())
+            .status,
+        0);
     EXPECT_EQ(slurp(json), slurp(json2));
 }
 
@@ -137,8 +138,8 @@ TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {
     const joulebench::test::TempDir dir;
     const fs::path csv = dir.path() / "bad.csv";
     std::ofstream(csv) << "image,energy\na,1\na,oops\n";
-    const CliRun bad = run("analyze --csv " + quote(csv.string()) + " --group image --value energy",
-                           dir.path());
+    const CliRun bad =
+        run("analyze --csv " + quote(csv.string()) + " --group image --value energy", dir.path());
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(bad.err.find("error: csv: read " + csv.string() +
                            " line 3: value 'oops' in column 'energy' is not a number"),
@@ -146,8 +147,8 @@ TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {
         << bad.err;
     EXPECT_TRUE(bad.out.empty());
 
-    const CliRun col = run("analyze --csv " + quote(csv.string()) + " --group image --value power",
-                           dir.path());
+    const CliRun col =
+        run("analyze --csv " + quote(csv.string()) + " --group image --value power", dir.path());
     EXPECT_EQ(col.status, 2);
     EXPECT_NE(col.err.find("no column 'power'"), std::string::npos) << col.err;
     EXPECT_NE(col.err.find("hint: columns are: 'image', 'energy'"), std::string::npos) << col.err;
@@ -158,11 +159,12 @@ TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {
     EXPECT_EQ(missing.status, 1);
     EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
 
-    const CliRun usage = run("analyze --csv " + quote(csv.string()) + " --value energy", dir.path());
+    const CliRun usage =
+        run("analyze --csv " + quote(csv.string()) + " --value energy", dir.path());
     EXPECT_EQ(usage.status, 2);
-    const CliRun adjust = run("analyze --csv " + quote(csv.string()) +
-                                  " --group image --value energy --p-adjust fdr",
-                              dir.path());
+    const CliRun adjust =
+        run("analyze --csv " + quote(csv.string()) + " --group image --value energy --p-adjust fdr",
+            dir.path());
     EXPECT_EQ(adjust.status, 2);
 }
 

@@ -86,10 +86,16 @@ TEST(StatsEdge, GroupTestsRejectFewerThanTwoGroupsAndEmptyGroups) {
     const std::vector<double> none;
     expect_error([&] { (void)kruskal_wallis({a}); }, ErrorCategory::kInvalidArgument,
                  "at least two groups");
-    expect_error([&] { (void)dunn({a, none}); }, ErrorCategory::kInvalidArgument,
-                 "group 2 is empty");
-    expect_error([&] { (void)one_way_anova({none, a}); }, ErrorCategory::kInvalidArgument,
-                 "group 1 is empty");
+    expect_error(
+        [&] {
+            (void)dunn({a, none});
+        },
+        ErrorCategory::kInvalidArgument, "group 2 is empty");
+    expect_error(
+        [&] {
+            (void)one_way_anova({none, a});
+        },
+        ErrorCategory::kInvalidArgument, "group 1 is empty");
 }
 
 TEST(StatsEdge, AllEqualValuesGiveUndefinedRankTests) {
@@ -204,7 +210,8 @@ TEST(StatsEdge, BootstrapStreamIsPinnedAcrossPlatformsAndBuilds) {
     // The generator, the bounded draw and the seeding are all written out, so these exact values
     // must come out everywhere; a change here changes every published CI and must be deliberate.
     std::vector<double> x;
-    for (int i = 0; i < 201; ++i) x.push_back(std::fmod(i * 37.0 + std::sqrt(static_cast<double>(i)), 101.0));
+    for (int i = 0; i < 201; ++i)
+        x.push_back(std::fmod(i * 37.0 + std::sqrt(static_cast<double>(i)), 101.0));
     const Interval a = bootstrap_median_ci(x, {}, "pin");
     EXPECT_DOUBLE_EQ(a.lo, 42.810249675906562);
     EXPECT_DOUBLE_EQ(a.hi, 57.246950765959809);
@@ -247,7 +254,8 @@ TEST(StatsEdge, OverheadIsThePercentOfTheBaselineMedian) {
 }
 
 TEST(StatsEdge, PowerCapsValidateAndBreakTiesByTheLowestCap) {
-    std::vector<CapRun> runs{{"bare", "w", 200.0, 10.0, 1000.0}, {"bare", "w", 100.0, 20.0, 500.0},
+    std::vector<CapRun> runs{{"bare", "w", 200.0, 10.0, 1000.0},
+                             {"bare", "w", 100.0, 20.0, 500.0},
                              {"bare", "w", 150.0, 10.0, 500.0}};
     const CapAnalysis a = analyse_caps(runs, "bare");
     ASSERT_EQ(a.optima.size(), 1U);
@@ -304,9 +312,8 @@ TEST(StatsEdge, AnalyseGroupsWarnsAndCombinesTheMethods) {
     EXPECT_EQ(a.baseline[0].group, "slow");
     EXPECT_NEAR(a.baseline[0].overhead.pct, 100.0 * (10.05 - 5.0) / 5.0, 1e-9);
     auto has = [&](const std::string& part) {
-        return std::any_of(a.warnings.begin(), a.warnings.end(), [&](const std::string& w) {
-            return w.find(part) != std::string::npos;
-        });
+        return std::any_of(a.warnings.begin(), a.warnings.end(),
+                           [&](const std::string& w) { return w.find(part) != std::string::npos; });
     };
     EXPECT_TRUE(has("group 'tiny' has 2 values (fewer than 5)"));
     EXPECT_TRUE(has("group 'slow': 1 outlier(s)"));
@@ -325,8 +332,7 @@ TEST(StatsEdge, AnalyseGroupsWarnsAndCombinesTheMethods) {
     EXPECT_EQ(j.at("p_adjust"), "bonferroni");
 
     const std::string text = render(a, TableFormat::kText);
-    EXPECT_NE(text.find("slow uses 101.0% more energy than fast; large effect"),
-              std::string::npos)
+    EXPECT_NE(text.find("slow uses 101.0% more energy than fast; large effect"), std::string::npos)
         << text;
     EXPECT_NE(text.find("Warnings:"), std::string::npos);
     const std::string md = render(a, TableFormat::kMarkdown);

@@ -175,8 +175,7 @@ TEST(StatsReference, CliffsDeltaMeanDiffAndMannWhitneyMatch) {
         for (const auto& e : set.at("pairs")) {
             const auto& a = g[e.at("a").get<std::size_t>()];
             const auto& b = g[e.at("b").get<std::size_t>()];
-            EXPECT_TRUE(
-                near_rel_or_zero(cliffs_delta(a, b), e.at("cliffs_delta").get<double>()));
+            EXPECT_TRUE(near_rel_or_zero(cliffs_delta(a, b), e.at("cliffs_delta").get<double>()));
             EXPECT_TRUE(near_rel_or_zero(describe(a).mean - describe(b).mean,
                                          e.at("mean_diff").get<double>()));
             const MannWhitney mw = mann_whitney_u(a, b);
@@ -205,8 +204,8 @@ TEST(StatsReference, PowerCapsMatchTheNumpyComputation) {
     const auto& pc = reference().at("power_caps");
     std::vector<CapRun> runs;
     for (const auto& r : pc.at("runs")) {
-        runs.push_back(CapRun{r.at("environment"), r.at("workload"), r.at("cap_w"),
-                              r.at("time_s"), r.at("energy_j")});
+        runs.push_back(CapRun{r.at("environment"), r.at("workload"), r.at("cap_w"), r.at("time_s"),
+                              r.at("energy_j")});
     }
     const CapAnalysis a = analyse_caps(runs, pc.at("baseline").get<std::string>());
     const auto& opt = pc.at("optima");

@@ -22,7 +22,9 @@ inline nlohmann::json load_json(const std::string& path) {
     return nlohmann::json::parse(in);
 }
 
-inline std::vector<double> doubles(const nlohmann::json& j) { return j.get<std::vector<double>>(); }
+inline std::vector<double> doubles(const nlohmann::json& j) {
+    return j.get<std::vector<double>>();
+}
 
 /// expected null means "undefined": the value must be NaN. Near zero the check is absolute 1e-300.
 inline ::testing::AssertionResult near_rel(double actual, const nlohmann::json& expected,

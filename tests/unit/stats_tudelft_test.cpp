@@ -16,8 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::near_rel;
 
-const fs::path kPerRun =
-    fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets" / "tudelft-docker-images" / "per-run";
+const fs::path kPerRun = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets" /
+                         "tudelft-docker-images" / "per-run";
 
 // One column of a per-run table, read with the same CSV reader as `analyze --csv` (each run
 // number is its own group, so the groups concatenated in order are the column).
@@ -47,7 +47,8 @@ TEST_F(TuDelft, EveryMethodMatchesScipyForEnergyAndTime) {
     for (const auto& [metric, ref] : m_ref.at("metrics").items()) {
         SCOPED_TRACE(metric);
         std::vector<std::vector<double>> groups;
-        for (const auto& image : images) groups.push_back(column(kPerRun / (image + "_output.csv"), metric));
+        for (const auto& image : images)
+            groups.push_back(column(kPerRun / (image + "_output.csv"), metric));
         for (std::size_t i = 0; i < images.size(); ++i) {
             SCOPED_TRACE(images[i]);
             const auto& e = ref.at("groups")[i];
