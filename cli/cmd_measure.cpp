@@ -1,14 +1,18 @@
 // `joulebench measure [options] -- CMD ARGS...`: run a command while reading every energy sensor.
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <iostream>
 
+#include "capping/cap_session.hpp"
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "measure/measure.hpp"
+#include "measure/process.hpp"
 #include "report/measure_report.hpp"
 #include "sensors/registry.hpp"
 
@@ -23,6 +27,8 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         double idle_baseline_s = 0.0;
         bool quiet = false;
         double cpu_tdp_w = 0.0;
+        std::string power_cap;
+        double cpu_power_cap_w = 0.0;
         std::vector<std::string> command;
     };
     auto opts = std::make_shared<Options>();
@@ -36,6 +42,12 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::Range(0.0, 3600.0));
     sub->add_option("--cpu-tdp", opts->cpu_tdp_w, "CPU package TDP in watts, for the CPU-time estimate when no CPU sensor exists")
         ->check(CLI::Range(1.0, 5000.0));
+    sub->add_option("--power-cap", opts->power_cap,
+                    "Cap every measured GPU to W watts for the run (or per GPU: 0=250,1=300); restored after, "
+                    "even if joulebench is killed");
+    sub->add_option("--cpu-power-cap", opts->cpu_power_cap_w,
+                    "Cap every CPU package (powercap long-term limit) to W watts for the run; restored after")
+        ->check(CLI::PositiveNumber);
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
     sub->add_option("command", opts->command, "The command and its arguments (after --)");
     sub->callback([opts, &ctx] {
@@ -47,8 +59,25 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         ProbeOptions probe;
         probe.nvml.gpus = nvml::GpuSelection::parse(opts->gpus);
         if (opts->cpu_tdp_w > 0) probe.cpu_tdp_w = opts->cpu_tdp_w;
+        capping::CapRequest cap_request;
+        if (!opts->power_cap.empty()) capping::CapRequest::parse_gpu_caps(opts->power_cap, cap_request);
+        if (opts->cpu_power_cap_w > 0) cap_request.cpu_packages = Watts(opts->cpu_power_cap_w);
         SensorSet sensors = probe_all(probe);
         if (sensors.selection_error) throw *sensors.selection_error;
+
+        // A command that may write caps first replays what a crashed run left in the journal.
+        std::optional<capping::CapJournal> journal;
+        try {
+            journal.emplace(capping::CapJournal::open_default());
+        } catch (const Error&) {
+            if (!cap_request.empty()) throw;  // no state folder: caps cannot be journalled
+        }
+        if (journal) {
+            capping::CapperFactory factory;
+            const auto replay = capping::restore_journal(*journal, factory, {});
+            for (const auto& line : replay.restored) fmt::print(stderr, "joulebench: caps: left by a crashed run: {}\n", line);
+            for (const auto& line : replay.failed) fmt::print(stderr, "warning: caps: {}\n", line);
+        }
 
         MeasureOptions mo;
         mo.command = command;
@@ -61,7 +90,38 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             if (probe_file == nullptr) throw system_error(fmt::format("measure: open {}", opts->json), errno);
             std::fclose(probe_file);
         }
-        const MeasureResult result = run_measurement(mo, sensors);
+        std::unique_ptr<capping::CapSession> caps;
+        if (!cap_request.empty()) {
+            // From the first cap until the signal forwarder is installed (run_measurement unblocks
+            // them), SIGINT/SIGTERM/SIGHUP wait: they then end the command, the caps are restored
+            // and joulebench exits 128+N. (SIGKILL is the guardian's case.)
+            sigset_t forwarded;
+            sigemptyset(&forwarded);
+            for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&forwarded, sig);
+            pthread_sigmask(SIG_BLOCK, &forwarded, nullptr);
+            capping::CapEnvironment env;
+            env.gpus = probe.nvml.gpus;
+            env.powercap_root = probe.powercap_root;
+            capping::GuardianOptions guardian;
+            guardian.executable = capping::self_executable();
+            guardian.nvml = cap_request.all_gpus || !cap_request.per_gpu.empty();
+            // Before run_measurement makes this process a child subreaper: the guardian must not
+            // be re-parented here.
+            caps = std::make_unique<capping::CapSession>(capping::resolve_request(cap_request, env), *journal,
+                                                         guardian);
+            for (const auto& w : caps->warnings()) fmt::print(stderr, "warning: {}\n", w);
+            for (const auto& c : caps->outcomes()) {
+                fmt::print(stderr, "joulebench: caps: {} capped to {} (was {})\n", c.device.label,
+                           format_watts(c.enforced.value_or(c.requested)), format_watts(c.original));
+            }
+        }
+        MeasureResult result = run_measurement(mo, sensors);
+        bool caps_restored = true;
+        if (caps) {
+            caps_restored = caps->restore_all();
+            result.power_caps = capping::power_cap_results(caps->outcomes(), result.gpus);
+            for (const auto& w : caps->warnings()) result.warnings.push_back(w);
+        }
         if (!opts->quiet) {
             std::fflush(stdout);
             fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "), report::measure_summary(result));
@@ -76,6 +136,16 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             }
         }
         ctx.exit_code = result.exit_code;
+        // SIGINT/SIGTERM/SIGHUP: forwarded to the command, caps restored above, then 128+N.
+        if (const auto sig = process::SignalForwarder::received()) ctx.exit_code = 128 + *sig;
+        if (!caps_restored) {
+            std::fflush(stdout);
+            for (const auto& c : result.power_caps) {
+                if (!c.restored) fmt::print(stderr, "error: caps: restore {}: {}\n", c.label, c.restore_error);
+            }
+            fmt::print(stderr, "hint: fix the cause, then run `joulebench caps restore`\n");
+            ctx.exit_code = 1;
+        }
     });
 }
 

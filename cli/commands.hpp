@@ -16,5 +16,6 @@ void add_measure_command(CLI::App& app, CommandContext& ctx);
 void add_import_command(CLI::App& app, CommandContext& ctx);
 void add_analyze_command(CLI::App& app, CommandContext& ctx);
 void add_burn_command(CLI::App& app, CommandContext& ctx);
+void add_caps_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

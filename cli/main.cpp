@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_import_command(app, ctx);
     joulebench::cli::add_analyze_command(app, ctx);
     joulebench::cli::add_burn_command(app, ctx);
+    joulebench::cli::add_caps_command(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -1,6 +1,8 @@
 #include "measure/measure.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -125,6 +127,13 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     process::ExitStatus status;
     {
         process::SignalForwarder forwarder(pid);
+        // A caller that holds power caps blocks SIGINT/SIGTERM/SIGHUP while it sets them up, so
+        // that none can end joulebench before the forwarder is in place; any that arrived is
+        // delivered now, to the forwarder (the command itself starts with an empty mask).
+        sigset_t forwarded;
+        sigemptyset(&forwarded);
+        for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&forwarded, sig);
+        pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
         status = process::wait_for(pid, set.cpu_clock.get());
     }
     sampler.stop();

@@ -177,7 +177,7 @@ std::string measure_summary(const MeasureResult& r) {
         out += '\n';
     }
     for (const auto& c : r.power_caps) {
-        fmt::format_to(o, "  Power cap:     {}: {} requested, {} enforced; original {} {}", c.label,
+        fmt::format_to(o, "  Power cap:     {}: {} requested, {} enforced; original {}, {}", c.label,
                        format_power(c.requested_w), c.enforced_w ? format_power(*c.enforced_w) : std::string("n/a"),
                        format_power(c.original_w), c.restored ? "restored" : "NOT restored");
         if (c.throttled) {
