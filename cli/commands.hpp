@@ -16,6 +16,9 @@ void add_measure_command(CLI::App& app, CommandContext& ctx);
 void add_import_command(CLI::App& app, CommandContext& ctx);
 void add_analyze_command(CLI::App& app, CommandContext& ctx);
 void add_burn_command(CLI::App& app, CommandContext& ctx);
+void add_plan_command(CLI::App& app, CommandContext& ctx);
+void add_export_command(CLI::App& app, CommandContext& ctx);
+void add_merge_command(CLI::App& app, CommandContext& ctx);
 void add_caps_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
     joulebench::cli::add_import_command(app, ctx);
     joulebench::cli::add_analyze_command(app, ctx);
     joulebench::cli::add_burn_command(app, ctx);
+    joulebench::cli::add_plan_command(app, ctx);
+    joulebench::cli::add_export_command(app, ctx);
+    joulebench::cli::add_merge_command(app, ctx);
     joulebench::cli::add_caps_command(app, ctx);
 
     try {

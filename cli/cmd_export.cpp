@@ -1,0 +1,39 @@
+// `joulebench export DB --format csv|json [-o FILE]`: one row per run of a store (columns in
+// docs/store.md). The store is opened read-only, so exporting during a run is safe.
+
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "commands.hpp"
+#include "common/atomic_file.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench::cli {
+
+void add_export_command(CLI::App& app, CommandContext& ctx) {
+    struct Options {
+        std::string db;
+        std::string format = "csv";
+        std::string output;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* sub = app.add_subcommand("export", "Write one row per run of a results store as CSV or JSON");
+    sub->add_option("db", opts->db, "Results store (.db) written by `joulebench run`")->required();
+    sub->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"csv", "json"}));
+    sub->add_option("-o,--output", opts->output, "Write to this file instead of stdout");
+    sub->callback([opts, &ctx] {
+        const Store store(opts->db, Store::Mode::kReadOnly);
+        const std::string text = opts->format == "json" ? export_json(store) : export_csv(store);
+        if (opts->output.empty() || opts->output == "-") {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+        } else {
+            write_file_atomically(opts->output, text);
+        }
+        ctx.exit_code = 0;
+    });
+}
+
+}  // namespace joulebench::cli

@@ -1,0 +1,331 @@
+#pragma once
+/// The results store: one SQLite file per experiment (WAL mode, foreign keys on, busy timeout),
+/// with numbered migrations. It holds the experiment file and its hash, every session that ran
+/// part of it (host, versions), every run with its factors, status, timings, energy per domain,
+/// GPU telemetry, warnings, stderr tail and workload metrics, the sample traces and the idle
+/// baselines. Schema and column meanings: docs/store.md.
+///
+/// Thread safety: one Store may be used from several threads (GPU slots, sampler threads); every
+/// public member function is atomic with respect to the others (an internal mutex), and each
+/// write is its own transaction. Several processes may open the same file (SQLite locking with
+/// a busy timeout), e.g. `export` while `run` is going.
+///
+/// Every function throws joulebench::Error (kIo for SQLite failures, kInvalidArgument for a
+/// wrong use such as an unknown run id) unless it says otherwise.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "joulebench/error.hpp"
+#include "joulebench/experiment.hpp"
+#include "joulebench/measure.hpp"
+
+struct sqlite3;
+
+namespace joulebench {
+
+/// Status of a run. planned -> running -> done | failed | timeout | interrupted.
+enum class RunStatus { kPlanned, kRunning, kDone, kFailed, kTimeout, kInterrupted };
+
+[[nodiscard]] std::string_view to_string(RunStatus status);
+[[nodiscard]] std::optional<RunStatus> run_status_from_string(std::string_view text);
+
+/// The experiment a store belongs to (one per store).
+struct ExperimentRecord {
+    std::string name;
+    std::string file_name;          ///< as given on the command line when first recorded
+    std::string file_text;          ///< the whole experiment file
+    std::string file_sha256;        ///< hex SHA-256 of file_text: the store's identity
+    std::uint64_t seed = 0;
+    bool seed_given = false;
+    std::string joulebench_version; ///< of the joulebench that created the store
+    double created_at = 0.0;        ///< Unix seconds
+};
+
+/// The ExperimentRecord of a parsed spec (created_at = now, this joulebench's version).
+[[nodiscard]] ExperimentRecord experiment_record(const ExperimentSpec& spec);
+
+/// Thrown by Store::record_experiment when the store holds another experiment file. The CLI
+/// turns it into "use --new" (see Store::set_aside).
+class ExperimentChangedError : public Error {
+public:
+    using Error::Error;
+};
+
+/// One invocation of `joulebench run` (or shard of it) on one host.
+struct SessionInfo {
+    std::string host_json = "{}";   ///< CPU model, GPUs with UUIDs, driver, kernel, runtimes (JSON object)
+    std::string joulebench_version = JOULEBENCH_VERSION;
+    std::string command_line;       ///< how it was started
+    std::optional<Shard> shard;
+    double started_at = 0.0;        ///< Unix seconds
+};
+
+/// What the runner applied for a run (requested and, where known, read back).
+struct AppliedCap {
+    std::string domain;                 ///< "gpu0", "package0", ...
+    double requested_w = 0.0;
+    std::optional<double> applied_w;    ///< the value the device reports after setting it
+};
+
+/// A phase outside the measured run, kept apart (container create/start/stop, VM boot, ...).
+struct PhaseResult {
+    std::string name;                   ///< "container-start", "container-stop", ...
+    double wall_s = 0.0;
+    std::optional<double> energy_j;     ///< measured energy of the phase, when measured
+};
+
+/// Everything recorded when a run ends, written by Store::finish_run in one transaction.
+struct RunOutcome {
+    std::string run_id;
+    RunStatus status = RunStatus::kDone;   ///< done, failed, timeout or interrupted
+    /// The measurement, when the workload ran under measurement (absent when e.g. the
+    /// environment failed before the workload started).
+    std::optional<MeasureResult> measure;
+    std::optional<int> exit_code;          ///< overrides measure->exit_code when set
+    std::optional<int> signal;
+    /// Unix seconds; when 0: measure->started_at, else the time given to mark_running.
+    double started_at = 0.0;
+    /// Unix seconds; when 0: started_at + measure->wall_s, else now.
+    double ended_at = 0.0;
+    std::optional<int> gpu;                ///< GPU slot (index) the run was pinned to
+    std::vector<AppliedCap> caps;
+    std::vector<PhaseResult> phases;
+    std::vector<std::string> warnings;     ///< added to measure->warnings
+    std::string stderr_tail;               ///< the last lines of the workload's stderr
+    std::string metrics_json;              ///< workload-reported metrics (a JSON object) or empty
+};
+
+/// One run as stored (the columns of `joulebench export`, see docs/store.md).
+struct RunRecord {
+    std::string run_id;
+    std::int64_t plan_index = 0;
+    std::string workload;
+    std::string environment;
+    std::optional<double> gpu_cap_w;
+    std::optional<double> cpu_cap_w;
+    unsigned repetition = 0;
+    RunStatus status = RunStatus::kPlanned;
+    unsigned attempt = 0;                  ///< 0 until first started
+    std::optional<int> gpu;
+    std::optional<std::int64_t> session_id;
+    std::optional<double> started_at;
+    std::optional<double> ended_at;
+    std::optional<int> exit_code;
+    std::optional<int> signal;
+    std::optional<double> wall_s;
+    std::optional<double> energy_j;        ///< total (gpu + package + dram (+ estimate))
+    std::optional<double> gpu_energy_j;    ///< GPU domains that count in the total
+    std::optional<double> cpu_energy_j;    ///< package + dram (+ estimated CPU) in the total
+    std::optional<double> edp_js;
+    std::optional<double> ed2p_js2;
+    std::optional<double> idle_power_w;
+    std::optional<double> net_energy_j;
+    std::string caps_json;                 ///< JSON array of AppliedCap, "[]" when none
+    std::string warnings_json;             ///< JSON array of strings
+    std::string phases_json;               ///< JSON array of PhaseResult
+    std::string stderr_tail;
+    std::string metrics_json;              ///< empty when none
+    std::string measure_json;              ///< the whole `measure --json` document, empty when none
+};
+
+/// Energy per domain of a finished run.
+struct DomainRecord {
+    std::string run_id;
+    int domain_index = 0;
+    std::string domain;                    ///< sensor id: "gpu0", "package0", ...
+    std::string kind;                      ///< to_string(DomainKind)
+    std::string method;                    ///< to_string(Method)
+    double energy_j = 0.0;
+    double avg_power_w = 0.0;
+    std::optional<double> peak_power_w;
+    bool counts_in_total = false;
+    std::optional<double> idle_power_w;
+    std::optional<double> net_energy_j;
+};
+
+/// An idle baseline measured by the runner (before the first run, or for rest = "baseline").
+struct IdleBaselineRecord {
+    std::optional<std::int64_t> session_id;
+    std::string domain;             ///< sensor id, or "total" for the domains that count in it
+    double started_at = 0.0;        ///< Unix seconds
+    double duration_s = 0.0;
+    double power_w = 0.0;
+    std::optional<double> temperature_c;
+    std::string context;            ///< "start", "rest before <run id>", ...
+};
+
+/// One column of a stored trace.
+struct TraceColumn {
+    std::string domain;     ///< sensor id
+    std::string quantity;   ///< energy_j, power_w, utilisation_pct, temperature_c, sm_clock_mhz,
+                            ///< throttle_reasons, enforced_limit_w
+};
+
+/// A trace as read back: `times_s[i]` and, per column, `values[c][i]` (NaN: no value).
+struct Trace {
+    std::vector<TraceColumn> columns;
+    std::vector<double> times_s;                 ///< seconds since the measurement started
+    std::vector<std::vector<double>> values;
+};
+
+/// A trace chunk as written by the trace sink: row-major doubles, `rows` x (1 + columns), the
+/// first value of each row the time in seconds.
+struct TraceChunk {
+    std::string run_id;
+    int chunk = 0;                          ///< 0, 1, 2... within the run
+    std::vector<TraceColumn> columns;       ///< recorded with chunk 0
+    std::size_t rows = 0;
+    std::vector<double> data;
+};
+
+/// How many runs a store holds in each status.
+struct StatusCounts {
+    std::size_t planned = 0, running = 0, done = 0, failed = 0, timeout = 0, interrupted = 0;
+    [[nodiscard]] std::size_t total() const { return planned + running + done + failed + timeout + interrupted; }
+};
+
+/// What merge did.
+struct MergeReport {
+    std::size_t runs = 0;            ///< runs in the output
+    std::size_t duplicates = 0;      ///< run ids present in more than one input
+    /// One line per duplicate: "RUNID: kept A.db (done, attempt 2) over B.db (failed, attempt 1)".
+    std::vector<std::string> decisions;
+};
+
+class Store {
+public:
+    /// The schema version this joulebench writes (PRAGMA user_version).
+    static constexpr int kSchemaVersion = 1;
+
+    enum class Mode {
+        kCreate,    ///< create the file when missing; migrate an older schema
+        kExisting,  ///< the file must exist; migrate an older schema
+        kReadOnly,  ///< the file must exist at kSchemaVersion; nothing is written
+    };
+
+    /// Opens (and creates/migrates as `mode` allows) a store. Throws Error: kNotFound for a
+    /// missing file (kExisting, kReadOnly), kNotSupported for a store written by a newer
+    /// joulebench (schema above kSchemaVersion), kInvalidArgument for a file that is not a
+    /// SQLite database, kIo for the rest.
+    explicit Store(const std::filesystem::path& path, Mode mode = Mode::kCreate);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+    /// PRAGMA user_version of the open file.
+    [[nodiscard]] int schema_version() const;
+    /// PRAGMA journal_mode ("wal" for a writable store).
+    [[nodiscard]] std::string journal_mode() const;
+
+    // --- the experiment --------------------------------------------------------------------
+
+    /// Records the experiment of a fresh store, or checks that the store holds the same file
+    /// (same SHA-256): returns true when it was recorded now, false when the store already held
+    /// it (a resume). Throws ExperimentChangedError (hint: --new) when the store holds another
+    /// file.
+    bool record_experiment(const ExperimentRecord& experiment);
+    /// The experiment, or nullopt for a store that has none yet.
+    [[nodiscard]] std::optional<ExperimentRecord> experiment() const;
+
+    /// For `run --new`: moves an existing store (after a checkpoint, with its -wal/-shm files) to
+    /// "PATH.replaced-YYYYmmddTHHMMSS" and returns the new name, so that nothing is ever deleted.
+    /// nullopt when there was no file. The store must not be open.
+    static std::optional<std::filesystem::path> set_aside(const std::filesystem::path& path);
+
+    // --- sessions and the plan --------------------------------------------------------------
+
+    /// Records a session; returns its id (for mark_running and idle baselines).
+    std::int64_t begin_session(const SessionInfo& session);
+    /// Sets a session's end time (Unix seconds).
+    void end_session(std::int64_t session_id, double ended_at);
+
+    /// Inserts the runs that are not in the store yet with status planned (existing runs are
+    /// left untouched), in one transaction. Returns how many were added.
+    std::size_t add_planned_runs(const std::vector<RunSpec>& runs);
+
+    /// For a resume: every run still marked running (its process died) becomes interrupted.
+    /// Returns their ids. Call once at start, before any run of this session is marked running.
+    std::vector<std::string> mark_stale_running_interrupted();
+
+    /// Counts by status.
+    [[nodiscard]] StatusCounts status_counts() const;
+    /// Runs, in plan order, optionally only those with one of `statuses`.
+    [[nodiscard]] std::vector<RunRecord> runs(const std::vector<RunStatus>& statuses = {}) const;
+    /// One run, or nullopt.
+    [[nodiscard]] std::optional<RunRecord> run(std::string_view run_id) const;
+    /// Run ids that still need to run: planned, interrupted, and (when `retry_failures`) failed and
+    /// timeout, in plan order.
+    [[nodiscard]] std::vector<std::string> pending_run_ids(bool retry_failures) const;
+
+    /// Marks a run running: status running, attempt + 1, session, GPU slot and start time; the
+    /// trace of an earlier attempt is removed. Throws kInvalidArgument for an unknown id or a
+    /// run that is already done.
+    void mark_running(std::string_view run_id, std::optional<std::int64_t> session_id,
+                      std::optional<int> gpu, double started_at);
+
+    /// Records the end of a run in ONE transaction: the run's row (status, times, exit status,
+    /// energy totals, EDP, caps, warnings, stderr tail, metrics, phases, the whole measurement
+    /// JSON), its per-domain rows and an entry in the attempt history. A crash before the
+    /// commit leaves the run as it was (running, found interrupted at the next start).
+    /// Throws kInvalidArgument for an unknown run id or a status that is not an end status, or a
+    /// metrics_json that is not a JSON object.
+    void finish_run(const RunOutcome& outcome);
+
+    /// Per-domain results of a run (empty when none).
+    [[nodiscard]] std::vector<DomainRecord> domains(std::string_view run_id) const;
+
+    // --- traces and baselines ---------------------------------------------------------------
+
+    /// Appends one trace chunk (one transaction). Used by StoreTraceSink.
+    void append_trace_chunk(const TraceChunk& chunk);
+    /// The stored trace of a run (empty Trace when none).
+    [[nodiscard]] Trace trace(std::string_view run_id) const;
+
+    void record_idle_baseline(const IdleBaselineRecord& baseline);
+    [[nodiscard]] std::vector<IdleBaselineRecord> idle_baselines() const;
+
+    /// Merges stores of the same experiment into a new store at `output` (which must not exist).
+    /// A run id found in several inputs is taken from the input where it is done; when several
+    /// (or none) are done, the one with the highest attempt, then the latest end, then the first
+    /// input. Sessions, traces, attempt history and idle baselines come along. Throws
+    /// kInvalidArgument when the inputs hold different experiments (different file hashes) or
+    /// `output` exists.
+    static MergeReport merge(const std::vector<std::filesystem::path>& inputs,
+                             const std::filesystem::path& output);
+
+    /// The raw connection, for tests and benchmarks that inspect the file. Not for the runner.
+    [[nodiscard]] sqlite3* handle() const { return m_db; }
+
+private:
+    void exec(const char* sql) const;
+    void migrate(Mode mode);
+
+    std::filesystem::path m_path;
+    sqlite3* m_db = nullptr;
+    mutable std::mutex m_mutex;
+};
+
+/// The columns of `joulebench export`, in order (documented in docs/store.md).
+[[nodiscard]] const std::vector<std::string>& export_columns();
+
+/// One export row per run, in plan order, as text cells aligned with export_columns() (empty
+/// cell: no value).
+[[nodiscard]] std::vector<std::vector<std::string>> export_rows(const Store& store);
+
+/// The CSV document (RFC 4180 quoting, header row, "\n" line ends).
+[[nodiscard]] std::string export_csv(const Store& store);
+
+/// The JSON document: {"experiment": {...}, "columns": [...], "runs": [{column: value}]}, with
+/// numbers as numbers and missing values as null.
+[[nodiscard]] std::string export_json(const Store& store);
+
+}  // namespace joulebench

@@ -1,0 +1,145 @@
+// `joulebench export`: one row per run (CSV or JSON). Column meanings: docs/store.md.
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+namespace {
+
+enum class Kind { kText, kInteger, kReal, kJson };
+
+struct Column {
+    const char* name;
+    Kind kind;
+};
+
+const std::vector<Column>& columns() {
+    static const std::vector<Column> kColumns = {
+        {"run_id", Kind::kText},          {"plan_index", Kind::kInteger},   {"workload", Kind::kText},
+        {"environment", Kind::kText},     {"power_cap_w", Kind::kReal},     {"cpu_power_cap_w", Kind::kReal},
+        {"repetition", Kind::kInteger},   {"gpu", Kind::kInteger},          {"status", Kind::kText},
+        {"attempt", Kind::kInteger},      {"started_at", Kind::kReal},      {"ended_at", Kind::kReal},
+        {"exit_code", Kind::kInteger},    {"signal", Kind::kInteger},       {"wall_s", Kind::kReal},
+        {"energy_j", Kind::kReal},        {"gpu_energy_j", Kind::kReal},    {"cpu_energy_j", Kind::kReal},
+        {"edp_js", Kind::kReal},          {"ed2p_js2", Kind::kReal},        {"idle_power_w", Kind::kReal},
+        {"net_energy_j", Kind::kReal},    {"warnings", Kind::kJson},        {"metrics", Kind::kJson},
+    };
+    return kColumns;
+}
+
+std::string cell(const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); }
+template <class T>
+std::string cell_int(const std::optional<T>& v) {
+    return v ? fmt::format("{}", *v) : std::string();
+}
+
+std::string csv_quote(const std::string& field) {
+    if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+    std::string out = "\"";
+    for (const char c : field) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& export_columns() {
+    static const std::vector<std::string> kNames = [] {
+        std::vector<std::string> names;
+        for (const auto& c : columns()) names.emplace_back(c.name);
+        return names;
+    }();
+    return kNames;
+}
+
+std::vector<std::vector<std::string>> export_rows(const Store& store) {
+    std::vector<std::vector<std::string>> rows;
+    for (const RunRecord& r : store.runs()) {
+        // An empty warnings list exports as an empty cell, so that clean runs read clean.
+        const std::string warnings = r.warnings_json == "[]" ? std::string() : r.warnings_json;
+        rows.push_back({
+            r.run_id,
+            std::to_string(r.plan_index),
+            r.workload,
+            r.environment,
+            cell(r.gpu_cap_w),
+            cell(r.cpu_cap_w),
+            std::to_string(r.repetition),
+            cell_int(r.gpu),
+            std::string(to_string(r.status)),
+            std::to_string(r.attempt),
+            cell(r.started_at),
+            cell(r.ended_at),
+            cell_int(r.exit_code),
+            cell_int(r.signal),
+            cell(r.wall_s),
+            cell(r.energy_j),
+            cell(r.gpu_energy_j),
+            cell(r.cpu_energy_j),
+            cell(r.edp_js),
+            cell(r.ed2p_js2),
+            cell(r.idle_power_w),
+            cell(r.net_energy_j),
+            warnings,
+            r.metrics_json,
+        });
+    }
+    return rows;
+}
+
+std::string export_csv(const Store& store) {
+    std::string out;
+    for (const auto& name : export_columns()) out += (out.empty() ? "" : ",") + name;
+    out += '\n';
+    for (const auto& row : export_rows(store)) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (i > 0) out += ',';
+            out += csv_quote(row[i]);
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+std::string export_json(const Store& store) {
+    nlohmann::ordered_json doc;
+    if (const auto e = store.experiment()) {
+        doc["experiment"] = {{"name", e->name},         {"file_name", e->file_name},
+                             {"file_sha256", e->file_sha256}, {"seed", e->seed},
+                             {"joulebench_version", e->joulebench_version}, {"created_at", e->created_at}};
+    } else {
+        doc["experiment"] = nullptr;
+    }
+    doc["columns"] = export_columns();
+    nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+    for (const auto& row : export_rows(store)) {
+        nlohmann::ordered_json object;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            const Column& c = columns()[i];
+            const std::string& v = row[i];
+            if (v.empty()) {
+                object[c.name] = (c.kind == Kind::kJson && std::string(c.name) == "warnings")
+                                     ? nlohmann::ordered_json::array()
+                                     : nlohmann::ordered_json(nullptr);
+                continue;
+            }
+            switch (c.kind) {
+                case Kind::kText: object[c.name] = v; break;
+                case Kind::kInteger: object[c.name] = std::stoll(v); break;
+                case Kind::kReal: object[c.name] = std::stod(v); break;
+                case Kind::kJson: object[c.name] = nlohmann::ordered_json::parse(v); break;
+            }
+        }
+        runs.push_back(std::move(object));
+    }
+    doc["runs"] = std::move(runs);
+    return doc.dump(2) + "\n";
+}
+
+}  // namespace joulebench
