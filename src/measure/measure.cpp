@@ -171,14 +171,16 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
             warnings.push_back(fmt::format("{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
         }
         if (d.peak_power) r.peak_power_w = d.peak_power->value();
-        if (auto cross = s->cross_check_energy()) {
-            r.cross_check_energy_j = cross->value();
-            if (cross->value() > 0) {
-                r.disagreement_pct = (r.energy_j - cross->value()) / cross->value() * 100.0;
+        if (d.cross_first && d.cross_last) {
+            // Both cumulative since the sensor was opened: difference them over the same window.
+            const double cross = (*d.cross_last - *d.cross_first).value();
+            r.cross_check_energy_j = cross;
+            if (cross > 0) {
+                r.disagreement_pct = (r.energy_j - cross) / cross * 100.0;
                 if (std::fabs(*r.disagreement_pct) > kCrossCheckTolerancePct) {
                     warnings.push_back(fmt::format(
                         "{}: energy counter ({:.3f} J) and integrated power ({:.3f} J) disagree by {:+.1f}% (more than {:.0f}%)",
-                        r.info.id, r.energy_j, cross->value(), *r.disagreement_pct, kCrossCheckTolerancePct));
+                        r.info.id, r.energy_j, cross, *r.disagreement_pct, kCrossCheckTolerancePct));
                 }
             }
         }

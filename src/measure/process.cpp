@@ -73,9 +73,9 @@ std::string resolve_command(const std::string& name) {
     bool found_not_executable = false;
     while (start <= path.size()) {
         const auto colon = path.find(':', start);
-        std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-        if (dir.empty()) dir = ".";
-        const std::string candidate = dir + "/" + name;
+        const std::string_view dir = std::string_view(path).substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        // An empty PATH element means the current folder, as in execvp.
+        const std::string candidate = fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, name);
         if (is_executable_file(candidate)) return candidate;
         if (::access(candidate.c_str(), F_OK) == 0) found_not_executable = true;
         if (colon == std::string::npos) break;

@@ -109,6 +109,10 @@ void Sampler::read_all(Clock::time_point now, bool trace_due) noexcept {
         }
         if (!d.first) d.first = sample;
         d.last = sample;
+        if (const auto cross = m_sensors[i]->cross_check_energy()) {
+            if (!d.cross_first) d.cross_first = cross;
+            d.cross_last = cross;
+        }
         if (!trace_due) continue;
         auto& row = m_row[i];
         row.valid = true;

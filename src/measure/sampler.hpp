@@ -46,6 +46,10 @@ struct DomainSamples {
     std::optional<EnergySample> last;
     std::optional<Watts> peak_power;  ///< highest average power over one trace interval
     std::uint64_t failed_reads = 0;
+    /// The sensor's cross-check energy (cumulative since it was opened) at the first and the last
+    /// successful reading, so the cross-check covers the same window as the energy.
+    std::optional<Joules> cross_first;
+    std::optional<Joules> cross_last;
 };
 
 /// Aggregated GPU telemetry over the trace rows.
