@@ -88,20 +88,6 @@ json default_gpu(unsigned index) {
     };
 }
 
-std::optional<std::string> getenv_opt(const std::string& name) {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-}
-
-void setenv_opt(const std::string& name, const std::optional<std::string>& value) {
-    if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-    } else {
-        unsetenv(name.c_str());
-    }
-}
-
 }  // namespace
 
 std::int64_t FakeNvmlState::monotonic_ns() {
@@ -277,13 +263,6 @@ std::vector<FakeNvmlCall> FakeNvmlState::calls() const {
     }
     return out;
 }
-
-ScopedNvmlEnvVar::ScopedNvmlEnvVar(std::string name, const std::optional<std::string>& value)
-    : m_name(std::move(name)), m_old(getenv_opt(m_name)) {
-    setenv_opt(m_name, value);
-}
-
-ScopedNvmlEnvVar::~ScopedNvmlEnvVar() { setenv_opt(m_name, m_old); }
 
 FakeNvmlEnvironment::FakeNvmlEnvironment(const std::filesystem::path& state_file)
     : m_library("JOULEBENCH_NVML_LIBRARY", library_path()),

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/test_support.hpp"
+
 namespace joulebench::test {
 
 /// Power limits of a fake GPU, milliwatts.
@@ -86,18 +88,8 @@ private:
     std::filesystem::path m_path;
 };
 
-/// Sets (or with nullopt unsets) one environment variable for a scope, restoring it after.
-class ScopedNvmlEnvVar {
-public:
-    ScopedNvmlEnvVar(std::string name, const std::optional<std::string>& value);
-    ScopedNvmlEnvVar(const ScopedNvmlEnvVar&) = delete;
-    ScopedNvmlEnvVar& operator=(const ScopedNvmlEnvVar&) = delete;
-    ~ScopedNvmlEnvVar();
-
-private:
-    std::string m_name;
-    std::optional<std::string> m_old;
-};
+/// The fake's environment variables are set with the shared scoped setter of test_support.
+using ScopedNvmlEnvVar = ScopedEnv;
 
 /// Points NVML at the fake for the life of the object: sets JOULEBENCH_NVML_LIBRARY to the fake's
 /// path and JOULEBENCH_FAKE_NVML_STATE to `state_file`, restoring both previous values after.

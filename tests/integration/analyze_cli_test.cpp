@@ -18,40 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-    int status = -1;
-    std::string out;
-    std::string err;
-};
+using joulebench::test::ProcessResult;
+using joulebench::test::run_joulebench;
+using Args = std::vector<std::string>;
 
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-CliRun run(const std::string& args, const fs::path& dir) {
-    const fs::path err = dir / "stderr.txt";
-    const std::string cmd =
-        quote(JOULEBENCH_BINARY_PATH) + " " + args + " 2>" + quote(err.string());
-    CliRun r;
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return r;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-    const int status = pclose(pipe);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = slurp(err);
-    return r;
-}
+std::string slurp(const fs::path& p) { return joulebench::test::read_file(p); }
 
 // Three images, "energy" in J; "tiny" has 3 values, "b" one far outlier.
 const char* const kCsv =
@@ -65,11 +36,10 @@ TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
     const fs::path csv = dir.path() / "runs.csv";
     std::ofstream(csv) << kCsv;
     const fs::path json = dir.path() / "out.json";
-    const CliRun r =
-        run("analyze --csv " + quote(csv.string()) +
-                " --group image --value 'energy (J)' --baseline a --json " + quote(json.string()),
-            dir.path());
-    ASSERT_EQ(r.status, 0) << r.err;
+    const ProcessResult r =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy (J)",
+                            "--baseline", "a", "--json", json.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("Kruskal-Wallis H"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("a uses 9.2% less energy than b; large effect"), std::string::npos)
         << r.out;
@@ -108,10 +78,9 @@ TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
     // The same seed gives byte-identical JSON (bootstrap CIs included).
     const fs::path json2 = dir.path() / "out2.json";
     ASSERT_EQ(
-        run("analyze --csv " + quote(csv.string()) +
-                " --group image --value 'energy (J)' --baseline a --json " + quote(json2.string()),
-            dir.path())
-            .status,
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy (J)",
+                            "--baseline", "a", "--json", json2.string()})
+            .exit_code,
         0);
     EXPECT_EQ(slurp(json), slurp(json2));
 }
@@ -120,17 +89,21 @@ TEST(AnalyzeCli, OtherFormatsAndHolm) {
     const joulebench::test::TempDir dir;
     const fs::path csv = dir.path() / "runs.csv";
     std::ofstream(csv) << kCsv;
-    const std::string base =
-        "analyze --csv " + quote(csv.string()) + " --group image --value 'energy (J)' ";
-    const CliRun md = run(base + "--format md --p-adjust holm", dir.path());
-    ASSERT_EQ(md.status, 0) << md.err;
+    const Args base{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy (J)"};
+    auto with = [&base](std::initializer_list<const char*> extra) {
+        Args a = base;
+        a.insert(a.end(), extra.begin(), extra.end());
+        return run_joulebench(a);
+    };
+    const ProcessResult md = with({"--format", "md", "--p-adjust", "holm"});
+    ASSERT_EQ(md.exit_code, 0) << md.err;
     EXPECT_NE(md.out.find("### Pairs (Dunn's test, p adjusted by holm)"), std::string::npos)
         << md.out;
-    const CliRun tex = run(base + "--format tex", dir.path());
-    ASSERT_EQ(tex.status, 0) << tex.err;
+    const ProcessResult tex = with({"--format", "tex"});
+    ASSERT_EQ(tex.exit_code, 0) << tex.err;
     EXPECT_NE(tex.out.find("\\toprule"), std::string::npos);
-    const CliRun csvout = run(base + "--format csv", dir.path());
-    ASSERT_EQ(csvout.status, 0) << csvout.err;
+    const ProcessResult csvout = with({"--format", "csv"});
+    ASSERT_EQ(csvout.exit_code, 0) << csvout.err;
     EXPECT_NE(csvout.out.find("table,a,b,Dunn z"), std::string::npos) << csvout.out;
 }
 
@@ -138,34 +111,32 @@ TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {
     const joulebench::test::TempDir dir;
     const fs::path csv = dir.path() / "bad.csv";
     std::ofstream(csv) << "image,energy\na,1\na,oops\n";
-    const CliRun bad =
-        run("analyze --csv " + quote(csv.string()) + " --group image --value energy", dir.path());
-    EXPECT_EQ(bad.status, 2);
+    const ProcessResult bad =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy"});
+    EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.err.find("error: csv: read " + csv.string() +
                            " line 3: value 'oops' in column 'energy' is not a number"),
               std::string::npos)
         << bad.err;
     EXPECT_TRUE(bad.out.empty());
 
-    const CliRun col =
-        run("analyze --csv " + quote(csv.string()) + " --group image --value power", dir.path());
-    EXPECT_EQ(col.status, 2);
+    const ProcessResult col =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "power"});
+    EXPECT_EQ(col.exit_code, 2);
     EXPECT_NE(col.err.find("no column 'power'"), std::string::npos) << col.err;
     EXPECT_NE(col.err.find("hint: columns are: 'image', 'energy'"), std::string::npos) << col.err;
 
-    const CliRun missing = run("analyze --csv " + quote((dir.path() / "nope.csv").string()) +
-                                   " --group image --value energy",
-                               dir.path());
-    EXPECT_EQ(missing.status, 1);
+    const ProcessResult missing =
+        run_joulebench(Args{"analyze", "--csv", (dir.path() / "nope.csv").string(), "--group", "image", "--value", "energy"});
+    EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
 
-    const CliRun usage =
-        run("analyze --csv " + quote(csv.string()) + " --value energy", dir.path());
-    EXPECT_EQ(usage.status, 2);
-    const CliRun adjust =
-        run("analyze --csv " + quote(csv.string()) + " --group image --value energy --p-adjust fdr",
-            dir.path());
-    EXPECT_EQ(adjust.status, 2);
+    const ProcessResult usage =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--value", "energy"});
+    EXPECT_EQ(usage.exit_code, 2);
+    const ProcessResult adjust =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy", "--p-adjust", "fdr"});
+    EXPECT_EQ(adjust.exit_code, 2);
 }
 
 TEST(AnalyzeCli, TuDelftPerRunTablesAssembledIntoOneTidyCsv) {
@@ -191,11 +162,9 @@ TEST(AnalyzeCli, TuDelftPerRunTablesAssembledIntoOneTidyCsv) {
         }
     }
     const fs::path json = dir.path() / "energy.json";
-    const CliRun r = run("analyze --csv " + quote(tidy.string()) +
-                             " --group image --value energy_j --baseline pytorch-base --json " +
-                             quote(json.string()),
-                         dir.path());
-    ASSERT_EQ(r.status, 0) << r.err;
+    const ProcessResult r = run_joulebench(Args{"analyze", "--csv", tidy.string(), "--group", "image", "--value", "energy_j",
+                                                "--baseline", "pytorch-base", "--json", json.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(slurp(json));
     const auto& e = ref.at("metrics").at("Energy Consumption (Joules)");
     ASSERT_EQ(j.at("groups").size(), 5U);

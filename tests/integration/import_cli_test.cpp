@@ -2,13 +2,10 @@
 // JSON on stdout, on synthetic traces and on real ones from the TU Delft data set.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <vector>
 #include <string>
 
 #include "fakes/test_support.hpp"
@@ -17,54 +14,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-    int status = -1;
-    std::string out;  // stdout
-    std::string err;  // stderr
-};
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Runs the built binary with `args` (already quoted), capturing stdout and stderr.
-CliRun run(const std::string& args, const fs::path& dir) {
-    const fs::path err = dir / "stderr.txt";
-    const std::string cmd =
-        quote(JOULEBENCH_BINARY_PATH) + " " + args + " 2>" + quote(err.string());
-    CliRun r;
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return r;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-    const int status = pclose(pipe);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = read_file(err);
-    return r;
-}
+using joulebench::test::read_file;
+using joulebench::test::run_joulebench;
+using Args = std::vector<std::string>;
 
 std::string data(const std::string& name) {
-    return quote(std::string(JOULEBENCH_TEST_DATA_DIR) + "/energibridge/" + name);
+    return std::string(JOULEBENCH_TEST_DATA_DIR) + "/energibridge/" + name;
 }
 
 TEST(ImportCli, SyntheticFilesWithOneBadFileExitOneAndKeepTheOthers) {
     joulebench::test::TempDir dir("import-cli");
     const fs::path json_path = dir.path() / "out.json";
-    const CliRun r = run("import energibridge " + data("minimal.csv") + " " +
-                          data("malformed_value.csv") + " " + data("two_wraps.csv") +
-                          " --json " + quote(json_path.string()),
-                      dir.path());
-    EXPECT_EQ(r.status, 1) << r.err;
+    const auto r = run_joulebench({"import", "energibridge", data("minimal.csv"), data("malformed_value.csv"),
+                                   data("two_wraps.csv"), "--json", json_path.string()});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.out.find("total: 3 files (1 failed)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("error: energibridge: import"), std::string::npos) << r.out;
     const auto j = nlohmann::json::parse(read_file(json_path));
@@ -84,9 +47,8 @@ TEST(ImportCli, SyntheticFilesWithOneBadFileExitOneAndKeepTheOthers) {
 
 TEST(ImportCli, WrapOptionChangesTheUnwrapping) {
     joulebench::test::TempDir dir("import-cli");
-    const CliRun r = run("import energibridge --wrap-j 65536 --json - " + data("amd_cpu_energy.csv"),
-                      dir.path());
-    ASSERT_EQ(r.status, 0) << r.err;
+    const auto r = run_joulebench({"import", "energibridge", "--wrap-j", "65536", "--json", "-", data("amd_cpu_energy.csv")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);  // stdout holds only the JSON
     EXPECT_EQ(j["files"][0]["package_column"], "CPU_ENERGY (J)");
     EXPECT_EQ(j["files"][0]["package_wraps"], 1);
@@ -96,11 +58,10 @@ TEST(ImportCli, WrapOptionChangesTheUnwrapping) {
 }
 
 TEST(ImportCli, BadUsageExitsTwo) {
-    joulebench::test::TempDir dir("import-cli");
-    EXPECT_EQ(run("import energibridge", dir.path()).status, 2);
-    EXPECT_EQ(run("import", dir.path()).status, 2);
-    EXPECT_EQ(run("import energibridge --wrap-j -5 " + data("minimal.csv"), dir.path()).status, 2);
-    EXPECT_EQ(run("import nosuchformat x.csv", dir.path()).status, 2);
+    EXPECT_EQ(run_joulebench(Args{"import", "energibridge"}).exit_code, 2);
+    EXPECT_EQ(run_joulebench(Args{"import"}).exit_code, 2);
+    EXPECT_EQ(run_joulebench(Args{"import", "energibridge", "--wrap-j", "-5", data("minimal.csv")}).exit_code, 2);
+    EXPECT_EQ(run_joulebench(Args{"import", "nosuchformat", "x.csv"}).exit_code, 2);
 }
 
 TEST(ImportCli, RealTracesIncludingAWrappedOne) {
@@ -111,11 +72,10 @@ TEST(ImportCli, RealTracesIncludingAWrappedOne) {
     const std::string names[] = {"cuda-base/energy_results_cuda-base_11.csv",
                                  "nvcr/energy_results_nvcr_0.csv",
                                  "ubuntu_idle/energy_results_ubuntu_28.csv"};
-    std::string args = "import energibridge --json -";
-    for (const auto& n : names) args += " " + quote((raw / n).string());
-    joulebench::test::TempDir dir("import-cli");
-    const CliRun r = run(args, dir.path());
-    ASSERT_EQ(r.status, 0) << r.err;
+    Args args{"import", "energibridge", "--json", "-"};
+    for (const auto& n : names) args.push_back((raw / n).string());
+    const auto r = run_joulebench(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j["files"].size(), 3U);
     int wraps = 0;
