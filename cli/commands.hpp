@@ -20,5 +20,6 @@ void add_plan_command(CLI::App& app, CommandContext& ctx);
 void add_export_command(CLI::App& app, CommandContext& ctx);
 void add_merge_command(CLI::App& app, CommandContext& ctx);
 void add_caps_command(CLI::App& app, CommandContext& ctx);
+void add_run_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

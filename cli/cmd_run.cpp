@@ -1,0 +1,70 @@
+// `joulebench run FILE --db DB`: run an experiment's plan, recording every run in the store.
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "commands.hpp"
+#include "joulebench/error.hpp"
+#include "runner/runner.hpp"
+
+namespace joulebench::cli {
+
+void add_run_command(CLI::App& app, CommandContext& ctx) {
+    struct Options {
+        std::string file;
+        std::string db;
+        bool new_store = false;
+        unsigned retries = 0;
+        std::string shard;
+        bool dry_run = false;
+        unsigned interval_ms = 100;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* sub = app.add_subcommand("run", "Run an experiment file (workloads x environments x caps x repetitions) "
+                                          "and record every run in a SQLite store; run again to resume");
+    sub->add_option("file", opts->file, "The experiment file (TOML, see docs/experiment.md)")->required();
+    sub->add_option("--db", opts->db, "The results store (SQLite); created when missing, resumed when present")
+        ->required();
+    sub->add_flag("--new", opts->new_store,
+                  "Move an existing store aside (DB.replaced-TIME) and start again, e.g. after the file changed");
+    sub->add_option("--retries", opts->retries, "Re-run failed and timed-out runs up to N more times")
+        ->check(CLI::Range(0U, 100U));
+    sub->add_option("--shard", opts->shard, "Run only part I of N of the plan (1-based, e.g. 2/4)");
+    sub->add_flag("--dry-run", opts->dry_run, "Check everything and print the plan; run and write nothing");
+    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")->check(CLI::Range(1U, 3'600'000U));
+    sub->callback([opts, &ctx] {
+        runner::RunnerOptions o;
+        o.experiment_file = opts->file;
+        o.db = opts->db;
+        o.new_store = opts->new_store;
+        o.retries = opts->retries;
+        if (!opts->shard.empty()) o.shard = parse_shard(opts->shard);
+        o.dry_run = opts->dry_run;
+        o.interval = std::chrono::milliseconds(opts->interval_ms);
+        o.command_line = fmt::format("joulebench run {} --db {}{}{}{}", opts->file, opts->db,
+                                     opts->new_store ? " --new" : "",
+                                     opts->retries > 0 ? fmt::format(" --retries {}", opts->retries) : "",
+                                     opts->shard.empty() ? "" : " --shard " + opts->shard);
+        const runner::RunnerSummary s = runner::run_experiment(o);
+        if (opts->dry_run) return;
+        const auto& c = s.counts;
+        std::fflush(stdout);
+        fmt::print(stderr, "joulebench run: {}: {} done, {} failed, {} timed out, {} interrupted, {} not run yet ({} "
+                           "run now)\n",
+                   opts->db, c.done, c.failed, c.timeout, c.interrupted, c.planned, s.executed);
+        ctx.exit_code = (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0;
+        if (s.stopped_by_signal) {
+            fmt::print(stderr, "joulebench run: stopped by signal {}; run the same command again to resume\n",
+                       *s.stopped_by_signal);
+            ctx.exit_code = 128 + *s.stopped_by_signal;
+        }
+        if (!s.caps_restored) {
+            fmt::print(stderr, "error: caps: a power cap could not be restored\nhint: fix the cause, then run "
+                               "`joulebench caps restore`\n");
+            ctx.exit_code = 1;
+        }
+    });
+}
+
+}  // namespace joulebench::cli

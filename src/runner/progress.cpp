@@ -1,0 +1,110 @@
+#include "runner/progress.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace joulebench::runner {
+
+std::string describe_run(const RunSpec& run) {
+    std::string out = run.workload + "/" + run.environment;
+    if (run.gpu_cap_w) out += "/" + format_watts(*run.gpu_cap_w) + " W";
+    if (run.cpu_cap_w) out += "/cpu " + format_watts(*run.cpu_cap_w) + " W";
+    return out + fmt::format("/#{}", run.repetition);
+}
+
+Progress::Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done, std::size_t slots)
+    : m_out(out), m_terminal(terminal), m_total(total), m_done(already_done), m_slots(slots == 0 ? 1 : slots) {}
+
+std::string Progress::eta_text(std::size_t remaining, double mean_s, std::size_t slots) {
+    if (remaining == 0) return "0s";
+    const double seconds = mean_s * static_cast<double>(remaining) / static_cast<double>(slots == 0 ? 1 : slots);
+    const auto ms = std::chrono::milliseconds(static_cast<long long>(std::llround(seconds)) * 1000);
+    return format_duration_ms(ms);
+}
+
+void Progress::message(const std::string& text) {
+    std::lock_guard lock(m_mutex);
+    clear_locked();
+    fmt::print(m_out, "{}\n", text);
+    redraw_locked();
+}
+
+void Progress::add_pending(std::size_t runs) {
+    std::lock_guard lock(m_mutex);
+    m_pending += runs;
+}
+
+void Progress::retrying(std::size_t runs) {
+    std::lock_guard lock(m_mutex);
+    m_failed -= std::min(runs, m_failed);
+}
+
+void Progress::started(const RunSpec& run, std::optional<int> gpu) {
+    std::lock_guard lock(m_mutex);
+    m_current[run.run_id] = {describe_run(run) + (gpu ? fmt::format(" on GPU {}", *gpu) : ""), Clock::now()};
+    redraw_locked();
+}
+
+void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus status, double wall_s,
+                        std::optional<double> energy_j, const std::string& detail) {
+    std::lock_guard lock(m_mutex);
+    if (const auto it = m_current.find(run.run_id); it != m_current.end()) {
+        m_time_sum_s += seconds_between(it->second.second, Clock::now());
+        ++m_timed;
+        m_current.erase(it);
+    }
+    if (m_pending > 0) --m_pending;
+    if (status == RunStatus::kDone) {
+        ++m_done;
+    } else if (status != RunStatus::kInterrupted) {
+        ++m_failed;
+    }
+    clear_locked();
+    const std::string energy = energy_j ? fmt::format("  {:.1f} J", *energy_j) : "";
+    const std::string where = gpu ? fmt::format("  GPU {}", *gpu) : "";
+    if (!m_terminal || status != RunStatus::kDone) {
+        // Terminal: failures keep a line of their own; the rest shows in the progress line.
+        fmt::print(m_out, "[{}/{}] {:<11} {} ({}){}  {:.2f} s{}{}\n", m_done + m_failed, m_total, to_string(status),
+                   describe_run(run), run.run_id, where, wall_s, energy, detail.empty() ? "" : "  " + detail);
+    }
+    redraw_locked();
+}
+
+void Progress::close() {
+    std::lock_guard lock(m_mutex);
+    clear_locked();
+    std::fflush(m_out);
+}
+
+void Progress::clear_locked() {
+    if (m_terminal && m_line_shown) {
+        fmt::print(m_out, "\r\033[K");
+        m_line_shown = false;
+    }
+}
+
+void Progress::redraw_locked() {
+    if (!m_terminal) {
+        std::fflush(m_out);
+        return;
+    }
+    clear_locked();
+    std::string current;
+    for (const auto& [id, entry] : m_current) {
+        if (!current.empty()) current += ", ";
+        current += entry.first;
+    }
+    const std::string eta =
+        m_timed > 0 ? "  ETA " + eta_text(m_pending, m_time_sum_s / static_cast<double>(m_timed), m_slots) : "";
+    std::string line = fmt::format("[{}/{}] {} failed{}{}", m_done + m_failed, m_total, m_failed, eta,
+                                   current.empty() ? "" : "  running: " + current);
+    // One line: cut to a width that fits common terminals rather than wrapping.
+    constexpr std::size_t kWidth = 150;
+    if (line.size() > kWidth) line = line.substr(0, kWidth - 3) + "...";
+    fmt::print(m_out, "{}", line);
+    std::fflush(m_out);
+    m_line_shown = true;
+}
+
+}  // namespace joulebench::runner

@@ -1,0 +1,66 @@
+#pragma once
+// `joulebench run`: executes an experiment's plan and records every run in the store.
+// Behaviour, phases and resume rules: docs/runner.md.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "joulebench/experiment.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench::runner {
+
+
+struct RunnerOptions {
+    std::filesystem::path experiment_file;
+    std::filesystem::path db;
+    bool new_store = false;   ///< --new: set an existing store aside and start again
+    unsigned retries = 0;     ///< --retries N: re-run failed and timed-out runs up to N times
+    std::optional<Shard> shard;
+    bool dry_run = false;     ///< validate and print the plan; nothing runs, nothing is written
+    std::chrono::milliseconds interval{100};  ///< trace interval
+    std::string command_line;                 ///< recorded with the session
+    /// Between SIGTERM and SIGKILL for a timed-out or interrupted workload.
+    std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
+    /// rest = "baseline": idle measured this long before the first run, and the longest wait
+    /// for the GPUs to come back near it between runs.
+    std::chrono::milliseconds idle_baseline{std::chrono::seconds(5)};
+    std::chrono::milliseconds baseline_timeout{std::chrono::minutes(5)};
+    /// Where the workloads' standard output and error go (RUNID.stdout/.stderr); default DB.logs.
+    std::optional<std::filesystem::path> logs_dir;
+};
+
+struct RunnerSummary {
+    std::size_t planned = 0;       ///< runs of this (shard of the) plan
+    std::size_t already_done = 0;  ///< done before this invocation
+    std::size_t executed = 0;      ///< attempts made now
+    StatusCounts counts;           ///< the store's counts at the end
+    std::optional<int> stopped_by_signal;
+    bool caps_restored = true;     ///< false: a cap could not be restored (see the messages)
+};
+
+/// The flag the signal handlers set (SIGINT, SIGTERM, SIGHUP); runs end at once when it is set.
+std::atomic<bool>& stop_requested();
+/// Installs handlers that set stop_requested() and remember the signal. Idempotent.
+void install_stop_handlers();
+/// The signal that set stop_requested(), if any.
+std::optional<int> stop_signal();
+
+/// The last `max_bytes` of a file, cut at the first line start inside that window (the whole
+/// file when smaller). Empty when the file cannot be read.
+[[nodiscard]] std::string file_tail(const std::filesystem::path& path, std::size_t max_bytes);
+
+/// The last line of `text` that is a JSON object (whitespace around it allowed), or empty.
+[[nodiscard]] std::string last_json_object_line(const std::string& text);
+
+/// Validates everything, records the experiment and runs what is pending. Throws Error for
+/// every problem found before the first run (the file, commands, GPUs, caps, store, disk space)
+/// and for a store that holds another experiment (hint: --new). Once runs start, their failures
+/// are recorded, not thrown.
+RunnerSummary run_experiment(const RunnerOptions& options);
+
+}  // namespace joulebench::runner

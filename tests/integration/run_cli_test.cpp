@@ -1,0 +1,315 @@
+// `joulebench run` end to end: the real binary, real workload processes (short shell sleeps),
+// real SQLite stores, the fake NVML loaded through the production dlopen path and an empty
+// powercap root (so CPU energy is the CPU-time estimate). No real device is ever written.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "fakes/fake_nvml_builder.hpp"
+#include "fakes/test_support.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+template <class F>
+bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+}
+
+std::vector<std::string> lines_of(const fs::path& path) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return out;
+    std::istringstream in(read_file(path));
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) out.push_back(line);
+    }
+    return out;
+}
+
+class RunCli : public ::testing::Test {
+protected:
+    TempDir m_dir{"joulebench-run-cli"};
+    FakeNvmlState m_state{m_dir.path() / "nvml.json", 2};
+    fs::path m_state_dir = m_dir.path() / "state";
+    fs::path m_db = m_dir.path() / "results.db";
+    fs::path m_file = m_dir.path() / "experiment.toml";
+
+    ProcessOptions options() const {
+        ProcessOptions o;
+        o.env = {{"JOULEBENCH_NVML_LIBRARY", FakeNvmlEnvironment::library_path()},
+                 {"JOULEBENCH_FAKE_NVML_STATE", m_state.path().string()},
+                 {"JOULEBENCH_POWERCAP_ROOT", (m_dir.path() / "no-powercap").string()},
+                 {"JOULEBENCH_STATE_DIR", m_state_dir.string()}};
+        o.timeout = std::chrono::seconds(60);
+        return o;
+    }
+    ProcessResult jb(const std::vector<std::string>& extra = {}) const {
+        std::vector<std::string> args{"run", m_file.string(), "--db", m_db.string(), "--interval", "20"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run_joulebench(args, options());
+    }
+    void write(const std::string& text) const { write_file(m_file, text); }
+    std::vector<RunRecord> runs() const { return Store(m_db, Store::Mode::kReadOnly).runs(); }
+    std::string log() const { return (m_dir.path() / "log").string(); }
+};
+
+// A workload that appends its run id (and GPU) to the log, then sleeps.
+std::string logging_workload(const std::string& name, const std::string& log, const std::string& sleep_s) {
+    return fmt::format(R"([[workload]]
+name = "{}"
+command = ["sh", "-c", "echo $JOULEBENCH_RUN_ID $CUDA_VISIBLE_DEVICES >> {}; echo '{{\"items\": 7}}'; sleep {}"]
+metrics = "json-line"
+)",
+                       name, log, sleep_s);
+}
+
+TEST_F(RunCli, TwoWorkloadsTwoCapsThreeRepetitionsEveryRunOnceWithItsFactorsAndCapsRestored) {
+    write("[experiment]\nname = \"full\"\nrepetitions = 3\nseed = 3\n\n" + logging_workload("a", log(), "0.05") +
+          logging_workload("b", log(), "0.05") +
+          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 200]\n\n"
+          "[gpus]\ndevices = [0]\n");
+    const auto r = jb();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 12U);
+    std::set<std::tuple<std::string, double, unsigned>> factors;
+    for (const auto& run : all) {
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.run_id;
+        EXPECT_EQ(run.attempt, 1U);
+        EXPECT_EQ(run.environment, "bare");
+        ASSERT_TRUE(run.gpu_cap_w.has_value());
+        factors.emplace(run.workload, *run.gpu_cap_w, run.repetition);
+        EXPECT_EQ(run.gpu, 0);
+        EXPECT_EQ(run.exit_code, 0);
+        // The cap of this run, read back from the fake GPU after the write.
+        const auto caps = nlohmann::json::parse(run.caps_json);
+        ASSERT_EQ(caps.size(), 1U) << run.caps_json;
+        EXPECT_EQ(caps[0]["domain"], "gpu0");
+        EXPECT_DOUBLE_EQ(caps[0]["requested_w"].get<double>(), *run.gpu_cap_w);
+        EXPECT_DOUBLE_EQ(caps[0]["applied_w"].get<double>(), *run.gpu_cap_w);
+        EXPECT_EQ(nlohmann::json::parse(run.metrics_json), nlohmann::json({{"items", 7}}));
+        ASSERT_TRUE(run.gpu_energy_j.has_value());
+        EXPECT_GT(*run.gpu_energy_j, 0.0);  // the fake draws 100 W
+    }
+    std::set<std::tuple<std::string, double, unsigned>> expected;
+    for (const std::string w : {"a", "b"}) {
+        for (const double cap : {150.0, 200.0}) {
+            for (unsigned rep = 1; rep <= 3; ++rep) expected.emplace(w, cap, rep);
+        }
+    }
+    EXPECT_EQ(factors, expected);
+    EXPECT_EQ(lines_of(log()).size(), 12U);
+    // Every cap was set and the original limit is back.
+    std::multiset<std::uint64_t> sets;
+    for (const auto& c : m_state.calls()) {
+        if (c.function == "nvmlDeviceSetPowerManagementLimit" && c.value != 400000) sets.insert(c.value);
+    }
+    EXPECT_EQ(sets.count(150000), 6U);
+    EXPECT_EQ(sets.count(200000), 6U);
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+    EXPECT_EQ(m_state.limits(1).current_mw, 400000U);
+    // Traces are stored with the runs.
+    const Store store(m_db, Store::Mode::kReadOnly);
+    EXPECT_FALSE(store.trace(all.front().run_id).times_s.empty());
+    // Running again finds nothing to do.
+    const auto again = jb();
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(lines_of(log()).size(), 12U);
+}
+
+TEST_F(RunCli, FailureAndTimeoutAreRecordedAndTheExperimentGoesOnRetriesRerunThem) {
+    write(R"([experiment]
+name = "failures"
+repetitions = 1
+order = "interleaved"
+
+[[workload]]
+name = "bad"
+command = ["sh", "-c", "echo first line >&2; echo 'it went wrong' >&2; exit 3"]
+
+[[workload]]
+name = "slow"
+command = ["sleep", "30"]
+timeout = "300ms"
+
+[[workload]]
+name = "good"
+command = ["true"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+)");
+    const auto r = jb({"--retries", "1"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("it went wrong"));
+    std::map<std::string, RunRecord> by_name;
+    for (const auto& run : runs()) by_name[run.workload] = run;
+    ASSERT_EQ(by_name.size(), 3U);
+    EXPECT_EQ(by_name["bad"].status, RunStatus::kFailed);
+    EXPECT_EQ(by_name["bad"].exit_code, 3);
+    EXPECT_THAT(by_name["bad"].stderr_tail, HasSubstr("first line\nit went wrong"));
+    EXPECT_EQ(by_name["bad"].attempt, 2U);  // --retries 1
+    EXPECT_EQ(by_name["slow"].status, RunStatus::kTimeout);
+    EXPECT_EQ(by_name["slow"].signal, SIGTERM);
+    ASSERT_TRUE(by_name["slow"].wall_s.has_value());
+    EXPECT_LT(*by_name["slow"].wall_s, 25.0);  // ended by joulebench, not by itself
+    EXPECT_EQ(by_name["slow"].attempt, 2U);
+    EXPECT_EQ(by_name["good"].status, RunStatus::kDone);
+    EXPECT_EQ(by_name["good"].attempt, 1U);
+}
+
+TEST_F(RunCli, SigkillInTheMiddleThenResumeRunsEveryRunOnceAndCapsAreRestored) {
+    write("[experiment]\nname = \"killed\"\nrepetitions = 4\nseed = 1\n\n" + logging_workload("w", log(), "0.3") +
+          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 250]\n\n"
+          "[gpus]\ndevices = [1]\n");
+    ChildProcess child({joulebench_binary(), "run", m_file.string(), "--db", m_db.string(), "--interval", "20"},
+                       options());
+    ASSERT_TRUE(eventually([&] { return lines_of(log()).size() >= 3; })) << child.err_so_far();
+    child.send(SIGKILL);
+    const auto killed = child.wait();
+    EXPECT_EQ(killed.signal, SIGKILL);
+    // The guardian puts the original limit back.
+    EXPECT_TRUE(eventually([&] { return m_state.limits(1).current_mw == 400000U; }));
+    std::set<std::string> done_before;
+    for (const auto& run : runs()) {
+        if (run.status == RunStatus::kDone) done_before.insert(run.run_id);
+    }
+    EXPECT_GE(done_before.size(), 1U);
+    EXPECT_LT(done_before.size(), 8U);
+
+    const auto resumed = jb();
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_THAT(resumed.err, HasSubstr("already done"));
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 8U);
+    std::set<std::string> ids;
+    for (const auto& run : all) {
+        EXPECT_EQ(run.status, RunStatus::kDone);
+        ids.insert(run.run_id);
+    }
+    EXPECT_EQ(ids.size(), 8U);
+    std::map<std::string, int> executions;
+    for (const auto& line : lines_of(log())) ++executions[line.substr(0, line.find(' '))];
+    EXPECT_EQ(executions.size(), 8U);
+    for (const auto& id : done_before) EXPECT_EQ(executions[id], 1) << id << " was re-run";
+    EXPECT_EQ(m_state.limits(1).current_mw, 400000U);
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+}
+
+TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
+    const std::string head = "[experiment]\nname = \"changing\"\n";
+    const std::string rest = "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n\n[[environment]]\nname = \"bare\"\n"
+                             "type = \"bare\"\n";
+    write(head + "repetitions = 1\n\n" + rest);
+    ASSERT_EQ(jb().exit_code, 0);
+    write(head + "repetitions = 2\n\n" + rest);
+    const auto refused = jb();
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_THAT(refused.err, HasSubstr("different experiment file"));
+    EXPECT_THAT(refused.err, HasSubstr("--new"));
+    EXPECT_EQ(runs().size(), 1U);  // untouched
+    const auto fresh = jb({"--new"});
+    ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+    EXPECT_EQ(runs().size(), 2U);
+    bool set_aside = false;
+    for (const auto& e : fs::directory_iterator(m_dir.path())) {
+        if (e.path().filename().string().rfind("results.db.replaced-", 0) == 0) set_aside = true;
+    }
+    EXPECT_TRUE(set_aside);
+}
+
+TEST_F(RunCli, TwoGpuSlotsRunConcurrentlyEachMeasuringOnlyItsGpu) {
+    write("[experiment]\nname = \"slots\"\nrepetitions = 4\norder = \"interleaved\"\n\n" +
+          logging_workload("w", log(), "0.6") + "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n"
+                                               "[gpus]\ndevices = [0, 1]\n");
+    const auto r = jb();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 4U);
+    const Store store(m_db, Store::Mode::kReadOnly);
+    std::map<std::string, std::string> visible;
+    for (const auto& line : lines_of(log())) {
+        const auto space = line.find(' ');
+        visible[line.substr(0, space)] = space == std::string::npos ? "" : line.substr(space + 1);
+    }
+    bool overlap = false;
+    for (const auto& a : all) {
+        ASSERT_TRUE(a.gpu.has_value());
+        EXPECT_EQ(visible[a.run_id], std::to_string(*a.gpu));  // CUDA_VISIBLE_DEVICES
+        std::set<std::string> gpu_domains;
+        for (const auto& d : store.domains(a.run_id)) {
+            if (d.domain.rfind("gpu", 0) == 0) gpu_domains.insert(d.domain);
+        }
+        EXPECT_EQ(gpu_domains, std::set<std::string>{fmt::format("gpu{}", *a.gpu)}) << a.run_id;
+        for (const auto& b : all) {
+            if (b.gpu == a.gpu) continue;
+            if (*a.started_at < *b.ended_at && *b.started_at < *a.ended_at) overlap = true;
+        }
+    }
+    EXPECT_TRUE(overlap) << "no two runs on different GPUs overlapped";
+}
+
+TEST_F(RunCli, ProblemsFoundBeforeTheFirstRunNameTheFileAndLineAndWriteNothing) {
+    write(R"([experiment]
+name = "broken"
+repetitions = 1
+
+[[workload]]
+name = "w"
+command = ["no-such-command-joulebench"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+)");
+    const auto missing = jb();
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_THAT(missing.err, HasSubstr("experiment.toml:5"));
+    EXPECT_THAT(missing.err, HasSubstr("no-such-command-joulebench"));
+    EXPECT_FALSE(fs::exists(m_db));
+
+    write(R"([experiment]
+name = "broken"
+repetitions = 1
+
+[[workload]]
+name = "w"
+command = ["true"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+[power_caps]
+gpu_w = [50]
+)");
+    const auto cap = jb();
+    EXPECT_NE(cap.exit_code, 0);
+    EXPECT_THAT(cap.err, HasSubstr("experiment.toml:14"));
+    EXPECT_THAT(cap.err, HasSubstr("100"));  // the fake GPU's minimum, 100 W
+    EXPECT_FALSE(fs::exists(m_db));
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+}
+
+}  // namespace
+}  // namespace joulebench::test
