@@ -38,8 +38,10 @@ ExperimentSpec bench_spec() {
     // 4 workloads x 2 environments x 5 caps = 40 variants x 250 repetitions = 10 000 runs.
     return parse_experiment_text(
         "[experiment]\nname = \"bench\"\nrepetitions = 250\n"
-        "[[workload]]\nname = \"a\"\ncommand = [\"true\"]\n[[workload]]\nname = \"b\"\ncommand = [\"true\"]\n"
-        "[[workload]]\nname = \"c\"\ncommand = [\"true\"]\n[[workload]]\nname = \"d\"\ncommand = [\"true\"]\n"
+        "[[workload]]\nname = \"a\"\ncommand = [\"true\"]\n[[workload]]\nname = \"b\"\ncommand = "
+        "[\"true\"]\n"
+        "[[workload]]\nname = \"c\"\ncommand = [\"true\"]\n[[workload]]\nname = \"d\"\ncommand = "
+        "[\"true\"]\n"
         "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n"
         "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"x\"\n"
         "[power_caps]\ngpu_w = { from = 150, to = 350, step = 50 }\n",
@@ -92,11 +94,13 @@ void BM_StoreInsert10kRunsWithTraces(benchmark::State& state) {
         test::TempDir dir("joulebench-bench");
         fill(dir.path() / "bench.db");
         state.PauseTiming();
-        state.counters["file_MB"] = static_cast<double>(std::filesystem::file_size(dir.path() / "bench.db")) / 1e6;
+        state.counters["file_MB"] =
+            static_cast<double>(std::filesystem::file_size(dir.path() / "bench.db")) / 1e6;
         state.ResumeTiming();
     }
-    state.counters["runs_per_s"] = benchmark::Counter(static_cast<double>(kRuns) * static_cast<double>(state.iterations()),
-                                                      benchmark::Counter::kIsRate);
+    state.counters["runs_per_s"] =
+        benchmark::Counter(static_cast<double>(kRuns) * static_cast<double>(state.iterations()),
+                           benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_StoreInsert10kRunsWithTraces)->Unit(benchmark::kMillisecond)->Iterations(1);
 
@@ -144,18 +148,21 @@ void BM_TraceAsBlobChunks(benchmark::State& state) {
         {
             Store store(dir.path() / "t.db");
             std::vector<RunSpec> runs(kLayoutRuns);
-            for (std::size_t r = 0; r < kLayoutRuns; ++r) runs[r].run_id = "run" + std::to_string(r);
+            for (std::size_t r = 0; r < kLayoutRuns; ++r)
+                runs[r].run_id = "run" + std::to_string(r);
             store.add_planned_runs(runs);
             for (std::size_t r = 0; r < kLayoutRuns; ++r) {
                 TraceChunk chunk;
                 chunk.run_id = runs[r].run_id;
-                for (std::size_t c = 0; c < kLayoutColumns; ++c) chunk.columns.push_back({"d", std::to_string(c)});
+                for (std::size_t c = 0; c < kLayoutColumns; ++c)
+                    chunk.columns.push_back({"d", std::to_string(c)});
                 chunk.rows = kLayoutRows;
                 chunk.data.assign(kLayoutRows * (kLayoutColumns + 1), 1.5);
                 store.append_trace_chunk(chunk);
             }
         }
-        state.counters["file_MB"] = static_cast<double>(std::filesystem::file_size(dir.path() / "t.db")) / 1e6;
+        state.counters["file_MB"] =
+            static_cast<double>(std::filesystem::file_size(dir.path() / "t.db")) / 1e6;
     }
 }
 BENCHMARK(BM_TraceAsBlobChunks)->Unit(benchmark::kMillisecond)->Iterations(3);
@@ -167,14 +174,16 @@ void BM_TraceAsRowPerSample(benchmark::State& state) {
             Store store(dir.path() / "t.db");
             sqlite3* db = store.handle();
             sqlite3_exec(db,
-                         "CREATE TABLE samples (run_id TEXT NOT NULL, t_s REAL NOT NULL, column_index INTEGER NOT NULL, "
+                         "CREATE TABLE samples (run_id TEXT NOT NULL, t_s REAL NOT NULL, "
+                         "column_index INTEGER NOT NULL, "
                          "value REAL, PRIMARY KEY (run_id, t_s, column_index)) WITHOUT ROWID",
                          nullptr, nullptr, nullptr);
             sqlite3_stmt* insert = nullptr;
             sqlite3_prepare_v2(db, "INSERT INTO samples VALUES (?, ?, ?, ?)", -1, &insert, nullptr);
             for (std::size_t r = 0; r < kLayoutRuns; ++r) {
                 const std::string id = "run" + std::to_string(r);
-                sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);  // one transaction per run, as the chunks
+                sqlite3_exec(db, "BEGIN", nullptr, nullptr,
+                             nullptr);  // one transaction per run, as the chunks
                 for (std::size_t i = 0; i < kLayoutRows; ++i) {
                     for (std::size_t c = 0; c < kLayoutColumns; ++c) {
                         sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_STATIC);
@@ -189,7 +198,8 @@ void BM_TraceAsRowPerSample(benchmark::State& state) {
             }
             sqlite3_finalize(insert);
         }
-        state.counters["file_MB"] = static_cast<double>(std::filesystem::file_size(dir.path() / "t.db")) / 1e6;
+        state.counters["file_MB"] =
+            static_cast<double>(std::filesystem::file_size(dir.path() / "t.db")) / 1e6;
     }
 }
 BENCHMARK(BM_TraceAsRowPerSample)->Unit(benchmark::kMillisecond)->Iterations(3);

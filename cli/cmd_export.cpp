@@ -19,9 +19,11 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
         std::string output;
     };
     auto opts = std::make_shared<Options>();
-    auto* sub = app.add_subcommand("export", "Write one row per run of a results store as CSV or JSON");
+    auto* sub =
+        app.add_subcommand("export", "Write one row per run of a results store as CSV or JSON");
     sub->add_option("db", opts->db, "Results store (.db) written by `joulebench run`")->required();
-    sub->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"csv", "json"}));
+    sub->add_option("--format", opts->format, "Output format")
+        ->check(CLI::IsMember({"csv", "json"}));
     sub->add_option("-o,--output", opts->output, "Write to this file instead of stdout");
     sub->callback([opts, &ctx] {
         const Store store(opts->db, Store::Mode::kReadOnly);

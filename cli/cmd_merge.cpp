@@ -18,9 +18,13 @@ void add_merge_command(CLI::App& app, CommandContext& ctx) {
         std::string output;
     };
     auto opts = std::make_shared<Options>();
-    auto* sub = app.add_subcommand("merge", "Join results stores of the same experiment into a new store");
-    sub->add_option("stores", opts->inputs, "Stores to merge (two or more)")->required()->expected(2, -1);
-    sub->add_option("-o,--output", opts->output, "The new store to write (must not exist)")->required();
+    auto* sub =
+        app.add_subcommand("merge", "Join results stores of the same experiment into a new store");
+    sub->add_option("stores", opts->inputs, "Stores to merge (two or more)")
+        ->required()
+        ->expected(2, -1);
+    sub->add_option("-o,--output", opts->output, "The new store to write (must not exist)")
+        ->required();
     sub->callback([opts, &ctx] {
         std::vector<std::filesystem::path> inputs(opts->inputs.begin(), opts->inputs.end());
         const MergeReport report = Store::merge(inputs, opts->output);
@@ -28,8 +32,9 @@ void add_merge_command(CLI::App& app, CommandContext& ctx) {
         if (report.duplicates == 0) {
             fmt::print(", no run in more than one store\n");
         } else {
-            fmt::print(", {} in more than one store (kept the done one, else the latest attempt):\n",
-                       report.duplicates);
+            fmt::print(
+                ", {} in more than one store (kept the done one, else the latest attempt):\n",
+                report.duplicates);
             for (const auto& line : report.decisions) fmt::print("  {}\n", line);
         }
         ctx.exit_code = 0;

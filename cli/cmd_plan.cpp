@@ -14,7 +14,9 @@
 namespace joulebench::cli {
 namespace {
 
-std::string cap_text(const std::optional<double>& w) { return w ? format_watts(*w) + " W" : "-"; }
+std::string cap_text(const std::optional<double>& w) {
+    return w ? format_watts(*w) + " W" : "-";
+}
 
 nlohmann::ordered_json optional_number(const std::optional<double>& v) {
     return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
@@ -35,7 +37,8 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
         bool json = false;
     };
     auto opts = std::make_shared<Options>();
-    auto* sub = app.add_subcommand("plan", "Validate an experiment file and print its ordered plan (dry run)");
+    auto* sub = app.add_subcommand(
+        "plan", "Validate an experiment file and print its ordered plan (dry run)");
     sub->add_option("file", opts->file, "Experiment file (TOML)")->required();
     sub->add_option("--shard", opts->shard, "Only part I of N of the plan, e.g. 2/4");
     sub->add_flag("--json", opts->json, "Print the plan as JSON on stdout");
@@ -57,8 +60,9 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
                                  {"seed_given", spec.seed_given}};
             doc["variants"] = plan.variants;
             doc["total_runs"] = plan.total_runs;
-            doc["shard"] = shard ? nlohmann::ordered_json({{"index", shard->index}, {"count", shard->count}})
-                                 : nlohmann::ordered_json(nullptr);
+            doc["shard"] =
+                shard ? nlohmann::ordered_json({{"index", shard->index}, {"count", shard->count}})
+                      : nlohmann::ordered_json(nullptr);
             doc["warnings"] = plan.warnings;
             nlohmann::ordered_json runs = nlohmann::ordered_json::array();
             for (const auto& run : plan.runs) {
@@ -90,17 +94,23 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
         if (!spec.power_caps.cpu_w.empty()) {
             factors += " x " + factor(spec.power_caps.cpu_w.size(), "CPU cap", "CPU caps");
         }
-        fmt::print("  {} = {} variants, {} repetitions: {} runs\n", factors, plan.variants, spec.repetitions,
-                   plan.total_runs);
-        fmt::print("  order {}, seed {}{}\n", to_string(spec.order), spec.seed,
-                   spec.seed_given ? "" : " (derived from the experiment name; set `seed` to choose)");
-        if (!spec.power_caps.gpu_w.empty()) fmt::print("  GPU caps (W): {}\n", list_text(spec.power_caps.gpu_w));
-        if (!spec.power_caps.cpu_w.empty()) fmt::print("  CPU caps (W): {}\n", list_text(spec.power_caps.cpu_w));
+        fmt::print("  {} = {} variants, {} repetitions: {} runs\n", factors, plan.variants,
+                   spec.repetitions, plan.total_runs);
+        fmt::print(
+            "  order {}, seed {}{}\n", to_string(spec.order), spec.seed,
+            spec.seed_given ? "" : " (derived from the experiment name; set `seed` to choose)");
+        if (!spec.power_caps.gpu_w.empty())
+            fmt::print("  GPU caps (W): {}\n", list_text(spec.power_caps.gpu_w));
+        if (!spec.power_caps.cpu_w.empty())
+            fmt::print("  CPU caps (W): {}\n", list_text(spec.power_caps.cpu_w));
         std::string warmup = "none";
-        if (spec.warmup.kind == WarmupSpec::Kind::kDuration) warmup = format_duration_ms(spec.warmup.duration);
-        if (spec.warmup.kind == WarmupSpec::Kind::kCommand) warmup = "command " + spec.warmup.command.front();
+        if (spec.warmup.kind == WarmupSpec::Kind::kDuration)
+            warmup = format_duration_ms(spec.warmup.duration);
+        if (spec.warmup.kind == WarmupSpec::Kind::kCommand)
+            warmup = "command " + spec.warmup.command.front();
         std::string rest = "none";
-        if (spec.rest.kind == RestSpec::Kind::kDuration) rest = format_duration_ms(spec.rest.duration);
+        if (spec.rest.kind == RestSpec::Kind::kDuration)
+            rest = format_duration_ms(spec.rest.duration);
         if (spec.rest.kind == RestSpec::Kind::kBaseline) rest = "until back near the idle baseline";
         std::string gpus = "none (one run at a time)";
         if (spec.gpus) {
@@ -108,13 +118,14 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
                 gpus = "all";
             } else {
                 gpus.clear();
-                for (const int g : spec.gpus->devices) gpus += (gpus.empty() ? "" : ", ") + std::to_string(g);
+                for (const int g : spec.gpus->devices)
+                    gpus += (gpus.empty() ? "" : ", ") + std::to_string(g);
             }
         }
         fmt::print("  warmup {}; rest {}; GPU slots {}\n", warmup, rest, gpus);
         if (shard) {
-            fmt::print("  shard {}/{}: {} of {} runs\n", shard->index, shard->count, plan.runs.size(),
-                       plan.total_runs);
+            fmt::print("  shard {}/{}: {} of {} runs\n", shard->index, shard->count,
+                       plan.runs.size(), plan.total_runs);
         }
         std::size_t workload_width = 8;
         std::size_t environment_width = 11;
@@ -122,12 +133,13 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
             workload_width = std::max(workload_width, run.workload.size());
             environment_width = std::max(environment_width, run.environment.size());
         }
-        fmt::print("\n{:>6}  {:<16}  {:<{}}  {:<{}}  {:>8}  {:>8}  {:>4}\n", "#", "run id", "workload",
-                   workload_width, "environment", environment_width, "GPU cap", "CPU cap", "rep");
+        fmt::print("\n{:>6}  {:<16}  {:<{}}  {:<{}}  {:>8}  {:>8}  {:>4}\n", "#", "run id",
+                   "workload", workload_width, "environment", environment_width, "GPU cap",
+                   "CPU cap", "rep");
         for (const auto& run : plan.runs) {
-            fmt::print("{:>6}  {:<16}  {:<{}}  {:<{}}  {:>8}  {:>8}  {:>4}\n", run.plan_index, run.run_id,
-                       run.workload, workload_width, run.environment, environment_width, cap_text(run.gpu_cap_w),
-                       cap_text(run.cpu_cap_w), run.repetition);
+            fmt::print("{:>6}  {:<16}  {:<{}}  {:<{}}  {:>8}  {:>8}  {:>4}\n", run.plan_index,
+                       run.run_id, run.workload, workload_width, run.environment, environment_width,
+                       cap_text(run.gpu_cap_w), cap_text(run.cpu_cap_w), run.repetition);
         }
         ctx.exit_code = 0;
     });

@@ -94,13 +94,13 @@ struct WorkloadSpec {
 struct EnvironmentSpec {
     std::string name;
     EnvironmentType type = EnvironmentType::kBare;
-    std::string image;                   ///< docker, podman: the image (required)
-    std::vector<std::string> run_args;   ///< docker, podman: extra `run` arguments, argv form
-    std::string host;                    ///< ssh (required)
-    std::string user;                    ///< ssh: empty = ssh's default
-    std::optional<int> port;             ///< ssh: 1..65535
-    std::string identity_file;           ///< ssh: private key file (`-i`)
-    std::string remote_joulebench;       ///< ssh: joulebench on the remote host ("joulebench")
+    std::string image;                  ///< docker, podman: the image (required)
+    std::vector<std::string> run_args;  ///< docker, podman: extra `run` arguments, argv form
+    std::string host;                   ///< ssh (required)
+    std::string user;                   ///< ssh: empty = ssh's default
+    std::optional<int> port;            ///< ssh: 1..65535
+    std::string identity_file;          ///< ssh: private key file (`-i`)
+    std::string remote_joulebench;      ///< ssh: joulebench on the remote host ("joulebench")
     SourceLocation where;
 };
 
@@ -114,8 +114,8 @@ struct PowerCapsSpec {
 
 /// [gpus]: which GPUs get run slots. Without the table, no GPU slots (runs go one at a time).
 struct GpuSelection {
-    bool all = false;               ///< devices = "all": every GPU the runner finds
-    std::vector<int> devices;       ///< indices in PCI bus order, distinct, >= 0
+    bool all = false;          ///< devices = "all": every GPU the runner finds
+    std::vector<int> devices;  ///< indices in PCI bus order, distinct, >= 0
     SourceLocation where;
 };
 
@@ -178,18 +178,18 @@ struct RunSpec {
     /// 16 lower-case hex digits: the first 8 bytes of SHA-256 over the experiment name and the
     /// factors (see run_id()). The same on every machine, compiler and resume.
     std::string run_id;
-    std::size_t plan_index = 0;   ///< position in the whole ordered plan (0-based)
-    std::size_t variant = 0;      ///< index of (workload, environment, caps) in declaration order
+    std::size_t plan_index = 0;  ///< position in the whole ordered plan (0-based)
+    std::size_t variant = 0;     ///< index of (workload, environment, caps) in declaration order
     std::string workload;
     std::string environment;
     std::optional<double> gpu_cap_w;  ///< nullopt: not capped
     std::optional<double> cpu_cap_w;
-    unsigned repetition = 1;      ///< 1-based
+    unsigned repetition = 1;  ///< 1-based
 };
 
 struct Plan {
-    std::vector<RunSpec> runs;    ///< in execution order; only this shard's runs when sharded
-    std::size_t total_runs = 0;   ///< runs in the whole plan (all shards)
+    std::vector<RunSpec> runs;   ///< in execution order; only this shard's runs when sharded
+    std::size_t total_runs = 0;  ///< runs in the whole plan (all shards)
     std::size_t variants = 0;
     RunOrder order = RunOrder::kShuffled;
     std::uint64_t seed = 0;

@@ -5,6 +5,7 @@
 #include "joulebench/experiment.hpp"
 
 #include <fmt/core.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <charconv>
@@ -14,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "joulebench/error.hpp"
 #include "store/sha256.hpp"
@@ -28,27 +28,36 @@ std::string to_string(const SourceLocation& where) {
 
 std::string_view to_string(RunOrder order) {
     switch (order) {
-        case RunOrder::kShuffled: return "shuffled";
-        case RunOrder::kBlocked: return "blocked";
-        case RunOrder::kInterleaved: return "interleaved";
+        case RunOrder::kShuffled:
+            return "shuffled";
+        case RunOrder::kBlocked:
+            return "blocked";
+        case RunOrder::kInterleaved:
+            return "interleaved";
     }
     return "shuffled";
 }
 
 std::string_view to_string(EnvironmentType type) {
     switch (type) {
-        case EnvironmentType::kBare: return "bare";
-        case EnvironmentType::kDocker: return "docker";
-        case EnvironmentType::kPodman: return "podman";
-        case EnvironmentType::kSsh: return "ssh";
+        case EnvironmentType::kBare:
+            return "bare";
+        case EnvironmentType::kDocker:
+            return "docker";
+        case EnvironmentType::kPodman:
+            return "podman";
+        case EnvironmentType::kSsh:
+            return "ssh";
     }
     return "bare";
 }
 
 std::string_view to_string(MetricsFormat format) {
     switch (format) {
-        case MetricsFormat::kNone: return "none";
-        case MetricsFormat::kJsonLine: return "json-line";
+        case MetricsFormat::kNone:
+            return "none";
+        case MetricsFormat::kJsonLine:
+            return "json-line";
     }
     return "none";
 }
@@ -159,7 +168,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 /// The closest allowed key within a third of the key's length (at least 1, at most 3 edits).
-std::optional<std::string_view> closest(std::string_view key, const std::vector<std::string_view>& allowed) {
+std::optional<std::string_view> closest(std::string_view key,
+                                        const std::vector<std::string_view>& allowed) {
     std::optional<std::string_view> best;
     std::size_t best_distance = std::max<std::size_t>(1, std::min<std::size_t>(3, key.size() / 3));
     for (const auto candidate : allowed) {
@@ -174,16 +184,26 @@ std::optional<std::string_view> closest(std::string_view key, const std::vector<
 
 std::string_view type_name(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::none: break;
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        case toml::node_type::none:
+            break;
     }
     return "nothing";
 }
@@ -230,13 +250,15 @@ public:
     const toml::node& require(const toml::table& table, std::string_view key,
                               std::string_view where_name, const SourceLocation& table_loc) const {
         const toml::node* node = table.get(key);
-        if (node == nullptr) fail(table_loc, fmt::format("{} has no '{}' (required)", where_name, key));
+        if (node == nullptr)
+            fail(table_loc, fmt::format("{} has no '{}' (required)", where_name, key));
         return *node;
     }
 
     std::string string_value(const toml::node& node, std::string_view what) const {
         const auto* s = node.as_string();
-        if (s == nullptr) fail(at(node), fmt::format("{} must be a string, not {}", what, type_name(node)));
+        if (s == nullptr)
+            fail(at(node), fmt::format("{} must be a string, not {}", what, type_name(node)));
         return s->get();
     }
 
@@ -257,14 +279,16 @@ public:
 
     std::int64_t integer_value(const toml::node& node, std::string_view what) const {
         const auto* i = node.as_integer();
-        if (i == nullptr) fail(at(node), fmt::format("{} must be an integer, not {}", what, type_name(node)));
+        if (i == nullptr)
+            fail(at(node), fmt::format("{} must be an integer, not {}", what, type_name(node)));
         return i->get();
     }
 
     double number_value(const toml::node& node, std::string_view what) const {
         if (const auto* i = node.as_integer()) return static_cast<double>(i->get());
         if (const auto* f = node.as_floating_point()) {
-            if (!std::isfinite(f->get())) fail(at(node), fmt::format("{} must be a finite number", what));
+            if (!std::isfinite(f->get()))
+                fail(at(node), fmt::format("{} must be a finite number", what));
             return f->get();
         }
         fail(at(node), fmt::format("{} must be a number, not {}", what, type_name(node)));
@@ -294,7 +318,8 @@ public:
         }
         const auto* array = node.as_array();
         if (array == nullptr) {
-            fail(at(node), fmt::format("{} must be an array of strings, not {}", what, type_name(node)));
+            fail(at(node),
+                 fmt::format("{} must be an array of strings, not {}", what, type_name(node)));
         }
         if (array->empty()) fail(at(node), fmt::format("{} must not be empty", what));
         std::vector<std::string> argv;
@@ -306,20 +331,23 @@ public:
             }
             argv.push_back(s->get());
         }
-        if (argv.front().empty()) fail(at(node), fmt::format("{}: the program name is empty", what));
+        if (argv.front().empty())
+            fail(at(node), fmt::format("{}: the program name is empty", what));
         return argv;
     }
 
     std::vector<std::string> string_array(const toml::node& node, std::string_view what) const {
         const auto* array = node.as_array();
         if (array == nullptr) {
-            fail(at(node), fmt::format("{} must be an array of strings, not {}", what, type_name(node)));
+            fail(at(node),
+                 fmt::format("{} must be an array of strings, not {}", what, type_name(node)));
         }
         std::vector<std::string> out;
         for (const auto& element : *array) {
             const auto* s = element.as_string();
             if (s == nullptr) {
-                fail(at(node), fmt::format("{} must hold only strings, not {}", what, type_name(element)));
+                fail(at(node),
+                     fmt::format("{} must hold only strings, not {}", what, type_name(element)));
             }
             out.push_back(s->get());
         }
@@ -328,7 +356,8 @@ public:
 
     const toml::table& table_value(const toml::node& node, std::string_view what) const {
         const auto* t = node.as_table();
-        if (t == nullptr) fail(at(node), fmt::format("{} must be a table, not {}", what, type_name(node)));
+        if (t == nullptr)
+            fail(at(node), fmt::format("{} must be a table, not {}", what, type_name(node)));
         return *t;
     }
 
@@ -393,8 +422,10 @@ public:
                 spec.rest.kind = RestSpec::Kind::kBaseline;
             } else {
                 if (!parse_duration(text)) {
-                    fail(at(*rest), fmt::format("rest '{}' is neither a duration nor \"baseline\"", text),
-                         "write \"60s\", \"2m\", ... or \"baseline\" (wait until the GPU is back near idle)");
+                    fail(at(*rest),
+                         fmt::format("rest '{}' is neither a duration nor \"baseline\"", text),
+                         "write \"60s\", \"2m\", ... or \"baseline\" (wait until the GPU is back "
+                         "near idle)");
                 }
                 spec.rest.kind = RestSpec::Kind::kDuration;
                 spec.rest.duration = duration_value(*rest, "rest");
@@ -448,7 +479,8 @@ public:
                 for (const auto& [key, value] : et) {
                     const std::string k(key.str());
                     const bool valid_name =
-                        !k.empty() && (std::isalpha(static_cast<unsigned char>(k[0])) != 0 || k[0] == '_') &&
+                        !k.empty() &&
+                        (std::isalpha(static_cast<unsigned char>(k[0])) != 0 || k[0] == '_') &&
                         std::all_of(k.begin(), k.end(), [](char c) {
                             return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
                         });
@@ -486,8 +518,8 @@ public:
             const toml::table& t = *element.as_table();
             const SourceLocation loc = at(t);
             check_keys(t, "[[environment]]",
-                       {"name", "type", "image", "run_args", "host", "user", "port", "identity_file",
-                        "remote_joulebench"});
+                       {"name", "type", "image", "run_args", "host", "user", "port",
+                        "identity_file", "remote_joulebench"});
             EnvironmentSpec e;
             e.where = loc;
             const toml::node& name = require(t, "name", "[[environment]]", loc);
@@ -496,7 +528,8 @@ public:
                 fail(at(name), fmt::format("duplicate environment name '{}'", e.name),
                      "each [[environment]] needs its own name");
             }
-            const toml::node& type = require(t, "type", fmt::format("environment '{}'", e.name), loc);
+            const toml::node& type =
+                require(t, "type", fmt::format("environment '{}'", e.name), loc);
             const std::string type_text = string_value(type, "type");
             const auto parsed = environment_type_from_string(type_text);
             if (!parsed) {
@@ -507,26 +540,29 @@ public:
                 fail(at(type), fmt::format("unknown environment type '{}'", type_text), hint);
             }
             e.type = *parsed;
-            const bool container = e.type == EnvironmentType::kDocker || e.type == EnvironmentType::kPodman;
+            const bool container =
+                e.type == EnvironmentType::kDocker || e.type == EnvironmentType::kPodman;
             const bool ssh = e.type == EnvironmentType::kSsh;
             // Keys of another type are errors, not silently ignored: a user who wrote `image` for
             // an ssh environment expects it to be used.
             for (const auto& [key, value] : t) {
                 const std::string_view k = key.str();
                 const bool container_key = k == "image" || k == "run_args";
-                const bool ssh_key = k == "host" || k == "user" || k == "port" || k == "identity_file" ||
-                                     k == "remote_joulebench";
+                const bool ssh_key = k == "host" || k == "user" || k == "port" ||
+                                     k == "identity_file" || k == "remote_joulebench";
                 if ((container_key && !container) || (ssh_key && !ssh)) {
-                    fail(at(value), fmt::format("key '{}' does not apply to environment type '{}'", k,
-                                                type_text),
-                         container_key ? "image and run_args are for docker and podman"
-                                       : "host, user, port, identity_file and remote_joulebench are for ssh");
+                    fail(at(value),
+                         fmt::format("key '{}' does not apply to environment type '{}'", k,
+                                     type_text),
+                         container_key
+                             ? "image and run_args are for docker and podman"
+                             : "host, user, port, identity_file and remote_joulebench are for ssh");
                 }
             }
             const std::string where_name = fmt::format("environment '{}'", e.name);
             if (container) {
-                e.image = name_value(require(t, "image", where_name + " (type " + type_text + ")", loc),
-                                     "image");
+                e.image = name_value(
+                    require(t, "image", where_name + " (type " + type_text + ")", loc), "image");
                 if (const toml::node* args = t.get("run_args")) {
                     e.run_args = string_array(*args, "run_args");
                 }
@@ -536,7 +572,8 @@ public:
                 if (const toml::node* user = t.get("user")) e.user = name_value(*user, "user");
                 if (const toml::node* port = t.get("port")) {
                     const std::int64_t p = integer_value(*port, "port");
-                    if (p < 1 || p > 65535) fail(at(*port), fmt::format("port {} is not in 1..65535", p));
+                    if (p < 1 || p > 65535)
+                        fail(at(*port), fmt::format("port {} is not in 1..65535", p));
                     e.port = static_cast<int>(p);
                 }
                 if (const toml::node* id = t.get("identity_file")) {
@@ -554,8 +591,9 @@ public:
     std::vector<double> caps_value(const toml::node& node, std::string_view what) const {
         std::vector<double> caps;
         if (const auto* array = node.as_array()) {
-            if (array->empty()) fail(at(node), fmt::format("{} must not be empty", what),
-                                     "remove the key for no cap");
+            if (array->empty())
+                fail(at(node), fmt::format("{} must not be empty", what),
+                     "remove the key for no cap");
             for (const auto& element : *array) {
                 if (!element.is_number()) {
                     fail(at(node), fmt::format("{} must hold only numbers (watts), not {}", what,
@@ -566,16 +604,20 @@ public:
         } else if (const auto* range = node.as_table()) {
             check_keys(*range, std::string(what) + " range", {"from", "to", "step"});
             const SourceLocation loc = at(node);
-            const toml::node& from_node = require(*range, "from", std::string(what) + " range", loc);
+            const toml::node& from_node =
+                require(*range, "from", std::string(what) + " range", loc);
             const toml::node& to_node = require(*range, "to", std::string(what) + " range", loc);
-            const toml::node& step_node = require(*range, "step", std::string(what) + " range", loc);
+            const toml::node& step_node =
+                require(*range, "step", std::string(what) + " range", loc);
             const double from = number_value(from_node, "from");
             const double to = number_value(to_node, "to");
             const double step = number_value(step_node, "step");
-            if (step <= 0) fail(at(step_node), fmt::format("step must be more than 0, not {}", format_watts(step)));
+            if (step <= 0)
+                fail(at(step_node),
+                     fmt::format("step must be more than 0, not {}", format_watts(step)));
             if (to < from) {
-                fail(at(node), fmt::format("range from {} to {}: 'to' is below 'from'", format_watts(from),
-                                           format_watts(to)));
+                fail(at(node), fmt::format("range from {} to {}: 'to' is below 'from'",
+                                           format_watts(from), format_watts(to)));
             }
             const double steps = (to - from) / step;
             const double whole = std::round(steps);
@@ -583,10 +625,12 @@ public:
                 const double last = from + std::floor(steps) * step;
                 fail(at(step_node),
                      fmt::format("step {} from {} does not reach {} (the last value would be {})",
-                                 format_watts(step), format_watts(from), format_watts(to), format_watts(last)),
+                                 format_watts(step), format_watts(from), format_watts(to),
+                                 format_watts(last)),
                      "choose 'to' = from + k x step, or another step");
             }
-            if (whole > 10000) fail(at(node), fmt::format("range gives {} caps (more than 10000)", whole + 1));
+            if (whole > 10000)
+                fail(at(node), fmt::format("range gives {} caps (more than 10000)", whole + 1));
             for (std::int64_t k = 0; k <= static_cast<std::int64_t>(whole); ++k) {
                 // Rounded to a microwatt so that 0.1-steps give 0.3, not 0.30000000000000004:
                 // the value goes into run ids.
@@ -594,13 +638,18 @@ public:
                 caps.push_back(std::round(value * 1e6) / 1e6);
             }
         } else {
-            fail(at(node), fmt::format("{} must be a list of watts or a range {{ from, to, step }}, not {}",
-                                       what, type_name(node)));
+            fail(at(node),
+                 fmt::format("{} must be a list of watts or a range {{ from, to, step }}, not {}",
+                             what, type_name(node)));
         }
         std::set<double> seen;
         for (const double c : caps) {
-            if (c <= 0) fail(at(node), fmt::format("{}: cap {} W must be more than 0", what, format_watts(c)));
-            if (c > 100000) fail(at(node), fmt::format("{}: cap {} W is implausibly high", what, format_watts(c)));
+            if (c <= 0)
+                fail(at(node),
+                     fmt::format("{}: cap {} W must be more than 0", what, format_watts(c)));
+            if (c > 100000)
+                fail(at(node),
+                     fmt::format("{}: cap {} W is implausibly high", what, format_watts(c)));
             if (!seen.insert(c).second) {
                 fail(at(node), fmt::format("{}: cap {} W is listed twice", what, format_watts(c)));
             }
@@ -633,24 +682,29 @@ public:
         selection.where = at(devices);
         if (const auto* s = devices.as_string()) {
             if (s->get() != "all") {
-                fail(at(devices), fmt::format("devices '{}' is not \"all\" or a list of GPU indices", s->get()));
+                fail(at(devices),
+                     fmt::format("devices '{}' is not \"all\" or a list of GPU indices", s->get()));
             }
             selection.all = true;
         } else if (const auto* array = devices.as_array()) {
-            if (array->empty()) fail(at(devices), "devices must not be empty", "remove [gpus] to run without GPU slots");
+            if (array->empty())
+                fail(at(devices), "devices must not be empty",
+                     "remove [gpus] to run without GPU slots");
             std::set<std::int64_t> seen;
             for (const auto& element : *array) {
                 const std::int64_t index = integer_value(element, "a GPU index");
                 if (index < 0) fail(at(devices), fmt::format("GPU index {} is negative", index));
-                if (index > 1023) fail(at(devices), fmt::format("GPU index {} is implausibly high", index));
+                if (index > 1023)
+                    fail(at(devices), fmt::format("GPU index {} is implausibly high", index));
                 if (!seen.insert(index).second) {
                     fail(at(devices), fmt::format("GPU {} is listed twice", index));
                 }
                 selection.devices.push_back(static_cast<int>(index));
             }
         } else {
-            fail(at(devices), fmt::format("devices must be a list of GPU indices or \"all\", not {}",
-                                          type_name(devices)));
+            fail(at(devices),
+                 fmt::format("devices must be a list of GPU indices or \"all\", not {}",
+                             type_name(devices)));
         }
         spec.gpus = std::move(selection);
     }
@@ -669,10 +723,11 @@ ExperimentSpec parse_experiment_text(std::string_view text, std::string source_n
     } catch (const toml::parse_error& e) {
         const auto& begin = e.source().begin;
         throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("experiment: {}:{}: TOML syntax: {} (column {})", source_name, begin.line,
-                                e.description(), begin.column));
+                    fmt::format("experiment: {}:{}: TOML syntax: {} (column {})", source_name,
+                                begin.line, e.description(), begin.column));
     }
-    parser.check_keys(root, "the file", {"experiment", "workload", "environment", "power_caps", "gpus"});
+    parser.check_keys(root, "the file",
+                      {"experiment", "workload", "environment", "power_caps", "gpus"});
     ExperimentSpec spec;
     parser.parse_experiment(root, spec);
     parser.parse_workloads(root, spec);
@@ -688,7 +743,8 @@ ExperimentSpec parse_experiment_text(std::string_view text, std::string source_n
 ExperimentSpec parse_experiment_file(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-        throw Error(ErrorCategory::kNotFound, "experiment: read " + path.string() + ": no such file");
+        throw Error(ErrorCategory::kNotFound,
+                    "experiment: read " + path.string() + ": no such file");
     }
     if (std::filesystem::is_directory(path, ec)) {
         throw Error(ErrorCategory::kInvalidArgument,
@@ -700,7 +756,8 @@ ExperimentSpec parse_experiment_file(const std::filesystem::path& path) {
     }
     std::ostringstream buffer;
     buffer << in.rdbuf();
-    if (in.bad()) throw Error(ErrorCategory::kIo, "experiment: read " + path.string() + ": read failed");
+    if (in.bad())
+        throw Error(ErrorCategory::kIo, "experiment: read " + path.string() + ": read failed");
     return parse_experiment_text(buffer.str(), path.string());
 }
 

@@ -173,15 +173,17 @@ Plan make_plan(const ExperimentSpec& spec, std::optional<Shard> shard) {
     for (std::size_t i = 0; i < runs.size(); ++i) {
         runs[i].plan_index = i;
         if (!ids.insert(runs[i].run_id).second) {
-            throw Error(ErrorCategory::kInternal,
-                        fmt::format("plan: expand {}: two runs share the id {}", spec.name, runs[i].run_id),
-                        "rename a workload or environment; this is a 64-bit hash collision");
+            throw Error(
+                ErrorCategory::kInternal,
+                fmt::format("plan: expand {}: two runs share the id {}", spec.name, runs[i].run_id),
+                "rename a workload or environment; this is a 64-bit hash collision");
         }
     }
     plan.total_runs = runs.size();
     if (shard && shard->count > 1) {
         for (auto& run : runs) {
-            if (run.plan_index % shard->count == shard->index - 1) plan.runs.push_back(std::move(run));
+            if (run.plan_index % shard->count == shard->index - 1)
+                plan.runs.push_back(std::move(run));
         }
     } else {
         plan.runs = std::move(runs);

@@ -18,19 +18,25 @@ struct Column {
 
 const std::vector<Column>& columns() {
     static const std::vector<Column> kColumns = {
-        {"run_id", Kind::kText},          {"plan_index", Kind::kInteger},   {"workload", Kind::kText},
-        {"environment", Kind::kText},     {"power_cap_w", Kind::kReal},     {"cpu_power_cap_w", Kind::kReal},
-        {"repetition", Kind::kInteger},   {"gpu", Kind::kInteger},          {"status", Kind::kText},
-        {"attempt", Kind::kInteger},      {"started_at", Kind::kReal},      {"ended_at", Kind::kReal},
-        {"exit_code", Kind::kInteger},    {"signal", Kind::kInteger},       {"wall_s", Kind::kReal},
-        {"energy_j", Kind::kReal},        {"gpu_energy_j", Kind::kReal},    {"cpu_energy_j", Kind::kReal},
-        {"edp_js", Kind::kReal},          {"ed2p_js2", Kind::kReal},        {"idle_power_w", Kind::kReal},
-        {"net_energy_j", Kind::kReal},    {"warnings", Kind::kJson},        {"metrics", Kind::kJson},
+        {"run_id", Kind::kText},        {"plan_index", Kind::kInteger},
+        {"workload", Kind::kText},      {"environment", Kind::kText},
+        {"power_cap_w", Kind::kReal},   {"cpu_power_cap_w", Kind::kReal},
+        {"repetition", Kind::kInteger}, {"gpu", Kind::kInteger},
+        {"status", Kind::kText},        {"attempt", Kind::kInteger},
+        {"started_at", Kind::kReal},    {"ended_at", Kind::kReal},
+        {"exit_code", Kind::kInteger},  {"signal", Kind::kInteger},
+        {"wall_s", Kind::kReal},        {"energy_j", Kind::kReal},
+        {"gpu_energy_j", Kind::kReal},  {"cpu_energy_j", Kind::kReal},
+        {"edp_js", Kind::kReal},        {"ed2p_js2", Kind::kReal},
+        {"idle_power_w", Kind::kReal},  {"net_energy_j", Kind::kReal},
+        {"warnings", Kind::kJson},      {"metrics", Kind::kJson},
     };
     return kColumns;
 }
 
-std::string cell(const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); }
+std::string cell(const std::optional<double>& v) {
+    return v ? fmt::format("{}", *v) : std::string();
+}
 template <class T>
 std::string cell_int(const std::optional<T>& v) {
     return v ? fmt::format("{}", *v) : std::string();
@@ -110,9 +116,12 @@ std::string export_csv(const Store& store) {
 std::string export_json(const Store& store) {
     nlohmann::ordered_json doc;
     if (const auto e = store.experiment()) {
-        doc["experiment"] = {{"name", e->name},         {"file_name", e->file_name},
-                             {"file_sha256", e->file_sha256}, {"seed", e->seed},
-                             {"joulebench_version", e->joulebench_version}, {"created_at", e->created_at}};
+        doc["experiment"] = {{"name", e->name},
+                             {"file_name", e->file_name},
+                             {"file_sha256", e->file_sha256},
+                             {"seed", e->seed},
+                             {"joulebench_version", e->joulebench_version},
+                             {"created_at", e->created_at}};
     } else {
         doc["experiment"] = nullptr;
     }
@@ -130,10 +139,18 @@ std::string export_json(const Store& store) {
                 continue;
             }
             switch (c.kind) {
-                case Kind::kText: object[c.name] = v; break;
-                case Kind::kInteger: object[c.name] = std::stoll(v); break;
-                case Kind::kReal: object[c.name] = std::stod(v); break;
-                case Kind::kJson: object[c.name] = nlohmann::ordered_json::parse(v); break;
+                case Kind::kText:
+                    object[c.name] = v;
+                    break;
+                case Kind::kInteger:
+                    object[c.name] = std::stoll(v);
+                    break;
+                case Kind::kReal:
+                    object[c.name] = std::stod(v);
+                    break;
+                case Kind::kJson:
+                    object[c.name] = nlohmann::ordered_json::parse(v);
+                    break;
             }
         }
         runs.push_back(std::move(object));

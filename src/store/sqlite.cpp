@@ -32,15 +32,19 @@ void exec(sqlite3* db, const char* sql, const std::string& what) {
 }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : m_db(db), m_sql(sql) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &m_stmt, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &m_stmt, nullptr) !=
+        SQLITE_OK) {
         throw error(db, "prepare `" + m_sql.substr(0, 60) + "`");
     }
 }
 
-Statement::~Statement() { sqlite3_finalize(m_stmt); }
+Statement::~Statement() {
+    sqlite3_finalize(m_stmt);
+}
 
 Statement& Statement::bind(int index, std::string_view text) {
-    if (sqlite3_bind_text(m_stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+    if (sqlite3_bind_text(m_stmt, index, text.data(), static_cast<int>(text.size()),
+                          SQLITE_TRANSIENT) != SQLITE_OK) {
         throw error(m_db, "bind");
     }
     return *this;
@@ -57,7 +61,8 @@ Statement& Statement::bind(int index, std::int64_t value) {
 }
 
 Statement& Statement::bind_blob(int index, const void* data, std::size_t size) {
-    if (sqlite3_bind_blob64(m_stmt, index, data, size, SQLITE_STATIC) != SQLITE_OK) throw error(m_db, "bind");
+    if (sqlite3_bind_blob64(m_stmt, index, data, size, SQLITE_STATIC) != SQLITE_OK)
+        throw error(m_db, "bind");
     return *this;
 }
 
@@ -83,17 +88,24 @@ void Statement::reset() {
     sqlite3_clear_bindings(m_stmt);
 }
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(m_stmt, column) == SQLITE_NULL; }
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+}
 
 std::string Statement::text(int column) const {
     const auto* p = sqlite3_column_text(m_stmt, column);
     if (p == nullptr) return {};
-    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)));
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)));
 }
 
-double Statement::real(int column) const { return sqlite3_column_double(m_stmt, column); }
+double Statement::real(int column) const {
+    return sqlite3_column_double(m_stmt, column);
+}
 
-std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(m_stmt, column); }
+std::int64_t Statement::integer(int column) const {
+    return sqlite3_column_int64(m_stmt, column);
+}
 
 std::optional<double> Statement::opt_real(int column) const {
     if (is_null(column)) return std::nullopt;
@@ -105,13 +117,17 @@ std::optional<std::int64_t> Statement::opt_integer(int column) const {
     return integer(column);
 }
 
-const void* Statement::blob(int column) const { return sqlite3_column_blob(m_stmt, column); }
+const void* Statement::blob(int column) const {
+    return sqlite3_column_blob(m_stmt, column);
+}
 
 std::size_t Statement::bytes(int column) const {
     return static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column));
 }
 
-Transaction::Transaction(sqlite3* db) : m_db(db) { exec(db, "BEGIN IMMEDIATE", "begin transaction"); }
+Transaction::Transaction(sqlite3* db) : m_db(db) {
+    exec(db, "BEGIN IMMEDIATE", "begin transaction");
+}
 
 Transaction::~Transaction() {
     if (!m_done) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -31,11 +31,15 @@ public:
     // Binds are 1-based, as in SQLite.
     Statement& bind(int index, std::string_view text);
     Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+    Statement& bind(int index, const std::string& text) {
+        return bind(index, std::string_view(text));
+    }
     Statement& bind(int index, double value);
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
-    Statement& bind(int index, unsigned value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(int index, unsigned value) {
+        return bind(index, static_cast<std::int64_t>(value));
+    }
     Statement& bind_blob(int index, const void* data, std::size_t size);
     Statement& bind_null(int index);
     template <class T>

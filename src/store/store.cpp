@@ -9,8 +9,8 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -155,7 +155,8 @@ CREATE TABLE idle_baselines (
 }
 
 double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 bool is_end_status(RunStatus s) {
@@ -172,9 +173,12 @@ std::string status_list_sql(const std::vector<RunStatus>& statuses) {
 }
 
 constexpr const char* kRunColumns =
-    "run_id, plan_index, workload, environment, gpu_cap_w, cpu_cap_w, repetition, status, attempt, gpu, "
-    "session_id, started_at, ended_at, exit_code, signal, wall_s, energy_j, gpu_energy_j, cpu_energy_j, "
-    "edp_js, ed2p_js2, idle_power_w, net_energy_j, caps_json, warnings_json, phases_json, stderr_tail, "
+    "run_id, plan_index, workload, environment, gpu_cap_w, cpu_cap_w, repetition, status, attempt, "
+    "gpu, "
+    "session_id, started_at, ended_at, exit_code, signal, wall_s, energy_j, gpu_energy_j, "
+    "cpu_energy_j, "
+    "edp_js, ed2p_js2, idle_power_w, net_energy_j, caps_json, warnings_json, phases_json, "
+    "stderr_tail, "
     "metrics_json, measure_json";
 
 RunRecord read_run(const Statement& q) {
@@ -239,19 +243,25 @@ std::string host_now_suffix() {
 
 std::string_view to_string(RunStatus status) {
     switch (status) {
-        case RunStatus::kPlanned: return "planned";
-        case RunStatus::kRunning: return "running";
-        case RunStatus::kDone: return "done";
-        case RunStatus::kFailed: return "failed";
-        case RunStatus::kTimeout: return "timeout";
-        case RunStatus::kInterrupted: return "interrupted";
+        case RunStatus::kPlanned:
+            return "planned";
+        case RunStatus::kRunning:
+            return "running";
+        case RunStatus::kDone:
+            return "done";
+        case RunStatus::kFailed:
+            return "failed";
+        case RunStatus::kTimeout:
+            return "timeout";
+        case RunStatus::kInterrupted:
+            return "interrupted";
     }
     return "planned";
 }
 
 std::optional<RunStatus> run_status_from_string(std::string_view text) {
-    for (const RunStatus s : {RunStatus::kPlanned, RunStatus::kRunning, RunStatus::kDone, RunStatus::kFailed,
-                              RunStatus::kTimeout, RunStatus::kInterrupted}) {
+    for (const RunStatus s : {RunStatus::kPlanned, RunStatus::kRunning, RunStatus::kDone,
+                              RunStatus::kFailed, RunStatus::kTimeout, RunStatus::kInterrupted}) {
         if (to_string(s) == text) return s;
     }
     return std::nullopt;
@@ -277,10 +287,12 @@ Store::Store(const std::filesystem::path& path, Mode mode) : m_path(path) {
         throw Error(ErrorCategory::kNotFound, "store: open " + path.string() + ": no such file");
     }
     if (exists && std::filesystem::is_directory(path, ec)) {
-        throw Error(ErrorCategory::kInvalidArgument, "store: open " + path.string() + ": is a directory");
+        throw Error(ErrorCategory::kInvalidArgument,
+                    "store: open " + path.string() + ": is a directory");
     }
     int flags = SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;  // our own mutex serialises calls
-    flags |= mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
+                                     : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
         const Error e = sqlite::error(m_db, "open " + path.string());
         sqlite3_close(m_db);
@@ -296,8 +308,10 @@ Store::Store(const std::filesystem::path& path, Mode mode) : m_path(path) {
             // commit durable against power loss too; one commit per run is cheap (BENCHMARKS.md).
             Statement wal(m_db, "PRAGMA journal_mode = WAL");
             if (!wal.step() || wal.text(0) != "wal") {
-                throw Error(ErrorCategory::kIo, "store: open " + path.string() + ": cannot switch to WAL mode",
-                            "the file system may not support the shared memory WAL needs (NFS); use a local disk");
+                throw Error(ErrorCategory::kIo,
+                            "store: open " + path.string() + ": cannot switch to WAL mode",
+                            "the file system may not support the shared memory WAL needs (NFS); "
+                            "use a local disk");
             }
             exec("PRAGMA synchronous = FULL");
         }
@@ -313,7 +327,9 @@ Store::~Store() {
     if (m_db != nullptr) sqlite3_close(m_db);
 }
 
-void Store::exec(const char* sql) const { sqlite::exec(m_db, sql, fmt::format("{} in {}", sql, m_path.string())); }
+void Store::exec(const char* sql) const {
+    sqlite::exec(m_db, sql, fmt::format("{} in {}", sql, m_path.string()));
+}
 
 int Store::schema_version() const {
     std::lock_guard lock(m_mutex);
@@ -353,19 +369,22 @@ void Store::migrate(Mode mode) {
     const int latest = static_cast<int>(migrations().size());
     static_assert(kSchemaVersion >= 1);
     if (version > latest) {
-        throw Error(ErrorCategory::kNotSupported,
-                    fmt::format("store: open {}: schema version {} is newer than this joulebench ({}) knows "
-                                "(version {})",
-                                where, version, JOULEBENCH_VERSION, latest),
-                    "the store was written by a newer joulebench; use that version or newer");
+        throw Error(
+            ErrorCategory::kNotSupported,
+            fmt::format(
+                "store: open {}: schema version {} is newer than this joulebench ({}) knows "
+                "(version {})",
+                where, version, JOULEBENCH_VERSION, latest),
+            "the store was written by a newer joulebench; use that version or newer");
     }
     if (version == latest) return;
     if (mode == Mode::kReadOnly) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("store: open {}: schema version {} is older than {} and the store is "
-                                "opened read-only",
-                                where, version, latest),
-                    "open it once with a command that writes (e.g. `joulebench run`) to migrate it");
+        throw Error(
+            ErrorCategory::kInvalidArgument,
+            fmt::format("store: open {}: schema version {} is older than {} and the store is "
+                        "opened read-only",
+                        where, version, latest),
+            "open it once with a command that writes (e.g. `joulebench run`) to migrate it");
     }
     Transaction tx(m_db);
     {
@@ -378,7 +397,8 @@ void Store::migrate(Mode mode) {
         sqlite::exec(m_db, migrations()[static_cast<std::size_t>(v)],
                      fmt::format("migrate {} to schema version {}", where, v + 1));
     }
-    sqlite::exec(m_db, fmt::format("PRAGMA user_version = {}", latest).c_str(), "set schema version of " + where);
+    sqlite::exec(m_db, fmt::format("PRAGMA user_version = {}", latest).c_str(),
+                 "set schema version of " + where);
     sqlite::exec(m_db, fmt::format("PRAGMA application_id = {}", kApplicationId).c_str(),
                  "set application id of " + where);
     tx.commit();
@@ -389,18 +409,21 @@ bool Store::record_experiment(const ExperimentRecord& experiment) {
     Transaction tx(m_db);
     Statement q(m_db, "SELECT name, file_sha256, file_name FROM experiment WHERE id = 1");
     if (q.step()) {
-        if (q.text(1) == experiment.file_sha256) return false;  // a resume; tx rolls back (nothing written)
+        if (q.text(1) == experiment.file_sha256)
+            return false;  // a resume; tx rolls back (nothing written)
         throw ExperimentChangedError(
             ErrorCategory::kInvalidArgument,
             fmt::format("store: record experiment in {}: the store holds experiment '{}' from {} "
                         "(sha256 {}), and {} differs (sha256 {})",
                         m_path.string(), q.text(0), q.text(2), q.text(1).substr(0, 12),
                         experiment.file_name, experiment.file_sha256.substr(0, 12)),
-            "use --new to set the old store aside and start a new one, or restore the original file to resume");
+            "use --new to set the old store aside and start a new one, or restore the original "
+            "file to resume");
     }
-    Statement insert(m_db,
-                     "INSERT INTO experiment (id, name, file_name, file_text, file_sha256, seed, seed_given, "
-                     "joulebench_version, created_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement insert(
+        m_db,
+        "INSERT INTO experiment (id, name, file_name, file_text, file_sha256, seed, seed_given, "
+        "joulebench_version, created_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, experiment.name)
         .bind(2, experiment.file_name)
         .bind(3, experiment.file_text)
@@ -416,9 +439,10 @@ bool Store::record_experiment(const ExperimentRecord& experiment) {
 
 std::optional<ExperimentRecord> Store::experiment() const {
     std::lock_guard lock(m_mutex);
-    Statement q(m_db,
-                "SELECT name, file_name, file_text, file_sha256, seed, seed_given, joulebench_version, "
-                "created_at FROM experiment WHERE id = 1");
+    Statement q(
+        m_db,
+        "SELECT name, file_name, file_text, file_sha256, seed, seed_given, joulebench_version, "
+        "created_at FROM experiment WHERE id = 1");
     if (!q.step()) return std::nullopt;
     ExperimentRecord r;
     r.name = q.text(0);
@@ -448,8 +472,8 @@ std::optional<std::filesystem::path> Store::set_aside(const std::filesystem::pat
     }
     std::filesystem::rename(path, target, ec);
     if (ec) {
-        throw Error(ErrorCategory::kIo,
-                    fmt::format("store: set aside {}: rename to {}: {}", path.string(), target.string(), ec.message()));
+        throw Error(ErrorCategory::kIo, fmt::format("store: set aside {}: rename to {}: {}",
+                                                    path.string(), target.string(), ec.message()));
     }
     for (const char* suffix : {"-wal", "-shm"}) {
         std::filesystem::path side = path;
@@ -462,11 +486,13 @@ std::optional<std::filesystem::path> Store::set_aside(const std::filesystem::pat
 std::int64_t Store::begin_session(const SessionInfo& session) {
     std::lock_guard lock(m_mutex);
     if (!nlohmann::json::accept(session.host_json)) {
-        throw Error(ErrorCategory::kInvalidArgument, "store: begin session: host_json is not valid JSON");
+        throw Error(ErrorCategory::kInvalidArgument,
+                    "store: begin session: host_json is not valid JSON");
     }
-    Statement q(m_db,
-                "INSERT INTO sessions (host_json, joulebench_version, command_line, shard, started_at) "
-                "VALUES (?, ?, ?, ?, ?)");
+    Statement q(
+        m_db,
+        "INSERT INTO sessions (host_json, joulebench_version, command_line, shard, started_at) "
+        "VALUES (?, ?, ?, ?, ?)");
     q.bind(1, session.host_json).bind(2, session.joulebench_version).bind(3, session.command_line);
     if (session.shard) {
         q.bind(4, fmt::format("{}/{}", session.shard->index, session.shard->count));
@@ -489,7 +515,8 @@ std::size_t Store::add_planned_runs(const std::vector<RunSpec>& runs) {
     std::lock_guard lock(m_mutex);
     Transaction tx(m_db);
     Statement q(m_db,
-                "INSERT OR IGNORE INTO runs (run_id, plan_index, workload, environment, gpu_cap_w, cpu_cap_w, "
+                "INSERT OR IGNORE INTO runs (run_id, plan_index, workload, environment, gpu_cap_w, "
+                "cpu_cap_w, "
                 "repetition, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'planned')");
     std::size_t added = 0;
     for (const RunSpec& run : runs) {
@@ -517,7 +544,8 @@ std::vector<std::string> Store::mark_stale_running_interrupted() {
         while (q.step()) ids.push_back(q.text(0));
     }
     sqlite::exec(m_db,
-                 "INSERT OR REPLACE INTO run_attempts (run_id, attempt, session_id, status, gpu, started_at) "
+                 "INSERT OR REPLACE INTO run_attempts (run_id, attempt, session_id, status, gpu, "
+                 "started_at) "
                  "SELECT run_id, attempt, session_id, 'interrupted', gpu, started_at FROM runs "
                  "WHERE status = 'running';"
                  "UPDATE runs SET status = 'interrupted' WHERE status = 'running';",
@@ -533,12 +561,24 @@ StatusCounts Store::status_counts() const {
     while (q.step()) {
         const auto n = static_cast<std::size_t>(q.integer(1));
         switch (run_status_from_string(q.text(0)).value_or(RunStatus::kPlanned)) {
-            case RunStatus::kPlanned: counts.planned += n; break;
-            case RunStatus::kRunning: counts.running += n; break;
-            case RunStatus::kDone: counts.done += n; break;
-            case RunStatus::kFailed: counts.failed += n; break;
-            case RunStatus::kTimeout: counts.timeout += n; break;
-            case RunStatus::kInterrupted: counts.interrupted += n; break;
+            case RunStatus::kPlanned:
+                counts.planned += n;
+                break;
+            case RunStatus::kRunning:
+                counts.running += n;
+                break;
+            case RunStatus::kDone:
+                counts.done += n;
+                break;
+            case RunStatus::kFailed:
+                counts.failed += n;
+                break;
+            case RunStatus::kTimeout:
+                counts.timeout += n;
+                break;
+            case RunStatus::kInterrupted:
+                counts.interrupted += n;
+                break;
         }
     }
     return counts;
@@ -586,28 +626,32 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
         q.bind(1, run_id);
         if (!q.step()) {
             throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: mark run {} running: no such run in {}", run_id, m_path.string()));
+                        fmt::format("store: mark run {} running: no such run in {}", run_id,
+                                    m_path.string()));
         }
         const std::string status = q.text(0);
         if (status == "done" || status == "running") {
-            throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: mark run {} running: it is already {}", run_id, status));
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                fmt::format("store: mark run {} running: it is already {}", run_id, status));
         }
     }
-    for (const char* sql : {"DELETE FROM trace_chunks WHERE run_id = ?", "DELETE FROM trace_columns WHERE run_id = ?",
-                            "DELETE FROM run_domains WHERE run_id = ?"}) {
+    for (const char* sql :
+         {"DELETE FROM trace_chunks WHERE run_id = ?", "DELETE FROM trace_columns WHERE run_id = ?",
+          "DELETE FROM run_domains WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, run_id);
         d.run();
     }
-    Statement q(m_db,
-                "UPDATE runs SET status = 'running', attempt = attempt + 1, session_id = ?, gpu = ?, "
-                "started_at = ?, ended_at = NULL, exit_code = NULL, signal = NULL, wall_s = NULL, "
-                "cpu_user_s = NULL, cpu_system_s = NULL, energy_j = NULL, gpu_energy_j = NULL, "
-                "cpu_energy_j = NULL, edp_js = NULL, ed2p_js2 = NULL, total_includes_estimate = NULL, "
-                "idle_power_w = NULL, net_energy_j = NULL, caps_json = '[]', warnings_json = '[]', "
-                "phases_json = '[]', stderr_tail = '', metrics_json = NULL, measure_json = NULL "
-                "WHERE run_id = ?");
+    Statement q(
+        m_db,
+        "UPDATE runs SET status = 'running', attempt = attempt + 1, session_id = ?, gpu = ?, "
+        "started_at = ?, ended_at = NULL, exit_code = NULL, signal = NULL, wall_s = NULL, "
+        "cpu_user_s = NULL, cpu_system_s = NULL, energy_j = NULL, gpu_energy_j = NULL, "
+        "cpu_energy_j = NULL, edp_js = NULL, ed2p_js2 = NULL, total_includes_estimate = NULL, "
+        "idle_power_w = NULL, net_energy_j = NULL, caps_json = '[]', warnings_json = '[]', "
+        "phases_json = '[]', stderr_tail = '', metrics_json = NULL, measure_json = NULL "
+        "WHERE run_id = ?");
     q.bind(1, session_id).bind(2, gpu).bind(3, started_at).bind(4, run_id);
     q.run();
     tx.commit();
@@ -623,9 +667,10 @@ void Store::finish_run(const RunOutcome& outcome) {
     if (!outcome.metrics_json.empty()) {
         metrics = nlohmann::json::parse(outcome.metrics_json, nullptr, false);
         if (!metrics.is_object()) {
-            throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: finish run {}: the workload metrics are not a JSON object",
-                                    outcome.run_id));
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                fmt::format("store: finish run {}: the workload metrics are not a JSON object",
+                            outcome.run_id));
         }
     }
     const MeasureResult* m = outcome.measure ? &*outcome.measure : nullptr;
@@ -637,15 +682,17 @@ void Store::finish_run(const RunOutcome& outcome) {
     for (const auto& w : outcome.warnings) warnings.push_back(w);
     nlohmann::json caps = nlohmann::json::array();
     for (const auto& c : outcome.caps) {
-        caps.push_back({{"domain", c.domain},
-                        {"requested_w", c.requested_w},
-                        {"applied_w", c.applied_w ? nlohmann::json(*c.applied_w) : nlohmann::json(nullptr)}});
+        caps.push_back(
+            {{"domain", c.domain},
+             {"requested_w", c.requested_w},
+             {"applied_w", c.applied_w ? nlohmann::json(*c.applied_w) : nlohmann::json(nullptr)}});
     }
     nlohmann::json phases = nlohmann::json::array();
     for (const auto& p : outcome.phases) {
-        phases.push_back({{"name", p.name},
-                          {"wall_s", p.wall_s},
-                          {"energy_j", p.energy_j ? nlohmann::json(*p.energy_j) : nlohmann::json(nullptr)}});
+        phases.push_back(
+            {{"name", p.name},
+             {"wall_s", p.wall_s},
+             {"energy_j", p.energy_j ? nlohmann::json(*p.energy_j) : nlohmann::json(nullptr)}});
     }
 
     std::optional<int> exit_code = outcome.exit_code;
@@ -674,15 +721,18 @@ void Store::finish_run(const RunOutcome& outcome) {
     std::optional<std::int64_t> session_id;
     double marked_started_at = 0.0;
     {
-        Statement q(m_db, "SELECT status, attempt, session_id, started_at FROM runs WHERE run_id = ?");
+        Statement q(m_db,
+                    "SELECT status, attempt, session_id, started_at FROM runs WHERE run_id = ?");
         q.bind(1, outcome.run_id);
         if (!q.step()) {
             throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: finish run {}: no such run in {}", outcome.run_id, m_path.string()));
+                        fmt::format("store: finish run {}: no such run in {}", outcome.run_id,
+                                    m_path.string()));
         }
         if (q.text(0) != "running") {
             throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: finish run {}: it is {}, not running", outcome.run_id, q.text(0)),
+                        fmt::format("store: finish run {}: it is {}, not running", outcome.run_id,
+                                    q.text(0)),
                         "call mark_running first");
         }
         attempt = q.integer(1);
@@ -696,16 +746,22 @@ void Store::finish_run(const RunOutcome& outcome) {
     double ended_at = outcome.ended_at;
     if (ended_at == 0.0 && m != nullptr) ended_at = started_at + m->wall_s;
     if (ended_at == 0.0) ended_at = unix_now();
-    Statement u(m_db,
-                "UPDATE runs SET status = ?, gpu = coalesce(?, gpu), started_at = ?, ended_at = ?, exit_code = ?, "
-                "signal = ?, wall_s = ?, cpu_user_s = ?, cpu_system_s = ?, energy_j = ?, gpu_energy_j = ?, "
-                "cpu_energy_j = ?, edp_js = ?, ed2p_js2 = ?, total_includes_estimate = ?, idle_power_w = ?, "
-                "net_energy_j = ?, caps_json = ?, warnings_json = ?, phases_json = ?, stderr_tail = ?, "
-                "metrics_json = ?, measure_json = ? WHERE run_id = ?");
+    Statement u(
+        m_db,
+        "UPDATE runs SET status = ?, gpu = coalesce(?, gpu), started_at = ?, ended_at = ?, "
+        "exit_code = ?, "
+        "signal = ?, wall_s = ?, cpu_user_s = ?, cpu_system_s = ?, energy_j = ?, gpu_energy_j = ?, "
+        "cpu_energy_j = ?, edp_js = ?, ed2p_js2 = ?, total_includes_estimate = ?, idle_power_w = "
+        "?, "
+        "net_energy_j = ?, caps_json = ?, warnings_json = ?, phases_json = ?, stderr_tail = ?, "
+        "metrics_json = ?, measure_json = ? WHERE run_id = ?");
     u.bind(1, to_string(outcome.status)).bind(2, outcome.gpu).bind(3, started_at).bind(4, ended_at);
     u.bind(5, exit_code).bind(6, signal);
     if (m != nullptr) {
-        u.bind(7, m->wall_s).bind(8, m->cpu_user_s).bind(9, m->cpu_system_s).bind(10, m->total_energy_j);
+        u.bind(7, m->wall_s)
+            .bind(8, m->cpu_user_s)
+            .bind(9, m->cpu_system_s)
+            .bind(10, m->total_energy_j);
         u.bind(11, gpu_energy).bind(12, cpu_energy).bind(13, m->edp_js).bind(14, m->ed2p_js2);
         u.bind(15, m->total_includes_estimate ? 1 : 0);
         if (m->idle) {
@@ -717,7 +773,10 @@ void Store::finish_run(const RunOutcome& outcome) {
         for (int i = 7; i <= 17; ++i) u.bind_null(i);
         if (ended_at > started_at && started_at > 0.0) u.bind(7, ended_at - started_at);
     }
-    u.bind(18, caps.dump()).bind(19, warnings.dump()).bind(20, phases.dump()).bind(21, outcome.stderr_tail);
+    u.bind(18, caps.dump())
+        .bind(19, warnings.dump())
+        .bind(20, phases.dump())
+        .bind(21, outcome.stderr_tail);
     if (outcome.metrics_json.empty()) {
         u.bind_null(22);
     } else {
@@ -737,15 +796,20 @@ void Store::finish_run(const RunOutcome& outcome) {
         d.run();
     }
     if (m != nullptr) {
-        Statement d(m_db,
-                    "INSERT INTO run_domains (run_id, domain_index, domain, kind, device_index, method, backend, "
-                    "name, energy_j, avg_power_w, peak_power_w, counts_in_total, cross_check_energy_j, "
-                    "disagreement_pct, idle_power_w, net_energy_j, failed_reads, wraps, resets) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        Statement d(
+            m_db,
+            "INSERT INTO run_domains (run_id, domain_index, domain, kind, device_index, method, "
+            "backend, "
+            "name, energy_j, avg_power_w, peak_power_w, counts_in_total, cross_check_energy_j, "
+            "disagreement_pct, idle_power_w, net_energy_j, failed_reads, wraps, resets) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         int index = 0;
         for (const auto& dom : m->domains) {
             d.reset();
-            d.bind(1, outcome.run_id).bind(2, index++).bind(3, dom.info.id).bind(4, to_string(dom.info.kind));
+            d.bind(1, outcome.run_id)
+                .bind(2, index++)
+                .bind(3, dom.info.id)
+                .bind(4, to_string(dom.info.kind));
             if (dom.info.index >= 0) {
                 d.bind(5, dom.info.index);
             } else {
@@ -753,18 +817,25 @@ void Store::finish_run(const RunOutcome& outcome) {
             }
             d.bind(6, to_string(dom.info.method)).bind(7, dom.info.backend).bind(8, dom.info.name);
             d.bind(9, dom.energy_j).bind(10, dom.avg_power_w).bind(11, dom.peak_power_w);
-            d.bind(12, dom.counts_in_total ? 1 : 0).bind(13, dom.cross_check_energy_j).bind(14, dom.disagreement_pct);
+            d.bind(12, dom.counts_in_total ? 1 : 0)
+                .bind(13, dom.cross_check_energy_j)
+                .bind(14, dom.disagreement_pct);
             d.bind(15, dom.idle_power_w).bind(16, dom.net_energy_j);
             d.bind(17, static_cast<std::int64_t>(dom.failed_reads + dom.health.failed_reads));
-            d.bind(18, static_cast<std::int64_t>(dom.health.wraps)).bind(19, static_cast<std::int64_t>(dom.health.resets));
+            d.bind(18, static_cast<std::int64_t>(dom.health.wraps))
+                .bind(19, static_cast<std::int64_t>(dom.health.resets));
             d.run();
         }
     }
     Statement a(m_db,
-                "INSERT OR REPLACE INTO run_attempts (run_id, attempt, session_id, status, gpu, started_at, ended_at, "
+                "INSERT OR REPLACE INTO run_attempts (run_id, attempt, session_id, status, gpu, "
+                "started_at, ended_at, "
                 "exit_code, signal, energy_j, stderr_tail) VALUES (?, ?, ?, ?, "
                 "(SELECT gpu FROM runs WHERE run_id = ?1), ?, ?, ?, ?, ?, ?)");
-    a.bind(1, outcome.run_id).bind(2, attempt).bind(3, session_id).bind(4, to_string(outcome.status));
+    a.bind(1, outcome.run_id)
+        .bind(2, attempt)
+        .bind(3, session_id)
+        .bind(4, to_string(outcome.status));
     a.bind(5, started_at).bind(6, ended_at).bind(7, exit_code).bind(8, signal);
     if (m != nullptr) {
         a.bind(9, m->total_energy_j);
@@ -778,10 +849,11 @@ void Store::finish_run(const RunOutcome& outcome) {
 
 std::vector<DomainRecord> Store::domains(std::string_view run_id) const {
     std::lock_guard lock(m_mutex);
-    Statement q(m_db,
-                "SELECT run_id, domain_index, domain, kind, method, energy_j, avg_power_w, peak_power_w, "
-                "counts_in_total, idle_power_w, net_energy_j FROM run_domains WHERE run_id = ? "
-                "ORDER BY domain_index");
+    Statement q(
+        m_db,
+        "SELECT run_id, domain_index, domain, kind, method, energy_j, avg_power_w, peak_power_w, "
+        "counts_in_total, idle_power_w, net_energy_j FROM run_domains WHERE run_id = ? "
+        "ORDER BY domain_index");
     q.bind(1, run_id);
     std::vector<DomainRecord> out;
     while (q.step()) {
@@ -806,8 +878,8 @@ void Store::append_trace_chunk(const TraceChunk& chunk) {
     const std::size_t width = chunk.columns.size() + 1;
     if (chunk.rows * width != chunk.data.size()) {
         throw Error(ErrorCategory::kInternal,
-                    fmt::format("store: append trace of run {}: {} values for {} rows of {}", chunk.run_id,
-                                chunk.data.size(), chunk.rows, width));
+                    fmt::format("store: append trace of run {}: {} values for {} rows of {}",
+                                chunk.run_id, chunk.data.size(), chunk.rows, width));
     }
     std::string blob;
     blob.reserve(chunk.data.size() * 8);
@@ -815,11 +887,16 @@ void Store::append_trace_chunk(const TraceChunk& chunk) {
     std::lock_guard lock(m_mutex);
     Transaction tx(m_db);
     if (chunk.chunk == 0) {
-        Statement c(m_db, "INSERT INTO trace_columns (run_id, column_index, domain, quantity) VALUES (?, ?, ?, ?)");
+        Statement c(m_db,
+                    "INSERT INTO trace_columns (run_id, column_index, domain, quantity) VALUES (?, "
+                    "?, ?, ?)");
         int index = 0;
         for (const auto& column : chunk.columns) {
             c.reset();
-            c.bind(1, chunk.run_id).bind(2, index++).bind(3, column.domain).bind(4, column.quantity);
+            c.bind(1, chunk.run_id)
+                .bind(2, index++)
+                .bind(3, column.domain)
+                .bind(4, column.quantity);
             c.run();
         }
     }
@@ -834,7 +911,9 @@ Trace Store::trace(std::string_view run_id) const {
     std::lock_guard lock(m_mutex);
     Trace trace;
     {
-        Statement c(m_db, "SELECT domain, quantity FROM trace_columns WHERE run_id = ? ORDER BY column_index");
+        Statement c(
+            m_db,
+            "SELECT domain, quantity FROM trace_columns WHERE run_id = ? ORDER BY column_index");
         c.bind(1, run_id);
         while (c.step()) trace.columns.push_back(TraceColumn{c.text(0), c.text(1)});
     }
@@ -846,9 +925,10 @@ Trace Store::trace(std::string_view run_id) const {
         const auto rows = static_cast<std::size_t>(q.integer(0));
         const auto* p = static_cast<const unsigned char*>(q.blob(1));
         if (q.bytes(1) != rows * width * 8) {
-            throw Error(ErrorCategory::kIo,
-                        fmt::format("store: read trace of run {} in {}: a chunk has {} bytes, expected {}", run_id,
-                                    m_path.string(), q.bytes(1), rows * width * 8));
+            throw Error(
+                ErrorCategory::kIo,
+                fmt::format("store: read trace of run {} in {}: a chunk has {} bytes, expected {}",
+                            run_id, m_path.string(), q.bytes(1), rows * width * 8));
         }
         for (std::size_t r = 0; r < rows; ++r) {
             trace.times_s.push_back(get_double(p));
@@ -865,7 +945,8 @@ Trace Store::trace(std::string_view run_id) const {
 void Store::record_idle_baseline(const IdleBaselineRecord& baseline) {
     std::lock_guard lock(m_mutex);
     Statement q(m_db,
-                "INSERT INTO idle_baselines (session_id, domain, started_at, duration_s, power_w, temperature_c, "
+                "INSERT INTO idle_baselines (session_id, domain, started_at, duration_s, power_w, "
+                "temperature_c, "
                 "context) VALUES (?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, baseline.session_id).bind(2, baseline.domain).bind(3, baseline.started_at);
     q.bind(4, baseline.duration_s).bind(5, baseline.power_w).bind(6, baseline.temperature_c);
@@ -875,9 +956,10 @@ void Store::record_idle_baseline(const IdleBaselineRecord& baseline) {
 
 std::vector<IdleBaselineRecord> Store::idle_baselines() const {
     std::lock_guard lock(m_mutex);
-    Statement q(m_db,
-                "SELECT session_id, domain, started_at, duration_s, power_w, temperature_c, context "
-                "FROM idle_baselines ORDER BY id");
+    Statement q(
+        m_db,
+        "SELECT session_id, domain, started_at, duration_s, power_w, temperature_c, context "
+        "FROM idle_baselines ORDER BY id");
     std::vector<IdleBaselineRecord> out;
     while (q.step()) {
         IdleBaselineRecord b;
@@ -934,13 +1016,16 @@ std::string copy_sql(sqlite3* db, const std::string& table, const std::string& w
         if (c == "id" && table == "sessions") expr = "id + :offset";
         select += (select.empty() ? "" : ", ") + expr;
     }
-    return fmt::format("INSERT INTO main.{0} ({1}) SELECT {2} FROM src.{0} {3}", table, into, select, where);
+    return fmt::format("INSERT INTO main.{0} ({1}) SELECT {2} FROM src.{0} {3}", table, into,
+                       select, where);
 }
 
 }  // namespace
 
-MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& output) {
-    if (inputs.empty()) throw Error(ErrorCategory::kInvalidArgument, "store: merge: no input stores");
+MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
+                         const std::filesystem::path& output) {
+    if (inputs.empty())
+        throw Error(ErrorCategory::kInvalidArgument, "store: merge: no input stores");
     std::error_code ec;
     if (std::filesystem::exists(output, ec)) {
         throw Error(ErrorCategory::kInvalidArgument,
@@ -965,13 +1050,15 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs, const
         if (!experiment) {
             experiment = record;
         } else if (record->file_sha256 != experiment->file_sha256) {
-            throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("store: merge {} with {}: different experiments ('{}', sha256 {} and '{}', "
-                                    "sha256 {})",
-                                    inputs[0].string(), inputs[i].string(), experiment->name,
-                                    experiment->file_sha256.substr(0, 12), record->name,
-                                    record->file_sha256.substr(0, 12)),
-                        "only stores of the same experiment file (e.g. shards of one plan) can be merged");
+            throw Error(
+                ErrorCategory::kInvalidArgument,
+                fmt::format(
+                    "store: merge {} with {}: different experiments ('{}', sha256 {} and '{}', "
+                    "sha256 {})",
+                    inputs[0].string(), inputs[i].string(), experiment->name,
+                    experiment->file_sha256.substr(0, 12), record->name,
+                    record->file_sha256.substr(0, 12)),
+                "only stores of the same experiment file (e.g. shards of one plan) can be merged");
         }
         Statement q(store.m_db, "SELECT run_id, status, attempt, coalesce(ended_at, 0) FROM runs");
         while (q.step()) {
@@ -994,8 +1081,9 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs, const
         winners[list[best].input].push_back(id);
         if (list.size() > 1) {
             ++report.duplicates;
-            std::string line = fmt::format("{}: kept {} ({}, attempt {})", id, inputs[list[best].input].string(),
-                                           to_string(list[best].status), list[best].attempt);
+            std::string line =
+                fmt::format("{}: kept {} ({}, attempt {})", id, inputs[list[best].input].string(),
+                            to_string(list[best].status), list[best].attempt);
             for (std::size_t k = 0; k < list.size(); ++k) {
                 if (k == best) continue;
                 line += fmt::format(" over {} ({}, attempt {})", inputs[list[k].input].string(),
@@ -1034,8 +1122,10 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs, const
                     q.step();
                     offset = q.integer(0);
                 }
-                sqlite::exec(out.m_db, "CREATE TEMP TABLE IF NOT EXISTS winners (run_id TEXT PRIMARY KEY);"
-                                       "DELETE FROM temp.winners;", "merge");
+                sqlite::exec(out.m_db,
+                             "CREATE TEMP TABLE IF NOT EXISTS winners (run_id TEXT PRIMARY KEY);"
+                             "DELETE FROM temp.winners;",
+                             "merge");
                 {
                     Statement w(out.m_db, "INSERT INTO temp.winners (run_id) VALUES (?)");
                     for (const auto& id : winners[i]) {
@@ -1044,7 +1134,8 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs, const
                         w.run();
                     }
                 }
-                const std::string only_winners = "WHERE run_id IN (SELECT run_id FROM temp.winners)";
+                const std::string only_winners =
+                    "WHERE run_id IN (SELECT run_id FROM temp.winners)";
                 const std::vector<std::pair<std::string, std::string>> steps = {
                     {copy_sql(out.m_db, "sessions", "", false), "sessions"},
                     {copy_sql(out.m_db, "runs", only_winners, false), "runs"},

@@ -34,8 +34,8 @@ void StoreTraceSink::begin(const std::vector<const Sensor*>& sensors) {
         const bool gpu = s->info().kind == DomainKind::kGpu;
         m_is_gpu.push_back(gpu);
         if (!gpu) continue;
-        for (const char* q : {"utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons",
-                              "enforced_limit_w"}) {
+        for (const char* q : {"utilisation_pct", "temperature_c", "sm_clock_mhz",
+                              "throttle_reasons", "enforced_limit_w"}) {
             m_chunk.columns.push_back(TraceColumn{s->info().id, q});
         }
     }
@@ -78,7 +78,9 @@ void StoreTraceSink::row(double t_s, const std::vector<TraceDomainValue>& domain
     }
 }
 
-void StoreTraceSink::end() noexcept { flush(); }
+void StoreTraceSink::end() noexcept {
+    flush();
+}
 
 void StoreTraceSink::flush() noexcept {
     if (m_error || m_chunk.rows == 0) return;

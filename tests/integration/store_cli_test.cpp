@@ -11,7 +11,8 @@
 namespace joulebench {
 namespace {
 
-const std::string kExample = std::string(JOULEBENCH_TEST_DATA_DIR) + "/experiments/docker-vs-bare.toml";
+const std::string kExample =
+    std::string(JOULEBENCH_TEST_DATA_DIR) + "/experiments/docker-vs-bare.toml";
 
 TEST(PlanCli, PrintsTheOrderedPlan) {
     const auto r = test::run_joulebench({"plan", kExample});
@@ -19,10 +20,12 @@ TEST(PlanCli, PrintsTheOrderedPlan) {
     EXPECT_NE(r.out.find("experiment 'docker-vs-bare'"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("= 12 variants, 10 repetitions: 120 runs"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("order shuffled, seed 7"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("warmup 1m; rest until back near the idle baseline; GPU slots 0, 1"), std::string::npos)
+    EXPECT_NE(r.out.find("warmup 1m; rest until back near the idle baseline; GPU slots 0, 1"),
+              std::string::npos)
         << r.out;
     // The golden first run of seed 7 (tests/unit/plan_order_test.cpp), with its factors.
-    EXPECT_NE(r.out.find("0  a0343e8fc8726bfe  resnet50-infer  docker"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0  a0343e8fc8726bfe  resnet50-infer  docker"), std::string::npos)
+        << r.out;
     EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
@@ -31,7 +34,8 @@ TEST(PlanCli, JsonShardAndBlockedWarning) {
     std::string text = test::read_file(kExample);
     text.replace(text.find("order = \"shuffled\""), 18, "order = \"blocked\"");
     test::write_file(dir.path() / "blocked.toml", text);
-    const auto r = test::run_joulebench({"plan", (dir.path() / "blocked.toml").string(), "--shard", "2/3", "--json"});
+    const auto r = test::run_joulebench(
+        {"plan", (dir.path() / "blocked.toml").string(), "--shard", "2/3", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("warning: order = \"blocked\""), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
@@ -50,7 +54,8 @@ TEST(PlanCli, JsonShardAndBlockedWarning) {
 TEST(PlanCli, InvalidFileIsAUsageErrorWithTheLine) {
     test::TempDir dir;
     test::write_file(dir.path() / "bad.toml",
-                     "[experiment]\nname = \"x\"\nrepetitions = 2\n[[workload]]\nname = \"w\"\ncommand = \"ls -l\"\n");
+                     "[experiment]\nname = \"x\"\nrepetitions = 2\n[[workload]]\nname = "
+                     "\"w\"\ncommand = \"ls -l\"\n");
     const auto r = test::run_joulebench({"plan", (dir.path() / "bad.toml").string()});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("error: experiment: " + (dir.path() / "bad.toml").string() +
@@ -72,15 +77,15 @@ protected:
         m_spec = test::store_example_spec();
         m_plan = make_plan(m_spec);
     }
-    std::filesystem::path make_store(const char* name, std::optional<Shard> shard, std::size_t done_index,
-                                     double scale) {
+    std::filesystem::path make_store(const char* name, std::optional<Shard> shard,
+                                     std::size_t done_index, double scale) {
         const auto path = m_dir.path() / name;
         Store store(path);
         store.record_experiment(experiment_record(m_spec));
         store.add_planned_runs(make_plan(m_spec, shard).runs);
         store.mark_running(m_plan.runs[done_index].run_id, std::nullopt, 0, 1700000000.0);
-        store.finish_run(
-            test::outcome(m_plan.runs[done_index].run_id, RunStatus::kDone, test::example_measure(1700000000.0, scale)));
+        store.finish_run(test::outcome(m_plan.runs[done_index].run_id, RunStatus::kDone,
+                                       test::example_measure(1700000000.0, scale)));
         return path;
     }
     test::TempDir m_dir;
@@ -95,10 +100,13 @@ TEST_F(StoreCli, ExportCsvToStdoutAndJsonToAFile) {
     Store store(db, Store::Mode::kReadOnly);
     EXPECT_EQ(csv.out, export_csv(store));
     EXPECT_EQ(csv.out.rfind("run_id,plan_index,workload,environment,power_cap_w,", 0), 0u);
-    EXPECT_NE(csv.out.find(",done,1,1700000000,1700000002,0,,2,140,100,40,280,560,"), std::string::npos) << csv.out;
+    EXPECT_NE(csv.out.find(",done,1,1700000000,1700000002,0,,2,140,100,40,280,560,"),
+              std::string::npos)
+        << csv.out;
 
     const auto out = m_dir.path() / "runs.json";
-    const auto json = test::run_joulebench({"export", db.string(), "--format", "json", "-o", out.string()});
+    const auto json =
+        test::run_joulebench({"export", db.string(), "--format", "json", "-o", out.string()});
     ASSERT_EQ(json.exit_code, 0) << json.err;
     EXPECT_TRUE(json.out.empty());
     const auto doc = nlohmann::json::parse(test::read_file(out));
@@ -119,7 +127,8 @@ TEST_F(StoreCli, MergeJoinsShardsAndRefusesOtherExperiments) {
     const auto c = m_dir.path() / "c.db";
     const auto r = test::run_joulebench({"merge", a.string(), b.string(), "-o", c.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("merged 2 stores into " + c.string() + ": 8 runs, no run in more than one store"),
+    EXPECT_NE(r.out.find("merged 2 stores into " + c.string() +
+                         ": 8 runs, no run in more than one store"),
               std::string::npos)
         << r.out;
     Store merged(c, Store::Mode::kReadOnly);
@@ -131,8 +140,9 @@ TEST_F(StoreCli, MergeJoinsShardsAndRefusesOtherExperiments) {
     const auto overlap = test::run_joulebench({"merge", c.string(), a.string(), "-o", d.string()});
     ASSERT_EQ(overlap.exit_code, 0) << overlap.err;
     EXPECT_NE(overlap.out.find("4 in more than one store"), std::string::npos) << overlap.out;
-    EXPECT_NE(overlap.out.find(m_plan.runs[0].run_id + ": kept " + c.string() + " (done, attempt 1)"),
-              std::string::npos)
+    EXPECT_NE(
+        overlap.out.find(m_plan.runs[0].run_id + ": kept " + c.string() + " (done, attempt 1)"),
+        std::string::npos)
         << overlap.out;
 
     {
@@ -140,13 +150,15 @@ TEST_F(StoreCli, MergeJoinsShardsAndRefusesOtherExperiments) {
         other.record_experiment(
             experiment_record(parse_experiment_text(m_spec.source_text + "\n", "other.toml")));
     }
-    const auto refused = test::run_joulebench(
-        {"merge", a.string(), (m_dir.path() / "other.db").string(), "-o", (m_dir.path() / "e.db").string()});
+    const auto refused =
+        test::run_joulebench({"merge", a.string(), (m_dir.path() / "other.db").string(), "-o",
+                              (m_dir.path() / "e.db").string()});
     EXPECT_EQ(refused.exit_code, 2);
     EXPECT_NE(refused.err.find("different experiments"), std::string::npos) << refused.err;
     EXPECT_FALSE(std::filesystem::exists(m_dir.path() / "e.db"));
 
-    const auto one = test::run_joulebench({"merge", a.string(), "-o", (m_dir.path() / "f.db").string()});
+    const auto one =
+        test::run_joulebench({"merge", a.string(), "-o", (m_dir.path() / "f.db").string()});
     EXPECT_EQ(one.exit_code, 2);  // needs two stores
 }
 

@@ -35,11 +35,13 @@ TEST(ExperimentParse, ReadmeExampleParsesIntoEveryField) {
     EXPECT_EQ(spec.rest.kind, RestSpec::Kind::kBaseline);
     ASSERT_EQ(spec.workloads.size(), 2u);
     EXPECT_EQ(spec.workloads[0].name, "resnet50-infer");
-    EXPECT_EQ(spec.workloads[0].command, (std::vector<std::string>{"python3", "workloads/resnet50_infer.py"}));
+    EXPECT_EQ(spec.workloads[0].command,
+              (std::vector<std::string>{"python3", "workloads/resnet50_infer.py"}));
     EXPECT_EQ(spec.workloads[0].timeout, std::chrono::milliseconds(30min));
     EXPECT_EQ(spec.workloads[0].metrics, MetricsFormat::kJsonLine);
     ASSERT_EQ(spec.workloads[0].env.size(), 1u);
-    EXPECT_EQ(spec.workloads[0].env[0], (std::pair<std::string, std::string>{"OMP_NUM_THREADS", "8"}));
+    EXPECT_EQ(spec.workloads[0].env[0],
+              (std::pair<std::string, std::string>{"OMP_NUM_THREADS", "8"}));
     EXPECT_EQ(spec.workloads[0].where.line, 10);
     EXPECT_FALSE(spec.workloads[1].timeout.has_value());
     EXPECT_EQ(spec.workloads[1].metrics, MetricsFormat::kNone);
@@ -84,10 +86,10 @@ TEST(ExperimentParse, SshEnvironmentRangeCapsCommandWarmup) {
 }
 
 TEST(ExperimentParse, MinimalFileGetsDefaults) {
-    const ExperimentSpec spec = parse_experiment_text(
-        lines({"[experiment]", "name = \"m\"", "repetitions = 3", "[[workload]]", "name = \"w\"",
-               "command = [\"true\"]"}),
-        "m.toml");
+    const ExperimentSpec spec =
+        parse_experiment_text(lines({"[experiment]", "name = \"m\"", "repetitions = 3",
+                                     "[[workload]]", "name = \"w\"", "command = [\"true\"]"}),
+                              "m.toml");
     EXPECT_EQ(spec.order, RunOrder::kShuffled);
     EXPECT_EQ(spec.warmup.kind, WarmupSpec::Kind::kNone);
     EXPECT_EQ(spec.rest.kind, RestSpec::Kind::kNone);
@@ -102,8 +104,8 @@ TEST(ExperimentParse, MinimalFileGetsDefaults) {
 TEST(ExperimentParse, FractionalRangeIsRoundedAndDistinctCapsAreSorted) {
     const ExperimentSpec spec = parse_experiment_text(
         lines({"[experiment]", "name = \"m\"", "repetitions = 1", "[[workload]]", "name = \"w\"",
-               "command = [\"true\"]", "[power_caps]", "gpu_w = { from = 0.1, to = 0.5, step = 0.1 }",
-               "cpu_w = [95, 65.5]"}),
+               "command = [\"true\"]", "[power_caps]",
+               "gpu_w = { from = 0.1, to = 0.5, step = 0.1 }", "cpu_w = [95, 65.5]"}),
         "m.toml");
     EXPECT_EQ(spec.power_caps.gpu_w, (std::vector<double>{0.1, 0.2, 0.3, 0.4, 0.5}));
     EXPECT_EQ(format_watts(spec.power_caps.gpu_w[2]), "0.3");
@@ -131,8 +133,8 @@ TEST(Duration, ParsesUnitsAndRejectsTheRest) {
     EXPECT_EQ(parse_duration("0s"), std::chrono::milliseconds(0));
     EXPECT_EQ(parse_duration("0.0004s"), std::chrono::milliseconds(0));
     EXPECT_EQ(parse_duration("0.0006s"), std::chrono::milliseconds(1));
-    for (const char* bad : {"", "60", "s", "-5s", "5 s", "5sec", "1e3s", ".5s", "5.s", "1..2s", "abc",
-                            "5S", "100000h"}) {
+    for (const char* bad : {"", "60", "s", "-5s", "5 s", "5sec", "1e3s", ".5s", "5.s", "1..2s",
+                            "abc", "5S", "100000h"}) {
         EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
     }
     EXPECT_EQ(format_duration_ms(std::chrono::milliseconds(3723500)), "1h 2m 3.5s");
@@ -156,97 +158,114 @@ struct ErrorCase {
     const char* hint;     ///< a part of the hint, or ""
 };
 
-const std::string kHead = lines({"[experiment]", "name = \"e\"", "repetitions = 2"});              // 1-3
-const std::string kWork = lines({"[[workload]]", "name = \"w\"", "command = [\"true\"]"});        // 4-6
+const std::string kHead = lines({"[experiment]", "name = \"e\"", "repetitions = 2"});       // 1-3
+const std::string kWork = lines({"[[workload]]", "name = \"w\"", "command = [\"true\"]"});  // 4-6
 
 std::vector<ErrorCase> error_cases() {
     return {
-        {"UnknownKeySuggests", lines({"[experiment]", "name = \"e\"", "repetitions = 2", "sed = 4"}) + kWork, 4,
+        {"UnknownKeySuggests",
+         lines({"[experiment]", "name = \"e\"", "repetitions = 2", "sed = 4"}) + kWork, 4,
          "unknown key 'sed' in [experiment]", "did you mean 'seed'?"},
-        {"UnknownKeyListsAllowed", kHead + lines({"[[workload]]", "name = \"w\"", "command = [\"true\"]",
-                                                  "zzzzzzzzzz = 1"}),
-         7, "unknown key 'zzzzzzzzzz' in [[workload]]", "allowed keys: name, command, timeout, env, metrics"},
+        {"UnknownKeyListsAllowed",
+         kHead + lines({"[[workload]]", "name = \"w\"", "command = [\"true\"]", "zzzzzzzzzz = 1"}),
+         7, "unknown key 'zzzzzzzzzz' in [[workload]]",
+         "allowed keys: name, command, timeout, env, metrics"},
         {"UnknownTable", kHead + kWork + lines({"[power_cap]", "gpu_w = [100]"}), 7,
          "unknown key 'power_cap' in the file", "did you mean 'power_caps'?"},
-        {"WrongTypeRepetitions", lines({"[experiment]", "name = \"e\"", "repetitions = \"3\""}) + kWork, 3,
+        {"WrongTypeRepetitions",
+         lines({"[experiment]", "name = \"e\"", "repetitions = \"3\""}) + kWork, 3,
          "repetitions must be an integer, not a string", ""},
         {"WrongTypeName", lines({"[experiment]", "name = 5", "repetitions = 3"}) + kWork, 2,
          "experiment name must be a string, not an integer", ""},
         {"ZeroRepetitions", lines({"[experiment]", "name = \"e\"", "repetitions = 0"}) + kWork, 3,
          "repetitions must be at least 1, not 0", ""},
         {"NegativeSeed", kHead + lines({"seed = -1"}) + kWork, 4, "seed must not be negative", ""},
-        {"UnknownOrder", kHead + lines({"order = \"shuffle\""}) + kWork, 4, "unknown order 'shuffle'",
-         "did you mean 'shuffled'?"},
+        {"UnknownOrder", kHead + lines({"order = \"shuffle\""}) + kWork, 4,
+         "unknown order 'shuffle'", "did you mean 'shuffled'?"},
         {"MissingName", lines({"", "[experiment]", "repetitions = 2"}) + kWork, 2,
          "[experiment] has no 'name' (required)", ""},
         {"MissingRepetitions", lines({"[experiment]", "name = \"e\""}) + kWork, 1,
          "[experiment] has no 'repetitions' (required)", ""},
         {"MissingExperiment", kWork, 1, "no [experiment] table", ""},
         {"NoWorkload", kHead, 0, "no [[workload]]", ""},
-        {"WorkloadAsTable", kHead + lines({"[workload]", "name = \"w\"", "command = [\"true\"]"}), 4,
-         "'workload' must be written [[workload]]", "two brackets"},
+        {"WorkloadAsTable", kHead + lines({"[workload]", "name = \"w\"", "command = [\"true\"]"}),
+         4, "'workload' must be written [[workload]]", "two brackets"},
         {"MissingCommand", kHead + lines({"[[workload]]", "name = \"w\""}), 4,
          "[[workload]] has no 'command' (required)", ""},
-        {"CommandString", kHead + lines({"[[workload]]", "name = \"w\"", "command = \"python3 x.py\""}), 6,
+        {"CommandString",
+         kHead + lines({"[[workload]]", "name = \"w\"", "command = \"python3 x.py\""}), 6,
          "command of workload 'w' must be an array of arguments, not a string",
          "[\"sh\", \"-c\", \"python3 x.py\"]"},
         {"EmptyCommand", kHead + lines({"[[workload]]", "name = \"w\"", "command = []"}), 6,
          "command of workload 'w' must not be empty", ""},
-        {"CommandNotStrings", kHead + lines({"[[workload]]", "name = \"w\"", "command = [\"a\", 1]"}), 6,
+        {"CommandNotStrings",
+         kHead + lines({"[[workload]]", "name = \"w\"", "command = [\"a\", 1]"}), 6,
          "must hold only strings, not an integer", ""},
-        {"DuplicateWorkload", kHead + kWork + lines({"[[workload]]", "name = \"w\"", "command = [\"x\"]"}), 8,
+        {"DuplicateWorkload",
+         kHead + kWork + lines({"[[workload]]", "name = \"w\"", "command = [\"x\"]"}), 8,
          "duplicate workload name 'w'", ""},
         {"EmptyName", kHead + lines({"[[workload]]", "name = \"\"", "command = [\"x\"]"}), 5,
          "workload name must not be empty", ""},
-        {"ControlCharacterName", kHead + lines({"[[workload]]", "name = \"a\\nb\"", "command = [\"x\"]"}), 5,
+        {"ControlCharacterName",
+         kHead + lines({"[[workload]]", "name = \"a\\nb\"", "command = [\"x\"]"}), 5,
          "must not contain control characters", ""},
-        {"TimeoutNoUnit", kHead + kWork + lines({"timeout = \"30\""}), 7, "timeout '30' is not a duration",
-         "\"60s\""},
-        {"TimeoutZero", kHead + kWork + lines({"timeout = \"0s\""}), 7, "timeout must be longer than zero", ""},
-        {"EnvNotTable", kHead + kWork + lines({"env = \"A=1\""}), 7, "env must be a table, not a string", ""},
+        {"TimeoutNoUnit", kHead + kWork + lines({"timeout = \"30\""}), 7,
+         "timeout '30' is not a duration", "\"60s\""},
+        {"TimeoutZero", kHead + kWork + lines({"timeout = \"0s\""}), 7,
+         "timeout must be longer than zero", ""},
+        {"EnvNotTable", kHead + kWork + lines({"env = \"A=1\""}), 7,
+         "env must be a table, not a string", ""},
         {"EnvBadName", kHead + kWork + lines({"env = { 1X = \"1\" }"}), 7,
          "'1X' is not a valid environment variable name", ""},
         {"EnvValueNotString", kHead + kWork + lines({"env = { X = 1 }"}), 7,
          "env.X must be a string, not an integer", ""},
-        {"UnknownMetrics", kHead + kWork + lines({"metrics = \"json\""}), 7, "unknown metrics format 'json'",
-         "json-line"},
+        {"UnknownMetrics", kHead + kWork + lines({"metrics = \"json\""}), 7,
+         "unknown metrics format 'json'", "json-line"},
         {"WarmupWrongType", kHead + lines({"warmup = 60"}) + kWork, 4,
          "warmup must be a duration (\"60s\") or a command array, not an integer", ""},
         {"WarmupBadDuration", kHead + lines({"warmup = \"1 minute\""}) + kWork, 4,
          "warmup '1 minute' is not a duration", ""},
         {"RestUnknown", kHead + lines({"rest = \"idle\""}) + kWork, 4,
          "rest 'idle' is neither a duration nor \"baseline\"", ""},
-        {"RestZero", kHead + lines({"rest = \"0ms\""}) + kWork, 4, "rest must be longer than zero", ""},
+        {"RestZero", kHead + lines({"rest = \"0ms\""}) + kWork, 4, "rest must be longer than zero",
+         ""},
         {"UnknownEnvironmentType",
          kHead + kWork + lines({"[[environment]]", "name = \"d\"", "type = \"dokcer\""}), 9,
          "unknown environment type 'dokcer'", "did you mean 'docker'?"},
         {"MissingType", kHead + kWork + lines({"[[environment]]", "name = \"d\""}), 7,
          "environment 'd' has no 'type' (required)", ""},
-        {"DockerWithoutImage", kHead + kWork + lines({"[[environment]]", "name = \"d\"", "type = \"docker\""}), 7,
+        {"DockerWithoutImage",
+         kHead + kWork + lines({"[[environment]]", "name = \"d\"", "type = \"docker\""}), 7,
          "environment 'd' (type docker) has no 'image' (required)", ""},
         {"ImageOnBare",
-         kHead + kWork + lines({"[[environment]]", "name = \"b\"", "type = \"bare\"", "image = \"x\""}), 10,
-         "key 'image' does not apply to environment type 'bare'", "docker and podman"},
+         kHead + kWork +
+             lines({"[[environment]]", "name = \"b\"", "type = \"bare\"", "image = \"x\""}),
+         10, "key 'image' does not apply to environment type 'bare'", "docker and podman"},
         {"HostOnPodman",
          kHead + kWork +
-             lines({"[[environment]]", "name = \"p\"", "type = \"podman\"", "image = \"x\"", "host = \"h\""}),
+             lines({"[[environment]]", "name = \"p\"", "type = \"podman\"", "image = \"x\"",
+                    "host = \"h\""}),
          11, "key 'host' does not apply to environment type 'podman'", "for ssh"},
-        {"SshWithoutHost", kHead + kWork + lines({"[[environment]]", "name = \"s\"", "type = \"ssh\""}), 7,
+        {"SshWithoutHost",
+         kHead + kWork + lines({"[[environment]]", "name = \"s\"", "type = \"ssh\""}), 7,
          "has no 'host' (required)", ""},
         {"PortOutOfRange",
          kHead + kWork +
-             lines({"[[environment]]", "name = \"s\"", "type = \"ssh\"", "host = \"h\"", "port = 70000"}),
+             lines({"[[environment]]", "name = \"s\"", "type = \"ssh\"", "host = \"h\"",
+                    "port = 70000"}),
          11, "port 70000 is not in 1..65535", ""},
         {"RunArgsNotStrings",
          kHead + kWork +
-             lines({"[[environment]]", "name = \"d\"", "type = \"docker\"", "image = \"i\"", "run_args = [1]"}),
+             lines({"[[environment]]", "name = \"d\"", "type = \"docker\"", "image = \"i\"",
+                    "run_args = [1]"}),
          11, "run_args must hold only strings", ""},
         {"DuplicateEnvironment",
          kHead + kWork +
-             lines({"[[environment]]", "name = \"b\"", "type = \"bare\"", "[[environment]]", "name = \"b\"",
-                    "type = \"bare\""}),
+             lines({"[[environment]]", "name = \"b\"", "type = \"bare\"", "[[environment]]",
+                    "name = \"b\"", "type = \"bare\""}),
          11, "duplicate environment name 'b'", ""},
-        {"CapsEmpty", kHead + kWork + lines({"[power_caps]", "gpu_w = []"}), 8, "gpu_w must not be empty", ""},
+        {"CapsEmpty", kHead + kWork + lines({"[power_caps]", "gpu_w = []"}), 8,
+         "gpu_w must not be empty", ""},
         {"CapsZero", kHead + kWork + lines({"[power_caps]", "gpu_w = [100, 0]"}), 8,
          "gpu_w: cap 0 W must be more than 0", ""},
         {"CapsNegative", kHead + kWork + lines({"[power_caps]", "cpu_w = [-5]"}), 8,
@@ -257,25 +276,36 @@ std::vector<ErrorCase> error_cases() {
          "gpu_w must hold only numbers (watts), not a string", ""},
         {"CapsWrongType", kHead + kWork + lines({"[power_caps]", "gpu_w = 150"}), 8,
          "gpu_w must be a list of watts or a range { from, to, step }, not an integer", ""},
-        {"StepDoesNotReach", kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 205, step = 10 }"}),
-         8, "step 10 from 100 does not reach 205 (the last value would be 200)", ""},
-        {"StepZero", kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 200, step = 0 }"}), 8,
+        {"StepDoesNotReach",
+         kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 205, step = 10 }"}), 8,
+         "step 10 from 100 does not reach 205 (the last value would be 200)", ""},
+        {"StepZero",
+         kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 200, step = 0 }"}), 8,
          "step must be more than 0, not 0", ""},
-        {"RangeBackwards", kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 200, to = 100, step = 10 }"}),
-         8, "'to' is below 'from'", ""},
-        {"RangeMissingStep", kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 200 }"}), 8,
+        {"RangeBackwards",
+         kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 200, to = 100, step = 10 }"}), 8,
+         "'to' is below 'from'", ""},
+        {"RangeMissingStep",
+         kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 200 }"}), 8,
          "gpu_w range has no 'step' (required)", ""},
         {"RangeUnknownKey",
-         kHead + kWork + lines({"[power_caps]", "gpu_w = { from = 100, to = 200, stp = 10, step = 10 }"}), 8,
-         "unknown key 'stp' in gpu_w range", "did you mean 'step'?"},
+         kHead + kWork +
+             lines({"[power_caps]", "gpu_w = { from = 100, to = 200, stp = 10, step = 10 }"}),
+         8, "unknown key 'stp' in gpu_w range", "did you mean 'step'?"},
         {"GpusNotAll", kHead + kWork + lines({"[gpus]", "devices = \"some\""}), 8,
          "devices 'some' is not \"all\" or a list of GPU indices", ""},
-        {"GpusEmpty", kHead + kWork + lines({"[gpus]", "devices = []"}), 8, "devices must not be empty", ""},
-        {"GpusNegative", kHead + kWork + lines({"[gpus]", "devices = [0, -1]"}), 8, "GPU index -1 is negative", ""},
-        {"GpusTwice", kHead + kWork + lines({"[gpus]", "devices = [1, 1]"}), 8, "GPU 1 is listed twice", ""},
-        {"GpusMissingDevices", kHead + kWork + lines({"[gpus]"}), 7, "[gpus] has no 'devices' (required)", ""},
-        {"TomlSyntax", kHead + lines({"[[workload]]", "name = \"w", "command = [\"true\"]"}), 5, "TOML syntax", ""},
-        {"TomlDuplicateKey", lines({"[experiment]", "name = \"e\"", "name = \"f\"", "repetitions = 1"}) + kWork, 3,
+        {"GpusEmpty", kHead + kWork + lines({"[gpus]", "devices = []"}), 8,
+         "devices must not be empty", ""},
+        {"GpusNegative", kHead + kWork + lines({"[gpus]", "devices = [0, -1]"}), 8,
+         "GPU index -1 is negative", ""},
+        {"GpusTwice", kHead + kWork + lines({"[gpus]", "devices = [1, 1]"}), 8,
+         "GPU 1 is listed twice", ""},
+        {"GpusMissingDevices", kHead + kWork + lines({"[gpus]"}), 7,
+         "[gpus] has no 'devices' (required)", ""},
+        {"TomlSyntax", kHead + lines({"[[workload]]", "name = \"w", "command = [\"true\"]"}), 5,
+         "TOML syntax", ""},
+        {"TomlDuplicateKey",
+         lines({"[experiment]", "name = \"e\"", "name = \"f\"", "repetitions = 1"}) + kWork, 3,
          "TOML syntax", ""},
     };
 }
@@ -290,10 +320,12 @@ TEST_P(ExperimentError, NamesFileLineAndProblem) {
     } catch (const Error& e) {
         const std::string message = e.what();
         EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
-        const std::string prefix =
-            c.line > 0 ? "experiment: exp.toml:" + std::to_string(c.line) + ": " : "experiment: exp.toml: ";
+        const std::string prefix = c.line > 0
+                                       ? "experiment: exp.toml:" + std::to_string(c.line) + ": "
+                                       : "experiment: exp.toml: ";
         EXPECT_EQ(message.rfind(prefix, 0), 0u) << message << "\nexpected prefix: " << prefix;
-        EXPECT_NE(message.find(c.message), std::string::npos) << message << "\nexpected: " << c.message;
+        EXPECT_NE(message.find(c.message), std::string::npos)
+            << message << "\nexpected: " << c.message;
         if (c.hint[0] != '\0') {
             EXPECT_NE(e.hint().find(c.hint), std::string::npos) << e.hint();
         }
@@ -301,7 +333,9 @@ TEST_P(ExperimentError, NamesFileLineAndProblem) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Validation, ExperimentError, ::testing::ValuesIn(error_cases()),
-                         [](const ::testing::TestParamInfo<ErrorCase>& p) { return std::string(p.param.name); });
+                         [](const ::testing::TestParamInfo<ErrorCase>& p) {
+                             return std::string(p.param.name);
+                         });
 
 }  // namespace
 }  // namespace joulebench

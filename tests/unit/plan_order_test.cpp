@@ -16,12 +16,15 @@ namespace {
 
 const std::string kDataDir = std::string(JOULEBENCH_TEST_DATA_DIR) + "/experiments";
 
-ExperimentSpec example() { return parse_experiment_file(kDataDir + "/docker-vs-bare.toml"); }
+ExperimentSpec example() {
+    return parse_experiment_file(kDataDir + "/docker-vs-bare.toml");
+}
 
 TEST(Sha256, KnownVectors) {
     // FIPS 180-4 examples and a multi-block message (checked with Python's hashlib).
     EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
@@ -29,7 +32,8 @@ TEST(Sha256, KnownVectors) {
     // Fed in pieces that straddle block boundaries: the same digest.
     Sha256 pieces;
     const std::string message(200, 'x');
-    for (std::size_t i = 0; i < message.size(); i += 7) pieces.update(std::string_view(message).substr(i, 7));
+    for (std::size_t i = 0; i < message.size(); i += 7)
+        pieces.update(std::string_view(message).substr(i, 7));
     const auto digest = pieces.finish();
     EXPECT_EQ(to_hex(digest.data(), digest.size()), sha256_hex(message));
 }
@@ -95,8 +99,9 @@ TEST(Plan, ShuffledOrderIsTheSameForever) {
     // no longer resume in the same order: never change it, add a new order instead.
     const Plan plan = make_plan(example());
     const std::vector<std::pair<std::string, std::size_t>> golden = {
-        {"a0343e8fc8726bfe", 4}, {"91b6fc6d0ccfb3c5", 0}, {"41b5a750b0626314", 2},  {"0043151557386116", 6},
-        {"d345202ef035704f", 10}, {"d9946ac87f04e10e", 9}, {"98dd37f184283bea", 1}, {"3a0bddcc599d2403", 5},
+        {"a0343e8fc8726bfe", 4}, {"91b6fc6d0ccfb3c5", 0},  {"41b5a750b0626314", 2},
+        {"0043151557386116", 6}, {"d345202ef035704f", 10}, {"d9946ac87f04e10e", 9},
+        {"98dd37f184283bea", 1}, {"3a0bddcc599d2403", 5},
     };
     for (std::size_t i = 0; i < golden.size(); ++i) {
         EXPECT_EQ(plan.runs[i].run_id, golden[i].first) << i;
@@ -105,12 +110,14 @@ TEST(Plan, ShuffledOrderIsTheSameForever) {
     }
     // The same again, and the seed matters.
     const Plan again = make_plan(example());
-    for (std::size_t i = 0; i < plan.runs.size(); ++i) EXPECT_EQ(again.runs[i].run_id, plan.runs[i].run_id);
+    for (std::size_t i = 0; i < plan.runs.size(); ++i)
+        EXPECT_EQ(again.runs[i].run_id, plan.runs[i].run_id);
     ExperimentSpec other = example();
     other.seed = 8;
     const Plan reseeded = make_plan(other);
     std::size_t same_position = 0;
-    for (std::size_t i = 0; i < plan.runs.size(); ++i) same_position += reseeded.runs[i].run_id == plan.runs[i].run_id;
+    for (std::size_t i = 0; i < plan.runs.size(); ++i)
+        same_position += reseeded.runs[i].run_id == plan.runs[i].run_id;
     EXPECT_LT(same_position, 40u);
 }
 
@@ -128,7 +135,8 @@ TEST(Plan, ShuffledRoundsHoldEveryVariantOnce) {
     std::size_t in_declaration_order = 0;
     for (unsigned r = 0; r < 10; ++r) {
         bool sorted = true;
-        for (std::size_t i = r * 12 + 1; i < (r + 1) * 12; ++i) sorted &= plan.runs[i - 1].variant < plan.runs[i].variant;
+        for (std::size_t i = r * 12 + 1; i < (r + 1) * 12; ++i)
+            sorted &= plan.runs[i - 1].variant < plan.runs[i].variant;
         in_declaration_order += sorted;
     }
     EXPECT_EQ(in_declaration_order, 0u);

@@ -23,18 +23,20 @@ protected:
     std::filesystem::path db(const char* name) const { return m_dir.path() / name; }
 
     /// A store holding the runs of `shard` (all runs when nullopt), with `host` as its session.
-    void create(const std::filesystem::path& path, std::optional<Shard> shard, const std::string& host) {
+    void create(const std::filesystem::path& path, std::optional<Shard> shard,
+                const std::string& host) {
         Store store(path);
         store.record_experiment(experiment_record(m_spec));
         store.add_planned_runs(make_plan(m_spec, shard).runs);
         SessionInfo session;
         session.host_json = R"({"host":")" + host + R"("})";
         m_sessions[path] = store.begin_session(session);
-        store.record_idle_baseline(IdleBaselineRecord{m_sessions[path], "gpu0", 1.0, 5.0, 20.0, std::nullopt, host});
+        store.record_idle_baseline(
+            IdleBaselineRecord{m_sessions[path], "gpu0", 1.0, 5.0, 20.0, std::nullopt, host});
     }
 
-    void finish(const std::filesystem::path& path, std::size_t index, RunStatus status, double scale,
-                double started_at) {
+    void finish(const std::filesystem::path& path, std::size_t index, RunStatus status,
+                double scale, double started_at) {
         Store store(path, Store::Mode::kExisting);
         const std::string& id = m_plan.runs[index].run_id;
         store.mark_running(id, m_sessions[path], 0, started_at);
@@ -65,7 +67,8 @@ TEST_F(StoreMerge, ShardsJoinIntoTheWholePlan) {
         sink.begin(none);
         for (int i = 0; i < 5; ++i) sink.row(i * 0.5, {}, {});
         sink.end();
-        b.finish_run(test::outcome(m_plan.runs[3].run_id, RunStatus::kDone, test::example_measure(300.0)));
+        b.finish_run(
+            test::outcome(m_plan.runs[3].run_id, RunStatus::kDone, test::example_measure(300.0)));
     }
 
     const MergeReport report = Store::merge({db("a.db"), db("b.db")}, db("c.db"));
@@ -84,9 +87,10 @@ TEST_F(StoreMerge, ShardsJoinIntoTheWholePlan) {
     EXPECT_EQ(c.trace(m_plan.runs[3].run_id).times_s.size(), 5u);
     // Sessions are renumbered, and every run still points at the session of its own host.
     sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(c.handle(),
-                                 "SELECT r.run_id, s.host_json FROM runs r JOIN sessions s ON s.id = r.session_id",
-                                 -1, &stmt, nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(
+                  c.handle(),
+                  "SELECT r.run_id, s.host_json FROM runs r JOIN sessions s ON s.id = r.session_id",
+                  -1, &stmt, nullptr),
               SQLITE_OK);
     std::map<std::string, std::string> host_of;
     while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -140,8 +144,12 @@ TEST_F(StoreMerge, OverlapsKeepTheDoneRunThenTheLatestAttempt) {
     for (const auto& line : report.decisions) {
         if (line.rfind(m_plan.runs[0].run_id, 0) == 0) {
             said = true;
-            EXPECT_NE(line.find("kept " + db("a.db").string() + " (done, attempt 1)"), std::string::npos) << line;
-            EXPECT_NE(line.find("over " + db("b.db").string() + " (failed, attempt 2)"), std::string::npos) << line;
+            EXPECT_NE(line.find("kept " + db("a.db").string() + " (done, attempt 1)"),
+                      std::string::npos)
+                << line;
+            EXPECT_NE(line.find("over " + db("b.db").string() + " (failed, attempt 2)"),
+                      std::string::npos)
+                << line;
         }
     }
     EXPECT_TRUE(said);
@@ -151,15 +159,16 @@ TEST_F(StoreMerge, RefusesDifferentExperimentsAndLeavesNoOutput) {
     create(db("a.db"), std::nullopt, "alpha");
     {
         Store other(db("other.db"));
-        other.record_experiment(
-            experiment_record(parse_experiment_text(m_spec.source_text + "# changed\n", "store-test.toml")));
+        other.record_experiment(experiment_record(
+            parse_experiment_text(m_spec.source_text + "# changed\n", "store-test.toml")));
     }
     try {
         (void)Store::merge({db("a.db"), db("other.db")}, db("c.db"));
         FAIL() << "merged different experiments";
     } catch (const Error& e) {
         EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
-        EXPECT_NE(std::string(e.what()).find("different experiments"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("different experiments"), std::string::npos)
+            << e.what();
         EXPECT_NE(e.hint().find("same experiment file"), std::string::npos);
     }
     EXPECT_FALSE(std::filesystem::exists(db("c.db")));
@@ -167,9 +176,7 @@ TEST_F(StoreMerge, RefusesDifferentExperimentsAndLeavesNoOutput) {
     test::write_file(db("exists.db"), "");
     EXPECT_THROW((void)Store::merge({db("a.db")}, db("exists.db")), Error);
     EXPECT_THROW((void)Store::merge({db("a.db"), db("a.db")}, db("d.db")), Error);
-    {
-        Store empty(db("empty.db"));
-    }
+    { Store empty(db("empty.db")); }
     EXPECT_THROW((void)Store::merge({db("a.db"), db("empty.db")}, db("e.db")), Error);
     EXPECT_FALSE(std::filesystem::exists(db("d.db")));
     EXPECT_FALSE(std::filesystem::exists(db("e.db")));

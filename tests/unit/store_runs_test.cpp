@@ -68,7 +68,8 @@ TEST_F(StoreRuns, ResumeKeepsDoneRunsAndRerunsInterruptedOnes) {
         Store store(path(), Store::Mode::kExisting);
         const auto session = store.begin_session(SessionInfo{});
         store.mark_running(run(0).run_id, session, 0, 1000.0);
-        store.finish_run(test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(1000.0)));
+        store.finish_run(
+            test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(1000.0)));
         store.mark_running(run(1).run_id, session, 1, 1001.0);
         store.mark_running(run(2).run_id, session, 0, 1003.0);
         RunOutcome failed;
@@ -96,8 +97,10 @@ TEST_F(StoreRuns, ResumeKeepsDoneRunsAndRerunsInterruptedOnes) {
     EXPECT_EQ(pending[1], run(3).run_id);
     const auto with_retries = store.pending_run_ids(true);
     EXPECT_EQ(with_retries.size(), 7u);
-    EXPECT_NE(std::find(with_retries.begin(), with_retries.end(), run(2).run_id), with_retries.end());
-    EXPECT_EQ(std::find(with_retries.begin(), with_retries.end(), run(0).run_id), with_retries.end());
+    EXPECT_NE(std::find(with_retries.begin(), with_retries.end(), run(2).run_id),
+              with_retries.end());
+    EXPECT_EQ(std::find(with_retries.begin(), with_retries.end(), run(0).run_id),
+              with_retries.end());
 
     EXPECT_EQ(store.runs({RunStatus::kDone}).size(), 1u);
     EXPECT_EQ(store.runs({RunStatus::kFailed, RunStatus::kInterrupted}).size(), 2u);
@@ -106,8 +109,11 @@ TEST_F(StoreRuns, ResumeKeepsDoneRunsAndRerunsInterruptedOnes) {
     store.mark_running(run(1).run_id, std::nullopt, 1, 2000.0);
     EXPECT_EQ(store.run(run(1).run_id)->attempt, 2u);
     store.finish_run(test::outcome(run(1).run_id, RunStatus::kDone, test::example_measure(2000.0)));
-    EXPECT_EQ(count(store.handle(), "SELECT count(*) FROM run_attempts WHERE run_id = '" + run(1).run_id + "'"), 2);
-    EXPECT_EQ(count(store.handle(), "SELECT count(*) FROM run_attempts WHERE status = 'interrupted'"), 1);
+    EXPECT_EQ(count(store.handle(),
+                    "SELECT count(*) FROM run_attempts WHERE run_id = '" + run(1).run_id + "'"),
+              2);
+    EXPECT_EQ(
+        count(store.handle(), "SELECT count(*) FROM run_attempts WHERE status = 'interrupted'"), 1);
 
     // A done run is never run again.
     try {
@@ -129,7 +135,8 @@ TEST_F(StoreRuns, FinishRunRecordsEverything) {
     outcome.run_id = run(0).run_id;
     outcome.measure = test::example_measure(1700000000.5);
     outcome.caps = {AppliedCap{"gpu0", 150.0, 149.5}};
-    outcome.phases = {PhaseResult{"container-start", 0.8, 12.5}, PhaseResult{"container-stop", 0.2, std::nullopt}};
+    outcome.phases = {PhaseResult{"container-start", 0.8, 12.5},
+                      PhaseResult{"container-stop", 0.2, std::nullopt}};
     outcome.warnings = {"rest cut short"};
     outcome.stderr_tail = "last line\n";
     outcome.metrics_json = R"({"images_per_s": 812.5})";
@@ -205,11 +212,15 @@ TEST_F(StoreRuns, AChildKilledMidTransactionLeavesNothingHalfWritten) {
             const std::string id = run(0).run_id;
             const std::string sql =
                 "BEGIN IMMEDIATE;"
-                "UPDATE runs SET status = 'done', energy_j = 140, ended_at = 12 WHERE run_id = '" + id + "';"
-                "INSERT INTO run_domains (run_id, domain_index, domain, kind, method, backend, name, energy_j, "
-                "avg_power_w, counts_in_total, failed_reads, wraps, resets) VALUES ('" + id +
-                "', 0, 'gpu0', 'gpu', 'counter', 'nvml', 'x', 100, 50, 1, 0, 0, 0);";
-            if (sqlite3_exec(store.handle(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(2);
+                "UPDATE runs SET status = 'done', energy_j = 140, ended_at = 12 WHERE run_id = '" +
+                id +
+                "';"
+                "INSERT INTO run_domains (run_id, domain_index, domain, kind, method, backend, "
+                "name, energy_j, "
+                "avg_power_w, counts_in_total, failed_reads, wraps, resets) VALUES ('" +
+                id + "', 0, 'gpu0', 'gpu', 'counter', 'nvml', 'x', 100, 50, 1, 0, 0, 0);";
+            if (sqlite3_exec(store.handle(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+                _exit(2);
             // Make sure the uncommitted pages reached the WAL file, as they would mid-commit.
             sqlite3_db_cacheflush(store.handle());
         } catch (...) {
@@ -236,7 +247,8 @@ TEST_F(StoreRuns, AChildKilledMidTransactionLeavesNothingHalfWritten) {
     if (committer == 0) {
         try {
             Store child(path(), Store::Mode::kExisting);
-            child.finish_run(test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(20.0)));
+            child.finish_run(
+                test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(20.0)));
         } catch (...) {
             _exit(3);
         }
@@ -273,7 +285,8 @@ TEST_F(StoreRuns, TraceSinkWritesChunksThatReadBackExactly) {
     for (std::size_t i = 0; i < rows; ++i) {
         const double t = 0.1 * static_cast<double>(i);
         std::vector<TraceDomainValue> values(2);
-        values[0] = TraceDomainValue{10.0 * t, i == 0 ? std::nullopt : std::optional<double>(100.0), true};
+        values[0] =
+            TraceDomainValue{10.0 * t, i == 0 ? std::nullopt : std::optional<double>(100.0), true};
         values[1] = TraceDomainValue{5.0 * t, 50.0, i != 3};  // row 3: a failed read
         std::vector<std::optional<GpuTelemetry>> telemetry(2);
         GpuTelemetry g;
@@ -341,8 +354,10 @@ TEST_F(StoreRuns, TraceSinkReportsAFailureInsteadOfThrowing) {
 TEST_F(StoreRuns, IdleBaselines) {
     Store store(path(), Store::Mode::kExisting);
     const auto session = store.begin_session(SessionInfo{});
-    store.record_idle_baseline(IdleBaselineRecord{session, "gpu0", 100.0, 30.0, 21.5, 35.0, "start"});
-    store.record_idle_baseline(IdleBaselineRecord{std::nullopt, "total", 200.0, 10.0, 48.0, std::nullopt, "rest"});
+    store.record_idle_baseline(
+        IdleBaselineRecord{session, "gpu0", 100.0, 30.0, 21.5, 35.0, "start"});
+    store.record_idle_baseline(
+        IdleBaselineRecord{std::nullopt, "total", 200.0, 10.0, 48.0, std::nullopt, "rest"});
     const auto baselines = store.idle_baselines();
     ASSERT_EQ(baselines.size(), 2u);
     EXPECT_EQ(baselines[0].session_id, session);
@@ -362,7 +377,8 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     while (m_plan.runs[quoted].workload == "w") ++quoted;
     ASSERT_LT(plain, 4u);  // both in the first round, so repetition 1
     store.mark_running(run(plain).run_id, std::nullopt, 1, 0.0);
-    store.finish_run(test::outcome(run(plain).run_id, RunStatus::kDone, test::example_measure(1700000000.25)));
+    store.finish_run(
+        test::outcome(run(plain).run_id, RunStatus::kDone, test::example_measure(1700000000.25)));
     store.mark_running(run(quoted).run_id, std::nullopt, std::nullopt, 1700000100.0);
     RunOutcome expired = test::outcome(run(quoted).run_id, RunStatus::kTimeout);
     expired.signal = 9;
@@ -378,13 +394,16 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     }
     ASSERT_EQ(lines.size(), 9u);  // header + 8 runs
     EXPECT_EQ(lines[0],
-              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,gpu,status,attempt,"
-              "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_js,ed2p_js2,"
+              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,gpu,"
+              "status,attempt,"
+              "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_"
+              "js,ed2p_js2,"
               "idle_power_w,net_energy_j,warnings,metrics");
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
-    EXPECT_EQ(lines[plain + 1], run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
-                                    ",,1,1,done,1,1700000000.25," +
-                            "1700000002.25,0,,2,140,100,40,280,560,,,\"[\"\"gpu0: short run\"\"]\",");
+    EXPECT_EQ(lines[plain + 1],
+              run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
+                  ",,1,1,done,1,1700000000.25," +
+                  "1700000002.25,0,,2,140,100,40,280,560,,,\"[\"\"gpu0: short run\"\"]\",");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +

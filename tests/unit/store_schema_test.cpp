@@ -17,7 +17,8 @@ namespace {
 
 std::int64_t pragma(sqlite3* db, const char* name) {
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, (std::string("PRAGMA ") + name).c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_prepare_v2(db, (std::string("PRAGMA ") + name).c_str(), -1, &stmt, nullptr),
+              SQLITE_OK);
     EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
     const std::int64_t value = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
@@ -101,7 +102,8 @@ TEST(StoreSchema, RefusesFilesThatAreNotStores) {
         FAIL() << "opened a text file";
     } catch (const Error& e) {
         EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
-        EXPECT_NE(std::string(e.what()).find("not a joulebench store"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("not a joulebench store"), std::string::npos)
+            << e.what();
     }
     const auto other = dir.path() / "other.db";
     raw_exec(other, "CREATE TABLE t (x)");
@@ -109,7 +111,8 @@ TEST(StoreSchema, RefusesFilesThatAreNotStores) {
         Store store(other);
         FAIL() << "opened a foreign SQLite database";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("not a joulebench store"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("not a joulebench store"), std::string::npos)
+            << e.what();
     }
     try {
         Store store(dir.path() / "missing.db", Store::Mode::kExisting);
@@ -138,7 +141,8 @@ TEST(StoreSchema, RecordsTheExperimentOnceAndRefusesAChangedFile) {
     EXPECT_TRUE(record->seed_given);
     EXPECT_EQ(record->joulebench_version, JOULEBENCH_VERSION);
 
-    const ExperimentSpec changed = parse_experiment_text(spec.source_text + "# a comment\n", "store-test.toml");
+    const ExperimentSpec changed =
+        parse_experiment_text(spec.source_text + "# a comment\n", "store-test.toml");
     try {
         store.record_experiment(experiment_record(changed));
         FAIL() << "a changed file was accepted";
