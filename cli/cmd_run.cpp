@@ -19,20 +19,38 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
         std::string shard;
         bool dry_run = false;
         unsigned interval_ms = 100;
+        double idle_baseline_s = 5.0;
+        double rest_timeout_s = 300.0;
     };
     auto opts = std::make_shared<Options>();
-    auto* sub = app.add_subcommand("run", "Run an experiment file (workloads x environments x caps x repetitions) "
-                                          "and record every run in a SQLite store; run again to resume");
-    sub->add_option("file", opts->file, "The experiment file (TOML, see docs/experiment.md)")->required();
-    sub->add_option("--db", opts->db, "The results store (SQLite); created when missing, resumed when present")
+    auto* sub =
+        app.add_subcommand("run",
+                           "Run an experiment file (workloads x environments x caps x repetitions) "
+                           "and record every run in a SQLite store; run again to resume");
+    sub->add_option("file", opts->file, "The experiment file (TOML, see docs/experiment.md)")
+        ->required();
+    sub->add_option("--db", opts->db,
+                    "The results store (SQLite); created when missing, resumed when present")
         ->required();
     sub->add_flag("--new", opts->new_store,
-                  "Move an existing store aside (DB.replaced-TIME) and start again, e.g. after the file changed");
-    sub->add_option("--retries", opts->retries, "Re-run failed and timed-out runs up to N more times")
+                  "Move an existing store aside (DB.replaced-TIME) and start again, e.g. after the "
+                  "file changed");
+    sub->add_option("--retries", opts->retries,
+                    "Re-run failed and timed-out runs up to N more times")
         ->check(CLI::Range(0U, 100U));
     sub->add_option("--shard", opts->shard, "Run only part I of N of the plan (1-based, e.g. 2/4)");
-    sub->add_flag("--dry-run", opts->dry_run, "Check everything and print the plan; run and write nothing");
-    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")->check(CLI::Range(1U, 3'600'000U));
+    sub->add_flag("--dry-run", opts->dry_run,
+                  "Check everything and print the plan; run and write nothing");
+    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
+        ->check(CLI::Range(1U, 3'600'000U));
+    sub->add_option("--idle-baseline", opts->idle_baseline_s,
+                    "rest = \"baseline\": seconds of idle measured on each GPU slot before the "
+                    "first run (default 5)")
+        ->check(CLI::Range(0.1, 3600.0));
+    sub->add_option("--rest-timeout", opts->rest_timeout_s,
+                    "rest = \"baseline\": longest wait in seconds for a GPU to come back near idle "
+                    "(default 300)")
+        ->check(CLI::Range(0.0, 86400.0));
     sub->callback([opts, &ctx] {
         runner::RunnerOptions o;
         o.experiment_file = opts->file;
@@ -42,26 +60,37 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
         if (!opts->shard.empty()) o.shard = parse_shard(opts->shard);
         o.dry_run = opts->dry_run;
         o.interval = std::chrono::milliseconds(opts->interval_ms);
-        o.command_line = fmt::format("joulebench run {} --db {}{}{}{}", opts->file, opts->db,
-                                     opts->new_store ? " --new" : "",
-                                     opts->retries > 0 ? fmt::format(" --retries {}", opts->retries) : "",
-                                     opts->shard.empty() ? "" : " --shard " + opts->shard);
+        o.idle_baseline =
+            std::chrono::milliseconds(static_cast<long long>(opts->idle_baseline_s * 1000.0));
+        o.baseline_timeout =
+            std::chrono::milliseconds(static_cast<long long>(opts->rest_timeout_s * 1000.0));
+        o.command_line =
+            fmt::format("joulebench run {} --db {}{}{}{}", opts->file, opts->db,
+                        opts->new_store ? " --new" : "",
+                        opts->retries > 0 ? fmt::format(" --retries {}", opts->retries) : "",
+                        opts->shard.empty() ? "" : " --shard " + opts->shard);
         const runner::RunnerSummary s = runner::run_experiment(o);
         if (opts->dry_run) return;
         const auto& c = s.counts;
         std::fflush(stdout);
-        fmt::print(stderr, "joulebench run: {}: {} done, {} failed, {} timed out, {} interrupted, {} not run yet ({} "
-                           "run now)\n",
+        fmt::print(stderr,
+                   "joulebench run: {}: {} done, {} failed, {} timed out, {} interrupted, {} not "
+                   "run yet ({} "
+                   "run now)\n",
                    opts->db, c.done, c.failed, c.timeout, c.interrupted, c.planned, s.executed);
         ctx.exit_code = (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0;
         if (s.stopped_by_signal) {
-            fmt::print(stderr, "joulebench run: stopped by signal {}; run the same command again to resume\n",
-                       *s.stopped_by_signal);
+            fmt::print(
+                stderr,
+                "joulebench run: stopped by signal {}; run the same command again to resume\n",
+                *s.stopped_by_signal);
             ctx.exit_code = 128 + *s.stopped_by_signal;
         }
         if (!s.caps_restored) {
-            fmt::print(stderr, "error: caps: a power cap could not be restored\nhint: fix the cause, then run "
-                               "`joulebench caps restore`\n");
+            fmt::print(
+                stderr,
+                "error: caps: a power cap could not be restored\nhint: fix the cause, then run "
+                "`joulebench caps restore`\n");
             ctx.exit_code = 1;
         }
     });

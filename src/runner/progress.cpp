@@ -13,12 +13,18 @@ std::string describe_run(const RunSpec& run) {
     return out + fmt::format("/#{}", run.repetition);
 }
 
-Progress::Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done, std::size_t slots)
-    : m_out(out), m_terminal(terminal), m_total(total), m_done(already_done), m_slots(slots == 0 ? 1 : slots) {}
+Progress::Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done,
+                   std::size_t slots)
+    : m_out(out),
+      m_terminal(terminal),
+      m_total(total),
+      m_done(already_done),
+      m_slots(slots == 0 ? 1 : slots) {}
 
 std::string Progress::eta_text(std::size_t remaining, double mean_s, std::size_t slots) {
     if (remaining == 0) return "0s";
-    const double seconds = mean_s * static_cast<double>(remaining) / static_cast<double>(slots == 0 ? 1 : slots);
+    const double seconds =
+        mean_s * static_cast<double>(remaining) / static_cast<double>(slots == 0 ? 1 : slots);
     const auto ms = std::chrono::milliseconds(static_cast<long long>(std::llround(seconds)) * 1000);
     return format_duration_ms(ms);
 }
@@ -42,7 +48,8 @@ void Progress::retrying(std::size_t runs) {
 
 void Progress::started(const RunSpec& run, std::optional<int> gpu) {
     std::lock_guard lock(m_mutex);
-    m_current[run.run_id] = {describe_run(run) + (gpu ? fmt::format(" on GPU {}", *gpu) : ""), Clock::now()};
+    m_current[run.run_id] = {describe_run(run) + (gpu ? fmt::format(" on GPU {}", *gpu) : ""),
+                             Clock::now()};
     redraw_locked();
 }
 
@@ -65,8 +72,9 @@ void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus st
     const std::string where = gpu ? fmt::format("  GPU {}", *gpu) : "";
     if (!m_terminal || status != RunStatus::kDone) {
         // Terminal: failures keep a line of their own; the rest shows in the progress line.
-        fmt::print(m_out, "[{}/{}] {:<11} {} ({}){}  {:.2f} s{}{}\n", m_done + m_failed, m_total, to_string(status),
-                   describe_run(run), run.run_id, where, wall_s, energy, detail.empty() ? "" : "  " + detail);
+        fmt::print(m_out, "[{}/{}] {:<11} {} ({}){}  {:.2f} s{}{}\n", m_done + m_failed, m_total,
+                   to_string(status), describe_run(run), run.run_id, where, wall_s, energy,
+                   detail.empty() ? "" : "  " + detail);
     }
     redraw_locked();
 }
@@ -96,9 +104,11 @@ void Progress::redraw_locked() {
         current += entry.first;
     }
     const std::string eta =
-        m_timed > 0 ? "  ETA " + eta_text(m_pending, m_time_sum_s / static_cast<double>(m_timed), m_slots) : "";
-    std::string line = fmt::format("[{}/{}] {} failed{}{}", m_done + m_failed, m_total, m_failed, eta,
-                                   current.empty() ? "" : "  running: " + current);
+        m_timed > 0
+            ? "  ETA " + eta_text(m_pending, m_time_sum_s / static_cast<double>(m_timed), m_slots)
+            : "";
+    std::string line = fmt::format("[{}/{}] {} failed{}{}", m_done + m_failed, m_total, m_failed,
+                                   eta, current.empty() ? "" : "  running: " + current);
     // One line: cut to a width that fits common terminals rather than wrapping.
     constexpr std::size_t kWidth = 150;
     if (line.size() > kWidth) line = line.substr(0, kWidth - 3) + "...";

@@ -24,7 +24,8 @@ class Progress {
 public:
     /// `out` is written to (normally stderr); `terminal` selects the one-line display.
     /// `total` runs are in this invocation's plan, `already_done` of them were done before.
-    Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done, std::size_t slots);
+    Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done,
+             std::size_t slots);
 
     /// A line of its own (a warning, a note), printed above the progress line.
     void message(const std::string& text);
@@ -40,7 +41,8 @@ public:
     void close();
 
     /// The ETA text for `remaining` runs at `mean_s` per run over `slots` slots ("3m 20s").
-    [[nodiscard]] static std::string eta_text(std::size_t remaining, double mean_s, std::size_t slots);
+    [[nodiscard]] static std::string eta_text(std::size_t remaining, double mean_s,
+                                              std::size_t slots);
 
 private:
     void redraw_locked();
@@ -51,12 +53,13 @@ private:
     bool m_terminal;
     std::size_t m_total;
     std::size_t m_done;
-    std::size_t m_failed = 0;  // failed, timed out (finished, not done) in this invocation
+    std::size_t m_failed = 0;   // failed, timed out (finished, not done) in this invocation
     std::size_t m_pending = 0;  // runs still to finish in this invocation
     std::size_t m_slots;
     double m_time_sum_s = 0.0;  // start to finish of each run finished here (rests included)
     std::size_t m_timed = 0;
-    std::map<std::string, std::pair<std::string, Clock::time_point>> m_current;  // run id -> text, start
+    std::map<std::string, std::pair<std::string, Clock::time_point>>
+        m_current;  // run id -> text, start
     bool m_line_shown = false;
 };
 

@@ -1,11 +1,10 @@
 #include "runner/runner.hpp"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -48,7 +47,8 @@ void stop_handler(int sig) {
 }
 
 double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 // Free space below this refuses to start: traces and logs of a long experiment need room, and
@@ -65,7 +65,7 @@ struct Slot {
     std::optional<int> gpu;
     SensorSet sensors;
     std::vector<nvml::NvmlDevice> cap_gpus;  // the GPUs a run's GPU cap applies to
-    std::optional<double> idle_power_w;       // rest = "baseline"
+    std::optional<double> idle_power_w;      // rest = "baseline"
     std::optional<double> idle_temp_c;
     std::vector<std::string> pending_warnings;  // for the next run (rest did not reach idle)
 };
@@ -79,17 +79,20 @@ std::vector<Sensor*> raw(const SensorSet& set) {
 // The domains a rest compares with the idle baseline: the slot's GPUs; without GPUs, every
 // domain that counts in the total (then the only slot).
 bool rest_domain(const Slot& slot, const Sensor& s) {
-    const bool has_gpu = std::any_of(slot.sensors.sensors.begin(), slot.sensors.sensors.end(),
-                                     [](const auto& x) { return x->info().kind == DomainKind::kGpu; });
+    const bool has_gpu =
+        std::any_of(slot.sensors.sensors.begin(), slot.sensors.sensors.end(),
+                    [](const auto& x) { return x->info().kind == DomainKind::kGpu; });
     return has_gpu ? s.info().kind == DomainKind::kGpu : counts_in_total(s.info().kind);
 }
 
 // Power (sum over the rest domains) and hottest GPU temperature over `window`.
 std::pair<double, std::optional<double>> observe(Slot& slot, std::chrono::milliseconds window) {
     std::vector<std::optional<EnergySample>> first;
-    for (auto& s : slot.sensors.sensors) first.push_back(rest_domain(slot, *s) ? s->sample() : std::nullopt);
+    for (auto& s : slot.sensors.sensors)
+        first.push_back(rest_domain(slot, *s) ? s->sample() : std::nullopt);
     const auto until = Clock::now() + window;
-    while (Clock::now() < until && !g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (Clock::now() < until && !g_stop.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     double power = 0.0;
     std::optional<double> temp;
     for (std::size_t i = 0; i < slot.sensors.sensors.size(); ++i) {
@@ -99,7 +102,8 @@ std::pair<double, std::optional<double>> observe(Slot& slot, std::chrono::millis
             const double dt = seconds_between(first[i]->time, last->time);
             if (dt > 0) power += (last->energy - first[i]->energy).value() / dt;
         }
-        if (const auto t = s.telemetry(); t && t->temperature_c) temp = std::max(temp.value_or(*t->temperature_c), *t->temperature_c);
+        if (const auto t = s.telemetry(); t && t->temperature_c)
+            temp = std::max(temp.value_or(*t->temperature_c), *t->temperature_c);
     }
     return {power, temp};
 }
@@ -130,8 +134,9 @@ private:
 // The measurement of one instance from the sampler's first and last readings (the same
 // definitions as `joulebench measure`: docs/measure.md), without the parts that need the
 // measured command to be joulebench's only child.
-MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir, const std::vector<Sensor*>& sensors,
-                       const Sampler& sampler, bool shared_cpu, std::chrono::milliseconds interval) {
+MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
+                       const std::vector<Sensor*>& sensors, const Sampler& sampler, bool shared_cpu,
+                       std::chrono::milliseconds interval) {
     MeasureResult m;
     m.command = inst.command;
     m.exit_code = ir.exit_code;
@@ -161,28 +166,32 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir, c
             const double dt = seconds_between(d.first->time, d.last->time);
             r.avg_power_w = dt > 0 ? r.energy_j / dt : 0.0;
         } else {
-            m.warnings.push_back(fmt::format("{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
+            m.warnings.push_back(fmt::format(
+                "{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
         }
         if (d.peak_power) r.peak_power_w = d.peak_power->value();
         if (r.failed_reads > 0) {
-            m.warnings.push_back(fmt::format("{}: {} failed reads: the trace has gaps", r.info.id, r.failed_reads));
+            m.warnings.push_back(
+                fmt::format("{}: {} failed reads: the trace has gaps", r.info.id, r.failed_reads));
         }
         if (r.health.resets > 0) {
-            m.warnings.push_back(fmt::format("{}: energy counter went backwards {} time(s): its energy is a lower bound",
-                                             r.info.id, r.health.resets));
+            m.warnings.push_back(fmt::format(
+                "{}: energy counter went backwards {} time(s): its energy is a lower bound",
+                r.info.id, r.health.resets));
         }
         if (auto* est = dynamic_cast<estimate::CpuEstimateSensor*>(s)) {
             // The exact CPU time of this run's reaped tree: attributed to this run alone.
             const auto& model = est->model();
             const double exact = (m.cpu_user_s + m.cpu_system_s) * model.watts_per_cpu();
             r.energy_j = std::max(r.energy_j, exact);
-            m.estimate = EstimateModel{model.cpu_model, model.tdp_w, model.threads_per_package, model.watts_per_cpu(),
-                                       model.source};
+            m.estimate = EstimateModel{model.cpu_model, model.tdp_w, model.threads_per_package,
+                                       model.watts_per_cpu(), model.source};
             m.warnings.push_back("CPU energy is estimated from this run's CPU time, not measured");
         } else if (shared_cpu && r.info.kind != DomainKind::kGpu) {
-            m.warnings.push_back(fmt::format(
-                "{}: shared: other GPU slots ran at the same time, so this CPU energy includes theirs (not attributed)",
-                r.info.id));
+            m.warnings.push_back(
+                fmt::format("{}: shared: other GPU slots ran at the same time, so this CPU energy "
+                            "includes theirs (not attributed)",
+                            r.info.id));
         }
         if (r.counts_in_total) {
             m.total_energy_j += r.energy_j;
@@ -196,10 +205,13 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir, c
             gpu.name = r.info.name;
             gpu.uuid = r.info.source;
             gpu.pci_bus_id = r.info.pci_bus_id;
-            if (g.utilisation_rows > 0) gpu.mean_utilisation_pct = g.utilisation_sum / static_cast<double>(g.utilisation_rows);
+            if (g.utilisation_rows > 0)
+                gpu.mean_utilisation_pct =
+                    g.utilisation_sum / static_cast<double>(g.utilisation_rows);
             gpu.max_utilisation_pct = g.utilisation_max;
             gpu.max_temperature_c = g.temperature_max;
-            if (g.sm_clock_rows > 0) gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
+            if (g.sm_clock_rows > 0)
+                gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
             gpu.throttle_mask = g.throttle_mask;
             gpu.throttle_reasons = throttle_reason_names(g.throttle_mask);
             if (g.enforced_limit) gpu.enforced_limit_w = g.enforced_limit->value();
@@ -208,10 +220,12 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir, c
         m.domains.push_back(std::move(r));
     }
     if (m.late_ticks > 0) {
-        m.warnings.push_back(fmt::format("sampler: {} reads started more than one period late", m.late_ticks));
+        m.warnings.push_back(
+            fmt::format("sampler: {} reads started more than one period late", m.late_ticks));
     }
     if (ir.left_processes) {
-        m.warnings.push_back("processes the workload started were still running when it ended; they were killed");
+        m.warnings.push_back(
+            "processes the workload started were still running when it ended; they were killed");
     }
     m.edp_js = m.total_energy_j * m.wall_s;
     m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
@@ -229,14 +243,18 @@ std::string host_json(const std::vector<nvml::NvmlDevice>& gpus, const std::stri
     std::ifstream cpuinfo("/proc/cpuinfo");
     for (std::string line; std::getline(cpuinfo, line);) {
         if (line.rfind("model name", 0) == 0) {
-            if (const auto colon = line.find(": "); colon != std::string::npos) host["cpu"] = line.substr(colon + 2);
+            if (const auto colon = line.find(": "); colon != std::string::npos)
+                host["cpu"] = line.substr(colon + 2);
             break;
         }
     }
     host["cpus"] = std::thread::hardware_concurrency();
     nlohmann::json list = nlohmann::json::array();
     for (const auto& g : gpus) {
-        list.push_back({{"index", g.index()}, {"name", g.name()}, {"uuid", g.uuid()}, {"pci_bus_id", g.pci_bus_id()}});
+        list.push_back({{"index", g.index()},
+                        {"name", g.name()},
+                        {"uuid", g.uuid()},
+                        {"pci_bus_id", g.pci_bus_id()}});
     }
     host["gpus"] = list;
     if (!driver.empty()) host["gpu_driver"] = driver;
@@ -245,12 +263,15 @@ std::string host_json(const std::vector<nvml::NvmlDevice>& gpus, const std::stri
 
 // A failed check of a value written in the experiment file: the file and line lead the message.
 [[noreturn]] void rethrow_at(const Error& e, const SourceLocation& where, const std::string& what) {
-    throw Error(e.category(), fmt::format("run: {}{}: {}", to_string(where), what, e.what()), e.hint());
+    throw Error(e.category(), fmt::format("run: {}{}: {}", to_string(where), what, e.what()),
+                e.hint());
 }
 
 }  // namespace
 
-std::atomic<bool>& stop_requested() { return g_stop; }
+std::atomic<bool>& stop_requested() {
+    return g_stop;
+}
 
 void install_stop_handlers() {
     struct sigaction sa {};
@@ -283,7 +304,8 @@ std::string file_tail(const fs::path& path, std::size_t max_bytes) {
         text.erase(0, 1);
         // Starts mid-line: drop the partial first line when a later line exists.
         if (!at_line_start) {
-            if (const auto nl = text.find('\n'); nl != std::string::npos && nl + 1 < text.size()) text.erase(0, nl + 1);
+            if (const auto nl = text.find('\n'); nl != std::string::npos && nl + 1 < text.size())
+                text.erase(0, nl + 1);
         }
     }
     return text;
@@ -314,10 +336,12 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     std::map<std::string, std::unique_ptr<Environment>> environments;
     for (const auto& e : spec.environments) {
         if (e.type != EnvironmentType::kBare) {
-            throw Error(ErrorCategory::kNotSupported,
-                        fmt::format("run: {}environment '{}': type \"{}\" is not supported by this joulebench yet",
-                                    to_string(e.where), e.name, to_string(e.type)),
-                        "only type = \"bare\" runs for now; docker, podman and ssh are planned");
+            throw Error(
+                ErrorCategory::kNotSupported,
+                fmt::format(
+                    "run: {}environment '{}': type \"{}\" is not supported by this joulebench yet",
+                    to_string(e.where), e.name, to_string(e.type)),
+                "only type = \"bare\" runs for now; docker, podman and ssh are planned");
         }
         environments[e.name] = std::make_unique<BareEnvironment>(e);
     }
@@ -356,7 +380,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
             rethrow_at(e, where, "[gpus] devices");
         }
         if (slot_gpus.empty()) {
-            throw Error(ErrorCategory::kNotFound, fmt::format("run: {}no GPU found: NVML reports none", to_string(where)),
+            throw Error(ErrorCategory::kNotFound,
+                        fmt::format("run: {}no GPU found: NVML reports none", to_string(where)),
                         "remove [gpus] and [power_caps] gpu_w to run without GPUs");
         }
         for (const auto& device : slot_gpus) {
@@ -365,7 +390,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 try {
                     check_cap_range(capper, Watts(w));
                 } catch (const Error& e) {
-                    rethrow_at(e, spec.power_caps.gpu_where, fmt::format("gpu_w {}", format_watts(w)));
+                    rethrow_at(e, spec.power_caps.gpu_where,
+                               fmt::format("gpu_w {}", format_watts(w)));
                 }
             }
         }
@@ -380,8 +406,10 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     if (!cpu_caps.empty()) {
         if (slot_indices.size() > 1) {
             throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("run: {}cpu_w: CPU caps are machine-wide and cannot differ between GPU slots that "
-                                    "run at the same time", to_string(spec.power_caps.cpu_where)),
+                        fmt::format("run: {}cpu_w: CPU caps are machine-wide and cannot differ "
+                                    "between GPU slots that "
+                                    "run at the same time",
+                                    to_string(spec.power_caps.cpu_where)),
                         "use one GPU in [gpus], or drop cpu_w");
         }
         std::vector<std::string> skipped;
@@ -397,7 +425,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 try {
                     check_cap_range(*c, Watts(w));
                 } catch (const Error& e) {
-                    rethrow_at(e, spec.power_caps.cpu_where, fmt::format("cpu_w {}", format_watts(w)));
+                    rethrow_at(e, spec.power_caps.cpu_where,
+                               fmt::format("cpu_w {}", format_watts(w)));
                 }
             }
         }
@@ -407,18 +436,22 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     if (capping) journal.emplace(capping::CapJournal::open_default());  // throws naming the folder
 
     // The store: its folder writable, room on the disk.
-    const fs::path db_dir = options.db.parent_path().empty() ? fs::path(".") : options.db.parent_path();
-    if (::access(db_dir.c_str(), W_OK) != 0 || (fs::exists(options.db) && ::access(options.db.c_str(), W_OK) != 0)) {
+    const fs::path db_dir =
+        options.db.parent_path().empty() ? fs::path(".") : options.db.parent_path();
+    if (::access(db_dir.c_str(), W_OK) != 0 ||
+        (fs::exists(options.db) && ::access(options.db.c_str(), W_OK) != 0)) {
         throw system_error(fmt::format("run: write the store {}", options.db.string()), errno);
     }
     struct statvfs vfs {};
     if (::statvfs(db_dir.c_str(), &vfs) == 0) {
         const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
         if (free_bytes < kMinFreeBytes) {
-            throw Error(ErrorCategory::kIo,
-                        fmt::format("run: check disk space for {}: only {} MiB free (at least {} MiB needed)",
-                                    options.db.string(), free_bytes >> 20, kMinFreeBytes >> 20),
-                        "free some space or put the store elsewhere with --db");
+            throw Error(
+                ErrorCategory::kIo,
+                fmt::format(
+                    "run: check disk space for {}: only {} MiB free (at least {} MiB needed)",
+                    options.db.string(), free_bytes >> 20, kMinFreeBytes >> 20),
+                "free some space or put the store elsewhere with --db");
         }
     }
     const fs::path logs_dir = options.logs_dir.value_or(fs::path(options.db.string() + ".logs"));
@@ -427,9 +460,11 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     summary.planned = plan.runs.size();
     if (options.dry_run) {
         for (const auto& w : plan.warnings) fmt::print(stderr, "warning: {}\n", w);
-        fmt::print("experiment {}: {} runs in this plan ({} in all), {} slot(s){}; everything checked, nothing run\n",
-                   spec.name, plan.runs.size(), plan.total_runs, slot_indices.size(),
-                   capping ? ", caps within every device's range" : "");
+        fmt::print(
+            "experiment {}: {} runs in this plan ({} in all), {} slot(s){}; everything checked, "
+            "nothing run\n",
+            spec.name, plan.runs.size(), plan.total_runs, slot_indices.size(),
+            capping ? ", caps within every device's range" : "");
         for (const auto& r : plan.runs) {
             fmt::print("{:>5}  {}  {}\n", r.plan_index, r.run_id, describe_run(r));
         }
@@ -446,26 +481,31 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         store.record_experiment(experiment_record(spec));
     } catch (const ExperimentChangedError& e) {
         throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("run: {} holds the results of a different experiment file than {} (the file changed "
+                    fmt::format("run: {} holds the results of a different experiment file than {} "
+                                "(the file changed "
                                 "since the store was created): {}",
                                 options.db.string(), options.experiment_file.string(), e.what()),
-                    "run again with --new to move the old store aside and start afresh, or give another --db");
+                    "run again with --new to move the old store aside and start afresh, or give "
+                    "another --db");
     }
     const auto stale = store.mark_stale_running_interrupted();
     store.add_planned_runs(plan.runs);
     std::map<std::string, const RunSpec*> plan_runs;
     for (const auto& r : plan.runs) plan_runs[r.run_id] = &r;
-    for (const auto& rec : store.runs({RunStatus::kDone})) summary.already_done += plan_runs.count(rec.run_id);
+    for (const auto& rec : store.runs({RunStatus::kDone}))
+        summary.already_done += plan_runs.count(rec.run_id);
     fs::create_directories(logs_dir);
 
     // ---- the session ---------------------------------------------------------------------------
     if (journal) {
         capping::CapperFactory factory;
         const auto replay = capping::restore_journal(*journal, factory, {});
-        for (const auto& line : replay.restored) fmt::print(stderr, "joulebench: caps: left by a crashed run: {}\n", line);
+        for (const auto& line : replay.restored)
+            fmt::print(stderr, "joulebench: caps: left by a crashed run: {}\n", line);
         for (const auto& line : replay.failed) fmt::print(stderr, "warning: caps: {}\n", line);
         if (!replay.ok()) {
-            throw Error(ErrorCategory::kIo, "run: restore the caps a crashed run left", "run `joulebench caps restore`");
+            throw Error(ErrorCategory::kIo, "run: restore the caps a crashed run left",
+                        "run `joulebench caps restore`");
         }
     }
     // The guardian restores this process's caps if it dies without doing so (SIGKILL).
@@ -479,8 +519,9 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     install_stop_handlers();
 
     SessionInfo session;
-    session.host_json = host_json(nvml_system ? nvml_system->devices() : std::vector<nvml::NvmlDevice>{},
-                                  nvml_system ? nvml_system->driver_version() : "");
+    session.host_json =
+        host_json(nvml_system ? nvml_system->devices() : std::vector<nvml::NvmlDevice>{},
+                  nvml_system ? nvml_system->driver_version() : "");
     session.command_line = options.command_line;
     session.shard = options.shard;
     session.started_at = unix_now();
@@ -505,11 +546,12 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     Progress progress(stderr, terminal, plan.runs.size(), summary.already_done, slots.size());
     for (const auto& w : plan.warnings) progress.message("warning: " + w);
     if (!stale.empty()) {
-        progress.message(fmt::format("joulebench run: {} run(s) were interrupted last time and run again", stale.size()));
+        progress.message(fmt::format(
+            "joulebench run: {} run(s) were interrupted last time and run again", stale.size()));
     }
     if (summary.already_done > 0) {
-        progress.message(fmt::format("joulebench run: resuming: {} of {} runs already done", summary.already_done,
-                                     plan.runs.size()));
+        progress.message(fmt::format("joulebench run: resuming: {} of {} runs already done",
+                                     summary.already_done, plan.runs.size()));
     }
 
     // Idle baseline (before any warm-up), for rest = "baseline".
@@ -541,11 +583,14 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
 
     // Warm-up: before the first run, on every slot at once (each on its GPU); never measured.
     if (spec.warmup.kind == WarmupSpec::Kind::kDuration) {
-        progress.message(fmt::format("joulebench run: warm-up: waiting {}", format_duration_ms(spec.warmup.duration)));
+        progress.message(fmt::format("joulebench run: warm-up: waiting {}",
+                                     format_duration_ms(spec.warmup.duration)));
         const auto until = Clock::now() + spec.warmup.duration;
-        while (Clock::now() < until && !g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        while (Clock::now() < until && !g_stop.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } else if (spec.warmup.kind == WarmupSpec::Kind::kCommand) {
-        progress.message(fmt::format("joulebench run: warm-up: {}", fmt::join(spec.warmup.command, " ")));
+        progress.message(
+            fmt::format("joulebench run: warm-up: {}", fmt::join(spec.warmup.command, " ")));
         std::vector<InstanceResult> results(slots.size());
         std::vector<std::thread> threads;
         for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -554,7 +599,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 inst.run_id = "warmup";
                 inst.command = spec.warmup.command;
                 inst.gpu = slots[i]->gpu;
-                if (inst.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*inst.gpu));
+                if (inst.gpu)
+                    inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*inst.gpu));
                 inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
                 inst.stdout_file = logs_dir / fmt::format("warmup-slot{}.stdout", i);
                 inst.stderr_file = logs_dir / fmt::format("warmup-slot{}.stderr", i);
@@ -565,13 +611,17 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         }
         for (auto& t : threads) t.join();
         for (std::size_t i = 0; i < results.size(); ++i) {
-            if (results[i].end == InstanceResult::End::kExited && results[i].exit_code == 0) continue;
+            if (results[i].end == InstanceResult::End::kExited && results[i].exit_code == 0)
+                continue;
             if (g_stop.load()) break;
-            throw Error(ErrorCategory::kIo,
-                        fmt::format("run: {}warm-up {} failed (exit status {}){}", to_string(spec.warmup.where),
-                                    fmt::join(spec.warmup.command, " "), results[i].exit_code,
-                                    results[i].start_error.empty() ? "" : ": " + results[i].start_error),
-                        fmt::format("see {}", (logs_dir / fmt::format("warmup-slot{}.stderr", i)).string()));
+            throw Error(
+                ErrorCategory::kIo,
+                fmt::format("run: {}warm-up {} failed (exit status {}){}",
+                            to_string(spec.warmup.where), fmt::join(spec.warmup.command, " "),
+                            results[i].exit_code,
+                            results[i].start_error.empty() ? "" : ": " + results[i].start_error),
+                fmt::format("see {}",
+                            (logs_dir / fmt::format("warmup-slot{}.stderr", i)).string()));
         }
     }
 
@@ -584,24 +634,30 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         // Rest before every run but the slot's first (never measured).
         if (!first_on_slot && spec.rest.kind == RestSpec::Kind::kDuration) {
             const auto until = Clock::now() + spec.rest.duration;
-            while (Clock::now() < until && !g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        } else if (!first_on_slot && spec.rest.kind == RestSpec::Kind::kBaseline && slot.idle_power_w) {
+            while (Clock::now() < until && !g_stop.load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        } else if (!first_on_slot && spec.rest.kind == RestSpec::Kind::kBaseline &&
+                   slot.idle_power_w) {
             const auto until = Clock::now() + options.baseline_timeout;
             bool back = false;
             double power = 0.0;
             std::optional<double> temp;
-            while (!g_stop.load() && Clock::now() < until) {
+            // At least one look, however short the timeout.
+            do {
                 std::tie(power, temp) = observe(slot, std::chrono::milliseconds(500));
-                const bool power_ok = power <= *slot.idle_power_w * kBaselinePowerRatio + kBaselinePowerSlackW;
-                const bool temp_ok = !temp || !slot.idle_temp_c || *temp <= *slot.idle_temp_c + kBaselineTempSlackC;
+                const bool power_ok =
+                    power <= *slot.idle_power_w * kBaselinePowerRatio + kBaselinePowerSlackW;
+                const bool temp_ok =
+                    !temp || !slot.idle_temp_c || *temp <= *slot.idle_temp_c + kBaselineTempSlackC;
                 if (power_ok && temp_ok) {
                     back = true;
                     break;
                 }
-            }
+            } while (!g_stop.load() && Clock::now() < until);
             if (!back && !g_stop.load()) {
                 slot.pending_warnings.push_back(fmt::format(
-                    "rest: not back near the idle baseline after {} ({:.1f} W, idle {:.1f} W): started anyway",
+                    "rest: not back near the idle baseline after {} ({:.1f} W, idle {:.1f} W): "
+                    "started anyway",
                     format_duration_ms(options.baseline_timeout), power, *slot.idle_power_w));
             }
         }
@@ -621,14 +677,15 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         try {
             if (run.gpu_cap_w) {
                 for (const auto& d : slot.cap_gpus) {
-                    caps.push_back(std::make_unique<capping::ScopedCap>(std::make_unique<capping::NvmlCapper>(d),
-                                                                        Watts(*run.gpu_cap_w), *journal));
+                    caps.push_back(std::make_unique<capping::ScopedCap>(
+                        std::make_unique<capping::NvmlCapper>(d), Watts(*run.gpu_cap_w), *journal));
                 }
             }
             if (run.cpu_cap_w) {
                 std::vector<std::string> skipped;
                 for (auto& c : capping::powercap_package_cappers(powercap_root, skipped)) {
-                    caps.push_back(std::make_unique<capping::ScopedCap>(std::move(c), Watts(*run.cpu_cap_w), *journal));
+                    caps.push_back(std::make_unique<capping::ScopedCap>(
+                        std::move(c), Watts(*run.cpu_cap_w), *journal));
                 }
             }
         } catch (const Error& e) {
@@ -663,7 +720,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
             caps.clear();  // ScopedCap restored what it set before throwing; the rest now
             outcome.status = RunStatus::kFailed;
             outcome.stderr_tail = cap_error;
-            outcome.warnings.push_back("the workload did not run: its power cap could not be set: " + cap_error);
+            outcome.warnings.push_back(
+                "the workload did not run: its power cap could not be set: " + cap_error);
             detail = cap_error;
         } else {
             const std::vector<Sensor*> sensors = raw(slot.sensors);
@@ -685,8 +743,10 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                     std::lock_guard lock(mutex);
                     caps_ok = false;
                     const auto& o = (*it)->outcome();
-                    outcome.warnings.push_back(fmt::format("caps: restore {}: {}", o.device.label, o.restore_error));
-                    progress.message(fmt::format("error: caps: restore {}: {}", o.device.label, o.restore_error));
+                    outcome.warnings.push_back(
+                        fmt::format("caps: restore {}: {}", o.device.label, o.restore_error));
+                    progress.message(fmt::format("error: caps: restore {}: {}", o.device.label,
+                                                 o.restore_error));
                 }
             }
             if (sink.error()) outcome.warnings.push_back(*sink.error());
@@ -698,11 +758,13 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 outcome.started_at = ir.started_at;
                 detail = ir.start_error;
             } else {
-                outcome.measure = assemble(inst, ir, sensors, sampler, shared_cpu, options.interval);
+                outcome.measure =
+                    assemble(inst, ir, sensors, sampler, shared_cpu, options.interval);
                 switch (ir.end) {
                     case InstanceResult::End::kTimedOut:
                         outcome.status = RunStatus::kTimeout;
-                        detail = fmt::format("timed out after {}", format_duration_ms(*workload.timeout));
+                        detail = fmt::format("timed out after {}",
+                                             format_duration_ms(*workload.timeout));
                         break;
                     case InstanceResult::End::kInterrupted:
                         outcome.status = RunStatus::kInterrupted;
@@ -716,17 +778,23 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                         }
                 }
                 if (workload.metrics == MetricsFormat::kJsonLine) {
-                    // Reading the tail bounds memory for chatty workloads; the metrics line is last.
-                    outcome.metrics_json = last_json_object_line(file_tail(inst.stdout_file, 1U << 20));
+                    // Reading the tail bounds memory for chatty workloads; the metrics line is
+                    // last.
+                    outcome.metrics_json =
+                        last_json_object_line(file_tail(inst.stdout_file, 1U << 20));
                     if (outcome.metrics_json.empty() && outcome.status == RunStatus::kDone) {
-                        outcome.warnings.push_back("metrics: the workload printed no JSON object line on stdout");
+                        outcome.warnings.push_back(
+                            "metrics: the workload printed no JSON object line on stdout");
                     }
                 }
             }
-            if (outcome.status != RunStatus::kDone && !outcome.stderr_tail.empty() && detail != "interrupted") {
+            if (outcome.status != RunStatus::kDone && !outcome.stderr_tail.empty() &&
+                detail != "interrupted") {
                 std::string last = outcome.stderr_tail;
-                while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-                if (const auto nl = last.rfind('\n'); nl != std::string::npos) last = last.substr(nl + 1);
+                while (!last.empty() && (last.back() == '\n' || last.back() == '\r'))
+                    last.pop_back();
+                if (const auto nl = last.rfind('\n'); nl != std::string::npos)
+                    last = last.substr(nl + 1);
                 if (!last.empty()) detail += ": " + last;
             }
         }
@@ -752,11 +820,13 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     for (unsigned pass = 0; pass <= options.retries && !g_stop.load() && !fatal; ++pass) {
         std::deque<const RunSpec*> queue;
         for (const auto& id : store.pending_run_ids(pass > 0)) {
-            if (const auto it = plan_runs.find(id); it != plan_runs.end()) queue.push_back(it->second);
+            if (const auto it = plan_runs.find(id); it != plan_runs.end())
+                queue.push_back(it->second);
         }
         if (queue.empty()) break;
         if (pass > 0) {
-            progress.message(fmt::format("joulebench run: retry {}: {} run(s)", pass, queue.size()));
+            progress.message(
+                fmt::format("joulebench run: retry {}: {} run(s)", pass, queue.size()));
             progress.retrying(queue.size());
         }
         progress.add_pending(queue.size());

@@ -14,14 +14,13 @@
 
 namespace joulebench::runner {
 
-
 struct RunnerOptions {
     std::filesystem::path experiment_file;
     std::filesystem::path db;
-    bool new_store = false;   ///< --new: set an existing store aside and start again
-    unsigned retries = 0;     ///< --retries N: re-run failed and timed-out runs up to N times
+    bool new_store = false;  ///< --new: set an existing store aside and start again
+    unsigned retries = 0;    ///< --retries N: re-run failed and timed-out runs up to N times
     std::optional<Shard> shard;
-    bool dry_run = false;     ///< validate and print the plan; nothing runs, nothing is written
+    bool dry_run = false;  ///< validate and print the plan; nothing runs, nothing is written
     std::chrono::milliseconds interval{100};  ///< trace interval
     std::string command_line;                 ///< recorded with the session
     /// Between SIGTERM and SIGKILL for a timed-out or interrupted workload.
@@ -40,7 +39,7 @@ struct RunnerSummary {
     std::size_t executed = 0;      ///< attempts made now
     StatusCounts counts;           ///< the store's counts at the end
     std::optional<int> stopped_by_signal;
-    bool caps_restored = true;     ///< false: a cap could not be restored (see the messages)
+    bool caps_restored = true;  ///< false: a cap could not be restored (see the messages)
 };
 
 /// The flag the signal handlers set (SIGINT, SIGTERM, SIGHUP); runs end at once when it is set.

@@ -2,12 +2,12 @@
 // real SQLite stores, the fake NVML loaded through the production dlopen path and an empty
 // powercap root (so CPU energy is the CPU-time estimate). No real device is ever written.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fmt/format.h>
-
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -63,7 +63,8 @@ protected:
         return o;
     }
     ProcessResult jb(const std::vector<std::string>& extra = {}) const {
-        std::vector<std::string> args{"run", m_file.string(), "--db", m_db.string(), "--interval", "20"};
+        std::vector<std::string> args{"run",         m_file.string(), "--db",
+                                      m_db.string(), "--interval",    "20"};
         args.insert(args.end(), extra.begin(), extra.end());
         return run_joulebench(args, options());
     }
@@ -73,7 +74,8 @@ protected:
 };
 
 // A workload that appends its run id (and GPU) to the log, then sleeps.
-std::string logging_workload(const std::string& name, const std::string& log, const std::string& sleep_s) {
+std::string logging_workload(const std::string& name, const std::string& log,
+                             const std::string& sleep_s) {
     return fmt::format(R"([[workload]]
 name = "{}"
 command = ["sh", "-c", "echo $JOULEBENCH_RUN_ID $CUDA_VISIBLE_DEVICES >> {}; echo '{{\"items\": 7}}'; sleep {}"]
@@ -83,10 +85,11 @@ metrics = "json-line"
 }
 
 TEST_F(RunCli, TwoWorkloadsTwoCapsThreeRepetitionsEveryRunOnceWithItsFactorsAndCapsRestored) {
-    write("[experiment]\nname = \"full\"\nrepetitions = 3\nseed = 3\n\n" + logging_workload("a", log(), "0.05") +
-          logging_workload("b", log(), "0.05") +
-          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 200]\n\n"
-          "[gpus]\ndevices = [0]\n");
+    write(
+        "[experiment]\nname = \"full\"\nrepetitions = 3\nseed = 3\n\n" +
+        logging_workload("a", log(), "0.05") + logging_workload("b", log(), "0.05") +
+        "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 200]\n\n"
+        "[gpus]\ndevices = [0]\n");
     const auto r = jb();
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto all = runs();
@@ -121,7 +124,8 @@ TEST_F(RunCli, TwoWorkloadsTwoCapsThreeRepetitionsEveryRunOnceWithItsFactorsAndC
     // Every cap was set and the original limit is back.
     std::multiset<std::uint64_t> sets;
     for (const auto& c : m_state.calls()) {
-        if (c.function == "nvmlDeviceSetPowerManagementLimit" && c.value != 400000) sets.insert(c.value);
+        if (c.function == "nvmlDeviceSetPowerManagementLimit" && c.value != 400000)
+            sets.insert(c.value);
     }
     EXPECT_EQ(sets.count(150000), 6U);
     EXPECT_EQ(sets.count(200000), 6U);
@@ -179,11 +183,14 @@ type = "bare"
 }
 
 TEST_F(RunCli, SigkillInTheMiddleThenResumeRunsEveryRunOnceAndCapsAreRestored) {
-    write("[experiment]\nname = \"killed\"\nrepetitions = 4\nseed = 1\n\n" + logging_workload("w", log(), "0.3") +
-          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 250]\n\n"
-          "[gpus]\ndevices = [1]\n");
-    ChildProcess child({joulebench_binary(), "run", m_file.string(), "--db", m_db.string(), "--interval", "20"},
-                       options());
+    write(
+        "[experiment]\nname = \"killed\"\nrepetitions = 4\nseed = 1\n\n" +
+        logging_workload("w", log(), "0.3") +
+        "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 250]\n\n"
+        "[gpus]\ndevices = [1]\n");
+    ChildProcess child(
+        {joulebench_binary(), "run", m_file.string(), "--db", m_db.string(), "--interval", "20"},
+        options());
     ASSERT_TRUE(eventually([&] { return lines_of(log()).size() >= 3; })) << child.err_so_far();
     child.send(SIGKILL);
     const auto killed = child.wait();
@@ -218,8 +225,9 @@ TEST_F(RunCli, SigkillInTheMiddleThenResumeRunsEveryRunOnceAndCapsAreRestored) {
 
 TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
     const std::string head = "[experiment]\nname = \"changing\"\n";
-    const std::string rest = "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n\n[[environment]]\nname = \"bare\"\n"
-                             "type = \"bare\"\n";
+    const std::string rest =
+        "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n\n[[environment]]\nname = \"bare\"\n"
+        "type = \"bare\"\n";
     write(head + "repetitions = 1\n\n" + rest);
     ASSERT_EQ(jb().exit_code, 0);
     write(head + "repetitions = 2\n\n" + rest);
@@ -240,8 +248,9 @@ TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
 
 TEST_F(RunCli, TwoGpuSlotsRunConcurrentlyEachMeasuringOnlyItsGpu) {
     write("[experiment]\nname = \"slots\"\nrepetitions = 4\norder = \"interleaved\"\n\n" +
-          logging_workload("w", log(), "0.6") + "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n"
-                                               "[gpus]\ndevices = [0, 1]\n");
+          logging_workload("w", log(), "0.6") +
+          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n"
+          "[gpus]\ndevices = [0, 1]\n");
     const auto r = jb();
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto all = runs();
@@ -267,6 +276,112 @@ TEST_F(RunCli, TwoGpuSlotsRunConcurrentlyEachMeasuringOnlyItsGpu) {
         }
     }
     EXPECT_TRUE(overlap) << "no two runs on different GPUs overlapped";
+}
+
+TEST_F(RunCli, SigtermStopsAfterRestoringCapsAndTheRunningRunIsInterruptedThenResumed) {
+    const fs::path sleep_file = m_dir.path() / "sleep";
+    write_file(sleep_file, "20\n");
+    write(fmt::format(R"toml([experiment]
+name = "stopped"
+repetitions = 3
+
+[[workload]]
+name = "w"
+command = ["sh", "-c", "echo $JOULEBENCH_RUN_ID >> {}; sleep $(cat {})"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+[power_caps]
+gpu_w = [150]
+
+[gpus]
+devices = [0]
+)toml",
+                      log(), sleep_file.string()));
+    ChildProcess child({joulebench_binary(), "run", m_file.string(), "--db", m_db.string()},
+                       options());
+    ASSERT_TRUE(eventually([&] { return lines_of(log()).size() == 1; })) << child.err_so_far();
+    ASSERT_TRUE(eventually([&] { return m_state.limits(0).current_mw == 150000U; }));
+    child.send(SIGTERM);
+    const auto stopped = child.wait();
+    EXPECT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.err;
+    EXPECT_THAT(stopped.err, HasSubstr("stopped by signal 15"));
+    // joulebench restored the cap itself before it exited, and cleared its journal entry.
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(m_state_dir / "caps", ec)) {
+        EXPECT_NE(e.path().extension(), ".json") << e.path();
+    }
+    std::map<RunStatus, int> statuses;
+    for (const auto& run : runs()) ++statuses[run.status];
+    EXPECT_EQ(statuses[RunStatus::kInterrupted], 1);
+    EXPECT_EQ(statuses[RunStatus::kPlanned], 2);
+    EXPECT_EQ(lines_of(log()).size(), 1U);  // nothing started after the signal
+
+    write_file(sleep_file, "0.05\n");
+    const auto resumed = jb();
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    for (const auto& run : runs()) EXPECT_EQ(run.status, RunStatus::kDone);
+    EXPECT_EQ(lines_of(log()).size(), 4U);  // the interrupted one ran again, the others once
+}
+
+TEST_F(RunCli, RestBaselineRecordsTheIdleBaselineAndWaitsForIt) {
+    write("[experiment]\nname = \"rested\"\nrepetitions = 2\nrest = \"baseline\"\n\n" +
+          logging_workload("w", log(), "0.05") +
+          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n"
+          "[gpus]\ndevices = [1]\n");
+    const auto r = jb({"--idle-baseline", "0.5", "--rest-timeout", "10"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const Store store(m_db, Store::Mode::kReadOnly);
+    const auto baselines = store.idle_baselines();
+    ASSERT_EQ(baselines.size(), 1U);
+    EXPECT_EQ(baselines[0].domain, "gpu1");
+    EXPECT_NEAR(baselines[0].power_w, 100.0, 2.0);  // the fake GPU draws 100 W
+    for (const auto& run : store.runs()) {
+        EXPECT_EQ(run.status, RunStatus::kDone);
+        EXPECT_EQ(run.warnings_json.find("rest:"), std::string::npos) << run.warnings_json;
+    }
+}
+
+TEST_F(RunCli, RestBaselineWarnsWhenTheGpuDoesNotComeBackNearIdle) {
+    write("[experiment]\nname = \"hot\"\nrepetitions = 2\nrest = \"baseline\"\n\n" +
+          logging_workload("w", log(), "0.05") +
+          "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n"
+          "[gpus]\ndevices = [0]\n");
+    ChildProcess child({joulebench_binary(), "run", m_file.string(), "--db", m_db.string(),
+                        "--idle-baseline", "0.5", "--rest-timeout", "1"},
+                       options());
+    // After the baseline (100 W) the GPU stays at 400 W: the rest times out and says so.
+    ASSERT_TRUE(eventually([&] { return !lines_of(log()).empty(); })) << child.err_so_far();
+    m_state.set_power_mw(0, 400000);
+    const auto r = child.wait();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 2U);
+    std::size_t warned = 0;
+    for (const auto& run : all) {
+        if (run.warnings_json.find("rest: not back near the idle baseline") != std::string::npos)
+            ++warned;
+    }
+    EXPECT_EQ(warned, 1U);  // the second run; the first had no rest before it
+}
+
+TEST_F(RunCli, DryRunChecksAndPrintsThePlanWithoutWriting) {
+    write(
+        "[experiment]\nname = \"dry\"\nrepetitions = 2\n\n" + logging_workload("w", log(), "0") +
+        "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n\n[power_caps]\ngpu_w = [150, 200]\n");
+    const auto r = jb({"--dry-run"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("4 runs in this plan"));
+    EXPECT_THAT(r.out, HasSubstr("w/bare/150 W/#2"));
+    EXPECT_FALSE(fs::exists(m_db));
+    EXPECT_TRUE(lines_of(log()).empty());
+    EXPECT_TRUE(m_state.calls().empty() ||
+                std::none_of(m_state.calls().begin(), m_state.calls().end(), [](const auto& c) {
+                    return c.function == "nvmlDeviceSetPowerManagementLimit";
+                }));
 }
 
 TEST_F(RunCli, ProblemsFoundBeforeTheFirstRunNameTheFileAndLineAndWriteNothing) {

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "fakes/test_support.hpp"
-#include "runner/environments/bare_environment.hpp"
 #include "joulebench/error.hpp"
+#include "runner/environments/bare_environment.hpp"
 
 namespace joulebench::runner {
 namespace {
@@ -21,7 +21,8 @@ using ::testing::HasSubstr;
 class BareEnvironmentTest : public ::testing::Test {
 protected:
     test::TempDir m_dir{"joulebench-bare-env"};
-    BareEnvironment m_env{EnvironmentSpec{"bare", EnvironmentType::kBare, {}, {}, {}, {}, {}, {}, {}, {}}};
+    BareEnvironment m_env{
+        EnvironmentSpec{"bare", EnvironmentType::kBare, {}, {}, {}, {}, {}, {}, {}, {}}};
 
     WorkloadInstance instance(std::vector<std::string> command) const {
         WorkloadInstance i;

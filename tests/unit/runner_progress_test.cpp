@@ -46,8 +46,12 @@ TEST(RunnerProgress, OneLinePerRunWhenNotATerminal) {
     }
     std::fclose(f);
     const std::string text = test::read_file(path);
-    EXPECT_THAT(text, HasSubstr("[5/10] done        resnet/bare/137.5 W/#3 (0123456789abcdef)  GPU 1  1.25 s  42.0 J\n"));
-    EXPECT_THAT(text, HasSubstr("[6/10] failed      resnet/bare/#3 (fedcba9876543210)  0.50 s  exit status 3: boom\n"));
+    EXPECT_THAT(text, HasSubstr("[5/10] done        resnet/bare/137.5 W/#3 (0123456789abcdef)  GPU "
+                                "1  1.25 s  42.0 J\n"));
+    EXPECT_THAT(
+        text,
+        HasSubstr(
+            "[6/10] failed      resnet/bare/#3 (fedcba9876543210)  0.50 s  exit status 3: boom\n"));
     EXPECT_EQ(text.find('\r'), std::string::npos);
 }
 
@@ -56,7 +60,7 @@ TEST(RunnerProgress, FileTailKeepsTheLastBytesFromALineStart) {
     const auto path = dir.path() / "err";
     test::write_file(path, "aaaa\nbbbb\ncccc\n");
     EXPECT_EQ(file_tail(path, 100), "aaaa\nbbbb\ncccc\n");
-    EXPECT_EQ(file_tail(path, 8), "cccc\n");   // "bbb\ncccc\n" cut at the partial line
+    EXPECT_EQ(file_tail(path, 8), "cccc\n");         // "bbb\ncccc\n" cut at the partial line
     EXPECT_EQ(file_tail(path, 10), "bbbb\ncccc\n");  // the window starts at a line start
     EXPECT_EQ(file_tail(dir.path() / "missing", 10), "");
     std::string big(10000, 'x');
@@ -65,7 +69,8 @@ TEST(RunnerProgress, FileTailKeepsTheLastBytesFromALineStart) {
 }
 
 TEST(RunnerProgress, LastJsonObjectLine) {
-    EXPECT_EQ(last_json_object_line("starting\n{\"a\": 1}\nmore text\n{\"b\": [2]}\ndone\n"), R"({"b":[2]})");
+    EXPECT_EQ(last_json_object_line("starting\n{\"a\": 1}\nmore text\n{\"b\": [2]}\ndone\n"),
+              R"({"b":[2]})");
     EXPECT_EQ(last_json_object_line("  {\"x\": true}  "), R"({"x":true})");
     EXPECT_EQ(last_json_object_line("[1, 2]\n{not json\n"), "");
     EXPECT_EQ(last_json_object_line(""), "");

@@ -1,6 +1,7 @@
 #include "runner/environments/bare_environment.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,8 +9,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
@@ -25,7 +24,8 @@ namespace joulebench::runner {
 namespace {
 
 double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 double seconds_of(const timeval& tv) {
@@ -33,7 +33,8 @@ double seconds_of(const timeval& tv) {
 }
 
 // The inherited environment with `set` applied (later entries of `set` win).
-std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& set) {
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& set) {
     std::map<std::string, std::string> overrides;
     for (const auto& [k, v] : set) overrides[k] = v;
     std::vector<std::string> out;
@@ -67,15 +68,17 @@ void BareEnvironment::validate(const WorkloadSpec& workload) const {
     } catch (const Error& e) {
         // "measure: run X: command not found" -> "run: FILE:LINE: workload W: command X: ..."
         std::string cause = e.what();
-        if (const auto colon = cause.rfind(": "); colon != std::string::npos) cause = cause.substr(colon + 2);
+        if (const auto colon = cause.rfind(": "); colon != std::string::npos)
+            cause = cause.substr(colon + 2);
         throw Error(e.category(),
-                    fmt::format("run: {}workload '{}': command '{}': {}", to_string(workload.where), workload.name,
-                                workload.command.at(0), cause),
+                    fmt::format("run: {}workload '{}': command '{}': {}", to_string(workload.where),
+                                workload.name, workload.command.at(0), cause),
                     e.hint());
     }
 }
 
-InstanceResult BareEnvironment::execute(const WorkloadInstance& instance, InstanceObserver* observer) {
+InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
+                                        InstanceObserver* observer) {
     InstanceResult result;
     std::string program;
     try {
@@ -99,8 +102,10 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance, Instan
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, instance.stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, instance.stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, instance.stdout_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, instance.stderr_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;
@@ -113,7 +118,8 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance, Instan
     // Its own process group: a timeout or an interruption ends the whole tree it started, and the
     // terminal's Ctrl-C reaches joulebench only, which ends the runs after its own bookkeeping.
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     pid_t pid = -1;
     result.start_time = Clock::now();
     result.started_at = unix_now();
@@ -155,7 +161,8 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance, Instan
             // Cannot happen for our own child; do not spin.
             result.end_time = Clock::now();
             result.end = InstanceResult::End::kNotStarted;
-            result.start_error = fmt::format("run: wait for process {}: {}", pid, std::strerror(errno));
+            result.start_error =
+                fmt::format("run: wait for process {}: {}", pid, std::strerror(errno));
             break;
         }
         const auto now = Clock::now();
@@ -163,7 +170,8 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance, Instan
             const bool stop = instance.stop != nullptr && instance.stop->load();
             const bool late = deadline && now >= *deadline;
             if (stop || late) {
-                result.end = stop ? InstanceResult::End::kInterrupted : InstanceResult::End::kTimedOut;
+                result.end =
+                    stop ? InstanceResult::End::kInterrupted : InstanceResult::End::kTimedOut;
                 ::kill(-pid, SIGTERM);
                 kill_at = now + instance.kill_grace;
             }

@@ -88,7 +88,8 @@ public:
 
     /// Runs one instance to its end and returns how it ended. Throws only when the environment
     /// itself is broken; a workload that fails, crashes, times out or cannot start is a result.
-    virtual InstanceResult execute(const WorkloadInstance& instance, InstanceObserver* observer) = 0;
+    virtual InstanceResult execute(const WorkloadInstance& instance,
+                                   InstanceObserver* observer) = 0;
 
     /// Undoes prepare(). Never throws.
     virtual void tear_down() noexcept = 0;
