@@ -135,7 +135,7 @@ private:
 // definitions as `joulebench measure`: docs/measure.md), without the parts that need the
 // measured command to be joulebench's only child.
 MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
-                       const std::vector<Sensor*>& sensors, const Sampler& sampler, bool shared_cpu,
+                       const std::vector<Sensor*>& sensors, const Sampler& sampler,
                        std::chrono::milliseconds interval) {
     MeasureResult m;
     m.command = inst.command;
@@ -187,11 +187,6 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
             m.estimate = EstimateModel{model.cpu_model, model.tdp_w, model.threads_per_package,
                                        model.watts_per_cpu(), model.source};
             m.warnings.push_back("CPU energy is estimated from this run's CPU time, not measured");
-        } else if (shared_cpu && r.info.kind != DomainKind::kGpu) {
-            m.warnings.push_back(
-                fmt::format("{}: shared: other GPU slots ran at the same time, so this CPU energy "
-                            "includes theirs (not attributed)",
-                            r.info.id));
         }
         if (r.counts_in_total) {
             m.total_energy_j += r.energy_j;
@@ -230,6 +225,83 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
     m.edp_js = m.total_energy_j * m.wall_s;
     m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
     return m;
+}
+
+// Busy CPU time of the whole machine so far (user, nice, system, irq, softirq, steal from the
+// first line of /proc/stat), seconds; nullopt when unreadable.
+std::optional<double> machine_busy_cpu_s() {
+    std::ifstream in("/proc/stat");
+    std::string label;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                       steal = 0;
+    if (!(in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+        label != "cpu") {
+        return std::nullopt;
+    }
+    const long ticks = ::sysconf(_SC_CLK_TCK);
+    if (ticks <= 0) return std::nullopt;
+    return static_cast<double>(user + nice + system + irq + softirq + steal) /
+           static_cast<double>(ticks);
+}
+
+// Which runs overlapped another run in time (GPU slots).
+class OverlapTracker {
+public:
+    void begin(const std::string& run_id) {
+        std::lock_guard lock(m_mutex);
+        if (!m_active.empty()) {
+            m_overlapped.insert(run_id);
+            m_overlapped.insert(m_active.begin(), m_active.end());
+        }
+        m_active.insert(run_id);
+    }
+    /// Ends the run; true when another run ran at some time during it.
+    bool end(const std::string& run_id) {
+        std::lock_guard lock(m_mutex);
+        m_active.erase(run_id);
+        return m_overlapped.erase(run_id) != 0;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::set<std::string> m_active;
+    std::set<std::string> m_overlapped;
+};
+
+// While runs overlap, a CPU package or DRAM counter measures all of them: each run gets the share
+// of the machine's busy CPU time that its own process tree used over its window, and the domain
+// says so ("attributed") in the run's warnings. Without a usable share the whole value stays,
+// labelled shared.
+void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
+    const double run_cpu_s = m.cpu_user_s + m.cpu_system_s;
+    std::optional<double> share;
+    if (busy_s && *busy_s > 0) share = std::clamp(run_cpu_s / *busy_s, 0.0, 1.0);
+    for (auto& d : m.domains) {
+        const DomainKind k = d.info.kind;
+        const bool machine_wide = k == DomainKind::kPackage || k == DomainKind::kDram ||
+                                  k == DomainKind::kCore || k == DomainKind::kUncore ||
+                                  k == DomainKind::kPsys;
+        if (!machine_wide) continue;
+        if (!share) {
+            m.warnings.push_back(
+                fmt::format("{}: shared: other runs ran at the same time and the CPU time share is "
+                            "unknown, so this {:.3f} J includes theirs",
+                            d.info.id, d.energy_j));
+            continue;
+        }
+        const double measured = d.energy_j;
+        d.energy_j = measured * *share;
+        d.avg_power_w *= *share;
+        if (d.peak_power_w) *d.peak_power_w *= *share;
+        if (d.counts_in_total) m.total_energy_j -= measured - d.energy_j;
+        m.warnings.push_back(fmt::format(
+            "{}: attributed: {:.3f} J of the {:.3f} J measured while other runs overlapped, by "
+            "this "
+            "run's share of the machine's busy CPU time ({:.3f} of {:.3f} CPU-s, {:.1f}%)",
+            d.info.id, d.energy_j, measured, run_cpu_s, *busy_s, *share * 100.0));
+    }
+    m.edp_js = m.total_energy_j * m.wall_s;
+    m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
 }
 
 std::string host_json(const std::vector<nvml::NvmlDevice>& gpus, const std::string& driver) {
@@ -541,7 +613,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         }
         slots.push_back(std::move(slot));
     }
-    const bool shared_cpu = slots.size() > 1;
+    OverlapTracker overlaps;
 
     Progress progress(stderr, terminal, plan.runs.size(), summary.already_done, slots.size());
     for (const auto& w : plan.warnings) progress.message("warning: " + w);
@@ -728,6 +800,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
             StoreTraceSink sink(store, run.run_id);
             Sampler sampler(sensors, options.interval, &sink);
             ClockObserver observer(slot.sensors.cpu_clock.get());
+            overlaps.begin(run.run_id);
+            const auto busy_before = machine_busy_cpu_s();
             sampler.start();
             InstanceResult ir;
             try {
@@ -738,6 +812,8 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 ir.exit_code = 1;
             }
             sampler.stop();
+            const auto busy_after = machine_busy_cpu_s();
+            const bool overlapped = overlaps.end(run.run_id);
             for (auto it = caps.rbegin(); it != caps.rend(); ++it) {
                 if (!(*it)->restore()) {
                     std::lock_guard lock(mutex);
@@ -758,8 +834,12 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 outcome.started_at = ir.started_at;
                 detail = ir.start_error;
             } else {
-                outcome.measure =
-                    assemble(inst, ir, sensors, sampler, shared_cpu, options.interval);
+                outcome.measure = assemble(inst, ir, sensors, sampler, options.interval);
+                if (overlapped) {
+                    std::optional<double> busy;
+                    if (busy_before && busy_after) busy = *busy_after - *busy_before;
+                    attribute_cpu_energy(*outcome.measure, busy);
+                }
                 switch (ir.end) {
                     case InstanceResult::End::kTimedOut:
                         outcome.status = RunStatus::kTimeout;

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "fakes/fake_nvml_builder.hpp"
+#include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/store.hpp"
 
@@ -366,6 +368,80 @@ TEST_F(RunCli, RestBaselineWarnsWhenTheGpuDoesNotComeBackNearIdle) {
             ++warned;
     }
     EXPECT_EQ(warned, 1U);  // the second run; the first had no rest before it
+}
+
+TEST_F(RunCli, OverlappingRunsGetCpuEnergyAttributedByCpuTimeShare) {
+    FakePowercapTree rapl(m_dir.path() / "powercap");
+    rapl.add_typical_socket(0, 40.0, 20.0, 5.0);
+    rapl.start();
+    write(R"([experiment]
+name = "attributed"
+repetitions = 1
+order = "interleaved"
+
+[[workload]]
+name = "busy"
+command = ["sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"]
+
+[[workload]]
+name = "idle"
+command = ["sleep", "1"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+[gpus]
+devices = [0, 1]
+)");
+    ProcessOptions o = options();
+    for (auto& [name, value] : o.env) {
+        if (name == "JOULEBENCH_POWERCAP_ROOT") value = rapl.root().string();
+    }
+    const auto r =
+        run_joulebench({"run", m_file.string(), "--db", m_db.string(), "--interval", "20"}, o);
+    rapl.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, RunRecord> by_name;
+    for (const auto& run : runs()) by_name[run.workload] = run;
+    ASSERT_EQ(by_name.size(), 2U);
+    const RunRecord& busy = by_name["busy"];
+    const RunRecord& idle = by_name["idle"];
+    ASSERT_TRUE(*busy.started_at < *idle.ended_at && *idle.started_at < *busy.ended_at)
+        << "no overlap";
+    for (const auto* run : {&busy, &idle}) {
+        EXPECT_THAT(run->warnings_json, HasSubstr("package0: attributed:")) << run->workload;
+        EXPECT_THAT(run->warnings_json, HasSubstr("dram0: attributed:")) << run->workload;
+        ASSERT_TRUE(run->cpu_energy_j.has_value());
+        // Never more than the 45 W (package + dram) the machine drew over the run.
+        EXPECT_LE(*run->cpu_energy_j, 45.0 * *run->wall_s * 1.05 + 0.5) << run->workload;
+    }
+    // cpu_energy_j is the sum of the attributed package and DRAM values, each its measured value
+    // times the run's CPU-time share, as the warnings state them.
+    for (const auto* run : {&busy, &idle}) {
+        double sum = 0.0;
+        for (const auto& w : nlohmann::json::parse(run->warnings_json)) {
+            const std::string text = w.get<std::string>();
+            double attributed = 0, measured = 0, cpu = 0, busy_cpu = 0, pct = 0;
+            char domain[32] = {};
+            if (std::sscanf(text.c_str(),
+                            "%31[^:]: attributed: %lf J of the %lf J measured while other runs "
+                            "overlapped, by this "
+                            "run's share of the machine's busy CPU time (%lf of %lf CPU-s, %lf%%)",
+                            domain, &attributed, &measured, &cpu, &busy_cpu, &pct) != 6) {
+                continue;
+            }
+            EXPECT_NEAR(attributed, measured * std::min(1.0, cpu / busy_cpu),
+                        0.002 + measured * 0.01)
+                << text;
+            if (std::string(domain) == "package0" || std::string(domain) == "dram0")
+                sum += attributed;
+        }
+        EXPECT_NEAR(*run->cpu_energy_j, sum, 0.002) << run->warnings_json;
+    }
+    // The shell loop used CPU time, sleep almost none: the package energy follows that.
+    EXPECT_GT(*busy.cpu_energy_j, 0.0) << busy.warnings_json;
+    EXPECT_LT(*idle.cpu_energy_j, *busy.cpu_energy_j);
 }
 
 TEST_F(RunCli, DryRunChecksAndPrintsThePlanWithoutWriting) {
