@@ -1,7 +1,9 @@
 #include "runner/runner.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -304,6 +306,33 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
     m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
 }
 
+// An exclusive flock on DB.lock for the life of the object.
+class StoreLock {
+public:
+    StoreLock(const fs::path& lock_path, const fs::path& db) {
+        m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (m_fd < 0) throw system_error(fmt::format("run: lock the store {}", db.string()), errno);
+        if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            ::close(m_fd);
+            if (err == EWOULDBLOCK) {
+                throw Error(ErrorCategory::kInvalidArgument,
+                            fmt::format("run: use the store {}: another joulebench run is using it",
+                                        db.string()),
+                            "wait for it to end; to run in parallel, run --shard I/N into separate "
+                            "stores and join them with `joulebench merge`");
+            }
+            throw system_error(fmt::format("run: lock the store {}", db.string()), err);
+        }
+    }
+    StoreLock(const StoreLock&) = delete;
+    StoreLock& operator=(const StoreLock&) = delete;
+    ~StoreLock() { ::close(m_fd); }
+
+private:
+    int m_fd = -1;
+};
+
 std::string host_json(const std::vector<nvml::NvmlDevice>& gpus, const std::string& driver) {
     nlohmann::json host;
     utsname u{};
@@ -543,6 +572,10 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         return summary;
     }
 
+    // One `joulebench run` per store at a time: a second one would take the first one's running
+    // runs for interrupted ones and run them twice. The kernel drops the lock when the process
+    // ends, however it ends; O_CLOEXEC keeps workloads from inheriting it.
+    const StoreLock store_lock(fs::path(options.db.string() + ".lock"), options.db);
     if (options.new_store) {
         if (const auto moved = Store::set_aside(options.db)) {
             fmt::print(stderr, "joulebench run: the old store was moved to {}\n", moved->string());

@@ -306,6 +306,10 @@ devices = [0]
                        options());
     ASSERT_TRUE(eventually([&] { return lines_of(log()).size() == 1; })) << child.err_so_far();
     ASSERT_TRUE(eventually([&] { return m_state.limits(0).current_mw == 150000U; }));
+    // A second `run` on the same store is refused while this one holds it.
+    const auto second = jb();
+    EXPECT_NE(second.exit_code, 0);
+    EXPECT_THAT(second.err, HasSubstr("another joulebench run is using it"));
     child.send(SIGTERM);
     const auto stopped = child.wait();
     EXPECT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.err;
@@ -442,6 +446,70 @@ devices = [0, 1]
     // The shell loop used CPU time, sleep almost none: the package energy follows that.
     EXPECT_GT(*busy.cpu_energy_j, 0.0) << busy.warnings_json;
     EXPECT_LT(*idle.cpu_energy_j, *busy.cpu_energy_j);
+}
+
+// The sequence warm-up, then per run: cap, run, restore, (rest), next cap; on the clock of the fake
+// NVML's call log (CLOCK_MONOTONIC), read by the monotonic_ns helper around the workload.
+TEST_F(RunCli, ExecutionOrderWarmupThenCapRunRestorePerRun) {
+    const fs::path warm = m_dir.path() / "warm";
+    const fs::path starts = m_dir.path() / "starts";
+    const fs::path ends = m_dir.path() / "ends";
+    const std::string stamp = JOULEBENCH_MONOTONIC_NS_PATH;
+    write(fmt::format(R"toml([experiment]
+name = "order"
+repetitions = 2
+order = "interleaved"
+warmup = ["{0}", "{1}"]
+rest = "100ms"
+
+[[workload]]
+name = "w"
+command = ["sh", "-c", "{0} {2}; sleep 0.05; {0} {3}"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+[power_caps]
+gpu_w = [150, 200]
+
+[gpus]
+devices = [0]
+)toml",
+                      stamp, warm.string(), starts.string(), ends.string()));
+    const auto r = jb();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto first_column = [](const fs::path& file) {
+        std::vector<std::int64_t> out;
+        for (const auto& line : lines_of(file))
+            out.push_back(std::stoll(line.substr(0, line.find(' '))));
+        return out;
+    };
+    const auto warm_ns = first_column(warm);
+    const auto start_ns = first_column(starts);
+    const auto end_ns = first_column(ends);
+    ASSERT_EQ(warm_ns.size(), 1U);
+    ASSERT_EQ(start_ns.size(), 4U);
+    ASSERT_EQ(end_ns.size(), 4U);
+    std::vector<FakeNvmlCall> sets;
+    for (const auto& c : m_state.calls()) {
+        if (c.function == "nvmlDeviceSetPowerManagementLimit") sets.push_back(c);
+    }
+    ASSERT_EQ(sets.size(), 8U);  // per run: the cap, then the original back
+    const std::vector<std::uint64_t> caps_in_plan_order = {150000, 200000, 150000, 200000};
+    EXPECT_LT(warm_ns[0], sets[0].monotonic_ns);
+    for (std::size_t k = 0; k < 4; ++k) {
+        const auto& cap = sets[2 * k];
+        const auto& restore = sets[2 * k + 1];
+        EXPECT_EQ(cap.value, caps_in_plan_order[k]);
+        EXPECT_EQ(restore.value, 400000U);
+        EXPECT_LT(cap.monotonic_ns, start_ns[k]) << "run " << k;
+        EXPECT_LT(start_ns[k], end_ns[k]) << "run " << k;
+        EXPECT_LT(end_ns[k], restore.monotonic_ns) << "run " << k;
+        if (k + 1 < 4) {
+            EXPECT_LT(restore.monotonic_ns, sets[2 * k + 2].monotonic_ns) << "run " << k;
+        }
+    }
 }
 
 TEST_F(RunCli, DryRunChecksAndPrintsThePlanWithoutWriting) {

@@ -55,6 +55,36 @@ TEST(RunnerProgress, OneLinePerRunWhenNotATerminal) {
     EXPECT_EQ(text.find('\r'), std::string::npos);
 }
 
+TEST(RunnerProgress, OneRewrittenLineOnATerminalWithEtaAndCurrentRuns) {
+    test::TempDir dir;
+    const auto path = dir.path() / "tty.txt";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    RunSpec a;
+    a.run_id = "0123456789abcdef";
+    a.workload = "w";
+    a.environment = "bare";
+    a.repetition = 1;
+    RunSpec b = a;
+    b.run_id = "1111111111111111";
+    b.repetition = 2;
+    {
+        Progress p(f, true, 4, 0, 1);
+        p.add_pending(4);
+        p.started(a, 0);
+        p.finished(a, 0, RunStatus::kDone, 0.1, 1.0, "");
+        p.started(b, 0);
+        p.close();
+    }
+    std::fclose(f);
+    const std::string text = test::read_file(path);
+    EXPECT_THAT(text, HasSubstr("\r\033[K"));  // the line is rewritten, not appended
+    EXPECT_THAT(text, HasSubstr("[1/4] 0 failed  ETA "));
+    EXPECT_THAT(text, HasSubstr("running: w/bare/#2 on GPU 0"));
+    // A done run gets no line of its own on a terminal.
+    EXPECT_EQ(text.find("done "), std::string::npos);
+}
+
 TEST(RunnerProgress, FileTailKeepsTheLastBytesFromALineStart) {
     test::TempDir dir;
     const auto path = dir.path() / "err";
