@@ -1,6 +1,6 @@
 // `joulebench analyze --csv FILE --group COL --value COL`: the statistics of issue 5 on any tidy
-// table. Parsing and validation only; the analysis is stats::analyse_groups, which a results store
-// will feed the same way (named groups of values) once `analyze DB` lands.
+// table; `joulebench analyze DB`: the same analysis (stats::analyse_groups) per block of a results
+// store, plus the power-cap table (stats::analyse_caps). Parsing and validation only.
 
 #include <fmt/core.h>
 
@@ -12,11 +12,40 @@
 #include "commands.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
+#include "joulebench/store.hpp"
+#include "stats/store_source.hpp"
 
 namespace joulebench::cli {
 
+namespace {
+
+// Writes to a temporary name first so a failed run never leaves half a file.
+void write_json_atomically(const std::string& path, const nlohmann::json& doc) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw Error(ErrorCategory::kIo,
+                        "analyze: write " + path + ": cannot open " + tmp + " for writing");
+        }
+        out << doc.dump(2) << "\n";
+        out.flush();
+        if (!out) {
+            throw Error(ErrorCategory::kIo, "analyze: write " + path + ": write failed");
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        throw system_error("analyze: write " + path + ": rename", errno);
+    }
+}
+
+}  // namespace
+
 void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     struct Options {
+        std::string db;
+        std::string metric = "energy_j";
+        std::string by = "environment";
         std::string csv;
         std::string group;
         std::string value;
@@ -31,13 +60,26 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
         "analyze", "Compare groups: Shapiro-Wilk, Kruskal-Wallis, Dunn, Cliff's delta, overheads");
-    sub->add_option("--csv", opts->csv, "Tidy CSV table to read (one row per measurement)")
-        ->required();
-    sub->add_option("--group", opts->group, "Column naming the group of each row")->required();
-    sub->add_option("--value", opts->value, "Numeric column to analyse (e.g. energy in J)")
-        ->required();
+    auto* db_opt = sub->add_option(
+        "DB", opts->db, "Results store to analyse (per workload and power cap); or use --csv");
+    auto* csv_opt =
+        sub->add_option("--csv", opts->csv, "Tidy CSV table to read (one row per measurement)");
+    db_opt->excludes(csv_opt);
+    auto* group_opt =
+        sub->add_option("--group", opts->group, "With --csv: column naming the group of each row");
+    auto* value_opt = sub->add_option("--value", opts->value,
+                                      "With --csv: numeric column to analyse (e.g. energy in J)");
+    group_opt->needs(csv_opt);
+    value_opt->needs(csv_opt);
+    auto* metric_opt = sub->add_option("--metric", opts->metric, "With DB: per-run metric")
+                           ->check(CLI::IsMember(stats::store_metrics()));
+    auto* by_opt = sub->add_option("--by", opts->by, "With DB: factor that forms the groups")
+                       ->check(CLI::IsMember({"environment", "workload", "gpu_cap", "cpu_cap"}));
+    metric_opt->needs(db_opt);
+    by_opt->needs(db_opt);
     sub->add_option("--baseline", opts->baseline,
-                    "Group to report median overheads (%) against, with a bootstrap CI");
+                    "Group to report median overheads (%) against, with a bootstrap CI (DB with "
+                    "--by environment: default the first bare environment)");
     sub->add_option("--p-adjust", opts->p_adjust, "Adjustment of Dunn's p-values")
         ->check(CLI::IsMember({"bonferroni", "holm", "none"}));
     sub->add_option("--json", opts->json, "Also write the full analysis as JSON to this file");
@@ -49,37 +91,42 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::Range(std::size_t{100}, std::size_t{1000000}));
     sub->add_option("--seed", opts->seed, "Bootstrap seed");
     sub->callback([opts, &ctx] {
-        const std::vector<stats::NamedGroup> groups =
-            stats::read_groups_csv(opts->csv, opts->group, opts->value);
+        if (opts->db.empty() && opts->csv.empty()) {
+            throw CLI::ValidationError("analyze", "give a results store DB or --csv FILE");
+        }
+        if (!opts->csv.empty() && (opts->group.empty() || opts->value.empty())) {
+            throw CLI::ValidationError("analyze", "--csv needs --group COL and --value COL");
+        }
         stats::AnalysisOptions options;
         options.p_adjust = stats::p_adjust_from_string(opts->p_adjust);
-        if (!opts->baseline.empty()) options.baseline = opts->baseline;
         options.alpha = opts->alpha;
-        options.metric = opts->value;
         options.bootstrap.resamples = opts->resamples;
         options.bootstrap.seed = opts->seed;
-        const stats::Analysis analysis = stats::analyse_groups(groups, options);
         const stats::TableFormat format = stats::table_format_from_string(opts->format);
-        if (!opts->json.empty()) {
-            // Write to a temporary name first so a failed run never leaves half a file.
-            const std::string tmp = opts->json + ".tmp";
-            {
-                std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-                if (!out) {
-                    throw Error(ErrorCategory::kIo, "analyze: write " + opts->json +
-                                                        ": cannot open " + tmp + " for writing");
-                }
-                out << stats::to_json(analysis).dump(2) << "\n";
-                out.flush();
-                if (!out) {
-                    throw Error(ErrorCategory::kIo,
-                                "analyze: write " + opts->json + ": write failed");
-                }
+        if (!opts->db.empty()) {
+            const Store store(opts->db, Store::Mode::kReadOnly);
+            stats::StoreAnalysisOptions store_options;
+            store_options.metric = opts->metric;
+            store_options.by = stats::store_factor_from_string(opts->by);
+            if (!opts->baseline.empty()) store_options.baseline = opts->baseline;
+            store_options.analysis = options;
+            const stats::StoreAnalysis analysis = stats::analyse_store(store, store_options);
+            if (!opts->json.empty()) write_json_atomically(opts->json, stats::to_json(analysis));
+            fmt::print("{}", stats::render(analysis, format));
+            // Text and Markdown list the warnings with the tables; CSV and LaTeX have no place
+            // for them that a reader would see.
+            if (format == stats::TableFormat::kCsv || format == stats::TableFormat::kLatex) {
+                for (const auto& w : analysis.warnings) fmt::print(stderr, "warning: {}\n", w);
             }
-            if (std::rename(tmp.c_str(), opts->json.c_str()) != 0) {
-                throw system_error("analyze: write " + opts->json + ": rename", errno);
-            }
+            ctx.exit_code = 0;
+            return;
         }
+        const std::vector<stats::NamedGroup> groups =
+            stats::read_groups_csv(opts->csv, opts->group, opts->value);
+        if (!opts->baseline.empty()) options.baseline = opts->baseline;
+        options.metric = opts->value;
+        const stats::Analysis analysis = stats::analyse_groups(groups, options);
+        if (!opts->json.empty()) write_json_atomically(opts->json, stats::to_json(analysis));
         fmt::print("{}", stats::render(analysis, format));
         ctx.exit_code = 0;
     });
