@@ -561,6 +561,26 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     summary.planned = plan.runs.size();
     if (options.dry_run) {
         for (const auto& w : plan.warnings) fmt::print(stderr, "warning: {}\n", w);
+        if (fs::exists(options.db) && !options.new_store) {
+            // What a real run would find: the same experiment (then how much is left), or another.
+            const Store existing(options.db, Store::Mode::kReadOnly);
+            const auto recorded = existing.experiment();
+            if (recorded && recorded->file_sha256 != spec.source_sha256) {
+                throw Error(ErrorCategory::kInvalidArgument,
+                            fmt::format("run: {} holds the results of a different experiment file "
+                                        "than {}",
+                                        options.db.string(), options.experiment_file.string()),
+                            "run with --new to move the old store aside and start afresh, or "
+                            "give another --db");
+            }
+            std::size_t done = 0;
+            for (const auto& rec : existing.runs({RunStatus::kDone})) {
+                done += std::any_of(plan.runs.begin(), plan.runs.end(),
+                                    [&](const RunSpec& r) { return r.run_id == rec.run_id; });
+            }
+            fmt::print("{}: {} of these runs already done (a run would resume)\n",
+                       options.db.string(), done);
+        }
         fmt::print(
             "experiment {}: {} runs in this plan ({} in all), {} slot(s){}; everything checked, "
             "nothing run\n",

@@ -233,6 +233,9 @@ TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
     write(head + "repetitions = 1\n\n" + rest);
     ASSERT_EQ(jb().exit_code, 0);
     write(head + "repetitions = 2\n\n" + rest);
+    const auto dry = jb({"--dry-run"});  // says so too, before anything would run
+    EXPECT_NE(dry.exit_code, 0);
+    EXPECT_THAT(dry.err, HasSubstr("--new"));
     const auto refused = jb();
     EXPECT_NE(refused.exit_code, 0);
     EXPECT_THAT(refused.err, HasSubstr("different experiment file"));
