@@ -21,5 +21,6 @@ void add_export_command(CLI::App& app, CommandContext& ctx);
 void add_merge_command(CLI::App& app, CommandContext& ctx);
 void add_caps_command(CLI::App& app, CommandContext& ctx);
 void add_run_command(CLI::App& app, CommandContext& ctx);
+void add_sweep_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

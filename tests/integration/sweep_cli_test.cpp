@@ -1,0 +1,215 @@
+// `joulebench sweep` end to end: the real binary, a real `sleep 0.05` workload, the fake NVML
+// (1 GPU, limits 100..400 W, original limit 400 W) loaded through the production dlopen path, an
+// empty powercap root and a private state folder. No real device is ever written.
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_nvml_builder.hpp"
+#include "fakes/test_support.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
+
+class SweepCli : public ::testing::Test {
+protected:
+    TempDir m_dir{"joulebench-sweep-cli"};
+    FakeNvmlState m_state{m_dir.path() / "nvml.json", 1};
+    fs::path m_tmp = m_dir.path() / "tmp";
+
+    void SetUp() override { fs::create_directories(m_tmp); }
+
+    ProcessOptions options() const {
+        ProcessOptions o;
+        o.env = {{"JOULEBENCH_NVML_LIBRARY", FakeNvmlEnvironment::library_path()},
+                 {"JOULEBENCH_FAKE_NVML_STATE", m_state.path().string()},
+                 {"JOULEBENCH_POWERCAP_ROOT", (m_dir.path() / "no-powercap").string()},
+                 {"JOULEBENCH_STATE_DIR", (m_dir.path() / "state").string()},
+                 // The temporary store goes here, so the test sees that it is removed.
+                 {"TMPDIR", m_tmp.string()}};
+        o.timeout = std::chrono::seconds(60);
+        return o;
+    }
+    ProcessResult sweep(const std::vector<std::string>& args) const {
+        std::vector<std::string> argv{"sweep", "--interval", "20"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        for (const char* a : {"--", "sleep", "0.05"}) argv.emplace_back(a);
+        return run_joulebench(argv, options());
+    }
+    std::size_t setter_calls() const {
+        std::size_t n = 0;
+        for (const auto& c : m_state.calls()) n += c.function == kSetter ? 1U : 0U;
+        return n;
+    }
+};
+
+// The cap whose `key` median is smallest (the lowest cap on a tie), from the JSON itself.
+double argmin(const nlohmann::json& caps, const std::string& key) {
+    double best_cap = 0.0;
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& c : caps) {
+        if (c[key].is_null()) continue;
+        const double v = c[key].get<double>();
+        if (v < best) {
+            best = v;
+            best_cap = c["power_cap_w"].get<double>();
+        }
+    }
+    return best_cap;
+}
+
+TEST_F(SweepCli, EveryCapTimesRepetitionRunsOnceAndTheJsonNamesTheArgminCaps) {
+    const fs::path db = m_dir.path() / "sweep.db";
+    const fs::path json = m_dir.path() / "sweep.json";
+    const auto r = sweep({"--caps", "300,150,250", "--repetitions", "2", "--db", db.string(),
+                          "--json", json.string(), "--seed", "5"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+    // Every cap x repetition exactly once, bare, done, with the cap written and the original back.
+    const auto runs = Store(db, Store::Mode::kReadOnly).runs();
+    ASSERT_EQ(runs.size(), 6U);
+    std::set<std::pair<double, unsigned>> factors;
+    for (const auto& run : runs) {
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.run_id;
+        EXPECT_EQ(run.environment, "bare");
+        EXPECT_EQ(run.attempt, 1U);
+        ASSERT_TRUE(run.gpu_cap_w.has_value());
+        factors.emplace(*run.gpu_cap_w, run.repetition);
+    }
+    const std::set<std::pair<double, unsigned>> expected{{150, 1}, {150, 2}, {250, 1},
+                                                         {250, 2}, {300, 1}, {300, 2}};
+    EXPECT_EQ(factors, expected);
+    std::multiset<std::uint64_t> sets;
+    for (const auto& c : m_state.calls()) {
+        if (c.function == kSetter && c.value != 400000) sets.insert(c.value);
+    }
+    EXPECT_EQ(sets.count(150000), 2U);
+    EXPECT_EQ(sets.count(250000), 2U);
+    EXPECT_EQ(sets.count(300000), 2U);
+    EXPECT_EQ(sets.size(), 6U);
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+
+    // The JSON: one entry per cap, ascending, n = repetitions, medians present and positive.
+    const auto j = nlohmann::json::parse(read_file(json));
+    EXPECT_EQ(j["command"], nlohmann::json({"sleep", "0.05"}));
+    ASSERT_EQ(j["caps"].size(), 3U);
+    const std::vector<double> caps{150, 250, 300};
+    for (std::size_t i = 0; i < caps.size(); ++i) {
+        const auto& c = j["caps"][i];
+        EXPECT_DOUBLE_EQ(c["power_cap_w"].get<double>(), caps[i]);
+        EXPECT_EQ(c["n"], 2);
+        EXPECT_EQ(c["failed"], 0);
+        for (const char* key : {"wall_s", "energy_j", "edp_js", "ed2p_js2"}) {
+            ASSERT_TRUE(c[key].is_number()) << key << " " << c.dump();
+            EXPECT_GT(c[key].get<double>(), 0.0) << key;
+        }
+        // Medians of the store's runs of this cap (two runs: the mean of the two).
+        std::vector<double> t;
+        for (const auto& run : runs) {
+            if (*run.gpu_cap_w == caps[i]) t.push_back(*run.wall_s);
+        }
+        ASSERT_EQ(t.size(), 2U);
+        EXPECT_NEAR(c["wall_s"].get<double>(), (t[0] + t[1]) / 2.0, 1e-9);
+    }
+    // The best caps exist and are the argmin of the reported medians.
+    const auto& best = j["best"];
+    EXPECT_DOUBLE_EQ(best["energy_j"].get<double>(), argmin(j["caps"], "energy_j"));
+    EXPECT_DOUBLE_EQ(best["edp_js"].get<double>(), argmin(j["caps"], "edp_js"));
+    EXPECT_DOUBLE_EQ(best["ed2p_js2"].get<double>(), argmin(j["caps"], "ed2p_js2"));
+
+    // The table names the same caps.
+    EXPECT_THAT(r.out, HasSubstr("cap W"));
+    EXPECT_THAT(r.out, HasSubstr(fmt::format("best cap: E {} W, EDP {} W, ED2P {} W",
+                                             best["energy_j"].get<double>(),
+                                             best["edp_js"].get<double>(),
+                                             best["ed2p_js2"].get<double>())));
+}
+
+TEST_F(SweepCli, RangeWithJsonOnStdoutAndATemporaryStoreThatIsRemoved) {
+    const auto r = sweep({"--caps", "150:260:50", "--repetitions", "1", "--json", "-"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto j = nlohmann::json::parse(r.out);  // standard output is the JSON alone
+    ASSERT_EQ(j["caps"].size(), 3U);              // 150, 200, 250: 260 is not reached
+    EXPECT_DOUBLE_EQ(j["caps"][0]["power_cap_w"].get<double>(), 150.0);
+    EXPECT_DOUBLE_EQ(j["caps"][1]["power_cap_w"].get<double>(), 200.0);
+    EXPECT_DOUBLE_EQ(j["caps"][2]["power_cap_w"].get<double>(), 250.0);
+    for (const auto& c : j["caps"]) EXPECT_EQ(c["n"], 1);
+    EXPECT_THAT(r.err, HasSubstr("best cap: E "));  // the table went to stderr
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+    EXPECT_TRUE(fs::is_empty(m_tmp)) << "the temporary store was not removed";
+}
+
+TEST_F(SweepCli, BadCapsExitTwoWithTheProblemAndRunNothing) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"150:450", "a range is FROM:TO:STEP (three values)"},
+        {"300:150:50", "FROM 300 is above TO 150"},
+        {"150:450:0", "0 is not a positive power"},
+        {"150:450:-5", "-5 is not a positive power"},
+        {"0,150", "0 is not a positive power"},
+        {"150,abc", "'abc' is not a number"},
+        {"150,,200", "'' is not a number"},
+        {"150,150", "150 W is listed twice"},
+        {"1:1000:1", "1000 caps, at most 200 allowed"},
+    };
+    for (const auto& [caps, message] : cases) {
+        const auto r = sweep({"--caps", caps});
+        EXPECT_EQ(r.exit_code, 2) << caps << ": " << r.err;
+        EXPECT_THAT(r.err, HasSubstr("error: sweep: parse --caps '" + caps + "': " + message))
+            << caps;
+        EXPECT_THAT(r.err, HasSubstr("hint: "));
+    }
+    const auto none = run_joulebench({"sweep", "--caps", "150"}, options());
+    EXPECT_EQ(none.exit_code, 2);
+    EXPECT_THAT(none.err, HasSubstr("sweep: no command given"));
+    EXPECT_EQ(setter_calls(), 0U);
+    EXPECT_TRUE(fs::is_empty(m_tmp));
+}
+
+TEST_F(SweepCli, CapOutsideTheGpuRangeExitsTwoNamingTheRangeBeforeAnyWrite) {
+    const auto r = sweep({"--caps", "150,450"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("error: sweep: "));
+    EXPECT_THAT(r.err, HasSubstr("450"));
+    EXPECT_THAT(r.err, HasSubstr("outside the allowed range 100 W to 400 W"));
+    EXPECT_THAT(r.err, Not(HasSubstr("sweep.toml")));  // the generated file is not the user's
+    EXPECT_EQ(setter_calls(), 0U);
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+    EXPECT_TRUE(fs::is_empty(m_tmp));
+}
+
+TEST_F(SweepCli, FailingRunsAreCountedAndTheTemporaryStoreIsKept) {
+    const auto r = run_joulebench({"sweep", "--caps", "150,200", "--repetitions", "1",
+                                   "--interval", "20", "--json", "-", "--", "false"},
+                                  options());
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["caps"].size(), 2U);
+    for (const auto& c : j["caps"]) {
+        EXPECT_EQ(c["n"], 0);
+        EXPECT_EQ(c["failed"], 1);
+        EXPECT_TRUE(c["energy_j"].is_null());
+    }
+    EXPECT_TRUE(j["best"]["energy_j"].is_null());
+    EXPECT_THAT(r.err, HasSubstr("the runs are kept in " + m_tmp.string()));
+    EXPECT_FALSE(fs::is_empty(m_tmp));
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+}
+
+}  // namespace
+}  // namespace joulebench::test
