@@ -101,11 +101,18 @@ std::vector<double> parse_sweep_caps(const std::string& text) {
         if (caps.size() > kMaxCaps) {
             throw caps_error(text, fmt::format("{} caps, at most {} allowed", caps.size(), kMaxCaps));
         }
-        std::sort(caps.begin(), caps.end());
-        const auto dup = std::adjacent_find(caps.begin(), caps.end());
-        if (dup != caps.end()) {
-            throw caps_error(text, fmt::format("{} W is listed twice", format_watts(*dup)));
-        }
+    }
+    // Drivers take limits in milliwatts; rounding there also keeps 0.1-watt steps from showing
+    // as 100.30000000000001 in run ids and tables.
+    for (double& w : caps) w = std::round(w * 1000.0) / 1000.0;
+    std::sort(caps.begin(), caps.end());
+    const auto dup = std::adjacent_find(caps.begin(), caps.end());
+    if (dup != caps.end()) {
+        throw caps_error(text, fmt::format("{} W is listed twice (caps are set in whole milliwatts)",
+                                           format_watts(*dup)));
+    }
+    if (caps.front() <= 0.0) {
+        throw caps_error(text, "a cap rounds to 0 mW (caps are set in whole milliwatts)");
     }
     return caps;
 }

@@ -155,6 +155,21 @@ TEST_F(SweepCli, RangeWithJsonOnStdoutAndATemporaryStoreThatIsRemoved) {
     EXPECT_TRUE(fs::is_empty(m_tmp)) << "the temporary store was not removed";
 }
 
+TEST_F(SweepCli, FractionalRangeStepsCountFromFromAndReachTo) {
+    const auto r = sweep({"--caps", "100:100.3:0.1", "--repetitions", "1", "--json", "-"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    std::vector<double> caps;
+    for (const auto& c : j["caps"]) caps.push_back(c["power_cap_w"].get<double>());
+    EXPECT_EQ(caps, (std::vector<double>{100.0, 100.1, 100.2, 100.3}));
+    std::set<std::uint64_t> sets;
+    for (const auto& c : m_state.calls()) {
+        if (c.function == kSetter && c.value != 400000) sets.insert(c.value);
+    }
+    EXPECT_EQ(sets, (std::set<std::uint64_t>{100000, 100100, 100200, 100300}));
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+}
+
 TEST_F(SweepCli, BadCapsExitTwoWithTheProblemAndRunNothing) {
     const std::vector<std::pair<std::string, std::string>> cases{
         {"150:450", "a range is FROM:TO:STEP (three values)"},
@@ -165,6 +180,7 @@ TEST_F(SweepCli, BadCapsExitTwoWithTheProblemAndRunNothing) {
         {"150,abc", "'abc' is not a number"},
         {"150,,200", "'' is not a number"},
         {"150,150", "150 W is listed twice"},
+        {"150,150.0001", "150 W is listed twice (caps are set in whole milliwatts)"},
         {"1:1000:1", "1000 caps, at most 200 allowed"},
     };
     for (const auto& [caps, message] : cases) {
