@@ -79,6 +79,49 @@ std::vector<double> idle_powers(const std::vector<Sensor*>& sensors, double seco
 
 }  // namespace
 
+void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats) {
+    result.samples = stats.trace_rows;
+    result.polls = stats.ticks;
+    result.poll_interval_ms = std::chrono::duration<double, std::milli>(stats.poll_period).count();
+    result.late_ticks = stats.late_ticks;
+    result.monitor_cpu_s = stats.thread_cpu_s;
+    result.monitor_overhead_pct = result.wall_s > 0 ? stats.thread_cpu_s / result.wall_s * 100.0 : 0.0;
+}
+
+DomainResult domain_result(const Sensor& sensor, const DomainSamples& d, std::vector<std::string>& warnings) {
+    DomainResult r;
+    r.info = sensor.info();
+    r.health = sensor.health();
+    r.failed_reads = d.failed_reads;
+    r.counts_in_total = counts_in_total(r.info.kind);
+    if (d.first && d.last) {
+        r.energy_j = (d.last->energy - d.first->energy).value();
+        const double dt = seconds_between(d.first->time, d.last->time);
+        r.avg_power_w = dt > 0 ? r.energy_j / dt : 0.0;
+    } else {
+        warnings.push_back(fmt::format("{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
+    }
+    if (d.peak_power) r.peak_power_w = d.peak_power->value();
+    return r;
+}
+
+GpuResult gpu_result(const SensorInfo& info, const GpuTelemetrySummary& g) {
+    GpuResult gpu;
+    gpu.index = info.index;
+    gpu.id = info.id;
+    gpu.name = info.name;
+    gpu.uuid = info.source;
+    gpu.pci_bus_id = info.pci_bus_id;
+    if (g.utilisation_rows > 0) gpu.mean_utilisation_pct = g.utilisation_sum / static_cast<double>(g.utilisation_rows);
+    gpu.max_utilisation_pct = g.utilisation_max;
+    gpu.max_temperature_c = g.temperature_max;
+    if (g.sm_clock_rows > 0) gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
+    gpu.throttle_mask = g.throttle_mask;
+    gpu.throttle_reasons = throttle_reason_names(g.throttle_mask);
+    if (g.enforced_limit) gpu.enforced_limit_w = g.enforced_limit->value();
+    return gpu;
+}
+
 MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     if (options.command.empty()) {
         throw Error(ErrorCategory::kInvalidArgument, "measure: no command given", "usage: joulebench measure [options] -- CMD ARGS...");
@@ -145,12 +188,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     result.cpu_user_s = status.cpu_user_s;
     result.cpu_system_s = status.cpu_system_s;
     const auto stats = sampler.stats();
-    result.samples = stats.trace_rows;
-    result.polls = stats.ticks;
-    result.poll_interval_ms = std::chrono::duration<double, std::milli>(stats.poll_period).count();
-    result.late_ticks = stats.late_ticks;
-    result.monitor_cpu_s = stats.thread_cpu_s;
-    result.monitor_overhead_pct = result.wall_s > 0 ? stats.thread_cpu_s / result.wall_s * 100.0 : 0.0;
+    apply_sampler_stats(result, stats);
 
     auto& warnings = result.warnings;
     double longest_update_s = 0.0;
@@ -158,19 +196,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     for (std::size_t i = 0; i < sensors.size(); ++i) {
         Sensor* s = sensors[i];
         const auto& d = sampler.domains()[i];
-        DomainResult r;
-        r.info = s->info();
-        r.health = s->health();
-        r.failed_reads = d.failed_reads;
-        r.counts_in_total = counts_in_total(r.info.kind);
-        if (d.first && d.last) {
-            r.energy_j = (d.last->energy - d.first->energy).value();
-            const double dt = seconds_between(d.first->time, d.last->time);
-            r.avg_power_w = dt > 0 ? r.energy_j / dt : 0.0;
-        } else {
-            warnings.push_back(fmt::format("{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
-        }
-        if (d.peak_power) r.peak_power_w = d.peak_power->value();
+        DomainResult r = domain_result(*s, d, warnings);
         if (d.cross_first && d.cross_last) {
             // Both cumulative since the sensor was opened: difference them over the same window.
             const double cross = (*d.cross_last - *d.cross_first).value();
@@ -207,20 +233,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
             if (r.info.kind == DomainKind::kEstimatedCpu) result.total_includes_estimate = true;
         }
         if (r.info.kind == DomainKind::kGpu) {
-            const auto& g = sampler.gpus()[i];
-            GpuResult gpu;
-            gpu.index = r.info.index;
-            gpu.id = r.info.id;
-            gpu.name = r.info.name;
-            gpu.uuid = r.info.source;
-            gpu.pci_bus_id = r.info.pci_bus_id;
-            if (g.utilisation_rows > 0) gpu.mean_utilisation_pct = g.utilisation_sum / static_cast<double>(g.utilisation_rows);
-            gpu.max_utilisation_pct = g.utilisation_max;
-            gpu.max_temperature_c = g.temperature_max;
-            if (g.sm_clock_rows > 0) gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
-            gpu.throttle_mask = g.throttle_mask;
-            gpu.throttle_reasons = throttle_reason_names(g.throttle_mask);
-            if (g.enforced_limit) gpu.enforced_limit_w = g.enforced_limit->value();
+            GpuResult gpu = gpu_result(r.info, sampler.gpus()[i]);
             if (gpu.mean_utilisation_pct && *gpu.mean_utilisation_pct < kIdleGpuMeanPct &&
                 gpu.max_utilisation_pct.value_or(0) < kIdleGpuMaxPct) {
                 warnings.push_back(fmt::format(

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "joulebench/measure.hpp"
+#include "measure/sampler.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench {
@@ -14,6 +15,21 @@ namespace joulebench {
 /// command cannot be found or the samples file cannot be created; once the command runs, its
 /// failure is data (exit_code), not an exception.
 MeasureResult run_measurement(const MeasureOptions& options, SensorSet& sensors);
+
+// Building blocks shared by `measure` and the experiment runner, which samples concurrent runs
+// itself (it cannot use run_measurement's wait4(-1)) but reports them the same way.
+
+/// Copies the sampler's counters (samples, polls, poll period, late ticks, monitoring CPU) into
+/// `result`; needs result.wall_s set first.
+void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats);
+
+/// A domain's energy (last minus first reading), average and peak power, health and whether it
+/// counts in the total; a domain never read successfully gets 0 J and a warning in `warnings`.
+DomainResult domain_result(const Sensor& sensor, const DomainSamples& samples,
+                           std::vector<std::string>& warnings);
+
+/// A GPU's telemetry summary (utilisation, temperature, clock, throttle reasons, limit).
+GpuResult gpu_result(const SensorInfo& info, const GpuTelemetrySummary& telemetry);
 
 
 }  // namespace joulebench

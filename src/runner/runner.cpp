@@ -27,6 +27,7 @@
 #include "capping/scoped_cap.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/measure.hpp"
+#include "measure/measure.hpp"
 #include "measure/sampler.hpp"
 #include "runner/environments/bare_environment.hpp"
 #include "runner/progress.hpp"
@@ -148,30 +149,12 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
     m.cpu_user_s = ir.cpu_user_s;
     m.cpu_system_s = ir.cpu_system_s;
     const auto stats = sampler.stats();
-    m.samples = stats.trace_rows;
-    m.polls = stats.ticks;
     m.interval_ms = static_cast<double>(interval.count());
-    m.poll_interval_ms = std::chrono::duration<double, std::milli>(stats.poll_period).count();
-    m.late_ticks = stats.late_ticks;
-    m.monitor_cpu_s = stats.thread_cpu_s;
-    m.monitor_overhead_pct = m.wall_s > 0 ? stats.thread_cpu_s / m.wall_s * 100.0 : 0.0;
+    apply_sampler_stats(m, stats);
     for (std::size_t i = 0; i < sensors.size(); ++i) {
         Sensor* s = sensors[i];
         const auto& d = sampler.domains()[i];
-        DomainResult r;
-        r.info = s->info();
-        r.health = s->health();
-        r.failed_reads = d.failed_reads;
-        r.counts_in_total = counts_in_total(r.info.kind);
-        if (d.first && d.last) {
-            r.energy_j = (d.last->energy - d.first->energy).value();
-            const double dt = seconds_between(d.first->time, d.last->time);
-            r.avg_power_w = dt > 0 ? r.energy_j / dt : 0.0;
-        } else {
-            m.warnings.push_back(fmt::format(
-                "{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
-        }
-        if (d.peak_power) r.peak_power_w = d.peak_power->value();
+        DomainResult r = domain_result(*s, d, m.warnings);
         if (r.failed_reads > 0) {
             m.warnings.push_back(
                 fmt::format("{}: {} failed reads: the trace has gaps", r.info.id, r.failed_reads));
@@ -195,24 +178,7 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
             if (r.info.kind == DomainKind::kEstimatedCpu) m.total_includes_estimate = true;
         }
         if (r.info.kind == DomainKind::kGpu) {
-            const auto& g = sampler.gpus()[i];
-            GpuResult gpu;
-            gpu.index = r.info.index;
-            gpu.id = r.info.id;
-            gpu.name = r.info.name;
-            gpu.uuid = r.info.source;
-            gpu.pci_bus_id = r.info.pci_bus_id;
-            if (g.utilisation_rows > 0)
-                gpu.mean_utilisation_pct =
-                    g.utilisation_sum / static_cast<double>(g.utilisation_rows);
-            gpu.max_utilisation_pct = g.utilisation_max;
-            gpu.max_temperature_c = g.temperature_max;
-            if (g.sm_clock_rows > 0)
-                gpu.mean_sm_clock_mhz = g.sm_clock_sum / static_cast<double>(g.sm_clock_rows);
-            gpu.throttle_mask = g.throttle_mask;
-            gpu.throttle_reasons = throttle_reason_names(g.throttle_mask);
-            if (g.enforced_limit) gpu.enforced_limit_w = g.enforced_limit->value();
-            m.gpus.push_back(std::move(gpu));
+            m.gpus.push_back(gpu_result(r.info, sampler.gpus()[i]));
         }
         m.domains.push_back(std::move(r));
     }
