@@ -159,10 +159,18 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     sampler.start();
     const auto spawn_time = Clock::now();
     result.started_at = unix_now();
+    // SIGINT/SIGTERM/SIGHUP wait from just before the command starts until the forwarder is in
+    // place: one arriving in between would otherwise end joulebench by its default action,
+    // leaving the command running and no result written.
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&forwarded, sig);
+    pthread_sigmask(SIG_BLOCK, &forwarded, nullptr);
     pid_t pid = -1;
     try {
         pid = process::spawn(spawn_options);
     } catch (...) {
+        pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
         sampler.stop();
         throw;
     }
@@ -170,12 +178,8 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     process::ExitStatus status;
     {
         process::SignalForwarder forwarder(pid);
-        // A caller that holds power caps blocks SIGINT/SIGTERM/SIGHUP while it sets them up, so
-        // that none can end joulebench before the forwarder is in place; any that arrived is
-        // delivered now, to the forwarder (the command itself starts with an empty mask).
-        sigset_t forwarded;
-        sigemptyset(&forwarded);
-        for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&forwarded, sig);
+        // Blocked above (and, by a caller holding power caps, since it set them up): any that
+        // arrived is delivered now, to the forwarder (the command itself starts with an empty mask).
         pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
         status = process::wait_for(pid, set.cpu_clock.get());
     }
