@@ -86,6 +86,17 @@ TEST(MeasureCli, CommandNotFoundAndNotExecutableFailBeforeAnythingRuns) {
     EXPECT_EQ(bad_gpus.exit_code, 2) << bad_gpus.err;
 }
 
+TEST(MeasureCli, AnUncreatableSamplesFileFailsBeforeTheCommandRuns) {
+    TempDir dir;
+    const fs::path marker = dir.path() / "ran";
+    const fs::path bad = dir.path() / "no-such-folder" / "trace.csv";
+    auto r = run_joulebench({"measure", "--samples", bad.string(), "--", "/bin/sh", "-c", "touch '" + marker.string() + "'"},
+                            cpu_only(dir.path()));
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("error: measure: create " + bad.string()), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(marker)) << "the command must not run when its results could not be kept";
+}
+
 TEST(MeasureCli, ForwardsSigtermToTheCommandAndStillWritesItsResult) {
     TempDir dir;
     const fs::path out = dir.path() / "m.json";
