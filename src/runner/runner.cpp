@@ -30,6 +30,7 @@
 #include "measure/measure.hpp"
 #include "measure/sampler.hpp"
 #include "runner/environments/bare_environment.hpp"
+#include "runner/environments/factory.hpp"
 #include "runner/progress.hpp"
 #include "sensors/estimate/cpu_estimate.hpp"
 #include "sensors/registry.hpp"
@@ -132,6 +133,56 @@ public:
 
 private:
     estimate::ProcessTreeCpuClock* m_clock;
+};
+
+// Measures each phase an environment runs around the workload (container create, start,
+// removal) with a sampler of its own: its wall time, and its energy over the domains that count
+// in the total (no trace is kept). Without sensors (remote environments) only wall time.
+class PhaseSampler final : public PhaseRecorder {
+public:
+    PhaseSampler(std::vector<Sensor*> sensors, std::chrono::milliseconds interval)
+        : m_sensors(std::move(sensors)), m_interval(interval) {}
+
+    void phase(std::string_view name, const std::function<void()>& body) override {
+        PhaseResult result;
+        result.name = std::string(name);
+        std::optional<Sampler> sampler;
+        if (!m_sensors.empty()) {
+            sampler.emplace(m_sensors, m_interval, nullptr);
+            sampler->start();
+        }
+        const auto start = Clock::now();
+        auto finish = [&] {
+            const auto end = Clock::now();
+            result.wall_s = seconds_between(start, end);
+            if (sampler) {
+                sampler->stop();
+                double energy = 0.0;
+                std::vector<std::string> ignored;
+                for (std::size_t i = 0; i < m_sensors.size(); ++i) {
+                    const DomainResult d =
+                        domain_result(*m_sensors[i], sampler->domains()[i], ignored);
+                    if (d.counts_in_total) energy += d.energy_j;
+                }
+                result.energy_j = energy;
+            }
+            m_results.push_back(std::move(result));
+        };
+        try {
+            body();
+        } catch (...) {
+            finish();
+            throw;
+        }
+        finish();
+    }
+
+    [[nodiscard]] const std::vector<PhaseResult>& results() const { return m_results; }
+
+private:
+    std::vector<Sensor*> m_sensors;
+    std::chrono::milliseconds m_interval;
+    std::vector<PhaseResult> m_results;
 };
 
 // The measurement of one instance from the sampler's first and last readings (the same
@@ -401,17 +452,12 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     const Plan plan = make_plan(spec, options.shard);
     const bool terminal = ::isatty(STDERR_FILENO) == 1;
     std::map<std::string, std::unique_ptr<Environment>> environments;
-    for (const auto& e : spec.environments) {
-        if (e.type != EnvironmentType::kBare) {
-            throw Error(
-                ErrorCategory::kNotSupported,
-                fmt::format(
-                    "run: {}environment '{}': type \"{}\" is not supported by this joulebench yet",
-                    to_string(e.where), e.name, to_string(e.type)),
-                "only type = \"bare\" runs for now; docker, podman and ssh are planned");
-        }
-        environments[e.name] = std::make_unique<BareEnvironment>(e);
-    }
+    for (const auto& e : spec.environments) environments[e.name] = make_environment(e);
+    // Environments that measure their runs themselves (ssh) set their caps where the workload
+    // runs; the local GPUs are needed only when some environment runs here.
+    const bool all_remote =
+        std::all_of(environments.begin(), environments.end(),
+                    [](const auto& kv) { return kv.second->measures_itself(); });
     std::map<std::string, const WorkloadSpec*> workloads;
     for (const auto& w : spec.workloads) {
         workloads[w.name] = &w;
@@ -430,7 +476,14 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     const std::vector<double> cpu_caps = distinct_cpu_caps(spec);
     std::optional<nvml::NvmlSystem> nvml_system;
     std::vector<nvml::NvmlDevice> slot_gpus;
-    if (spec.gpus || !gpu_caps.empty()) {
+    if (all_remote && spec.gpus && spec.gpus->all) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("run: {}devices = \"all\": every environment runs on another host, "
+                                "whose GPUs this machine cannot list",
+                                to_string(spec.gpus->where)),
+                    "list the remote GPUs' indices, e.g. devices = [0, 1]");
+    }
+    if (!all_remote && (spec.gpus || !gpu_caps.empty())) {
         const SourceLocation& where = spec.gpus ? spec.gpus->where : spec.power_caps.gpu_where;
         try {
             nvml_system.emplace(nvml::NvmlSystem::open());
@@ -464,13 +517,15 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         }
     }
     std::vector<std::optional<int>> slot_indices;
-    if (spec.gpus) {
+    if (spec.gpus && all_remote) {
+        for (const int d : spec.gpus->devices) slot_indices.emplace_back(d);
+    } else if (spec.gpus) {
         for (const auto& d : slot_gpus) slot_indices.emplace_back(d.index());
     } else {
         slot_indices.emplace_back(std::nullopt);
     }
     const fs::path powercap_root = ProbeOptions::default_powercap_root();
-    if (!cpu_caps.empty()) {
+    if (!cpu_caps.empty() && !all_remote) {
         if (slot_indices.size() > 1) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("run: {}cpu_w: CPU caps are machine-wide and cannot differ "
@@ -498,7 +553,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
             }
         }
     }
-    const bool capping = !gpu_caps.empty() || !cpu_caps.empty();
+    const bool capping = !all_remote && (!gpu_caps.empty() || !cpu_caps.empty());
     std::optional<capping::CapJournal> journal;
     if (capping) journal.emplace(capping::CapJournal::open_default());  // throws naming the folder
 
@@ -562,6 +617,19 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     // runs for interrupted ones and run them twice. The kernel drops the lock when the process
     // ends, however it ends; O_CLOEXEC keeps workloads from inheriting it.
     const StoreLock store_lock(fs::path(options.db.string() + ".lock"), options.db);
+    // Environments get ready (image checks, VM boots): never inside a measurement. Torn down
+    // however this function ends.
+    struct TearDown {
+        std::map<std::string, std::unique_ptr<Environment>>& envs;
+        std::vector<Environment*> prepared;
+        ~TearDown() {
+            for (auto it = prepared.rbegin(); it != prepared.rend(); ++it) (*it)->tear_down();
+        }
+    } tear_down{environments, {}};
+    for (auto& [name, env] : environments) {
+        env->prepare();
+        tear_down.prepared.push_back(env.get());
+    }
     if (options.new_store) {
         if (const auto moved = Store::set_aside(options.db)) {
             fmt::print(stderr, "joulebench run: the old store was moved to {}\n", moved->string());
@@ -610,9 +678,17 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     install_stop_handlers();
 
     SessionInfo session;
-    session.host_json =
-        host_json(nvml_system ? nvml_system->devices() : std::vector<nvml::NvmlDevice>{},
-                  nvml_system ? nvml_system->driver_version() : "");
+    {
+        auto host = nlohmann::json::parse(
+            host_json(nvml_system ? nvml_system->devices() : std::vector<nvml::NvmlDevice>{},
+                      nvml_system ? nvml_system->driver_version() : ""));
+        auto& described = host["environments"] = nlohmann::json::object();
+        for (const auto& [name, env] : environments) {
+            auto d = nlohmann::json::parse(env->describe(), nullptr, false);
+            described[name] = d.is_discarded() ? nlohmann::json::object() : d;
+        }
+        session.host_json = host.dump();
+    }
     session.command_line = options.command_line;
     session.shard = options.shard;
     session.started_at = unix_now();
@@ -765,14 +841,15 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         // Caps for this run, journalled, verified; restored right after it.
         std::vector<std::unique_ptr<capping::ScopedCap>> caps;
         std::string cap_error;
+        const bool remote = env.measures_itself();
         try {
-            if (run.gpu_cap_w) {
+            if (run.gpu_cap_w && !remote) {
                 for (const auto& d : slot.cap_gpus) {
                     caps.push_back(std::make_unique<capping::ScopedCap>(
                         std::make_unique<capping::NvmlCapper>(d), Watts(*run.gpu_cap_w), *journal));
                 }
             }
-            if (run.cpu_cap_w) {
+            if (run.cpu_cap_w && !remote) {
                 std::vector<std::string> skipped;
                 for (auto& c : capping::powercap_package_cappers(powercap_root, skipped)) {
                     caps.push_back(std::make_unique<capping::ScopedCap>(
@@ -805,6 +882,10 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         inst.stderr_file = logs_dir / (run.run_id + ".stderr");
         inst.stop = &g_stop;
         inst.kill_grace = options.kill_grace;
+        if (remote) {
+            inst.gpu_cap_w = run.gpu_cap_w;
+            inst.cpu_cap_w = run.cpu_cap_w;
+        }
 
         std::string detail;
         if (!cap_error.empty()) {
@@ -817,22 +898,56 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         } else {
             const std::vector<Sensor*> sensors = raw(slot.sensors);
             StoreTraceSink sink(store, run.run_id);
-            Sampler sampler(sensors, options.interval, &sink);
-            ClockObserver observer(slot.sensors.cpu_clock.get());
-            overlaps.begin(run.run_id);
-            const auto busy_before = machine_busy_cpu_s();
-            sampler.start();
+            PhaseSampler phases(remote ? std::vector<Sensor*>{} : sensors, options.interval);
             InstanceResult ir;
+            std::string begin_error;
             try {
-                ir = env.execute(inst, &observer);
-            } catch (const Error& e) {
-                ir.end = InstanceResult::End::kNotStarted;
-                ir.start_error = e.what();
-                ir.exit_code = 1;
+                env.begin_instance(inst, phases);
+            } catch (const std::exception& e) {
+                begin_error = e.what();
             }
-            sampler.stop();
-            const auto busy_after = machine_busy_cpu_s();
-            const bool overlapped = overlaps.end(run.run_id);
+            bool overlapped = false;
+            std::optional<double> busy_before;
+            std::optional<double> busy_after;
+            if (!begin_error.empty()) {
+                ir.end = InstanceResult::End::kNotStarted;
+                ir.start_error = begin_error;
+                ir.exit_code = 1;
+            } else if (remote) {
+                try {
+                    ir = env.execute(inst, nullptr);
+                } catch (const Error& e) {
+                    ir.end = InstanceResult::End::kNotStarted;
+                    ir.start_error = e.what();
+                    ir.exit_code = 1;
+                }
+            } else {
+                Sampler sampler(sensors, options.interval, &sink);
+                ClockObserver observer(slot.sensors.cpu_clock.get());
+                overlaps.begin(run.run_id);
+                busy_before = machine_busy_cpu_s();
+                sampler.start();
+                try {
+                    ir = env.execute(inst, &observer);
+                } catch (const Error& e) {
+                    ir.end = InstanceResult::End::kNotStarted;
+                    ir.start_error = e.what();
+                    ir.exit_code = 1;
+                }
+                sampler.stop();
+                busy_after = machine_busy_cpu_s();
+                overlapped = overlaps.end(run.run_id);
+                if (ir.end != InstanceResult::End::kNotStarted) {
+                    ir.measured = assemble(inst, ir, sensors, sampler, options.interval);
+                }
+            }
+            {
+                std::vector<std::string> env_warnings;
+                env.end_instance(inst, phases, env_warnings);
+                outcome.phases = phases.results();
+                for (auto& w : ir.warnings) outcome.warnings.push_back(std::move(w));
+                for (auto& w : env_warnings) outcome.warnings.push_back(std::move(w));
+            }
             for (auto it = caps.rbegin(); it != caps.rend(); ++it) {
                 if (!(*it)->restore()) {
                     std::lock_guard lock(mutex);
@@ -853,11 +968,18 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 outcome.started_at = ir.started_at;
                 detail = ir.start_error;
             } else {
-                outcome.measure = assemble(inst, ir, sensors, sampler, options.interval);
-                if (overlapped) {
-                    std::optional<double> busy;
-                    if (busy_before && busy_after) busy = *busy_after - *busy_before;
-                    attribute_cpu_energy(*outcome.measure, busy);
+                if (ir.measured) {
+                    outcome.measure = std::move(ir.measured);
+                    if (overlapped) {
+                        std::optional<double> busy;
+                        if (busy_before && busy_after) busy = *busy_after - *busy_before;
+                        attribute_cpu_energy(*outcome.measure, busy);
+                    }
+                } else {
+                    // A remote measurement that did not come back (connection lost, killed).
+                    outcome.exit_code = ir.exit_code;
+                    outcome.started_at = ir.started_at;
+                    outcome.warnings.push_back("no measurement came back from the environment");
                 }
                 switch (ir.end) {
                     case InstanceResult::End::kTimedOut:
@@ -870,10 +992,13 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                         detail = "interrupted";
                         break;
                     default:
-                        outcome.status = ir.exit_code == 0 ? RunStatus::kDone : RunStatus::kFailed;
+                        outcome.status = ir.exit_code == 0 && outcome.measure ? RunStatus::kDone
+                                                                              : RunStatus::kFailed;
                         if (ir.exit_code != 0) {
                             detail = ir.signal ? fmt::format("killed by signal {}", *ir.signal)
                                                : fmt::format("exit status {}", ir.exit_code);
+                        } else if (!outcome.measure) {
+                            detail = "no measurement came back from the environment";
                         }
                 }
                 if (workload.metrics == MetricsFormat::kJsonLine) {

@@ -4,21 +4,31 @@
 // status, signal, timeout, a command that would not start) is data in InstanceResult, never an
 // exception that ends the experiment; exceptions are for the environment itself being unusable.
 //
-// Phases (docs/runner.md): prepare() is outside every measurement. For containers, the runner
-// will measure start_instance()/stop_instance() as their own phases (PhaseResult in the store),
-// apart from execute(), which is the measured run. `bare` has no such phases.
+// Phases (docs/runner.md): prepare() is outside every measurement. Environments whose instances
+// have set-up and clean-up of their own (containers: create and start before the workload, stop
+// and removal after) do them in begin_instance()/end_instance() through a PhaseRecorder: the
+// runner measures each phase on its own (its own sampler) and stores it as a PhaseResult, apart
+// from execute(), which is the measured run. `bare` has no such phases.
+//
+// Environments that measure the run themselves (ssh: `joulebench measure --json -` runs on the
+// remote host, where the sensors are) say so with measures_itself(); the runner then reads no
+// local sensor and sets no local cap for their runs: WorkloadInstance carries the caps and the
+// environment returns the remote measurement in InstanceResult::measured.
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <string_view>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "joulebench/experiment.hpp"
+#include "joulebench/measure.hpp"
 #include "joulebench/units.hpp"
 
 namespace joulebench::runner {
@@ -38,6 +48,10 @@ struct WorkloadInstance {
     const std::atomic<bool>* stop = nullptr;
     /// How long a workload has between SIGTERM and SIGKILL when it is timed out or interrupted.
     std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
+    /// The run's caps, for environments that measure themselves (measures_itself()) and so
+    /// apply them where the workload runs; the runner applies them itself for all others.
+    std::optional<double> gpu_cap_w;
+    std::optional<double> cpu_cap_w;
 };
 
 /// How an instance ended.
@@ -59,6 +73,21 @@ struct InstanceResult {
     double cpu_system_s = 0.0;
     /// Processes of the instance still alive when it ended (killed by joulebench afterwards).
     bool left_processes = false;
+    /// The run's measurement, made by the environment itself (measures_itself() is true), e.g.
+    /// the remote `joulebench measure --json -` document of an ssh run. Unset otherwise.
+    std::optional<MeasureResult> measured;
+    /// Warnings of the environment about this instance (stored with the run).
+    std::vector<std::string> warnings;
+};
+
+/// Given by the runner to begin_instance()/end_instance(): runs `body` as a measured phase
+/// named `name` ("container-create", "container-start", "container-remove", ...), its wall
+/// time and energy stored with the run apart from the run's own measurement. Exceptions from
+/// `body` pass through (the phase is still recorded, with its time so far).
+class PhaseRecorder {
+public:
+    virtual ~PhaseRecorder() = default;
+    virtual void phase(std::string_view name, const std::function<void()>& body) = 0;
 };
 
 /// Called by execute() right after the workload process started (e.g. to follow its process
@@ -85,6 +114,33 @@ public:
 
     /// Readies the environment (pull, build, boot). Never measured. Throws Error.
     virtual void prepare() = 0;
+
+    /// Whether the environment measures its runs itself (see InstanceResult::measured).
+    [[nodiscard]] virtual bool measures_itself() const { return false; }
+
+    /// What the session records about this environment (runtime name and version, image id
+    /// and size, remote host): a JSON object as text, "{}" when nothing. Called once, after
+    /// prepare(). Never throws.
+    [[nodiscard]] virtual std::string describe() const { return "{}"; }
+
+    /// Per-instance set-up before execute() (create and start a container), each step run
+    /// through `phases.phase(...)` so that it is measured apart. Throws Error when the instance
+    /// cannot be set up: the run is then recorded as failed with that message, and
+    /// end_instance() is still called.
+    virtual void begin_instance(const WorkloadInstance& instance, PhaseRecorder& phases) {
+        (void)instance;
+        (void)phases;
+    }
+
+    /// Per-instance clean-up after execute() (stop and remove the container), through
+    /// `phases` as above. Called after every begin_instance(), even one that threw. Must not
+    /// throw; problems go into `warnings`.
+    virtual void end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
+                              std::vector<std::string>& warnings) noexcept {
+        (void)instance;
+        (void)phases;
+        (void)warnings;
+    }
 
     /// Runs one instance to its end and returns how it ended. Throws only when the environment
     /// itself is broken; a workload that fails, crashes, times out or cannot start is a result.

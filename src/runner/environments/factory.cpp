@@ -1,0 +1,23 @@
+#include "runner/environments/factory.hpp"
+
+#include <fmt/format.h>
+
+#include "joulebench/error.hpp"
+#include "runner/environments/bare_environment.hpp"
+
+namespace joulebench::runner {
+
+std::unique_ptr<Environment> make_environment(const EnvironmentSpec& spec) {
+    switch (spec.type) {
+        case EnvironmentType::kBare:
+            return std::make_unique<BareEnvironment>(spec);
+        default:
+            break;
+    }
+    throw Error(ErrorCategory::kNotSupported,
+                fmt::format("run: {}environment '{}': type \"{}\" is not supported by this "
+                            "joulebench yet",
+                            to_string(spec.where), spec.name, to_string(spec.type)));
+}
+
+}  // namespace joulebench::runner
