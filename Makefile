@@ -14,6 +14,9 @@ DEB_PACKAGES := build-essential cmake pkg-config \
 	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev \
 	python3-torch python3-torchvision
 
+# The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
+DEB_PACKAGES += chromium
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps configure build test test-unit test-asan demo bench clean format
@@ -28,6 +31,15 @@ deps:
 		echo "installing missing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# The HTML report's Vega, Vega-Lite and vega-embed, pinned by report/web/package-lock.json
+	@# (docs/report.md); npm ci only when node_modules is missing or older than the lock file.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+	@if [ ! -f report/web/node_modules/.package-lock.json ] || \
+		[ report/web/package-lock.json -nt report/web/node_modules/.package-lock.json ]; then \
+		echo "installing the report's web packages: npm ci --prefix report/web"; \
+		npm ci --prefix report/web --no-audit --no-fund; \
 	fi
 
 configure: deps

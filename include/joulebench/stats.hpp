@@ -342,6 +342,10 @@ enum class TableFormat { kText, kMarkdown, kLatex, kCsv };
 /// plain-language verdict per pair and the warnings.
 [[nodiscard]] std::string render(const Analysis& analysis, TableFormat format);
 
+/// The plain-language verdict of each pair, in pair order, as render(kText) prints them
+/// ("python-base uses 3.0% more energy than pytorch-base; large effect (...), p < 0.001").
+[[nodiscard]] std::vector<std::string> verdicts(const Analysis& analysis);
+
 // ----------------------------------------------------------------------------------------------
 // Tidy CSV input (src/stats/csv_groups.cpp)
 

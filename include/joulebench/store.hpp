@@ -69,6 +69,17 @@ struct SessionInfo {
     double started_at = 0.0;  ///< Unix seconds
 };
 
+/// A session as stored (Store::sessions).
+struct SessionRecord {
+    std::int64_t id = 0;
+    std::string host_json = "{}";  ///< as recorded by begin_session (a JSON object)
+    std::string joulebench_version;
+    std::string command_line;
+    std::optional<std::string> shard;  ///< "I/N" or none
+    double started_at = 0.0;           ///< Unix seconds
+    std::optional<double> ended_at;    ///< Unix seconds; none while running or after a crash
+};
+
 /// What the runner applied for a run (requested and, where known, read back).
 struct AppliedCap {
     std::string domain;  ///< "gpu0", "package0", ...
@@ -250,6 +261,8 @@ public:
     std::int64_t begin_session(const SessionInfo& session);
     /// Sets a session's end time (Unix seconds).
     void end_session(std::int64_t session_id, double ended_at);
+    /// Every session, in id order.
+    [[nodiscard]] std::vector<SessionRecord> sessions() const;
 
     /// Inserts the runs that are not in the store yet with status planned (existing runs are
     /// left untouched), in one transaction. Returns how many were added.

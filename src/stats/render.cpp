@@ -274,6 +274,13 @@ std::string verdict(const Analysis& a, const PairSummary& p) {
 
 }  // namespace
 
+std::vector<std::string> verdicts(const Analysis& a) {
+    std::vector<std::string> out;
+    out.reserve(a.pairs.size());
+    for (const auto& p : a.pairs) out.push_back(verdict(a, p));
+    return out;
+}
+
 std::string render(const Analysis& a, TableFormat format) {
     const std::vector<Table> ts = tables(a);
     std::string s;

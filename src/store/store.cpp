@@ -511,6 +511,26 @@ void Store::end_session(std::int64_t session_id, double ended_at) {
     q.run();
 }
 
+std::vector<SessionRecord> Store::sessions() const {
+    std::lock_guard lock(m_mutex);
+    Statement q(m_db,
+                "SELECT id, host_json, joulebench_version, command_line, shard, started_at, "
+                "ended_at FROM sessions ORDER BY id");
+    std::vector<SessionRecord> out;
+    while (q.step()) {
+        SessionRecord s;
+        s.id = q.integer(0);
+        s.host_json = q.text(1);
+        s.joulebench_version = q.text(2);
+        s.command_line = q.text(3);
+        if (!q.is_null(4)) s.shard = q.text(4);
+        s.started_at = q.real(5);
+        s.ended_at = q.opt_real(6);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
 std::size_t Store::add_planned_runs(const std::vector<RunSpec>& runs) {
     std::lock_guard lock(m_mutex);
     Transaction tx(m_db);
