@@ -23,5 +23,6 @@ void add_caps_command(CLI::App& app, CommandContext& ctx);
 void add_run_command(CLI::App& app, CommandContext& ctx);
 void add_sweep_command(CLI::App& app, CommandContext& ctx);
 void add_report_command(CLI::App& app, CommandContext& ctx);
+void add_image_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

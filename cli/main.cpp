@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_run_command(app, ctx);
     joulebench::cli::add_sweep_command(app, ctx);
     joulebench::cli::add_report_command(app, ctx);
+    joulebench::cli::add_image_command(app, ctx);
 
     try {
         app.parse(argc, argv);

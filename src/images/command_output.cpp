@@ -1,0 +1,186 @@
+#include "images/command_output.hpp"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "joulebench/error.hpp"
+#include "measure/process.hpp"
+
+extern char** environ;
+
+namespace joulebench::images {
+
+namespace {
+
+// Closes a descriptor at scope exit (also on the error paths).
+class Fd {
+public:
+    explicit Fd(int fd = -1) : m_fd(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    [[nodiscard]] int get() const { return m_fd; }
+    void reset() noexcept {
+        if (m_fd >= 0) ::close(m_fd);
+        m_fd = -1;
+    }
+
+private:
+    int m_fd;
+};
+
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& set) {
+    std::map<std::string, std::string> overrides(set.begin(), set.end());
+    std::vector<std::string> out;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        const std::string entry = *e;
+        const auto eq = entry.find('=');
+        if (eq != std::string::npos && overrides.count(entry.substr(0, eq)) != 0) continue;
+        out.push_back(entry);
+    }
+    for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
+    return out;
+}
+
+void append_limited(std::string& to, const char* data, std::size_t n, std::size_t limit) {
+    if (to.size() < limit) to.append(data, std::min(n, limit - to.size()));
+}
+
+}  // namespace
+
+CommandOutput run_command(const std::vector<std::string>& argv, const CommandOptions& options) {
+    if (argv.empty()) throw Error(ErrorCategory::kInternal, "image: run a command: empty argv");
+    std::string program;
+    try {
+        program = process::resolve_command(argv.front());
+    } catch (const Error& e) {
+        Error error(e.category(),
+                    fmt::format("image: run {}: {}", argv.front(),
+                                e.category() == ErrorCategory::kNotFound ? "not found on PATH"
+                                                                         : "not executable"));
+        error.set_exit_code(e.exit_code());
+        throw error;
+    }
+
+    std::array<int, 2> out_pipe{-1, -1};
+    std::array<int, 2> err_pipe{-1, -1};
+    if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0)
+        throw system_error(fmt::format("image: run {}: create a pipe", argv.front()), errno);
+    Fd out_read(out_pipe[0]);
+    Fd out_write(out_pipe[1]);
+    if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0)
+        throw system_error(fmt::format("image: run {}: create a pipe", argv.front()), errno);
+    Fd err_read(err_pipe[0]);
+    Fd err_write(err_pipe[1]);
+
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::vector<std::string> env_storage = child_environment(options.set_env);
+    std::vector<char*> envp;
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // The caller may block or handle signals (the runner does); the tool gets the defaults.
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, args.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw system_error(fmt::format("image: run {}", argv.front()), rc);
+    out_write.reset();
+    err_write.reset();
+
+    CommandOutput result;
+    const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    std::array<char, 65536> buffer{};
+    bool out_open = true;
+    bool err_open = true;
+    while (out_open || err_open) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::kill(pid, SIGKILL);
+            result.timed_out = true;
+            break;
+        }
+        std::array<pollfd, 2> fds{pollfd{out_open ? out_read.get() : -1, POLLIN, 0},
+                                  pollfd{err_open ? err_read.get() : -1, POLLIN, 0}};
+        const int ready = ::poll(fds.data(), fds.size(),
+                                 static_cast<int>(std::min<long long>(left.count(), 1000)));
+        if (ready < 0) {
+            if (errno == EINTR) continue;
+            const int saved = errno;
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            throw system_error(fmt::format("image: read the output of {}", argv.front()), saved);
+        }
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                (i == 0 ? out_open : err_open) = false;
+                continue;
+            }
+            append_limited(i == 0 ? result.out : result.err, buffer.data(),
+                           static_cast<std::size_t>(n), options.max_output);
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            throw system_error(fmt::format("image: wait for {}", argv.front()), errno);
+        }
+    }
+    if (WIFEXITED(status)) {
+        result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        result.signal = WTERMSIG(status);
+        result.exit_code = 128 + *result.signal;
+    }
+    return result;
+}
+
+std::string last_line(const std::string& text) {
+    std::size_t end = text.size();
+    while (end > 0) {
+        while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
+            --end;
+        if (end == 0) break;
+        const std::size_t start = text.rfind('\n', end - 1);
+        const std::size_t from = start == std::string::npos ? 0 : start + 1;
+        std::string line = text.substr(from, end - from);
+        const auto first = line.find_first_not_of(" \t");
+        if (first != std::string::npos) return line.substr(first);
+        end = from;
+    }
+    return {};
+}
+
+}  // namespace joulebench::images
