@@ -12,7 +12,8 @@ CTEST_ARGS ?=
 DEB_PACKAGES := build-essential cmake pkg-config \
 	libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev \
 	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev \
-	python3-torch python3-torchvision
+	python3-torch python3-torchvision \
+	docker.io podman busybox-static
 
 # The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
 DEB_PACKAGES += chromium

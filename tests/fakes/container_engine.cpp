@@ -140,7 +140,8 @@ std::unique_ptr<DockerDaemon> DockerDaemon::start(std::string& skip_reason) {
         }
         std::error_code ec;
         if (fs::exists(d->m_socket, ec)) {
-            const auto [rc, out] = engine_command(d->client(), {"version", "--format", "{{.Server.Version}}"});
+            const auto [rc, out] =
+                engine_command(d->client(), {"version", "--format", "{{.Server.Version}}"});
             if (rc == 0) return d;
         }
         if (std::chrono::steady_clock::now() > deadline) {
@@ -189,10 +190,14 @@ std::unique_ptr<PodmanStore> PodmanStore::create(std::string& skip_reason) {
     std::unique_ptr<PodmanStore> s(new PodmanStore());
     s->m_root = short_temp_dir("jb-podman");
     const fs::path r = s->m_root;
-    test::write_file(r / "storage.conf", "[storage]\n"
-                                         "driver = \"overlay\"\n"
-                                         "graphroot = \"" + (r / "root").string() + "\"\n"
-                                         "runroot = \"" + (r / "run").string() + "\"\n");
+    test::write_file(r / "storage.conf",
+                     "[storage]\n"
+                     "driver = \"overlay\"\n"
+                     "graphroot = \"" +
+                         (r / "root").string() +
+                         "\"\n"
+                         "runroot = \"" +
+                         (r / "run").string() + "\"\n");
     // The ulimits: with podman's default ones, runc fails on this machine ("error setting rlimit
     // type 7: operation not permitted"); runc: not crun, which is not reliably installed;
     // cgroupfs and file events: no systemd or journald here. Every path is private to the store.
@@ -203,12 +208,19 @@ std::unique_ptr<PodmanStore> PodmanStore::create(std::string& skip_reason) {
                      "runtime = \"runc\"\n"
                      "cgroup_manager = \"cgroupfs\"\n"
                      "events_logger = \"file\"\n"
-                     "events_logfile_path = \"" + (r / "events.log").string() + "\"\n"
-                     "tmp_dir = \"" + (r / "tmp").string() + "\"\n"
-                     "static_dir = \"" + (r / "root" / "libpod").string() + "\"\n"
-                     "volume_path = \"" + (r / "volumes").string() + "\"\n");
-    const auto [rc, out] = engine_command(s->client(), {"info", "--format", "{{.Store.GraphRoot}}"},
-                                          s->env());
+                     "events_logfile_path = \"" +
+                         (r / "events.log").string() +
+                         "\"\n"
+                         "tmp_dir = \"" +
+                         (r / "tmp").string() +
+                         "\"\n"
+                         "static_dir = \"" +
+                         (r / "root" / "libpod").string() +
+                         "\"\n"
+                         "volume_path = \"" +
+                         (r / "volumes").string() + "\"\n");
+    const auto [rc, out] =
+        engine_command(s->client(), {"info", "--format", "{{.Store.GraphRoot}}"}, s->env());
     if (rc != 0) {
         skip_reason = "podman info failed with a private store: " + out;
         return nullptr;
@@ -271,8 +283,9 @@ void import_busybox_image(const std::vector<std::string>& client, const std::str
         std::error_code ec;
         fs::create_symlink("busybox", root / "bin" / applet, ec);
     }
-    test::write_file(root / "etc" / "passwd", "root:x:0:0:root:/root:/bin/sh\n"
-                                              "nobody:x:65534:65534:nobody:/:/bin/false\n");
+    test::write_file(root / "etc" / "passwd",
+                     "root:x:0:0:root:/root:/bin/sh\n"
+                     "nobody:x:65534:65534:nobody:/:/bin/false\n");
     test::write_file(root / "etc" / "group", "root:x:0:\nnogroup:x:65534:\n");
     const fs::path tar = dir.path() / "rootfs.tar";
     const test::ProcessResult t =

@@ -16,17 +16,13 @@
 
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
+#include "runner/environments/environment_util.hpp"
 
 extern char** environ;
 
 namespace joulebench::runner {
 
 namespace {
-
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 double seconds_of(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;

@@ -4,6 +4,7 @@
 
 #include "joulebench/error.hpp"
 #include "runner/environments/bare_environment.hpp"
+#include "runner/environments/container_environment.hpp"
 
 namespace joulebench::runner {
 
@@ -11,6 +12,9 @@ std::unique_ptr<Environment> make_environment(const EnvironmentSpec& spec) {
     switch (spec.type) {
         case EnvironmentType::kBare:
             return std::make_unique<BareEnvironment>(spec);
+        case EnvironmentType::kDocker:
+        case EnvironmentType::kPodman:
+            return std::make_unique<ContainerEnvironment>(spec);
         default:
             break;
     }
