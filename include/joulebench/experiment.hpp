@@ -101,6 +101,9 @@ struct EnvironmentSpec {
     std::optional<int> port;            ///< ssh: 1..65535
     std::string identity_file;          ///< ssh: private key file (`-i`)
     std::string remote_joulebench;      ///< ssh: joulebench on the remote host ("joulebench")
+    /// ssh: extra client options, each "Name=value" as in ssh_config(5), passed as `-o` in file
+    /// order (e.g. "ProxyJump=gateway", "UserKnownHostsFile=/path/known_hosts").
+    std::vector<std::string> ssh_options;
     SourceLocation where;
 };
 

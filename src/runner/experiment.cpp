@@ -519,7 +519,7 @@ public:
             const SourceLocation loc = at(t);
             check_keys(t, "[[environment]]",
                        {"name", "type", "image", "run_args", "host", "user", "port",
-                        "identity_file", "remote_joulebench"});
+                        "identity_file", "remote_joulebench", "ssh_options"});
             EnvironmentSpec e;
             e.where = loc;
             const toml::node& name = require(t, "name", "[[environment]]", loc);
@@ -549,14 +549,16 @@ public:
                 const std::string_view k = key.str();
                 const bool container_key = k == "image" || k == "run_args";
                 const bool ssh_key = k == "host" || k == "user" || k == "port" ||
-                                     k == "identity_file" || k == "remote_joulebench";
+                                     k == "identity_file" || k == "remote_joulebench" ||
+                                     k == "ssh_options";
                 if ((container_key && !container) || (ssh_key && !ssh)) {
                     fail(at(value),
                          fmt::format("key '{}' does not apply to environment type '{}'", k,
                                      type_text),
                          container_key
                              ? "image and run_args are for docker and podman"
-                             : "host, user, port, identity_file and remote_joulebench are for ssh");
+                             : "host, user, port, identity_file, remote_joulebench and "
+                               "ssh_options are for ssh");
                 }
             }
             const std::string where_name = fmt::format("environment '{}'", e.name);
@@ -583,8 +585,45 @@ public:
                 if (const toml::node* remote = t.get("remote_joulebench")) {
                     e.remote_joulebench = name_value(*remote, "remote_joulebench");
                 }
+                if (const toml::node* options = t.get("ssh_options")) {
+                    e.ssh_options = string_array(*options, "ssh_options");
+                    for (const auto& option : e.ssh_options) check_ssh_option(*options, option);
+                }
             }
             spec.environments.push_back(std::move(e));
+        }
+    }
+
+    // An ssh_options entry: "Name=value" as ssh -o takes it. Free-form words are refused (a word
+    // without '=' would become ssh's host name or the remote command), and so are the options
+    // the ssh environment sets itself or that would break its protocol (docs/ssh.md).
+    void check_ssh_option(const toml::node& node, const std::string& option) const {
+        const auto eq = option.find('=');
+        const std::string name = option.substr(0, eq);
+        const bool valid_name =
+            !name.empty() && std::isalpha(static_cast<unsigned char>(name[0])) != 0 &&
+            std::all_of(name.begin(), name.end(),
+                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+        if (eq == std::string::npos || !valid_name || eq + 1 == option.size() ||
+            option.find_first_of("\n\r") != std::string::npos) {
+            fail(at(node), fmt::format("ssh_options entry '{}' is not of the form Name=value",
+                                       option),
+                 "write each option as in ssh_config(5), e.g. \"ProxyJump=gateway\"; it is "
+                 "passed to ssh as -o Name=value");
+        }
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        for (const std::string_view owned :
+             {"batchmode", "requesttty", "remotecommand", "sessiontype", "stdinnull",
+              "forkafterauthentication", "controlmaster", "controlpersist"}) {
+            if (lower == owned) {
+                fail(at(node),
+                     fmt::format("ssh_options: '{}' cannot be set: the ssh environment sets it "
+                                 "itself or it would break how the run's output comes back",
+                                 name),
+                     "see docs/ssh.md for the options joulebench passes to ssh");
+            }
         }
     }
 

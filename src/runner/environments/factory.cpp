@@ -4,6 +4,7 @@
 
 #include "joulebench/error.hpp"
 #include "runner/environments/bare_environment.hpp"
+#include "runner/environments/ssh_environment.hpp"
 #include "runner/environments/container_environment.hpp"
 
 namespace joulebench::runner {
@@ -12,6 +13,8 @@ std::unique_ptr<Environment> make_environment(const EnvironmentSpec& spec) {
     switch (spec.type) {
         case EnvironmentType::kBare:
             return std::make_unique<BareEnvironment>(spec);
+        case EnvironmentType::kSsh:
+            return std::make_unique<SshEnvironment>(spec);
         case EnvironmentType::kDocker:
         case EnvironmentType::kPodman:
             return std::make_unique<ContainerEnvironment>(spec);

@@ -1,0 +1,134 @@
+#pragma once
+// The remote half of the `ssh` environment and the protocol between the two halves, kept apart
+// from SshEnvironment so that each piece is tested on its own (docs/ssh.md).
+//
+// ssh hands the remote command to the remote user's login shell as one string, so every word is
+// quoted for a POSIX shell here. What runs there is a small sh script:
+//
+//   1. prints a start line `@joulebench-ssh:NONCE:start` (anything the login shell printed before
+//      it, e.g. from .bashrc, is not the workload's output);
+//   2. starts `env K=V... JOULEBENCH measure -q --json TMPFILE [--gpus N] [--power-cap W]
+//      [--cpu-power-cap W] -- CMD...` in the background, the workload's stdout and stderr going
+//      straight back through ssh;
+//   3. starts a watcher that blocks reading the session's stdin: the local side never writes to
+//      it and closes it to end the run (timeout, interruption, or "result received"), and sshd
+//      closes it when the connection drops. On end of file the watcher sends SIGTERM to the
+//      whole process group of the session (measure forwards it to the workload, restores its
+//      caps and writes its JSON), waits the kill grace, then sends SIGKILL to the group (measure's
+//      cap guardian runs in its own session and restores the caps if measure itself was killed);
+//   4. when measure ends, sends SIGTERM to what the workload left behind in the group, then
+//      prints `\n@joulebench-ssh:NONCE:end:STATUS:LENGTH\n` followed by exactly LENGTH bytes of
+//      measure's JSON document.
+//
+// NONCE is 128 random bits chosen per run, so no workload output can be mistaken for the
+// protocol lines, and the JSON is read by its byte count, never by searching for its end: the
+// workload's stdout is passed on byte for byte and cannot corrupt the measurement.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace joulebench::runner::ssh {
+
+/// `word` quoted for a POSIX shell: enclosed in single quotes, each `'` written as `'\''`. Every
+/// byte but NUL (which no argv word can hold) comes through unchanged; "" becomes ''.
+[[nodiscard]] std::string shell_quote(std::string_view word);
+
+/// Each word quoted with shell_quote, separated by single spaces.
+[[nodiscard]] std::string shell_join(const std::vector<std::string>& words);
+
+/// 32 random lower-case hex digits (128 bits from std::random_device).
+[[nodiscard]] std::string make_nonce();
+
+/// What one remote run needs.
+struct RemoteRun {
+    std::string nonce;
+    std::string remote_joulebench = "joulebench";
+    /// Set for the workload through `env`, in this order (names must be valid variable names).
+    std::vector<std::pair<std::string, std::string>> env;
+    std::vector<std::string> command;  ///< the workload's argv
+    std::optional<int> gpu;            ///< `--gpus N` (the GPU to measure and cap)
+    std::optional<double> gpu_cap_w;   ///< `--power-cap W`
+    std::optional<double> cpu_cap_w;   ///< `--cpu-power-cap W`
+    /// Between the watcher's SIGTERM and its SIGKILL (rounded up to whole seconds, at least 1).
+    std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
+};
+
+/// The words of the remote measure, without the `--json FILE` the script adds after `measure`:
+/// `env K=V... JOULEBENCH measure -q [--gpus N] [--power-cap W] [--cpu-power-cap W] -- CMD...`.
+/// Throws Error (kInvalidArgument) for an empty command or an invalid variable name.
+[[nodiscard]] std::vector<std::string> measure_words(const RemoteRun& run);
+
+/// The sh script described above, with every word of measure_words() quoted in it.
+[[nodiscard]] std::string remote_script(const RemoteRun& run);
+
+/// The one string ssh sends: `exec sh -c 'SCRIPT'`, so that the script runs under sh whatever
+/// POSIX shell the remote account logs in with.
+[[nodiscard]] std::string remote_command(const RemoteRun& run);
+
+/// The protocol lines of `nonce` (exposed for tests).
+[[nodiscard]] std::string start_line(std::string_view nonce);
+[[nodiscard]] std::string end_line_prefix(std::string_view nonce);
+
+/// Splits what comes back on ssh's standard output into the workload's output (handed to the
+/// sink as it arrives, byte for byte) and the protocol: start line, end line, JSON. Input may
+/// arrive in chunks split anywhere.
+class OutputDemux {
+public:
+    using Sink = std::function<void(std::string_view)>;
+
+    /// `body` receives the workload's output. `max_json_bytes` bounds the JSON kept in memory.
+    OutputDemux(std::string_view nonce, Sink body, std::size_t max_json_bytes = 64U << 20U);
+
+    void feed(std::string_view data);
+    /// End of the stream: output held back (it could have been the start of the end line) goes
+    /// to the sink.
+    void finish();
+
+    /// The start line was seen: the remote script ran.
+    [[nodiscard]] bool started() const { return m_started; }
+    /// The end line and all of the JSON were seen.
+    [[nodiscard]] bool complete() const { return m_state == State::kAfter; }
+    /// The end line was seen (the JSON may still be incomplete).
+    [[nodiscard]] bool ended() const { return m_status.has_value(); }
+    /// The remote measure's exit status, from the end line.
+    [[nodiscard]] std::optional<int> remote_status() const { return m_status; }
+    /// The JSON bytes (complete only when complete()).
+    [[nodiscard]] const std::string& json() const { return m_json; }
+    /// The length the end line announced.
+    [[nodiscard]] std::size_t json_length() const { return m_json_length; }
+    /// Bytes before the start line (login shell output), and the first 4 KiB of them.
+    [[nodiscard]] std::size_t preamble_bytes() const { return m_preamble_bytes; }
+    [[nodiscard]] const std::string& preamble_text() const { return m_preamble_text; }
+    /// Output that came after the JSON (processes the workload left behind); also sent to the sink.
+    [[nodiscard]] std::size_t trailing_bytes() const { return m_trailing_bytes; }
+    /// Why the protocol could not be followed (malformed end line, JSON too long); empty if fine.
+    [[nodiscard]] const std::string& error() const { return m_error; }
+
+private:
+    enum class State { kPreamble, kBody, kEndLine, kJson, kAfter, kBroken };
+
+    void body(std::string_view data);
+
+    State m_state = State::kPreamble;
+    std::string m_start;       // start line, newline included
+    std::string m_end;         // "\n" + end line prefix
+    std::string m_pending;     // preamble tail / body held back / end line so far
+    Sink m_sink;
+    std::size_t m_max_json;
+    bool m_started = false;
+    std::optional<int> m_status;
+    std::size_t m_json_length = 0;
+    std::string m_json;
+    std::size_t m_preamble_bytes = 0;
+    std::string m_preamble_text;
+    std::size_t m_trailing_bytes = 0;
+    std::string m_error;
+};
+
+}  // namespace joulebench::runner::ssh
