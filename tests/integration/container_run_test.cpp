@@ -315,6 +315,63 @@ TEST_P(ContainerEnvironmentTest, AWorkloadKilledByASignalReportsIt) {
     EXPECT_EQ(r.exit_code, 128 + SIGKILL);
 }
 
+TEST_P(ContainerEnvironmentTest, RunsAsAnotherUserOfTheContainer) {
+    // The helper and the socket must be usable by any user; the output files are opened by
+    // joulebench and passed in, so the user needs no access to them.
+    runner::ContainerEnvironment env(spec({"--user", "65534:65534"}));
+    env.prepare();
+    const auto inst = instance({"id", "-u"}, "run9");
+    RecordingPhases phases;
+    std::vector<std::string> warnings;
+    const auto r = run(env, inst, phases, warnings);
+    EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
+    EXPECT_EQ(r.exit_code, 0) << test::read_file(inst.stderr_file);
+    EXPECT_EQ(test::read_file(inst.stdout_file), "65534\n");
+}
+
+TEST_P(ContainerEnvironmentTest, UnderTheEnginesInitTheHelperIsNotPid1AndStillWorks) {
+    if (GetParam() == "podman" && !fs::exists("/usr/libexec/podman/catatonit"))
+        GTEST_SKIP() << "podman --init needs catatonit (apt-get install catatonit)";
+    runner::ContainerEnvironment env(spec({"--init"}));
+    env.prepare();
+    auto inst = instance({"sh", "-c", "echo $$ > /dev/null; sleep 100 & exit 5"}, "run11");
+    RecordingPhases phases;
+    std::vector<std::string> warnings;
+    auto r = run(env, inst, phases, warnings);
+    EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
+    EXPECT_EQ(r.exit_code, 5) << test::read_file(inst.stderr_file);
+    EXPECT_TRUE(r.left_processes);  // the background sleep, in the workload's process group
+    inst = instance({"sleep", "30"}, "run12");
+    inst.timeout = std::chrono::milliseconds(300);
+    r = run(env, inst, phases, warnings);
+    EXPECT_EQ(r.end, InstanceResult::End::kTimedOut);
+    EXPECT_EQ(r.exit_code, 128 + SIGTERM);  // the init forwards TERM to the helper, it to sleep
+    EXPECT_TRUE(m_engine->containers().empty());
+}
+
+TEST_P(ContainerEnvironmentTest, TheImagesEntrypointRunsBeforeTheCommandAsDockerRunWould) {
+    const auto [rc1, out1] =
+        m_engine->cmd({"create", "--network", "none", "--name", "jb-base", kImage, "true"});
+    ASSERT_EQ(rc1, 0) << out1;
+    const auto [rc2, out2] =
+        m_engine->cmd({"commit", "--change", R"(ENTRYPOINT ["/bin/echo", "from-entrypoint"])",
+                       "jb-base", "joulebench-entrypoint:test"});
+    ASSERT_EQ(rc2, 0) << out2;
+    (void)m_engine->cmd({"rm", "-f", "jb-base"});
+    EnvironmentSpec s = spec();
+    s.image = "joulebench-entrypoint:test";
+    runner::ContainerEnvironment env(s);
+    env.prepare();
+    EXPECT_EQ(nlohmann::json::parse(env.describe())["entrypoint"],
+              nlohmann::json({"/bin/echo", "from-entrypoint"}));
+    const auto inst = instance({"and", "the command"}, "run10");
+    RecordingPhases phases;
+    std::vector<std::string> warnings;
+    const auto r = run(env, inst, phases, warnings);
+    EXPECT_EQ(r.exit_code, 0) << test::read_file(inst.stderr_file);
+    EXPECT_EQ(test::read_file(inst.stdout_file), "from-entrypoint and the command\n");
+}
+
 TEST_P(ContainerEnvironmentTest, PrepareRemovesContainersOfACrashedJoulebenchOnly) {
     const std::string mine = runner::container_owner_label();
     const std::string host = mine.substr(0, mine.find('/'));
