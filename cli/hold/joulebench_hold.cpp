@@ -21,6 +21,7 @@
 //
 // Statically linked, C-style, no libraries: it must run in any image (no shell, no libc there).
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -87,6 +88,37 @@ ssize_t receive(int sock, char* buf, size_t size, int* fds, int max_fds, int* nf
         }
     }
     return n;
+}
+
+// Kills (SIGKILL) every live child of this process, found in /proc (children of a subreaper
+// are not all known to it by pid); returns how many. Without /proc, none.
+int kill_other_children() {
+    const int self = getpid();
+    DIR* proc = opendir("/proc");
+    if (proc == nullptr) return 0;
+    int killed = 0;
+    while (const dirent* e = readdir(proc)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        char buf[512];
+        const ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = '\0';
+        // "pid (comm) state ppid ...": comm may contain spaces, so parse after the last ')'.
+        const char* close_paren = strrchr(buf, ')');
+        char state = 0;
+        int ppid = 0;
+        if (close_paren == nullptr || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
+            continue;
+        if (ppid != self || state == 'Z') continue;
+        if (kill(atoi(e->d_name), SIGKILL) == 0) ++killed;
+    }
+    closedir(proc);
+    return killed;
 }
 
 int exit_code_of(int status) {
@@ -248,6 +280,9 @@ int main(int argc, char** argv) {
     int left = 0;
     if (kill(-child, SIGKILL) == 0) left = 1;
     if (getpid() == 1 && kill(-1, SIGKILL) == 0) left = 1;
+    // Not PID 1 (--init): a process that left the group (setsid) and was re-parented here (we
+    // are a subreaper) is still alive; a blocking wait for it would never end.
+    if (kill_other_children() > 0) left = 1;
     for (;;) {
         int st = 0;
         const pid_t done = waitpid(-1, &st, 0);

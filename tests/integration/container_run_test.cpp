@@ -341,6 +341,14 @@ TEST_P(ContainerEnvironmentTest, UnderTheEnginesInitTheHelperIsNotPid1AndStillWo
     EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
     EXPECT_EQ(r.exit_code, 5) << test::read_file(inst.stderr_file);
     EXPECT_TRUE(r.left_processes);  // the background sleep, in the workload's process group
+    // A process that left the workload's group (setsid) is still found and killed: without
+    // that, joulebench-hold would wait for it (the timeout only guards this test).
+    inst = instance({"sh", "-c", "setsid sleep 100 & sleep 0.2; exit 6"}, "run13");
+    inst.timeout = std::chrono::seconds(60);
+    r = run(env, inst, phases, warnings);
+    EXPECT_EQ(r.end, InstanceResult::End::kExited);
+    EXPECT_EQ(r.exit_code, 6);
+    EXPECT_TRUE(r.left_processes);
     inst = instance({"sleep", "30"}, "run12");
     inst.timeout = std::chrono::milliseconds(300);
     r = run(env, inst, phases, warnings);
