@@ -150,8 +150,9 @@ std::string render_html(const ReportModel& m) {
             s += chart("overheads", i);
         }
         s += "<h3>Distributions of energy and time</h3>\n";
-        s += "<p class=\"note\">Box: quartiles and median, whiskers to 1.5 IQR; every done run is "
-             "a point (spread sideways at random so that they do not hide each other).</p>\n";
+        s += "<p class=\"note\">Box: quartiles and median, whiskers to the minimum and "
+             "maximum (the numbers of the statistics below); every done run is a point, spread "
+             "sideways by a fixed offset so that equal values stay visible.</p>\n";
         s += chart("distributions", i);
         s += "<h3>Best caps and overheads</h3>\n";
         s += table_html(w.best_caps);

@@ -465,7 +465,8 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
                 const auto value = scheme.value(b.gpu_cap_w, b.cpu_cap_w);
                 for (const auto& g : b.analysis.groups) {
                     wr.curves.push_back(CurvePoint{g.name, value, label, a.metric, g.d.n,
-                                                   g.d.median, g.median_ci95.lo, g.median_ci95.hi});
+                                                   g.d.median, g.median_ci95.lo, g.median_ci95.hi,
+                                                   g.d.q1, g.d.q3, g.d.min, g.d.max});
                 }
                 for (const auto& o : b.analysis.baseline) {
                     wr.overheads.push_back(OverheadPoint{o.group, value, label, a.metric,
@@ -780,7 +781,11 @@ nlohmann::json to_json(const ReportModel& m) {
                                     {"n", c.n},
                                     {"median", number(c.median)},
                                     {"lo", number(c.lo)},
-                                    {"hi", number(c.hi)}});
+                                    {"hi", number(c.hi)},
+                                    {"q1", number(c.q1)},
+                                    {"q3", number(c.q3)},
+                                    {"min", number(c.min)},
+                                    {"max", number(c.max)}});
         }
         jw["overheads"] = nlohmann::json::array();
         for (const auto& o : w.overheads) {

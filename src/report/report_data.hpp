@@ -60,6 +60,10 @@ struct CurvePoint {
     double median = 0.0;
     double lo = 0.0;  ///< 95% interval of the median (bootstrap)
     double hi = 0.0;
+    double q1 = 0.0;  ///< quartiles, minimum and maximum (stats::describe): the box plots
+    double q3 = 0.0;
+    double min = 0.0;
+    double max = 0.0;
 };
 
 /// Overhead in % of the baseline's median at one cap level, with its bootstrap 95% interval.

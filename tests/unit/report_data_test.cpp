@@ -81,6 +81,19 @@ TEST_F(ReportData, CurvesAreTheMediansOfEachEnvironmentAndCapWithTheirIntervals)
                 EXPECT_GE(c->hi, c->median);
                 EXPECT_GE(c->lo, *lo);
                 EXPECT_LE(c->hi, *hi);
+                // The box plots: numpy's default (linear, type 7) quartiles, min and max.
+                std::vector<double> sorted = values;
+                std::sort(sorted.begin(), sorted.end());
+                const auto quantile = [&](double q) {
+                    const double h = (static_cast<double>(sorted.size()) - 1.0) * q;
+                    const auto k = static_cast<std::size_t>(std::floor(h));
+                    if (k + 1 >= sorted.size()) return sorted.back();
+                    return sorted[k] + (h - static_cast<double>(k)) * (sorted[k + 1] - sorted[k]);
+                };
+                EXPECT_NEAR(c->q1, quantile(0.25), 1e-9 * c->median);
+                EXPECT_NEAR(c->q3, quantile(0.75), 1e-9 * c->median);
+                EXPECT_DOUBLE_EQ(c->min, sorted.front());
+                EXPECT_DOUBLE_EQ(c->max, sorted.back());
             }
         }
     }
