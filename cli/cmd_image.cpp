@@ -115,7 +115,9 @@ void print_human(const images::ImageInfo& info, bool no_trunc) {
     fmt::print("\nENVIRONMENT (* may change time or energy)\n");
     if (info.env.empty()) fmt::print("  (none)\n");
     std::size_t width = 0;
-    for (const auto& v : info.env) width = std::max(width, v.name.size() + 1 + v.value.size());
+    for (const auto& v : info.env) {
+        if (!v.relevance.empty()) width = std::max(width, v.name.size() + 1 + v.value.size());
+    }
     width = std::min<std::size_t>(width, 60);
     for (const auto& v : info.env) {
         const std::string entry = v.name + "=" + v.value;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <random>
 
 #include "images/command_output.hpp"
@@ -147,12 +148,13 @@ std::optional<std::string> optional_string(const nlohmann::json& object, std::st
 }
 
 struct Engine {
-    std::string name;
+    std::string name;    // "docker" or "podman"
+    std::string binary;  // the client: the name, or $JOULEBENCH_DOCKER / $JOULEBENCH_PODMAN
     std::vector<std::string> global_args;
 
     [[nodiscard]] std::vector<std::string> argv(
         std::initializer_list<std::string_view> args) const {
-        std::vector<std::string> out{name};
+        std::vector<std::string> out{binary};
         out.insert(out.end(), global_args.begin(), global_args.end());
         for (const auto a : args) out.emplace_back(a);
         return out;
@@ -508,7 +510,14 @@ ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
                     fmt::format("image: inspect '{}': not an image name", image),
                     "give a name[:tag], a digest or an id");
     }
-    const Engine engine{std::string(engine_name), options.engine_args};
+    // The same client as the container environments use (docs/containers.md).
+    std::string binary(engine_name);
+    if (const char* v =
+            std::getenv(engine_name == "podman" ? "JOULEBENCH_PODMAN" : "JOULEBENCH_DOCKER");
+        v != nullptr && *v != '\0') {
+        binary = v;
+    }
+    const Engine engine{std::string(engine_name), binary, options.engine_args};
     ImageInfo info;
     info.engine = engine.name;
     info.reference = std::string(image);

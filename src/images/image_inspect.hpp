@@ -115,7 +115,8 @@ struct InspectOptions {
 };
 
 /// Inspects `image` (a name, name:tag, digest or id in the engine's local store) with `engine`
-/// ("docker" or "podman"), running the probe. Throws Error: kInvalidArgument for an unknown
+/// ("docker" or "podman"; the client is $JOULEBENCH_DOCKER / $JOULEBENCH_PODMAN when set, as for
+/// the container environments), running the probe. Throws Error: kInvalidArgument for an unknown
 /// engine or an empty image name, kNotFound when the engine is not on PATH or the image is not
 /// in its local store (never pulled), kIo when the engine fails (daemon unreachable, times out)
 /// or prints what cannot be parsed. A probe that fails is recorded in `software`, not thrown.
