@@ -126,6 +126,18 @@ TEST_F(ReportCli, BadInputGetsAClearError) {
     EXPECT_NE(r.err.find("not a joulebench store"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("notes.db"), std::string::npos) << r.err;
 
+    // A SQLite database of another program.
+    const auto other = dir.path() / "other.db";
+    const auto made = run_process({"/usr/bin/python3", "-c",
+                                   "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                                   "c.execute('CREATE TABLE t (x)'); c.commit()",
+                                   other.string()});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    r = run_joulebench({"report", other.string(), "-o", out.string()});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("other.db"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("not a joulebench store"), std::string::npos) << r.err;
+
     {
         Store store(db);
         const auto spec = parse_experiment_text(report_experiment({}), "report-test.toml");
@@ -147,6 +159,7 @@ TEST_F(ReportCli, BadInputGetsAClearError) {
 struct BrowserCase {
     const char* name;
     bool capped;
+    bool cpu_caps;
 };
 
 class ReportBrowser : public ::testing::TestWithParam<BrowserCase> {};
@@ -158,6 +171,7 @@ TEST_P(ReportBrowser, EveryChartDrawsOfflineWithoutConsoleMessages) {
     const auto db = dir.path() / "report.db";
     ReportStoreOptions o;
     o.capped = GetParam().capped;
+    o.cpu_caps = GetParam().cpu_caps;
     (void)write_report_store(db, o);
     const auto html = dir.path() / "report.html";
     const auto r =
@@ -221,8 +235,9 @@ TEST_P(ReportBrowser, EveryChartDrawsOfflineWithoutConsoleMessages) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ReportBrowser,
-                         ::testing::Values(BrowserCase{"capped", true},
-                                           BrowserCase{"uncapped", false}),
+                         ::testing::Values(BrowserCase{"capped", true, false},
+                                           BrowserCase{"uncapped", false, false},
+                                           BrowserCase{"gpu_and_cpu_caps", true, true}),
                          [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace

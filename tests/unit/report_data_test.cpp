@@ -406,6 +406,31 @@ TEST(ReportDataUncapped, OneLevelCollapsesTheCapAxis) {
     EXPECT_TRUE(plan_warning);
 }
 
+TEST(ReportDataBothCaps, GpuAndCpuCapsMakeAnOrdinalAxisOfCombinedLevels) {
+    TempDir dir{"joulebench-report"};
+    const auto db = dir.path() / "both.db";
+    ReportStoreOptions o;
+    o.cpu_caps = true;
+    (void)write_report_store(db, o);
+    const ReportModel m = build(db);
+    const auto& w = m.workloads[0];
+    EXPECT_EQ(w.cap_axis, "ordinal");
+    EXPECT_EQ(w.cap_title, "GPU / CPU power cap");
+    EXPECT_EQ(w.cap_levels,
+              (std::vector<std::string>{"GPU 100 W / CPU 50 W", "GPU 100 W / CPU 60 W",
+                                        "GPU 200 W / CPU 50 W", "GPU 200 W / CPU 60 W"}));
+    const auto* c = curve(w, "bare", "GPU 200 W / CPU 60 W", "energy_j");
+    ASSERT_NE(c, nullptr);
+    EXPECT_FALSE(c->cap_w.has_value());
+    EXPECT_NEAR(c->median, report_median(report_values("bare", 200.0, "energy_j")), 1e-9);
+    // analyze's cap tables: GPU caps at each CPU cap and CPU caps at each GPU cap.
+    std::size_t gpu_rows = 0;
+    for (const auto& row : w.best_caps.rows) {
+        if (row[0].find("(CPU cap") != std::string::npos) ++gpu_rows;
+    }
+    EXPECT_EQ(gpu_rows, 4u);  // 2 environments x 2 CPU caps
+}
+
 TEST(ReportTables, MarkdownAndLatexHoldTheTablesEscaped) {
     TempDir dir{"joulebench-report"};
     const auto db = dir.path() / "special.db";

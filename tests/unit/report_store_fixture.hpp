@@ -26,7 +26,8 @@ inline constexpr std::size_t kReportTraceRows = 50;
 
 struct ReportStoreOptions {
     std::string workload = "w";
-    bool capped = true;  ///< false: no [power_caps], every run uncapped
+    bool capped = true;     ///< false: no [power_caps], every run uncapped
+    bool cpu_caps = false;  ///< also CPU caps 50 and 60 W: both cap domains vary
     std::string order = "shuffled";
 };
 
@@ -37,6 +38,7 @@ inline std::string report_experiment(const ReportStoreOptions& o) {
                     "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n"
                     "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"img:1\"\n";
     if (o.capped) s += "[power_caps]\ngpu_w = [100, 200]\n";
+    if (o.capped && o.cpu_caps) s += "cpu_w = [50, 60]\n";
     return s;
 }
 
