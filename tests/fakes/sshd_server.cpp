@@ -19,7 +19,9 @@ namespace {
 
 constexpr const char* kSshd = "/usr/sbin/sshd";
 
-bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; }
+bool executable(const fs::path& p) {
+    return ::access(p.c_str(), X_OK) == 0;
+}
 
 std::optional<fs::path> on_path(const std::string& name) {
     for (const char* dir : {"/usr/bin", "/bin", "/usr/local/bin"}) {
@@ -82,11 +84,11 @@ SshdServer::SshdServer(std::vector<std::pair<std::string, std::string>> session_
     m_user = pw->pw_name;
     const fs::path dir = m_dir.path();
     // TempDir is 0700: sshd's session (the same user) reaches it; nothing else needs to.
-    for (const auto& [file, comment] : {std::pair<std::string, std::string>{"host_key", "host"},
-                                        {"client_key", "client"}}) {
-        const auto r = test::run_process({*on_path("ssh-keygen"), "-q", "-t", "ed25519", "-N", "",
-                                          "-C", "joulebench-test-" + comment, "-f",
-                                          (dir / file).string()});
+    for (const auto& [file, comment] :
+         {std::pair<std::string, std::string>{"host_key", "host"}, {"client_key", "client"}}) {
+        const auto r =
+            test::run_process({*on_path("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C",
+                               "joulebench-test-" + comment, "-f", (dir / file).string()});
         if (r.exit_code != 0) throw std::runtime_error("sshd fixture: ssh-keygen failed: " + r.err);
     }
     test::write_file(dir / "authorized_keys", test::read_file(dir / "client_key.pub"));
@@ -165,8 +167,7 @@ SshdServer::~SshdServer() {
 
 std::vector<std::string> SshdServer::client_options() const {
     return {"UserKnownHostsFile=" + (m_dir.path() / "known_hosts").string(),
-            "GlobalKnownHostsFile=/dev/null", "StrictHostKeyChecking=yes",
-            "IdentitiesOnly=yes"};
+            "GlobalKnownHostsFile=/dev/null", "StrictHostKeyChecking=yes", "IdentitiesOnly=yes"};
 }
 
 std::vector<std::string> SshdServer::ssh_prefix() const {
@@ -205,6 +206,8 @@ std::string SshdServer::environment_toml(const std::string& name,
     return t;
 }
 
-std::string SshdServer::log() const { return m_sshd ? m_sshd->err_so_far() : std::string(); }
+std::string SshdServer::log() const {
+    return m_sshd ? m_sshd->err_so_far() : std::string();
+}
 
 }  // namespace joulebench::testing

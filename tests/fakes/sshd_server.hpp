@@ -37,7 +37,9 @@ public:
     /// The account to log in as (the test's own).
     [[nodiscard]] std::string user() const { return m_user; }
     /// The generated client private key.
-    [[nodiscard]] std::filesystem::path identity_file() const { return m_dir.path() / "client_key"; }
+    [[nodiscard]] std::filesystem::path identity_file() const {
+        return m_dir.path() / "client_key";
+    }
     /// ssh_config options (Name=value) that make a client trust this server's host key.
     [[nodiscard]] std::vector<std::string> client_options() const;
     /// `ssh ... HOST --` with every option needed; append the remote command.

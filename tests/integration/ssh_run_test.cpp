@@ -25,8 +25,8 @@ namespace joulebench::runner {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using test::read_file;
+using ::testing::HasSubstr;
 
 template <class F>
 bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(30)) {
@@ -80,8 +80,8 @@ protected:
         m_tree->set_gate(m_gate);
         m_tree->start();
         m_nvml = std::make_unique<test::FakeNvmlState>(m_dir.path() / "nvml.json", 1);
-        m_sshd = std::make_unique<testing::SshdServer>(
-            std::vector<std::pair<std::string, std::string>>{
+        m_sshd =
+            std::make_unique<testing::SshdServer>(std::vector<std::pair<std::string, std::string>>{
                 {"JOULEBENCH_POWERCAP_ROOT", m_tree->root().string()},
                 {"JOULEBENCH_NVML_LIBRARY", test::FakeNvmlEnvironment::library_path()},
                 {"JOULEBENCH_FAKE_NVML_STATE", m_nvml->path().string()},
@@ -136,15 +136,26 @@ protected:
 std::vector<std::string> gated_python(const fs::path& gate, const std::string& extra_output) {
     // A JSON string literal is a valid Python string literal (for this ASCII text).
     const std::string gate_literal = nlohmann::json(gate.string()).dump();
-    return {"/usr/bin/python3", "-c",
+    return {"/usr/bin/python3",
+            "-c",
             "import os, sys, time, json\n"
-            "open(" + gate_literal + ", 'w').close()\n"
-            "time.sleep(0.5)\n"
-            "os.remove(" + gate_literal + ")\n"
-            "sys.stderr.write('to stderr\\n')\n"
-            "sys.stdout.write(" + nlohmann::json(extra_output).dump() + ")\n"
-            "print(json.dumps({'run': os.environ.get('JOULEBENCH_RUN_ID'), 'argv': sys.argv[1:]}))\n",
-            "it's", "$HOME", "a b", ""};
+            "open(" +
+                gate_literal +
+                ", 'w').close()\n"
+                "time.sleep(0.5)\n"
+                "os.remove(" +
+                gate_literal +
+                ")\n"
+                "sys.stderr.write('to stderr\\n')\n"
+                "sys.stdout.write(" +
+                nlohmann::json(extra_output).dump() +
+                ")\n"
+                "print(json.dumps({'run': os.environ.get('JOULEBENCH_RUN_ID'), 'argv': "
+                "sys.argv[1:]}))\n",
+            "it's",
+            "$HOME",
+            "a b",
+            ""};
 }
 
 TEST_F(SshRun, MeasuresRemotelyAndKeepsTheWorkloadOutputExact) {
@@ -160,7 +171,8 @@ TEST_F(SshRun, MeasuresRemotelyAndKeepsTheWorkloadOutputExact) {
     EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
     EXPECT_EQ(r.measured->command, inst.command);
     EXPECT_EQ(read_file(inst.stdout_file),
-              extra + R"({"run": "0123456789abcdef", "argv": ["it's", "$HOME", "a b", ""]})" "\n");
+              extra + R"({"run": "0123456789abcdef", "argv": ["it's", "$HOME", "a b", ""]})"
+                      "\n");
     EXPECT_EQ(read_file(inst.stderr_file), "to stderr\n");
     // The energy is the remote measurement of the fake counters (they advance only while the
     // workload holds the gate open, so the measurement must find exactly that).
@@ -354,10 +366,11 @@ TEST_F(SshRun, ValidateAndPrepareDescribeTheRemoteHost) {
 
 TEST_F(SshRun, LargeOutputComesThroughByteForByte) {
     SshEnvironment env(spec());
-    auto inst = instance({"/usr/bin/python3", "-c",
-                          "import sys\n"
-                          "for i in range(60000): sys.stdout.write('%06d ' % i + 'x' * 50 + '\\n')\n"
-                          "sys.stdout.write('no final newline')"});
+    auto inst =
+        instance({"/usr/bin/python3", "-c",
+                  "import sys\n"
+                  "for i in range(60000): sys.stdout.write('%06d ' % i + 'x' * 50 + '\\n')\n"
+                  "sys.stdout.write('no final newline')"});
     const InstanceResult r = env.execute(inst, nullptr);
     ASSERT_EQ(r.exit_code, 0) << read_file(inst.stderr_file);
     ASSERT_TRUE(r.measured.has_value());
@@ -395,15 +408,16 @@ protected:
 };
 
 TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
-    const auto r = run(
-        "[experiment]\nname = \"ssh-e2e\"\nrepetitions = 2\nseed = 5\n\n"
-        "[[workload]]\nname = \"ok\"\n"
-        "command = [\"/usr/bin/python3\", \"-c\", \"import time, json; time.sleep(0.2); "
-        "print('noise'); print(json.dumps({'items': 7}))\"]\n"
-        "metrics = \"json-line\"\ntimeout = \"60s\"\n\n"
-        "[[workload]]\nname = \"fails\"\ncommand = [\"/bin/sh\", \"-c\", \"echo bad >&2; exit 4\"]\n\n" +
-        m_sshd->environment_toml("vm", test::joulebench_binary()) +
-        "\n[power_caps]\ngpu_w = [150, 200]\n\n[gpus]\ndevices = [0]\n");
+    const auto r =
+        run("[experiment]\nname = \"ssh-e2e\"\nrepetitions = 2\nseed = 5\n\n"
+            "[[workload]]\nname = \"ok\"\n"
+            "command = [\"/usr/bin/python3\", \"-c\", \"import time, json; time.sleep(0.2); "
+            "print('noise'); print(json.dumps({'items': 7}))\"]\n"
+            "metrics = \"json-line\"\ntimeout = \"60s\"\n\n"
+            "[[workload]]\nname = \"fails\"\ncommand = [\"/bin/sh\", \"-c\", \"echo bad >&2; exit "
+            "4\"]\n\n" +
+            m_sshd->environment_toml("vm", test::joulebench_binary()) +
+            "\n[power_caps]\ngpu_w = [150, 200]\n\n[gpus]\ndevices = [0]\n");
     EXPECT_EQ(r.exit_code, 1) << r.err;  // some runs failed (the "fails" workload's)
     const auto all = runs();
     ASSERT_EQ(all.size(), 8U) << r.err;
@@ -447,10 +461,11 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
 }
 
 TEST_F(SshRunCli, ATimedOutRunLeavesNoRemoteProcess) {
-    const auto r = run("[experiment]\nname = \"ssh-timeout\"\nrepetitions = 1\n\n"
-                       "[[workload]]\nname = \"slow\"\n"
-                       "command = [\"/bin/sh\", \"-c\", \"sleep 304\"]\ntimeout = \"1s\"\n\n" +
-                       m_sshd->environment_toml("vm", test::joulebench_binary()));
+    const auto r =
+        run("[experiment]\nname = \"ssh-timeout\"\nrepetitions = 1\n\n"
+            "[[workload]]\nname = \"slow\"\n"
+            "command = [\"/bin/sh\", \"-c\", \"sleep 304\"]\ntimeout = \"1s\"\n\n" +
+            m_sshd->environment_toml("vm", test::joulebench_binary()));
     const auto all = runs();
     ASSERT_EQ(all.size(), 1U) << r.err;
     EXPECT_EQ(all[0].status, RunStatus::kTimeout) << r.err;
@@ -460,8 +475,10 @@ TEST_F(SshRunCli, ATimedOutRunLeavesNoRemoteProcess) {
 TEST_F(SshRunCli, AnUnreachableHostIsRefusedBeforeTheFirstRun) {
     const std::string environment = m_sshd->environment_toml("vm", test::joulebench_binary());
     m_sshd.reset();
-    const auto r = run("[experiment]\nname = \"ssh-down\"\nrepetitions = 1\n\n"
-                       "[[workload]]\nname = \"w\"\ncommand = [\"/bin/true\"]\n\n" + environment);
+    const auto r =
+        run("[experiment]\nname = \"ssh-down\"\nrepetitions = 1\n\n"
+            "[[workload]]\nname = \"w\"\ncommand = [\"/bin/true\"]\n\n" +
+            environment);
     EXPECT_NE(r.exit_code, 0);
     // The [[environment]] table starts on line 9.
     EXPECT_THAT(r.err, HasSubstr("experiment.toml:9: environment 'vm': ssh to "));

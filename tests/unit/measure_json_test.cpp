@@ -251,8 +251,8 @@ TEST(MeasureJson, RoundTripOfAFullyPopulatedResultThroughText) {
 
 TEST(MeasureJson, UnorderedDocumentReadsTheSameButIdleDomainsInKeyOrder) {
     const MeasureResult original = fully_populated();
-    const MeasureResult back = report::measure_from_json(
-        nlohmann::json::parse(report::measure_to_json(original).dump()));
+    const MeasureResult back =
+        report::measure_from_json(nlohmann::json::parse(report::measure_to_json(original).dump()));
     ASSERT_TRUE(back.idle.has_value());
     const std::vector<std::pair<std::string, double>> sorted{{"gpu0", 55.5}, {"package0", 1.5}};
     EXPECT_EQ(back.idle->domain_power_w, sorted);
@@ -297,7 +297,8 @@ TEST(MeasureJson, MalformedDocumentsNameWhatIsWrongAndWhere) {
 
     auto j = good;
     j["schema_version"] = 2;
-    EXPECT_THAT(error_of(j), HasSubstr("schema_version: 2 is not the version this joulebench reads (1)"));
+    EXPECT_THAT(error_of(j),
+                HasSubstr("schema_version: 2 is not the version this joulebench reads (1)"));
 
     j = good;
     j.erase("wall_s");
@@ -321,7 +322,8 @@ TEST(MeasureJson, MalformedDocumentsNameWhatIsWrongAndWhere) {
 
     j = good;
     j["gpus"][0]["throttle_reasons"][0] = 4;
-    EXPECT_THAT(error_of(j), HasSubstr("gpus[0].throttle_reasons[0]: must be a string, not number"));
+    EXPECT_THAT(error_of(j),
+                HasSubstr("gpus[0].throttle_reasons[0]: must be a string, not number"));
 
     j = good;
     j["gpus"][0]["throttle_reasons"] = {"other(0xzz)"};

@@ -136,9 +136,9 @@ TEST(SshRemote, MeasureWordsCarryEnvGpuAndCaps) {
     run.cpu_cap_w = 90;
     EXPECT_THAT(ssh::measure_words(run),
                 ElementsAre("env", "CUDA_VISIBLE_DEVICES=1", "JOULEBENCH_RUN_ID=abc", "X=a b'c",
-                            "/opt/jb/bin/joulebench", "measure", "-q", "--gpus", "1",
-                            "--power-cap", "137.5", "--cpu-power-cap", "90", "--", "python3",
-                            "train.py", "--epochs", "2"));
+                            "/opt/jb/bin/joulebench", "measure", "-q", "--gpus", "1", "--power-cap",
+                            "137.5", "--cpu-power-cap", "90", "--", "python3", "train.py",
+                            "--epochs", "2"));
     run.env.emplace_back("BAD=NAME", "x");
     EXPECT_THROW((void)ssh::measure_words(run), Error);
     run.env.pop_back();
@@ -388,12 +388,12 @@ TEST(SshDemux, SplitsAtEveryChunkSize) {
     const std::string json = "{\"a\": 1}\n";
     // The body contains things that look like protocol lines of another nonce, a partial prefix
     // of the real one, and no final newline.
-    const std::string workload = "line 1\n@joulebench-ssh:ffff:end:0:3\nabc\n@joulebench-ssh:" +
-                                 nonce.substr(0, 10) + "\n\n@joulebench-ssh:" + nonce +
-                                 ":endless\nno newline at the end";
+    const std::string workload =
+        "line 1\n@joulebench-ssh:ffff:end:0:3\nabc\n@joulebench-ssh:" + nonce.substr(0, 10) +
+        "\n\n@joulebench-ssh:" + nonce + ":endless\nno newline at the end";
     const std::string stream = "motd from .bashrc\n" + ssh::start_line(nonce) + "\n" + workload +
-                               "\n" + ssh::end_line_prefix(nonce) + "0:" +
-                               std::to_string(json.size()) + "\n" + json;
+                               "\n" + ssh::end_line_prefix(nonce) +
+                               "0:" + std::to_string(json.size()) + "\n" + json;
     for (std::size_t chunk = 1; chunk <= stream.size(); ++chunk) {
         const Fed f = feed_in_chunks(nonce, stream, chunk);
         ASSERT_TRUE(f.demux->complete()) << chunk;
@@ -408,8 +408,8 @@ TEST(SshDemux, SplitsAtEveryChunkSize) {
 
 TEST(SshDemux, WorkloadOutputEndingInANewlineKeepsIt) {
     const std::string nonce = "n1";
-    const std::string stream = ssh::start_line(nonce) + "\nhello\n\n" +
-                               ssh::end_line_prefix(nonce) + "7:2\n{}";
+    const std::string stream =
+        ssh::start_line(nonce) + "\nhello\n\n" + ssh::end_line_prefix(nonce) + "7:2\n{}";
     const Fed f = feed_in_chunks(nonce, stream, 3);
     EXPECT_EQ(f.body, "hello\n");
     EXPECT_EQ(f.demux->remote_status(), 7);
@@ -434,7 +434,8 @@ TEST(SshDemux, IncompleteStreams) {
     {
         // JSON cut off.
         const Fed f = feed_in_chunks(
-            nonce, ssh::start_line(nonce) + "\nx\n" + ssh::end_line_prefix(nonce) + "0:100\n{\"a", 2);
+            nonce, ssh::start_line(nonce) + "\nx\n" + ssh::end_line_prefix(nonce) + "0:100\n{\"a",
+            2);
         EXPECT_TRUE(f.demux->ended());
         EXPECT_FALSE(f.demux->complete());
         EXPECT_EQ(f.demux->json(), "{\"a");
@@ -443,7 +444,8 @@ TEST(SshDemux, IncompleteStreams) {
     {
         // Output after the measurement (a left-behind process) goes to the body, counted.
         const Fed f = feed_in_chunks(
-            nonce, ssh::start_line(nonce) + "\nx\n" + ssh::end_line_prefix(nonce) + "0:2\n{}late", 1);
+            nonce, ssh::start_line(nonce) + "\nx\n" + ssh::end_line_prefix(nonce) + "0:2\n{}late",
+            1);
         EXPECT_TRUE(f.demux->complete());
         EXPECT_EQ(f.body, "xlate");
         EXPECT_EQ(f.demux->trailing_bytes(), 4U);
@@ -505,10 +507,11 @@ TEST(SshEnvironmentArgv, OptionsFirstThenDefaultsThenTarget) {
 
 std::string parse_error(const std::string& environment_table) {
     try {
-        (void)parse_experiment_text("[experiment]\nname = \"x\"\nrepetitions = 1\n[[workload]]\nname = \"w\"\n"
-                                    "command = [\"true\"]\n" +
-                                        environment_table,
-                                    "exp.toml");
+        (void)parse_experiment_text(
+            "[experiment]\nname = \"x\"\nrepetitions = 1\n[[workload]]\nname = \"w\"\n"
+            "command = [\"true\"]\n" +
+                environment_table,
+            "exp.toml");
     } catch (const Error& e) {
         return e.what();
     }
@@ -516,8 +519,9 @@ std::string parse_error(const std::string& environment_table) {
 }
 
 TEST(SshOptionsKey, ParsedInOrderAndValidated) {
-    EXPECT_EQ(ssh_spec().ssh_options,
-              (std::vector<std::string>{"ProxyJump=gateway", "UserKnownHostsFile=/tmp/known hosts"}));
+    EXPECT_EQ(
+        ssh_spec().ssh_options,
+        (std::vector<std::string>{"ProxyJump=gateway", "UserKnownHostsFile=/tmp/known hosts"}));
     const std::string head = "[[environment]]\nname = \"vm\"\ntype = \"ssh\"\nhost = \"h\"\n";
     EXPECT_THAT(parse_error(head + "ssh_options = [\"-F\", \"cfg\"]\n"),
                 HasSubstr("exp.toml:11: ssh_options entry '-F' is not of the form Name=value"));
@@ -548,7 +552,8 @@ TEST(SshEnvironmentValidate, StaticProblemsNameTheFileAndLine) {
         SshEnvironment(spec).validate(w);
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_THAT(e.what(), HasSubstr("run: exp.toml:7: environment 'vm': host '-oProxyCommand=evil'"));
+        EXPECT_THAT(e.what(),
+                    HasSubstr("run: exp.toml:7: environment 'vm': host '-oProxyCommand=evil'"));
     }
     spec = ssh_spec();
     spec.remote_joulebench = "/opt/a=b/joulebench";

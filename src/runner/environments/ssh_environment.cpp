@@ -329,8 +329,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
         std::lock_guard lock(m_mutex);
         if (!m_remote_version) {
             const Captured c = run_captured(
-                ssh_argv(ssh::shell_quote(m_spec.remote_joulebench) + " --version"),
-                kCheckTimeout);
+                ssh_argv(ssh::shell_quote(m_spec.remote_joulebench) + " --version"), kCheckTimeout);
             if (c.start_errno == 0 && !c.timed_out &&
                 (c.status.exit_code == 127 || c.status.exit_code == 126)) {
                 throw Error(ErrorCategory::kNotFound,
@@ -344,11 +343,11 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
             }
             const std::string version = trim(c.out);
             if (version.rfind("joulebench ", 0) != 0) {
-                throw Error(ErrorCategory::kInvalidArgument,
-                            fmt::format("{}: remote_joulebench '{}' on {} is not joulebench: "
-                                        "`--version` printed '{}'",
-                                        where(), m_spec.remote_joulebench, target,
-                                        last_line(version)));
+                throw Error(
+                    ErrorCategory::kInvalidArgument,
+                    fmt::format("{}: remote_joulebench '{}' on {} is not joulebench: "
+                                "`--version` printed '{}'",
+                                where(), m_spec.remote_joulebench, target, last_line(version)));
             }
             m_remote_version = version;
         }
@@ -381,16 +380,16 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
         throw Error(ErrorCategory::kNotFound,
                     fmt::format("run: {}workload '{}': command '{}' not found on {} "
                                 "(environment '{}')",
-                                to_string(workload.where), workload.name,
-                                workload.command.at(0), target, m_spec.name),
+                                to_string(workload.where), workload.name, workload.command.at(0),
+                                target, m_spec.name),
                     "install it on the remote host, or give its full path there");
     }
     if (c.start_errno == 0 && !c.timed_out && c.status.exit_code == 4) {
         throw Error(ErrorCategory::kNoPermission,
                     fmt::format("run: {}workload '{}': command '{}' on {} is not an executable "
                                 "file (environment '{}')",
-                                to_string(workload.where), workload.name,
-                                workload.command.at(0), target, m_spec.name),
+                                to_string(workload.where), workload.name, workload.command.at(0),
+                                target, m_spec.name),
                     "make it executable (chmod +x) or run it through its interpreter");
     }
     if (c.start_errno != 0 || c.timed_out || c.status.exit_code != 0) {
@@ -403,15 +402,15 @@ void SshEnvironment::prepare() {
     const std::string separator = "@joulebench-ssh:" + nonce + ":next";
     const std::string jb = ssh::shell_quote(m_spec.remote_joulebench);
     const std::string sep = "printf '\\n%s\\n' " + ssh::shell_quote(separator);
-    const std::string script = jb + " --version 2>&1; " + sep + "; uname -a 2>&1; " + sep +
-                               "; " + jb + " sensors --json 2>/dev/null";
+    const std::string script = jb + " --version 2>&1; " + sep + "; uname -a 2>&1; " + sep + "; " +
+                               jb + " sensors --json 2>/dev/null";
     const Captured c = run_captured(ssh_argv(script), kCheckTimeout);
     const std::string target = remote_target(m_spec);
     if (c.start_errno != 0 || c.timed_out || c.status.exit_code == 255) {
         std::string message = c.start_errno != 0 ? std::strerror(c.start_errno)
-                              : c.timed_out ? fmt::format("no answer within {} s",
-                                                          kCheckTimeout.count())
-                                            : last_line(c.err);
+                              : c.timed_out
+                                  ? fmt::format("no answer within {} s", kCheckTimeout.count())
+                                  : last_line(c.err);
         throw Error(ErrorCategory::kIo,
                     fmt::format("{}: ssh to {} failed: {}", where(), target, message),
                     "the host answered when the experiment was validated; check that it is "
@@ -420,9 +419,10 @@ void SshEnvironment::prepare() {
     nlohmann::ordered_json d;
     d["type"] = "ssh";
     d["host"] = m_spec.host;
-    d["user"] = m_spec.user.empty() ? nlohmann::ordered_json(nullptr)
-                                    : nlohmann::ordered_json(m_spec.user);
-    d["port"] = m_spec.port ? nlohmann::ordered_json(*m_spec.port) : nlohmann::ordered_json(nullptr);
+    d["user"] =
+        m_spec.user.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m_spec.user);
+    d["port"] =
+        m_spec.port ? nlohmann::ordered_json(*m_spec.port) : nlohmann::ordered_json(nullptr);
     d["remote_joulebench"] = m_spec.remote_joulebench;
     std::vector<std::string> parts;
     std::size_t start = 0;
@@ -496,17 +496,16 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
         return not_started(e.what(), 2);
     }
 
-    Fd out_file(::open(instance.stdout_file.c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    Fd err_file(::open(instance.stderr_file.c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    Fd out_file(
+        ::open(instance.stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    Fd err_file(
+        ::open(instance.stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!out_file.open() || !err_file.open()) {
-        return not_started(fmt::format("run: open {}: {}",
-                                       (out_file.open() ? instance.stderr_file
-                                                        : instance.stdout_file)
-                                           .string(),
-                                       std::strerror(errno)),
-                           126);
+        return not_started(
+            fmt::format("run: open {}: {}",
+                        (out_file.open() ? instance.stderr_file : instance.stdout_file).string(),
+                        std::strerror(errno)),
+            126);
     }
     Fd in_r;
     Fd in_w;
@@ -580,8 +579,8 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
             const bool stop = instance.stop != nullptr && instance.stop->load();
             const bool late = deadline && now >= *deadline;
             if (stop || late) {
-                ended_by = stop ? InstanceResult::End::kInterrupted
-                                : InstanceResult::End::kTimedOut;
+                ended_by =
+                    stop ? InstanceResult::End::kInterrupted : InstanceResult::End::kTimedOut;
                 in_w.reset();  // the remote watcher ends the workload
                 term_at = now + grace;
             }
@@ -619,11 +618,12 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
     }
 
     if (!demux.started()) {
-        const std::string message = last_line(std::string_view(last_error_line(instance.stderr_file)));
-        const std::string why =
-            fmt::format("ssh: {} on {}: {} (ssh exit status {})",
-                        ssh_end.exit_code == 255 ? "connection failed" : "the remote command did not start",
-                        target, message.empty() ? "no message" : message, ssh_end.exit_code);
+        const std::string message =
+            last_line(std::string_view(last_error_line(instance.stderr_file)));
+        const std::string why = fmt::format(
+            "ssh: {} on {}: {} (ssh exit status {})",
+            ssh_end.exit_code == 255 ? "connection failed" : "the remote command did not start",
+            target, message.empty() ? "no message" : message, ssh_end.exit_code);
         if (ended_by) {
             result.end = *ended_by;
             result.exit_code = ssh_end.exit_code;
@@ -671,9 +671,10 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
             result.cpu_system_s = measured.cpu_system_s;
             for (const auto& cap : measured.power_caps) {
                 if (!cap.restored) {
-                    note(fmt::format("ssh: the cap of {} on {} was NOT restored: {}; run "
-                                     "`joulebench caps restore` there",
-                                     cap.label, target, cap.restore_error));
+                    note(
+                        fmt::format("ssh: the cap of {} on {} was NOT restored: {}; run "
+                                    "`joulebench caps restore` there",
+                                    cap.label, target, cap.restore_error));
                 }
             }
             if (remote_status != measured.exit_code && !ended_by) {

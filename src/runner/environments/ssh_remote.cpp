@@ -59,7 +59,9 @@ std::string make_nonce() {
     return out;
 }
 
-std::string start_line(std::string_view nonce) { return fmt::format("{}{}:start", kTag, nonce); }
+std::string start_line(std::string_view nonce) {
+    return fmt::format("{}{}:start", kTag, nonce);
+}
 
 std::string end_line_prefix(std::string_view nonce) {
     return fmt::format("{}{}:end:", kTag, nonce);
@@ -134,8 +136,7 @@ std::string remote_script(const RemoteRun& run) {
     s += "else\n";
     s += "  echo 'joulebench-ssh: cannot create a temporary file in '\"${TMPDIR:-/tmp}\" >&2\n";
     s += "fi\n";
-    s += "printf '\\n%s%s:%s\\n' " + shell_quote(end_line_prefix(run.nonce)) +
-         " \"$rc\" \"$n\"\n";
+    s += "printf '\\n%s%s:%s\\n' " + shell_quote(end_line_prefix(run.nonce)) + " \"$rc\" \"$n\"\n";
     s += "if [ \"$n\" -gt 0 ]; then cat \"$f\"; fi\n";
     s += "rm -f \"$f\"\n";
     s += "exit \"$rc\"\n";
@@ -170,9 +171,9 @@ void OutputDemux::feed(std::string_view data) {
                     if (m_pending.size() >= m_start.size()) {
                         const std::size_t drop = m_pending.size() - (m_start.size() - 1);
                         if (m_preamble_text.size() < kPreambleTextBytes) {
-                            m_preamble_text.append(m_pending, 0,
-                                                   std::min(drop, kPreambleTextBytes -
-                                                                      m_preamble_text.size()));
+                            m_preamble_text.append(
+                                m_pending, 0,
+                                std::min(drop, kPreambleTextBytes - m_preamble_text.size()));
                         }
                         m_preamble_bytes += drop;
                         m_pending.erase(0, drop);
@@ -289,9 +290,9 @@ void OutputDemux::finish() {
         m_pending.clear();
     } else if (m_state == State::kPreamble) {
         if (m_preamble_text.size() < kPreambleTextBytes) {
-            m_preamble_text.append(m_pending, 0,
-                                   std::min(m_pending.size(),
-                                            kPreambleTextBytes - m_preamble_text.size()));
+            m_preamble_text.append(
+                m_pending, 0,
+                std::min(m_pending.size(), kPreambleTextBytes - m_preamble_text.size()));
         }
         m_preamble_bytes += m_pending.size();
         m_pending.clear();

@@ -116,9 +116,9 @@ private:
     void body(std::string_view data);
 
     State m_state = State::kPreamble;
-    std::string m_start;       // start line, newline included
-    std::string m_end;         // "\n" + end line prefix
-    std::string m_pending;     // preamble tail / body held back / end line so far
+    std::string m_start;    // start line, newline included
+    std::string m_end;      // "\n" + end line prefix
+    std::string m_pending;  // preamble tail / body held back / end line so far
     Sink m_sink;
     std::size_t m_max_json;
     bool m_started = false;
