@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -458,6 +459,32 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
     EXPECT_EQ(ok, 4U);
     EXPECT_EQ(failed, 4U);
     EXPECT_EQ(m_nvml->limits(0).current_mw, 400000U);  // restored on the remote side
+}
+
+TEST_F(SshRunCli, GpuSlotsRunConcurrentlyEachMeasuringItsRemoteGpu) {
+    m_nvml->add_gpu();
+    const auto r = run(
+        "[experiment]\nname = \"ssh-slots\"\nrepetitions = 4\nseed = 2\n\n"
+        "[[workload]]\nname = \"w\"\n"
+        "command = [\"/usr/bin/python3\", \"-c\", \"import os, time, json; time.sleep(0.3); "
+        "print(json.dumps({'cuda': os.environ['CUDA_VISIBLE_DEVICES']}))\"]\n"
+        "metrics = \"json-line\"\ntimeout = \"60s\"\n\n" +
+        m_sshd->environment_toml("vm", test::joulebench_binary()) + "\n[gpus]\ndevices = [0, 1]\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 4U);
+    std::set<int> gpus;
+    for (const auto& run : all) {
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.stderr_tail << run.warnings_json;
+        ASSERT_TRUE(run.gpu.has_value());
+        gpus.insert(*run.gpu);
+        EXPECT_EQ(nlohmann::json::parse(run.metrics_json)["cuda"], std::to_string(*run.gpu));
+        // The remote measure measured the slot's GPU only.
+        const auto m = nlohmann::json::parse(run.measure_json);
+        ASSERT_EQ(m["gpus"].size(), 1U) << run.measure_json;
+        EXPECT_EQ(m["gpus"][0]["index"], *run.gpu);
+    }
+    EXPECT_EQ(gpus, (std::set<int>{0, 1}));
 }
 
 TEST_F(SshRunCli, ATimedOutRunLeavesNoRemoteProcess) {
