@@ -527,7 +527,19 @@ ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
     // `image inspect` never pulls: an image that is not local is an error, as it must be for an
     // audit of what runs.
     const auto inspect_argv = engine.argv({"image", "inspect", image});
-    const CommandOutput inspected = run_command(inspect_argv, copts);
+    CommandOutput inspected;
+    try {
+        inspected = run_command(inspect_argv, copts);
+    } catch (const Error& e) {
+        if (e.category() != ErrorCategory::kNotFound) throw;
+        Error error(
+            ErrorCategory::kNotFound, e.what(),
+            fmt::format("install {} (Debian: apt-get install {}), or set {} to its client",
+                        engine.name, engine.name == "docker" ? "docker.io" : "podman",
+                        engine.name == "docker" ? "JOULEBENCH_DOCKER" : "JOULEBENCH_PODMAN"));
+        error.set_exit_code(e.exit_code());
+        throw error;
+    }
     if (inspected.exit_code != 0 || inspected.timed_out) {
         if (!inspected.timed_out && says_no_such_image(inspected.err)) {
             throw Error(ErrorCategory::kNotFound,

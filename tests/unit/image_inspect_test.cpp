@@ -254,6 +254,8 @@ TEST(ImageInspect, AnEngineNotOnPathIsNotFound) {
     } catch (const Error& e) {
         EXPECT_EQ(e.category(), ErrorCategory::kNotFound);
         EXPECT_THAT(e.what(), HasSubstr("image: run docker: not found on PATH"));
+        EXPECT_THAT(e.hint(), HasSubstr("apt-get install docker.io"));
+        EXPECT_EQ(e.exit_code(), 127);
     }
 }
 
