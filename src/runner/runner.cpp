@@ -157,14 +157,20 @@ public:
             result.wall_s = seconds_between(start, end);
             if (sampler) {
                 sampler->stop();
+                // The CPU-time estimate follows the workload's process tree, which does not
+                // exist during a phase: a phase is given energy only when every domain that
+                // counts in the total is measured.
                 double energy = 0.0;
+                bool measured = true;
                 std::vector<std::string> ignored;
                 for (std::size_t i = 0; i < m_sensors.size(); ++i) {
                     const DomainResult d =
                         domain_result(*m_sensors[i], sampler->domains()[i], ignored);
-                    if (d.counts_in_total) energy += d.energy_j;
+                    if (!d.counts_in_total) continue;
+                    energy += d.energy_j;
+                    measured = measured && d.info.kind != DomainKind::kEstimatedCpu;
                 }
-                result.energy_j = energy;
+                if (measured) result.energy_j = energy;
             }
             m_results.push_back(std::move(result));
         };

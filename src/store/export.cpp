@@ -29,7 +29,9 @@ const std::vector<Column>& columns() {
         {"gpu_energy_j", Kind::kReal},  {"cpu_energy_j", Kind::kReal},
         {"edp_js", Kind::kReal},        {"ed2p_js2", Kind::kReal},
         {"idle_power_w", Kind::kReal},  {"net_energy_j", Kind::kReal},
+        {"startup_wall_s", Kind::kReal}, {"startup_energy_j", Kind::kReal},
         {"warnings", Kind::kJson},      {"metrics", Kind::kJson},
+        {"phases", Kind::kJson},
     };
     return kColumns;
 }
@@ -53,6 +55,25 @@ std::string csv_quote(const std::string& field) {
     return out;
 }
 
+// The phases outside the run (container create, start, removal): their summed wall time and
+// energy. Energy only when every phase has it.
+std::pair<std::optional<double>, std::optional<double>> startup(const std::string& phases_json) {
+    const auto phases = nlohmann::json::parse(phases_json, nullptr, false);
+    if (phases.is_discarded() || !phases.is_array() || phases.empty()) return {};
+    double wall = 0.0;
+    double energy = 0.0;
+    bool all_energy = true;
+    for (const auto& p : phases) {
+        wall += p.value("wall_s", 0.0);
+        if (p.contains("energy_j") && p["energy_j"].is_number()) {
+            energy += p["energy_j"].get<double>();
+        } else {
+            all_energy = false;
+        }
+    }
+    return {wall, all_energy ? std::optional<double>(energy) : std::nullopt};
+}
+
 }  // namespace
 
 const std::vector<std::string>& export_columns() {
@@ -69,6 +90,7 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
     for (const RunRecord& r : store.runs()) {
         // An empty warnings list exports as an empty cell, so that clean runs read clean.
         const std::string warnings = r.warnings_json == "[]" ? std::string() : r.warnings_json;
+        const auto [startup_wall, startup_energy] = startup(r.phases_json);
         rows.push_back({
             r.run_id,
             std::to_string(r.plan_index),
@@ -92,8 +114,11 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
             cell(r.ed2p_js2),
             cell(r.idle_power_w),
             cell(r.net_energy_j),
+            cell(startup_wall),
+            cell(startup_energy),
             warnings,
             r.metrics_json,
+            r.phases_json == "[]" ? std::string() : r.phases_json,
         });
     }
     return rows;
@@ -133,7 +158,8 @@ std::string export_json(const Store& store) {
             const Column& c = columns()[i];
             const std::string& v = row[i];
             if (v.empty()) {
-                object[c.name] = (c.kind == Kind::kJson && std::string(c.name) == "warnings")
+                object[c.name] = (c.kind == Kind::kJson && (std::string(c.name) == "warnings" ||
+                                                             std::string(c.name) == "phases"))
                                      ? nlohmann::ordered_json::array()
                                      : nlohmann::ordered_json(nullptr);
                 continue;

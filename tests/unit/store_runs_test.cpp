@@ -398,17 +398,17 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
               "status,attempt,"
               "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_"
               "js,ed2p_js2,"
-              "idle_power_w,net_energy_j,warnings,metrics");
+              "idle_power_w,net_energy_j,startup_wall_s,startup_energy_j,warnings,metrics,phases");
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
     EXPECT_EQ(lines[plain + 1],
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
                   ",,1,1,done,1,1700000000.25," +
-                  "1700000002.25,0,,2,140,100,40,280,560,,,\"[\"\"gpu0: short run\"\"]\",");
+                  "1700000002.25,0,,2,140,100,40,280,560,,,,,\"[\"\"gpu0: short run\"\"]\",,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,");
+                                     ",,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];
@@ -436,6 +436,41 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     EXPECT_EQ(timed_out["wall_s"], 60.0);
     EXPECT_TRUE(timed_out["energy_j"].is_null());
     EXPECT_EQ(timed_out["warnings"], nlohmann::json::array());
+}
+
+TEST_F(StoreRuns, ExportSumsThePhasesOutsideTheRunAsStartUp) {
+    Store store(path(), Store::Mode::kExisting);
+    store.mark_running(run(0).run_id, std::nullopt, std::nullopt, 0.0);
+    RunOutcome o = test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(1.0));
+    o.phases = {{"container-create", 0.25, 2.5}, {"container-start", 0.5, 4.0},
+                {"container-remove", 0.125, 1.0}};
+    store.finish_run(o);
+    store.mark_running(run(1).run_id, std::nullopt, std::nullopt, 0.0);
+    RunOutcome partial = test::outcome(run(1).run_id, RunStatus::kDone, test::example_measure(2.0));
+    partial.phases = {{"container-create", 0.25, 2.5}, {"container-start", 1.0, std::nullopt}};
+    store.finish_run(partial);
+
+    const auto doc = nlohmann::json::parse(export_json(store));
+    const auto find = [&](const std::string& id) {
+        for (const auto& r : doc["runs"])
+            if (r["run_id"] == id) return r;
+        return nlohmann::json();
+    };
+    const auto full = find(run(0).run_id);
+    EXPECT_DOUBLE_EQ(full["startup_wall_s"].get<double>(), 0.875);
+    EXPECT_DOUBLE_EQ(full["startup_energy_j"].get<double>(), 7.5);
+    ASSERT_EQ(full["phases"].size(), 3u);
+    EXPECT_EQ(full["phases"][1]["name"], "container-start");
+    // The run's own energy is not changed by its phases.
+    EXPECT_DOUBLE_EQ(full["energy_j"].get<double>(), 140.0);
+    // A phase without energy: the wall time still adds up, the energy is unknown.
+    const auto half = find(run(1).run_id);
+    EXPECT_DOUBLE_EQ(half["startup_wall_s"].get<double>(), 1.25);
+    EXPECT_TRUE(half["startup_energy_j"].is_null());
+    // A run without phases: no start-up, an empty list.
+    const auto none = find(run(2).run_id);
+    EXPECT_TRUE(none["startup_wall_s"].is_null());
+    EXPECT_EQ(none["phases"], nlohmann::json::array());
 }
 
 }  // namespace
