@@ -13,7 +13,7 @@ DEB_PACKAGES := build-essential cmake pkg-config \
 	libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev \
 	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev \
 	python3-torch python3-torchvision \
-	docker.io podman busybox-static
+	docker.io podman busybox-static openssh-server openssh-client debootstrap catatonit
 
 # The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
 DEB_PACKAGES += chromium
@@ -62,10 +62,25 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS) --target joulebench_unit_tests joulebench fake_nvml
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
 
-# The main job on an embedded default: measure joulebench's built-in CPU workload.
+# The main job on an embedded default: examples/quickstart.toml (ResNet-50 inference at a small
+# scale, bare; also in the joulebench/debian-cpu image when docker or podman has it: see
+# containers/debian-cpu/build.sh), then its statistics and the HTML report. Never builds or pulls
+# an image. A fresh store each time: demo/*.db.
+DEMO_DIR ?= demo
 demo: build
 	$(BUILD_DIR)/joulebench sensors
-	$(BUILD_DIR)/joulebench measure --interval 100 -- $(BUILD_DIR)/joulebench burn --seconds 3 --threads 2
+	@set -e; f=examples/quickstart.toml; \
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1 && \
+		docker image inspect joulebench/debian-cpu:latest >/dev/null 2>&1; then f=examples/quickstart-docker.toml; \
+	elif command -v podman >/dev/null && podman image exists joulebench/debian-cpu:latest 2>/dev/null; then \
+		f=examples/quickstart-podman.toml; \
+	else echo "demo: no container engine with joulebench/debian-cpu: bare only (build it with containers/debian-cpu/build.sh)"; fi; \
+	mkdir -p $(DEMO_DIR); db=$(DEMO_DIR)/$$(basename $$f .toml).db; \
+	echo "demo: joulebench run $$f --db $$db --new"; \
+	$(BUILD_DIR)/joulebench run $$f --db $$db --new; \
+	$(BUILD_DIR)/joulebench analyze $$db; \
+	$(BUILD_DIR)/joulebench report $$db -o $(DEMO_DIR)/report.html; \
+	echo "demo: the report is $(DEMO_DIR)/report.html (open it in a browser: it works offline)"
 
 bench: build
 	$(BUILD_DIR)/joulebench_bench

@@ -175,6 +175,10 @@ TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCg
     ASSERT_EQ(rc, 0) << id;
     EXPECT_EQ(described["image_id"], id.substr(0, id.find('\n')));
     EXPECT_GT(described["image_size_bytes"].get<std::uint64_t>(), 1000000U);  // busybox: ~2 MB
+    // The image audit is kept with the session: busybox has layers and no python3.
+    ASSERT_TRUE(described.contains("audit")) << described.dump();
+    EXPECT_FALSE(described["audit"]["layers"].empty());
+    EXPECT_EQ(described["audit"]["software"]["status"], "no-python");
 
     // A busy loop, so the container's cgroup has CPU time to report.
     const auto inst = instance({"sh", "-c",
@@ -537,6 +541,20 @@ timeout = "500ms"
     const auto exported = test::run_joulebench({"export", db.string(), "--format", "json"});
     EXPECT_EQ(exported.exit_code, 0) << exported.err;
     EXPECT_EQ(nlohmann::json::parse(exported.out)["runs"].size(), 6U);
+    // Each phase's time is summed as start-up, apart from the run's own wall time.
+    for (const auto& row : nlohmann::json::parse(exported.out)["runs"]) {
+        EXPECT_GT(row["startup_wall_s"].get<double>(), 0.0) << row.dump();
+        EXPECT_EQ(row["phases"].size(), 3U) << row.dump();
+    }
+    // Every run of a container environment has its image's audit in the session.
+    const Store store(db, Store::Mode::kReadOnly);
+    const auto sessions = store.sessions();
+    ASSERT_EQ(sessions.size(), 1U);
+    const auto host = nlohmann::json::parse(sessions[0].host_json);
+    for (const std::string env : {"docker", "podman"}) {
+        EXPECT_EQ(host["environments"][env]["engine"], env) << host.dump();
+        EXPECT_FALSE(host["environments"][env]["audit"]["layers"].empty()) << host.dump();
+    }
 }
 
 TEST_F(ContainerRunCli, AMissingImageIsRefusedBeforeTheFirstRunWithFileAndLine) {

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "images/command_output.hpp"
+#include "images/image_inspect.hpp"
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
 #include "runner/environments/environment_util.hpp"
@@ -545,6 +546,17 @@ void ContainerEnvironment::prepare() {
                                 engine, m_spec.image, e.what()));
     }
 
+    // The image audit (`joulebench image inspect`: layers, variables, Python/PyTorch/CUDA
+    // inside), stored with the session so that every run of this environment has it. Its probe
+    // container runs here, before any measurement; an audit that fails is noted, not fatal.
+    m_audit_json.clear();
+    m_audit_error.clear();
+    try {
+        m_audit_json = images::to_json(images::inspect_image(engine, m_spec.image)).dump();
+    } catch (const std::exception& e) {
+        m_audit_error = e.what();
+    }
+
     // Containers of a joulebench of this machine that is no longer running: a crash (SIGKILL,
     // power loss) skipped their removal. The helper in them already ended their workload when
     // the crashed joulebench's socket closed; only the containers themselves are left.
@@ -618,6 +630,11 @@ std::string ContainerEnvironment::describe() const {
         j["entrypoint"] = m_entrypoint;
         j["run_args"] = m_spec.run_args;
         j["removed_leftovers"] = m_removed_leftovers;
+        if (!m_audit_json.empty()) {
+            j["audit"] = nlohmann::json::parse(m_audit_json);
+        } else if (!m_audit_error.empty()) {
+            j["audit_error"] = m_audit_error;
+        }
         if (m_removed_leftovers > 0) {
             j["warning"] = fmt::format(
                 "removed {} container(s) left by a joulebench that crashed on this machine",

@@ -168,6 +168,8 @@ private:
     std::uint64_t m_image_size = 0;
     std::vector<std::string> m_entrypoint;
     std::size_t m_removed_leftovers = 0;
+    std::string m_audit_json;  ///< `image inspect`'s document of the image (docs/images.md)
+    std::string m_audit_error;
     std::filesystem::path m_session_dir;
     // Per-instance state, by run id: runs of different GPU slots go on at the same time.
     std::mutex m_mutex;
