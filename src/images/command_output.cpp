@@ -11,12 +11,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <map>
 
+#include "common/child_env.hpp"
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
 
-extern char** environ;
 
 namespace joulebench::images {
 
@@ -39,19 +38,6 @@ private:
     int m_fd;
 };
 
-std::vector<std::string> child_environment(
-    const std::vector<std::pair<std::string, std::string>>& set) {
-    std::map<std::string, std::string> overrides(set.begin(), set.end());
-    std::vector<std::string> out;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string entry = *e;
-        const auto eq = entry.find('=');
-        if (eq != std::string::npos && overrides.count(entry.substr(0, eq)) != 0) continue;
-        out.push_back(entry);
-    }
-    for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
-    return out;
-}
 
 void append_limited(std::string& to, const char* data, std::size_t n, std::size_t limit) {
     if (to.size() < limit) to.append(data, std::min(n, limit - to.size()));
@@ -88,9 +74,7 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     std::vector<std::string> env_storage = child_environment(options.set_env);
-    std::vector<char*> envp;
-    for (auto& e : env_storage) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    const std::vector<char*> envp = environment_pointers(env_storage);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -107,7 +91,11 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // Its own process group: a Ctrl-C at the terminal goes to joulebench, which ends a run in
+    // order (the container's removal included), not straight to `docker create` or `rm`.
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, args.data(), envp.data());
     posix_spawnattr_destroy(&attr);

@@ -14,12 +14,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 
+#include "common/child_env.hpp"
 #include "joulebench/error.hpp"
 #include "sensors/estimate/process_tree.hpp"
 
-extern char** environ;
 
 namespace joulebench::process {
 
@@ -97,19 +96,8 @@ pid_t spawn(const SpawnOptions& options) {
     argv.push_back(nullptr);
 
     // Environment: inherited, with the requested variables set.
-    std::map<std::string, std::string> overrides(options.set_env.begin(), options.set_env.end());
-    std::vector<std::string> env_storage;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string entry = *e;
-        const auto eq = entry.find('=');
-        if (eq != std::string::npos && overrides.count(entry.substr(0, eq)) != 0) continue;
-        env_storage.push_back(entry);
-    }
-    for (const auto& [k, v] : overrides) env_storage.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    envp.reserve(env_storage.size() + 1);
-    for (auto& e : env_storage) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<std::string> env_storage = child_environment(options.set_env);
+    const std::vector<char*> envp = environment_pointers(env_storage);
 
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);

@@ -237,7 +237,9 @@ TEST_F(SshRun, ATimeoutEndsTheRemoteWorkloadAndWhatItLeftBehind) {
          fmt::format("(trap '' TERM; echo $(exec sh -c 'echo $PPID') > {}; exec sleep 301) & "
                      "echo $$ > {}; exec sleep 302",
                      stubborn_file.string(), pid_file.string())});
-    inst.timeout = std::chrono::milliseconds(1500);
+    // The timeout starts locally, before ssh connects and the remote measure starts (well over
+    // a second on a loaded machine): long enough for the workload to have started by then.
+    inst.timeout = std::chrono::seconds(6);
     const InstanceResult r = env.execute(inst, nullptr);
     EXPECT_EQ(r.end, InstanceResult::End::kTimedOut);
     ASSERT_TRUE(fs::exists(pid_file));

@@ -12,13 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <map>
 
+#include "common/child_env.hpp"
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
 #include "runner/environments/environment_util.hpp"
 
-extern char** environ;
 
 namespace joulebench::runner {
 
@@ -28,21 +27,6 @@ double seconds_of(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
 }
 
-// The inherited environment with `set` applied (later entries of `set` win).
-std::vector<std::string> child_environment(
-    const std::vector<std::pair<std::string, std::string>>& set) {
-    std::map<std::string, std::string> overrides;
-    for (const auto& [k, v] : set) overrides[k] = v;
-    std::vector<std::string> out;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string entry = *e;
-        const auto eq = entry.find('=');
-        if (eq != std::string::npos && overrides.count(entry.substr(0, eq)) != 0) continue;
-        out.push_back(entry);
-    }
-    for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
-    return out;
-}
 
 // A descriptor that becomes readable when `pid` ends (pidfd_open, Linux 5.3), or -1 on older
 // kernels, where the wait loop falls back to short sleeps. glibc 2.36 has no wrapper in the
@@ -91,9 +75,7 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
     for (const auto& a : instance.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     std::vector<std::string> env_storage = child_environment(instance.env);
-    std::vector<char*> envp;
-    for (auto& e : env_storage) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    const std::vector<char*> envp = environment_pointers(env_storage);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
