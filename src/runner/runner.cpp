@@ -635,6 +635,13 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
     for (auto& [name, env] : environments) {
         env->prepare();
         tear_down.prepared.push_back(env.get());
+        // Environments that set caps where the workload runs check them there.
+        if (env->measures_itself() && (!gpu_caps.empty() || !cpu_caps.empty())) {
+            std::vector<int> remote_gpus;
+            for (const auto& index : slot_indices)
+                if (index) remote_gpus.push_back(*index);
+            env->check_caps(gpu_caps, cpu_caps, remote_gpus);
+        }
     }
     if (options.new_store) {
         if (const auto moved = Store::set_aside(options.db)) {

@@ -463,6 +463,20 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
     EXPECT_EQ(m_nvml->limits(0).current_mw, 400000U);  // restored on the remote side
 }
 
+TEST_F(SshRunCli, ACapOutsideTheRemoteGpusRangeIsRefusedBeforeTheFirstRun) {
+    const auto r =
+        run("[experiment]\nname = \"ssh-bad-cap\"\nrepetitions = 1\n\n"
+            "[[workload]]\nname = \"w\"\ncommand = [\"/bin/true\"]\n\n" +
+            m_sshd->environment_toml("vm", test::joulebench_binary()) +
+            "\n[power_caps]\ngpu_w = [150, 450]\n\n[gpus]\ndevices = [0]\n");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    // The fake GPU allows 100..400 W.
+    EXPECT_THAT(r.err, HasSubstr("environment 'vm': GPU cap 450 W is outside the range of gpu0"));
+    EXPECT_THAT(r.err, HasSubstr("[100 W, 400 W]"));
+    EXPECT_FALSE(fs::exists(m_db));                    // refused before the store was made
+    EXPECT_EQ(m_nvml->limits(0).current_mw, 400000U);  // nothing was set
+}
+
 TEST_F(SshRunCli, GpuSlotsRunConcurrentlyEachMeasuringItsRemoteGpu) {
     m_nvml->add_gpu();
     const auto r = run(

@@ -123,6 +123,19 @@ public:
     /// prepare(). Never throws.
     [[nodiscard]] virtual std::string describe() const { return "{}"; }
 
+    /// Environments that measure themselves set the caps where the workload runs, so they check
+    /// them there: every GPU cap against the range of the (remote) GPUs in `gpus` (all of them
+    /// when empty), every CPU cap against each CPU package's. Called after prepare(), before
+    /// the first run, only when the experiment has caps. Throws Error (kInvalidArgument) naming
+    /// the device and its range, or (kNotSupported) when there is nothing to cap.
+    virtual void check_caps(const std::vector<double>& gpu_caps_w,
+                            const std::vector<double>& cpu_caps_w,
+                            const std::vector<int>& gpus) const {
+        (void)gpu_caps_w;
+        (void)cpu_caps_w;
+        (void)gpus;
+    }
+
     /// Per-instance set-up before execute() (create and start a container), each step run
     /// through `phases.phase(...)` so that it is measured apart. Throws Error when the instance
     /// cannot be set up: the run is then recorded as failed with that message, and

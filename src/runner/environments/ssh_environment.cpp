@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -443,6 +444,7 @@ void SshEnvironment::prepare() {
         const auto doc = nlohmann::json::parse(parts[2], nullptr, false);
         if (!doc.is_discarded() && doc.is_object() && doc.contains("sensors") &&
             doc["sensors"].is_array()) {
+            m_remote_sensors = doc.dump();
             for (const auto& s : doc["sensors"]) {
                 nlohmann::ordered_json o;
                 for (const char* key : {"id", "kind", "method", "backend", "name", "pci_bus_id"}) {
@@ -456,6 +458,69 @@ void SshEnvironment::prepare() {
     }
     d["remote_sensors"] = std::move(sensors);
     m_description = d.dump();
+}
+
+void SshEnvironment::check_caps(const std::vector<double>& gpu_caps_w,
+                               const std::vector<double>& cpu_caps_w,
+                               const std::vector<int>& gpus) const {
+    const std::string target = remote_target(m_spec);
+    const auto doc = nlohmann::json::parse(m_remote_sensors.empty() ? "{}" : m_remote_sensors,
+                                           nullptr, false);
+    if (doc.is_discarded() || !doc.contains("sensors")) {
+        throw Error(ErrorCategory::kNotSupported,
+                    fmt::format("{}: check the caps on {}: its `joulebench sensors --json` gave "
+                                "no readable document",
+                                where(), target));
+    }
+    // The first limit of a device with a range (NVML: "power limit"; RAPL: "long_term").
+    const auto range = [](const nlohmann::json& sensor) {
+        std::optional<std::pair<double, double>> r;
+        if (!sensor.contains("limits") || !sensor["limits"].is_array()) return r;
+        for (const auto& l : sensor["limits"]) {
+            const bool has_min = l.contains("min_w") && l["min_w"].is_number();
+            const bool has_max = l.contains("max_w") && l["max_w"].is_number();
+            if (has_max) {
+                r = {has_min ? l["min_w"].get<double>() : 0.0, l["max_w"].get<double>()};
+                return r;
+            }
+        }
+        return r;
+    };
+    const auto check = [&](const std::string& kind, const std::vector<double>& caps,
+                           const std::string& what) {
+        if (caps.empty()) return;
+        bool any = false;
+        for (const auto& s : doc["sensors"]) {
+            if (s.value("kind", std::string()) != kind) continue;
+            const int index = s.value("index", -1);
+            if (kind == "gpu" && !gpus.empty() &&
+                std::find(gpus.begin(), gpus.end(), index) == gpus.end()) {
+                continue;
+            }
+            any = true;
+            const auto r = range(s);
+            if (!r) continue;  // no range known: the remote measure checks when it sets it
+            for (const double w : caps) {
+                if (w < r->first || w > r->second) {
+                    throw Error(ErrorCategory::kInvalidArgument,
+                                fmt::format("{}: {} cap {} W is outside the range of {} on {}: "
+                                            "[{} W, {} W]",
+                                            where(), what, format_watts(w),
+                                            s.value("id", std::string("?")), target,
+                                            format_watts(r->first), format_watts(r->second)),
+                                "choose caps within every device's range");
+                }
+            }
+        }
+        if (!any) {
+            throw Error(ErrorCategory::kNotSupported,
+                        fmt::format("{}: {} caps asked for, but {} has no {} that joulebench "
+                                    "can read",
+                                    where(), what, target, kind == "gpu" ? "GPU" : "CPU package"));
+        }
+    };
+    check("gpu", gpu_caps_w, "GPU");
+    check("package", cpu_caps_w, "CPU");
 }
 
 std::string SshEnvironment::describe() const {

@@ -36,6 +36,10 @@ public:
     /// {"type":"ssh","host":..,"user":..,"port":..,"remote_joulebench":..,"remote_version":..,
     ///  "remote_uname":..,"remote_sensors":[..]} (what prepare() found).
     [[nodiscard]] std::string describe() const override;
+    /// Checks the caps against the limits the remote `joulebench sensors --json` reported in
+    /// prepare() (the remote measure sets them).
+    void check_caps(const std::vector<double>& gpu_caps_w, const std::vector<double>& cpu_caps_w,
+                    const std::vector<int>& gpus) const override;
 
     /// Runs the instance remotely; `observer` is not called (no local process of the workload).
     /// On timeout or stop the session's stdin is closed (the remote side then ends the workload,
@@ -66,6 +70,7 @@ private:
     mutable std::mutex m_mutex;
     mutable std::optional<std::string> m_remote_version;  // validate()'s cached answer
     std::string m_description;
+    std::string m_remote_sensors;  ///< the remote `joulebench sensors --json` document, whole
 };
 
 }  // namespace joulebench::runner
