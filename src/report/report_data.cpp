@@ -691,6 +691,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     m.context.push_back(std::move(exp));
 
     std::map<std::string, std::vector<std::string>> env_details;  // env -> "session N: k: v"
+    std::map<std::string, nlohmann::json> audits;  // env -> its image audit (last session's)
     const auto sessions = store.sessions();
     for (const auto& s : sessions) {
         Table t{fmt::format("Session {} (host)", s.id), {"item", "value"}, {}, ""};
@@ -703,7 +704,13 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         if (host.is_object()) {
             for (const auto& [k, v] : host.items()) {
                 if (k == "environments" && v.is_object()) {
-                    for (const auto& [name, d] : v.items()) {
+                    for (const auto& [name, described] : v.items()) {
+                        // The image audit has a table of its own (below), not a flat line.
+                        nlohmann::json d = described;
+                        if (d.is_object() && d.contains("audit")) {
+                            audits[name] = d["audit"];
+                            d.erase("audit");
+                        }
                         std::vector<std::pair<std::string, std::string>> kv;
                         flatten(d, "", kv);
                         std::string line;
@@ -744,6 +751,61 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         envt.rows.push_back({e, type, image, details});
     }
     m.context.push_back(std::move(envt));
+
+    // Energy beside image size (the second study's last table): each container environment's
+    // image from its audit (`image inspect`), and the median energy of its done runs per
+    // workload.
+    if (!audits.empty()) {
+        std::map<std::pair<std::string, std::string>, std::vector<double>> energy;  // (w, env)
+        std::vector<std::string> workload_names;
+        for (const auto& r : store.runs({RunStatus::kDone})) {
+            if (std::find(workload_names.begin(), workload_names.end(), r.workload) ==
+                workload_names.end()) {
+                workload_names.push_back(r.workload);
+            }
+            if (r.energy_j) energy[{r.workload, r.environment}].push_back(*r.energy_j);
+        }
+        Table images{"Images",
+                     {"environment", "image", "size", "layers", "base", "Python", "PyTorch",
+                      "CUDA"},
+                     {},
+                     "Size and contents from each container environment's image audit "
+                     "(joulebench image inspect), recorded when the run started; energy is the "
+                     "median over the done runs."};
+        for (const auto& w : workload_names) images.headers.push_back("median E " + w + " (J)");
+        const auto text = [](const nlohmann::json& j, const char* key) {
+            return j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                         : std::string("-");
+        };
+        for (const auto& e : m.environments) {
+            const auto it = audits.find(e);
+            if (it == audits.end() || !it->second.is_object()) continue;
+            const auto& a = it->second;
+            const auto sw = a.contains("software") ? a["software"] : nlohmann::json::object();
+            std::vector<std::string> row{
+                e,
+                text(a, "reference"),
+                a.contains("size_bytes") && a["size_bytes"].is_number()
+                    ? human_bytes(a["size_bytes"].get<double>())
+                    : "-",
+                a.contains("layers") && a["layers"].is_array() ? std::to_string(a["layers"].size())
+                                                               : "-",
+                a.contains("base") && a["base"].is_object() ? text(a["base"], "name") : "-",
+                text(sw, "python"),
+                text(sw, "torch"),
+                sw.contains("torch_cuda") && sw["torch_cuda"].is_string()
+                    ? sw["torch_cuda"].get<std::string>()
+                    : text(sw, "cuda_toolkit")};
+            for (const auto& w : workload_names) {
+                const auto values = energy.find({w, e});
+                row.push_back(values == energy.end() || values->second.empty()
+                                  ? "-"
+                                  : fmt::format("{:.4g}", stats::median(values->second)));
+            }
+            images.rows.push_back(std::move(row));
+        }
+        if (!images.rows.empty()) m.context.push_back(std::move(images));
+    }
     return m;
 }
 

@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -306,7 +309,7 @@ TEST_F(ReportData, WarningsAggregateRunWarningsAndListFailedRuns) {
 
 TEST_F(ReportData, ContextHasHostImagesSeedAndIdleBaselines) {
     const ReportModel m = build(db);
-    ASSERT_EQ(m.context.size(), 3u);
+    ASSERT_EQ(m.context.size(), 4u);
     std::map<std::string, std::string> exp;
     for (const auto& r : m.context[0].rows) exp[r[0]] = r[1];
     EXPECT_EQ(exp["name"], "report-test");
@@ -325,6 +328,34 @@ TEST_F(ReportData, ContextHasHostImagesSeedAndIdleBaselines) {
     EXPECT_EQ(envs.rows[1][2], "img:1");
     EXPECT_NE(envs.rows[1][3].find("image_size_bytes: 123456789 (117.7 MiB)"), std::string::npos)
         << envs.rows[1][3];
+    // The audit is not flattened into the environment's line: it has its own table.
+    EXPECT_EQ(envs.rows[1][3].find("audit"), std::string::npos) << envs.rows[1][3];
+    // Energy beside image size: the docker image from its audit, and the median energy of the
+    // done docker runs per workload, computed here from the store.
+    const auto& images = m.context[3];
+    EXPECT_EQ(images.title, "Images");
+    ASSERT_EQ(images.rows.size(), 1u);  // bare has no image
+    const auto& row = images.rows[0];
+    EXPECT_EQ(row[0], "docker");
+    EXPECT_EQ(row[1], "img:1");
+    EXPECT_EQ(row[2], "117.7 MiB");
+    EXPECT_EQ(row[3], "2");
+    EXPECT_EQ(row[4], "debian:bookworm");
+    EXPECT_EQ(row[5], "3.11.2");
+    EXPECT_EQ(row[6], "1.13.0a0");
+    EXPECT_EQ(row[7], "-");
+    std::map<std::string, std::vector<double>> docker_energy;
+    std::vector<std::string> order;
+    for (const auto& r : Store(db, Store::Mode::kReadOnly).runs({RunStatus::kDone})) {
+        if (std::find(order.begin(), order.end(), r.workload) == order.end())
+            order.push_back(r.workload);
+        if (r.environment == "docker") docker_energy[r.workload].push_back(*r.energy_j);
+    }
+    ASSERT_EQ(images.headers.size(), 8u + order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        EXPECT_EQ(images.headers[8 + i], "median E " + order[i] + " (J)");
+        EXPECT_EQ(row[8 + i], fmt::format("{:.4g}", report_median(docker_energy[order[i]])));
+    }
     ASSERT_EQ(m.idle_baselines.rows.size(), 1u);
     EXPECT_EQ(m.idle_baselines.rows[0][1], "total");
     EXPECT_EQ(m.idle_baselines.rows[0][4], "42.5");

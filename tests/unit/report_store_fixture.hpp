@@ -84,7 +84,10 @@ inline Plan write_report_store(const std::filesystem::path& path,
         R"({"hostname":"lab-1","cpu":"Fake CPU 9000","cpus":16,"kernel":"Linux 6.1.0",)"
         R"("gpus":[{"index":0,"name":"Fake GPU","uuid":"GPU-1234"}],"gpu_driver":"550.1",)"
         R"("environments":{"docker":{"runtime":"docker 24.0.7","image":"img:1",)"
-        R"("image_size_bytes":123456789}}})";
+        R"("image_size_bytes":123456789,"audit":{"schema":"joulebench.image/1",)"
+        R"("reference":"img:1","size_bytes":123456789,"layers":[{"size_bytes":1},{"size_bytes":2}],)"
+        R"("base":{"name":"debian:bookworm"},"software":{"status":"ok","python":"3.11.2",)"
+        R"("torch":"1.13.0a0","torch_cuda":null,"cuda_toolkit":null}}}}})";
     const std::int64_t sid = store.begin_session(session);
     store.record_idle_baseline(
         IdleBaselineRecord{sid, "total", kReportT0 - 30.0, 10.0, 42.5, 35.0, "start"});
