@@ -78,7 +78,8 @@ demo: build
 	mkdir -p $(DEMO_DIR); db=$(DEMO_DIR)/$$(basename $$f .toml).db; \
 	echo "demo: joulebench run $$f --db $$db --new"; \
 	$(BUILD_DIR)/joulebench run $$f --db $$db --new; \
-	$(BUILD_DIR)/joulebench analyze $$db; \
+	by=environment; [ $$f = examples/quickstart.toml ] && by=workload; \
+	$(BUILD_DIR)/joulebench analyze $$db --by $$by; \
 	$(BUILD_DIR)/joulebench report $$db -o $(DEMO_DIR)/report.html; \
 	echo "demo: the report is $(DEMO_DIR)/report.html (open it in a browser: it works offline)"
 
