@@ -6,6 +6,7 @@
 
 #include <cctype>
 
+#include "common/text_escape.hpp"
 #include "joulebench/error.hpp"
 #include "report/report_data.hpp"
 
@@ -51,37 +52,17 @@ std::string md_escape(const std::string& s) {
     return o;
 }
 
-// LaTeX text mode: the ten special characters, plus < and > (which OT1 fonts print as other
-// glyphs) and line breaks.
+// LaTeX text mode: the ten special characters (joulebench::tex_escape, as `analyze` writes
+// them), plus < and > (which OT1 fonts print as other glyphs) and line breaks.
 std::string tex_escape(const std::string& s) {
     std::string o;
-    o.reserve(s.size());
-    for (const char c : s) {
+    for (const char c : joulebench::tex_escape(s)) {
         switch (c) {
-            case '\\':
-                o += "\\textbackslash{}";
-                break;
-            case '~':
-                o += "\\textasciitilde{}";
-                break;
-            case '^':
-                o += "\\textasciicircum{}";
-                break;
             case '<':
                 o += "\\textless{}";
                 break;
             case '>':
                 o += "\\textgreater{}";
-                break;
-            case '&':
-            case '%':
-            case '$':
-            case '#':
-            case '_':
-            case '{':
-            case '}':
-                o += '\\';
-                o += c;
                 break;
             case '\n':
             case '\r':

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "common/text_escape.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
 
@@ -164,36 +165,6 @@ std::string md_table(const Table& t) {
     return s;
 }
 
-std::string tex_escape(const std::string& s) {
-    std::string out;
-    for (const char c : s) {
-        switch (c) {
-            case '\\':
-                out += "\\textbackslash{}";
-                break;
-            case '&':
-            case '%':
-            case '$':
-            case '#':
-            case '_':
-            case '{':
-            case '}':
-                out += '\\';
-                out += c;
-                break;
-            case '~':
-                out += "\\textasciitilde{}";
-                break;
-            case '^':
-                out += "\\textasciicircum{}";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 std::string tex_table(const Table& t) {
     std::string s = "% " + tex_escape(t.title) + "\n\\begin{tabular}{l" +
                     std::string(t.headers.size() - 1, 'r') + "}\n\\toprule\n";
@@ -205,16 +176,6 @@ std::string tex_table(const Table& t) {
     s += line(t.headers) + "\\midrule\n";
     for (const auto& r : t.rows) s += line(r);
     return s + "\\bottomrule\n\\end{tabular}\n";
-}
-
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
 }
 
 std::string csv_table(const Table& t) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/text_escape.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 
@@ -695,43 +696,6 @@ std::string md_escape(const std::string& s) {
         o += c;
     }
     return o;
-}
-
-std::string tex_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        switch (c) {
-            case '\\':
-                o += "\\textbackslash{}";
-                break;
-            case '~':
-                o += "\\textasciitilde{}";
-                break;
-            case '^':
-                o += "\\textasciicircum{}";
-                break;
-            case '&':
-            case '%':
-            case '$':
-            case '#':
-            case '_':
-            case '{':
-            case '}':
-                o += '\\';
-                o += c;
-                break;
-            default:
-                o += c;
-        }
-    }
-    return o;
-}
-
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string o = "\"";
-    for (char c : s) o += (c == '"') ? std::string("\"\"") : std::string(1, c);
-    return o + "\"";
 }
 
 std::string render_table(const CapTableText& t, TableFormat format, const std::string& csv_name) {

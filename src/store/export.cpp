@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text_escape.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench {
@@ -42,17 +43,6 @@ std::string cell(const std::optional<double>& v) {
 template <class T>
 std::string cell_int(const std::optional<T>& v) {
     return v ? fmt::format("{}", *v) : std::string();
-}
-
-std::string csv_quote(const std::string& field) {
-    if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
-    std::string out = "\"";
-    for (const char c : field) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    out += '"';
-    return out;
 }
 
 // The phases outside the run (container create, start, removal): their summed wall time and
@@ -131,7 +121,7 @@ std::string export_csv(const Store& store) {
     for (const auto& row : export_rows(store)) {
         for (std::size_t i = 0; i < row.size(); ++i) {
             if (i > 0) out += ',';
-            out += csv_quote(row[i]);
+            out += csv_field(row[i]);
         }
         out += '\n';
     }

@@ -1,0 +1,16 @@
+#pragma once
+// Escaping of cell text for the table formats joulebench writes (CSV, LaTeX), shared by
+// `analyze`, the cap tables and `export` so that they quote alike.
+
+#include <string>
+
+namespace joulebench {
+
+/// A CSV field (RFC 4180): unchanged unless it holds a comma, quote or line break; then
+/// quoted, with quotes doubled.
+[[nodiscard]] std::string csv_field(const std::string& s);
+
+/// LaTeX text mode: the ten special characters (\ & % $ # _ { } ~ ^) made literal.
+[[nodiscard]] std::string tex_escape(const std::string& s);
+
+}  // namespace joulebench
