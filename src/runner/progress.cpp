@@ -54,7 +54,8 @@ void Progress::started(const RunSpec& run, std::optional<int> gpu) {
 }
 
 void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus status, double wall_s,
-                        std::optional<double> energy_j, const std::string& detail) {
+                        std::optional<double> energy_j, const std::string& detail,
+                        const std::string& energy_how) {
     std::lock_guard lock(m_mutex);
     if (const auto it = m_current.find(run.run_id); it != m_current.end()) {
         m_time_sum_s += seconds_between(it->second.second, Clock::now());
@@ -68,7 +69,8 @@ void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus st
         ++m_failed;
     }
     clear_locked();
-    const std::string energy = energy_j ? fmt::format("  {:.1f} J", *energy_j) : "";
+    std::string energy = energy_j ? fmt::format("  {:.1f} J", *energy_j) : "";
+    if (energy_j && !energy_how.empty()) energy += " (" + energy_how + ")";
     const std::string where = gpu ? fmt::format("  GPU {}", *gpu) : "";
     if (!m_terminal || status != RunStatus::kDone) {
         // Terminal: failures keep a line of their own; the rest shows in the progress line.

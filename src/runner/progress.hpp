@@ -34,9 +34,12 @@ public:
     /// A retry pass takes `runs` failed runs back (they are counted again when they finish).
     void retrying(std::size_t runs);
     void started(const RunSpec& run, std::optional<int> gpu);
-    /// `detail`: for failures, the reason and the last stderr line.
+    /// `detail`: for failures, the reason and the last stderr line. `energy_how`: how the
+    /// total was obtained when not purely measured ("CPU estimated", "CPU attributed"),
+    /// printed beside it.
     void finished(const RunSpec& run, std::optional<int> gpu, RunStatus status, double wall_s,
-                  std::optional<double> energy_j, const std::string& detail);
+                  std::optional<double> energy_j, const std::string& detail,
+                  const std::string& energy_how = {});
     /// Ends the display (the terminal line is completed with a newline).
     void close();
 

@@ -1044,11 +1044,19 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         }
         std::optional<double> energy;
         double wall = 0.0;
+        std::string energy_how;
         if (outcome.measure) {
             energy = outcome.measure->total_energy_j;
             wall = outcome.measure->wall_s;
+            if (outcome.measure->total_includes_estimate) energy_how = "CPU estimated";
+            const auto& w = outcome.measure->warnings;
+            if (std::any_of(w.begin(), w.end(), [](const std::string& s) {
+                    return s.find(": attributed: ") != std::string::npos;
+                })) {
+                energy_how += energy_how.empty() ? "CPU attributed" : ", attributed";
+            }
         }
-        progress.finished(run, slot.gpu, outcome.status, wall, energy, detail);
+        progress.finished(run, slot.gpu, outcome.status, wall, energy, detail, energy_how);
         std::lock_guard lock(mutex);
         ++summary.executed;
     };

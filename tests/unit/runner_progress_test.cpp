@@ -42,6 +42,10 @@ TEST(RunnerProgress, OneLinePerRunWhenNotATerminal) {
         p.finished(a, 1, RunStatus::kDone, 1.25, 42.0, "");
         p.started(b, std::nullopt);
         p.finished(b, std::nullopt, RunStatus::kFailed, 0.5, std::nullopt, "exit status 3: boom");
+        RunSpec c = b;
+        c.run_id = "00000000000000cc";
+        p.started(c, std::nullopt);
+        p.finished(c, std::nullopt, RunStatus::kDone, 2.0, 3.0, "", "CPU estimated");
         p.close();
     }
     std::fclose(f);
@@ -52,6 +56,8 @@ TEST(RunnerProgress, OneLinePerRunWhenNotATerminal) {
         text,
         HasSubstr(
             "[6/10] failed      resnet/bare/#3 (fedcba9876543210)  0.50 s  exit status 3: boom\n"));
+    // A total that is not purely measured says how it was obtained.
+    EXPECT_THAT(text, HasSubstr("(00000000000000cc)  2.00 s  3.0 J (CPU estimated)\n"));
     EXPECT_EQ(text.find('\r'), std::string::npos);
 }
 
