@@ -477,6 +477,18 @@ TEST_F(SshRunCli, ACapOutsideTheRemoteGpusRangeIsRefusedBeforeTheFirstRun) {
     EXPECT_EQ(m_nvml->limits(0).current_mw, 400000U);  // nothing was set
 }
 
+TEST_F(SshRunCli, AllGpusOfARemoteHostMustBeListed) {
+    const auto r =
+        run("[experiment]\nname = \"ssh-all\"\nrepetitions = 1\n\n"
+            "[[workload]]\nname = \"w\"\ncommand = [\"/bin/true\"]\n\n" +
+            m_sshd->environment_toml("vm", test::joulebench_binary()) +
+            "\n[gpus]\ndevices = \"all\"\n");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("devices = \"all\": every environment runs on another host"));
+    EXPECT_THAT(r.err, HasSubstr("list the remote GPUs' indices"));
+    EXPECT_FALSE(fs::exists(m_db));
+}
+
 TEST_F(SshRunCli, GpuSlotsRunConcurrentlyEachMeasuringItsRemoteGpu) {
     m_nvml->add_gpu();
     const auto r = run(
