@@ -64,4 +64,10 @@ inline double seconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration_cast<Seconds>(to - from).count();
 }
 
+/// Unix time now, in seconds (wall clock: the times stored with runs and sessions).
+[[nodiscard]] inline double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace joulebench

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
 #include "measure/csv_trace.hpp"
 #include "measure/process.hpp"
 #include "measure/sampler.hpp"
@@ -52,10 +53,6 @@ std::vector<Sensor*> raw(const SensorSet& set) {
     out.reserve(set.sensors.size());
     for (const auto& s : set.sensors) out.push_back(s.get());
     return out;
-}
-
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Average power of each domain over an idle period before the run.

@@ -26,6 +26,7 @@
 #include "capping/powercap_capper.hpp"
 #include "capping/scoped_cap.hpp"
 #include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
 #include "joulebench/measure.hpp"
 #include "measure/measure.hpp"
 #include "measure/sampler.hpp"
@@ -48,11 +49,6 @@ std::atomic<int> g_stop_signal{0};
 void stop_handler(int sig) {
     g_stop_signal.store(sig);
     g_stop.store(true);
-}
-
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 // Free space below this refuses to start: traces and logs of a long experiment need room, and

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "joulebench/units.hpp"
 #include "report/measure_report.hpp"
 #include "store/sqlite.hpp"
 
@@ -152,11 +153,6 @@ CREATE TABLE idle_baselines (
 )sql",
     };
     return kMigrations;
-}
-
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 bool is_end_status(RunStatus s) {

@@ -15,8 +15,8 @@
 
 #include "common/child_env.hpp"
 #include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
 #include "measure/process.hpp"
-#include "runner/environments/environment_util.hpp"
 
 
 namespace joulebench::runner {

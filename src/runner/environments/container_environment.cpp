@@ -25,8 +25,8 @@
 #include "images/command_output.hpp"
 #include "images/image_inspect.hpp"
 #include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
 #include "measure/process.hpp"
-#include "runner/environments/environment_util.hpp"
 
 namespace joulebench::runner {
 

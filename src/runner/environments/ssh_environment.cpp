@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
 #include "measure/process.hpp"
 #include "report/measure_report.hpp"
-#include "runner/environments/environment_util.hpp"
 #include "runner/environments/ssh_remote.hpp"
 
 extern char** environ;
