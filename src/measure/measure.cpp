@@ -48,13 +48,6 @@ constexpr unsigned kMinUpdatePeriods = 10;
 constexpr double kIdleGpuMeanPct = 1.0;
 constexpr unsigned kIdleGpuMaxPct = 5;
 
-std::vector<Sensor*> raw(const SensorSet& set) {
-    std::vector<Sensor*> out;
-    out.reserve(set.sensors.size());
-    for (const auto& s : set.sensors) out.push_back(s.get());
-    return out;
-}
-
 // Average power of each domain over an idle period before the run.
 std::vector<double> idle_powers(const std::vector<Sensor*>& sensors, double seconds, IdleResult& idle) {
     Sampler sampler(sensors, std::chrono::milliseconds(100));
@@ -132,7 +125,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     if (options.samples_csv) csv = std::make_unique<CsvTraceSink>(*options.samples_csv);
 
     process::become_subreaper();
-    const std::vector<Sensor*> sensors = raw(set);
+    const std::vector<Sensor*> sensors = set.pointers();
     MeasureResult result;
     result.command = options.command;
     result.interval_ms = static_cast<double>(options.interval.count());

@@ -70,12 +70,6 @@ struct Slot {
     std::vector<std::string> pending_warnings;  // for the next run (rest did not reach idle)
 };
 
-std::vector<Sensor*> raw(const SensorSet& set) {
-    std::vector<Sensor*> out;
-    for (const auto& s : set.sensors) out.push_back(s.get());
-    return out;
-}
-
 // The domains a rest compares with the idle baseline: the slot's GPUs; without GPUs, every
 // domain that counts in the total (then the only slot).
 bool rest_domain(const Slot& slot, const Sensor& s) {
@@ -905,7 +899,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 "the workload did not run: its power cap could not be set: " + cap_error);
             detail = cap_error;
         } else {
-            const std::vector<Sensor*> sensors = raw(slot.sensors);
+            const std::vector<Sensor*> sensors = slot.sensors.pointers();
             StoreTraceSink sink(store, run.run_id);
             PhaseSampler phases(remote ? std::vector<Sensor*>{} : sensors, options.interval);
             InstanceResult ir;

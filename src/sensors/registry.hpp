@@ -47,6 +47,14 @@ struct SensorSet {
     std::shared_ptr<estimate::ProcessTreeCpuClock> cpu_clock;
     [[nodiscard]] bool has_measured_cpu() const;
     [[nodiscard]] bool uses_estimate() const;
+    /// The sensors as plain pointers, in order (what a Sampler takes); they stay owned by this
+    /// set, which must outlive them.
+    [[nodiscard]] std::vector<Sensor*> pointers() const {
+        std::vector<Sensor*> out;
+        out.reserve(sensors.size());
+        for (const auto& s : sensors) out.push_back(s.get());
+        return out;
+    }
 };
 
 /// Probes every backend in order. Never throws.
