@@ -11,10 +11,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fakes/fake_nvml_builder.hpp"
+#include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/store.hpp"
 
@@ -58,6 +60,26 @@ protected:
         return n;
     }
 };
+
+// The table line of `cap` ("     150    2  ..."), or "" when none.
+std::string table_line(const std::string& table, const std::string& cap) {
+    std::istringstream in(table);
+    for (std::string line; std::getline(in, line);) {
+        const auto first = line.find_first_not_of(' ');
+        if (first != std::string::npos && line.compare(first, cap.size() + 1, cap + " ") == 0) {
+            return line;
+        }
+    }
+    return {};
+}
+
+// The whitespace-separated cells of a table line.
+std::vector<std::string> cells(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> out;
+    for (std::string c; in >> c;) out.push_back(c);
+    return out;
+}
 
 // The cap whose `key` median is smallest (the lowest cap on a tie), from the JSON itself.
 double argmin(const nlohmann::json& caps, const std::string& key) {
@@ -225,6 +247,105 @@ TEST_F(SweepCli, FailingRunsAreCountedAndTheTemporaryStoreIsKept) {
     EXPECT_THAT(r.err, HasSubstr("the runs are kept in " + m_tmp.string()));
     EXPECT_FALSE(fs::is_empty(m_tmp));
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+}
+
+TEST_F(SweepCli, RowsWhoseEnergyIncludesTheCpuEstimateAreMarkedWithAFootnote) {
+    // No powercap tree: the CPU energy in every run's total is the CPU-time estimate.
+    const fs::path db = m_dir.path() / "estimated.db";
+    const fs::path json = m_dir.path() / "estimated.json";
+    const auto r = sweep(
+        {"--caps", "150,200", "--repetitions", "1", "--db", db.string(), "--json", json.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (const auto& run : Store(db, Store::Mode::kReadOnly).runs()) {
+        ASSERT_TRUE(nlohmann::json::parse(run.measure_json)["total_includes_estimate"].get<bool>())
+            << run.measure_json;
+    }
+    for (const std::string cap : {"150", "200"}) {
+        const auto row = cells(table_line(r.out, cap));
+        ASSERT_EQ(row.size(), 7U) << r.out;
+        // cap, n, T, E (marked), EDP, ED2P, failed
+        EXPECT_EQ(row[3].back(), '*') << r.out;
+        EXPECT_NE(row[2].back(), '*');
+        EXPECT_NE(row[4].back(), '*');
+    }
+    EXPECT_THAT(r.out, HasSubstr("\n* CPU estimated: the energy of runs of the marked caps "
+                                 "includes the CPU-time estimate"));
+    EXPECT_THAT(r.out, Not(HasSubstr("CPU attributed")));
+    const auto j = nlohmann::json::parse(read_file(json));
+    for (const auto& c : j["caps"]) {
+        EXPECT_TRUE(c["cpu_estimated"].get<bool>()) << c.dump();
+        EXPECT_FALSE(c["cpu_attributed"].get<bool>()) << c.dump();
+    }
+}
+
+TEST_F(SweepCli, MeasuredCpuEnergyIsNotMarked) {
+    FakePowercapTree tree(m_dir.path() / "powercap");
+    tree.add_typical_socket(0, 40.0, 20.0, 4.0);
+    tree.start();
+    ProcessOptions o = options();
+    for (auto& [name, value] : o.env) {
+        if (name == "JOULEBENCH_POWERCAP_ROOT") value = tree.root().string();
+    }
+    const fs::path json = m_dir.path() / "measured.json";
+    const auto r =
+        run_joulebench({"sweep", "--interval", "20", "--caps", "150,200", "--repetitions", "1",
+                        "--json", json.string(), "--", "sleep", "0.05"},
+                       o);
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (const std::string cap : {"150", "200"}) {
+        const auto row = cells(table_line(r.out, cap));
+        ASSERT_EQ(row.size(), 7U) << r.out;
+        EXPECT_NE(row[3].back(), '*') << r.out;
+        EXPECT_NE(row[3].back(), '+') << r.out;
+    }
+    EXPECT_THAT(r.out, Not(HasSubstr("CPU estimated")));
+    EXPECT_THAT(r.out, Not(HasSubstr("CPU attributed")));
+    const auto j = nlohmann::json::parse(read_file(json));
+    for (const auto& c : j["caps"]) {
+        EXPECT_FALSE(c["cpu_estimated"].get<bool>()) << c.dump();
+        EXPECT_FALSE(c["cpu_attributed"].get<bool>()) << c.dump();
+    }
+}
+
+TEST_F(SweepCli, RowsWithAttributedCpuEnergyAreMarkedWithAFootnote) {
+    // Two GPU slots and a measured CPU package: each run waits until the other slot's run has
+    // started, so both overlap for certain and their package energy is attributed.
+    m_state.add_gpu();
+    FakePowercapTree tree(m_dir.path() / "powercap");
+    tree.add_typical_socket(0, 40.0, 20.0, 4.0);
+    tree.start();
+    ProcessOptions o = options();
+    for (auto& [name, value] : o.env) {
+        if (name == "JOULEBENCH_POWERCAP_ROOT") value = tree.root().string();
+    }
+    const fs::path marks = m_dir.path() / "marks";
+    fs::create_directories(marks);
+    const fs::path db = m_dir.path() / "attributed.db";
+    const auto r = run_joulebench(
+        {"sweep", "--interval", "20", "--caps", "150,200", "--repetitions", "1", "--gpus", "0,1",
+         "--db", db.string(), "--", "/bin/sh", "-c",
+         fmt::format("touch {0}/$CUDA_VISIBLE_DEVICES; i=0; while [ ! -e {0}/0 ] || "
+                     "[ ! -e {0}/1 ]; do sleep 0.01; i=$((i+1)); [ $i -lt 3000 ] || exit 9; "
+                     "done; sleep 0.2",
+                     marks.string())},
+        o);
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    bool attributed = false;
+    for (const auto& run : Store(db, Store::Mode::kReadOnly).runs()) {
+        attributed = attributed || run.measure_json.find(": attributed: ") != std::string::npos;
+    }
+    // (Without a usable share of the machine's busy CPU time the runner would say "shared";
+    // /proc/stat is readable and the machine was busy over the runs.)
+    ASSERT_TRUE(attributed) << r.out << r.err;
+    for (const std::string cap : {"150", "200"}) {
+        const auto row = cells(table_line(r.out, cap));
+        ASSERT_EQ(row.size(), 7U) << r.out;
+        EXPECT_EQ(row[3].back(), '+') << r.out;
+    }
+    EXPECT_THAT(r.out, HasSubstr("\n+ CPU attributed: runs of the marked caps overlapped"));
+    EXPECT_THAT(r.out, Not(HasSubstr("CPU estimated")));
 }
 
 }  // namespace
