@@ -885,6 +885,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         inst.stderr_file = logs_dir / (run.run_id + ".stderr");
         inst.stop = &g_stop;
         inst.kill_grace = options.kill_grace;
+        inst.interval = options.interval;
         if (remote) {
             inst.gpu_cap_w = run.gpu_cap_w;
             inst.cpu_cap_w = run.cpu_cap_w;

@@ -9,6 +9,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -192,6 +194,27 @@ TEST_F(SshRun, MeasuresRemotelyAndKeepsTheWorkloadOutputExact) {
     // Nothing of the run is left remotely (the remote script's watcher, whose command line
     // holds the run id, ends a grace after the result came back).
     EXPECT_TRUE(eventually([&] { return processes_with(inst.run_id).empty(); }));
+}
+
+TEST_F(SshRun, TheRemoteMeasureSamplesAtTheRunsInterval) {
+    SshEnvironment env(spec());
+    std::map<int, std::uint64_t> rows;
+    for (const int ms : {20, 250}) {
+        auto inst = instance({"/bin/sh", "-c", "sleep 1"});
+        inst.interval = std::chrono::milliseconds(ms);
+        const InstanceResult r = env.execute(inst, nullptr);
+        ASSERT_EQ(r.exit_code, 0) << read_file(inst.stderr_file);
+        ASSERT_TRUE(r.measured.has_value()) << read_file(inst.stderr_file);
+        EXPECT_EQ(r.measured->interval_ms, ms);
+        // Trace rows: the first reading, one per interval deadline, the last reading; never
+        // more (a late sampler drops rows, it does not add any).
+        EXPECT_LE(static_cast<double>(r.measured->samples),
+                  std::floor(r.measured->wall_s * 1000.0 / ms) + 3.0)
+            << ms;
+        rows[ms] = r.measured->samples;
+    }
+    // About 52 rows against about 6 over the same second.
+    EXPECT_GT(rows[20], 3 * rows[250]) << rows[20] << " vs " << rows[250];
 }
 
 TEST_F(SshRun, AFailingCommandIsAFailedRunWithItsStatusAndMeasurement) {
@@ -400,9 +423,12 @@ protected:
         o.timeout = std::chrono::seconds(180);
         return o;
     }
-    test::ProcessResult run(const std::string& experiment) const {
+    test::ProcessResult run(const std::string& experiment,
+                            const std::vector<std::string>& extra_args = {}) const {
         test::write_file(m_file, experiment);
-        return test::run_joulebench({"run", m_file.string(), "--db", m_db.string()}, options());
+        std::vector<std::string> argv{"run", m_file.string(), "--db", m_db.string()};
+        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+        return test::run_joulebench(argv, options());
     }
     std::vector<RunRecord> runs() const { return Store(m_db, Store::Mode::kReadOnly).runs(); }
 
@@ -461,6 +487,23 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
     EXPECT_EQ(ok, 4U);
     EXPECT_EQ(failed, 4U);
     EXPECT_EQ(m_nvml->limits(0).current_mw, 400000U);  // restored on the remote side
+}
+
+TEST_F(SshRunCli, RunsIntervalReachesTheRemoteMeasure) {
+    const auto r =
+        run("[experiment]\nname = \"ssh-interval\"\nrepetitions = 2\n\n"
+            "[[workload]]\nname = \"w\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 0.5\"]\n\n" +
+                m_sshd->environment_toml("vm", test::joulebench_binary()),
+            {"--interval", "25"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 2U);
+    for (const auto& run : all) {
+        ASSERT_EQ(run.status, RunStatus::kDone) << run.stderr_tail << run.warnings_json;
+        const auto m = nlohmann::json::parse(run.measure_json);
+        EXPECT_EQ(m["interval_ms"].get<double>(), 25.0) << run.measure_json;
+        EXPECT_GT(m["samples"].get<std::uint64_t>(), 2U);  // more than the first and last rows
+    }
 }
 
 TEST_F(SshRunCli, ACapOutsideTheRemoteGpusRangeIsRefusedBeforeTheFirstRun) {

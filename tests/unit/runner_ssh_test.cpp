@@ -134,11 +134,16 @@ TEST(SshRemote, MeasureWordsCarryEnvGpuAndCaps) {
     run.gpu = 1;
     run.gpu_cap_w = 137.5;
     run.cpu_cap_w = 90;
+    run.interval = std::chrono::milliseconds(250);
     EXPECT_THAT(ssh::measure_words(run),
                 ElementsAre("env", "CUDA_VISIBLE_DEVICES=1", "JOULEBENCH_RUN_ID=abc", "X=a b'c",
-                            "/opt/jb/bin/joulebench", "measure", "-q", "--gpus", "1", "--power-cap",
-                            "137.5", "--cpu-power-cap", "90", "--", "python3", "train.py",
-                            "--epochs", "2"));
+                            "/opt/jb/bin/joulebench", "measure", "-q", "--interval", "250",
+                            "--gpus", "1", "--power-cap", "137.5", "--cpu-power-cap", "90", "--",
+                            "python3", "train.py", "--epochs", "2"));
+    // The interval is always given (the remote default could differ), and must be usable.
+    run.interval = std::chrono::milliseconds(0);
+    EXPECT_THROW((void)ssh::measure_words(run), Error);
+    run.interval = std::chrono::milliseconds(100);
     run.env.emplace_back("BAD=NAME", "x");
     EXPECT_THROW((void)ssh::measure_words(run), Error);
     run.env.pop_back();
@@ -304,7 +309,8 @@ TEST_F(RemoteScriptTest, NastyArgvAndEnvArriveIntactAndOutputSplitsCleanly) {
     EXPECT_THAT(argv[2], HasSubstr("joulebench-ssh."));
     EXPECT_FALSE(fs::exists(argv[2])) << "the remote temporary file is removed";
     const std::vector<std::string> rest(argv.begin() + 3, argv.end());
-    std::vector<std::string> expected{"-q", "--gpus", "0", "--power-cap", "150", "--"};
+    std::vector<std::string> expected{"-q", "--interval",  "100", "--gpus",
+                                      "0",  "--power-cap", "150", "--"};
     expected.insert(expected.end(), run.command.begin(), run.command.end());
     EXPECT_EQ(rest, expected);
 

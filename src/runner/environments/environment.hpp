@@ -52,6 +52,9 @@ struct WorkloadInstance {
     /// apply them where the workload runs; the runner applies them itself for all others.
     std::optional<double> gpu_cap_w;
     std::optional<double> cpu_cap_w;
+    /// The trace interval (`run --interval`), for environments that measure themselves and so
+    /// sample where the workload runs; the runner's own sampler uses it for all others.
+    std::chrono::milliseconds interval{100};
 };
 
 /// How an instance ended.

@@ -554,6 +554,7 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
     run.gpu_cap_w = instance.gpu_cap_w;
     run.cpu_cap_w = instance.cpu_cap_w;
     run.kill_grace = instance.kill_grace;
+    run.interval = instance.interval;
     std::vector<std::string> argv;
     try {
         argv = ssh_argv(ssh::remote_command(run));

@@ -85,6 +85,13 @@ std::vector<std::string> measure_words(const RemoteRun& run) {
     words.push_back(run.remote_joulebench);
     words.emplace_back("measure");
     words.emplace_back("-q");
+    if (run.interval.count() < 1) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("ssh: build the remote command: trace interval {} ms is under 1 ms",
+                                run.interval.count()));
+    }
+    words.emplace_back("--interval");
+    words.push_back(std::to_string(run.interval.count()));
     if (run.gpu) {
         words.emplace_back("--gpus");
         words.push_back(std::to_string(*run.gpu));

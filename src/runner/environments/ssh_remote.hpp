@@ -7,9 +7,9 @@
 //
 //   1. prints a start line `@joulebench-ssh:NONCE:start` (anything the login shell printed before
 //      it, e.g. from .bashrc, is not the workload's output);
-//   2. starts `env K=V... JOULEBENCH measure -q --json TMPFILE [--gpus N] [--power-cap W]
-//      [--cpu-power-cap W] -- CMD...` in the background, the workload's stdout and stderr going
-//      straight back through ssh;
+//   2. starts `env K=V... JOULEBENCH measure -q --json TMPFILE --interval MS [--gpus N]
+//      [--power-cap W] [--cpu-power-cap W] -- CMD...` in the background, the workload's stdout and
+//      stderr going straight back through ssh;
 //   3. starts a watcher that blocks reading the session's stdin: the local side never writes to
 //      it and closes it to end the run (timeout, interruption, or "result received"), and sshd
 //      closes it when the connection drops. On end of file the watcher sends SIGTERM to the
@@ -55,13 +55,16 @@ struct RemoteRun {
     std::optional<int> gpu;            ///< `--gpus N` (the GPU to measure and cap)
     std::optional<double> gpu_cap_w;   ///< `--power-cap W`
     std::optional<double> cpu_cap_w;   ///< `--cpu-power-cap W`
+    /// `--interval MS`: the trace interval (the remote measure's default is the same 100 ms).
+    std::chrono::milliseconds interval{100};
     /// Between the watcher's SIGTERM and its SIGKILL (rounded up to whole seconds, at least 1).
     std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
 };
 
 /// The words of the remote measure, without the `--json FILE` the script adds after `measure`:
-/// `env K=V... JOULEBENCH measure -q [--gpus N] [--power-cap W] [--cpu-power-cap W] -- CMD...`.
-/// Throws Error (kInvalidArgument) for an empty command or an invalid variable name.
+/// `env K=V... JOULEBENCH measure -q --interval MS [--gpus N] [--power-cap W]
+/// [--cpu-power-cap W] -- CMD...`. Throws Error (kInvalidArgument) for an empty command, an
+/// invalid variable name or an interval under 1 ms.
 [[nodiscard]] std::vector<std::string> measure_words(const RemoteRun& run);
 
 /// The sh script described above, with every word of measure_words() quoted in it.
