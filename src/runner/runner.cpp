@@ -902,6 +902,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         } else {
             const std::vector<Sensor*> sensors = slot.sensors.pointers();
             StoreTraceSink sink(store, run.run_id);
+            if (remote) inst.trace = &sink;  // the remote measure's trace comes back into it
             PhaseSampler phases(remote ? std::vector<Sensor*>{} : sensors, options.interval);
             InstanceResult ir;
             std::string begin_error;

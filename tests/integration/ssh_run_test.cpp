@@ -506,6 +506,140 @@ TEST_F(SshRunCli, RunsIntervalReachesTheRemoteMeasure) {
     }
 }
 
+// The columns a local run's trace has for these domains (store_trace_sink.hpp).
+std::vector<std::pair<std::string, std::string>> expected_columns(const nlohmann::json& m) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& d : m["domains"]) {
+        out.emplace_back(d["id"], "energy_j");
+        out.emplace_back(d["id"], "power_w");
+    }
+    for (const auto& d : m["domains"]) {
+        if (d["kind"] != "gpu") continue;
+        for (const char* q : {"utilisation_pct", "temperature_c", "sm_clock_mhz",
+                              "throttle_reasons", "enforced_limit_w"}) {
+            out.emplace_back(d["id"], q);
+        }
+    }
+    return out;
+}
+
+TEST_F(SshRunCli, TheRemoteTraceIsStoredLikeALocalRunsTrace) {
+    const auto r = run(
+        "[experiment]\nname = \"ssh-trace\"\nrepetitions = 2\n\n"
+        "[[workload]]\nname = \"w\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 0.6\"]\n\n" +
+            m_sshd->environment_toml("vm", test::joulebench_binary()) + "\n[gpus]\ndevices = [0]\n",
+        {"--interval", "50"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 2U);
+    const Store store(m_db, Store::Mode::kReadOnly);
+    for (const auto& run : all) {
+        ASSERT_EQ(run.status, RunStatus::kDone) << run.stderr_tail << run.warnings_json;
+        EXPECT_EQ(run.warnings_json.find("trace"), std::string::npos) << run.warnings_json;
+        const auto m = nlohmann::json::parse(run.measure_json);
+        const Trace trace = store.trace(run.run_id);
+        // The same columns as a local run measuring these domains, GPU telemetry included.
+        std::vector<std::pair<std::string, std::string>> columns;
+        for (const auto& c : trace.columns) columns.emplace_back(c.domain, c.quantity);
+        EXPECT_EQ(columns, expected_columns(m));
+        EXPECT_THAT(columns, ::testing::Contains(
+                                 std::pair<std::string, std::string>("gpu0", "utilisation_pct")));
+        EXPECT_THAT(columns, ::testing::Contains(
+                                 std::pair<std::string, std::string>("package0", "energy_j")));
+        // One row per sample the remote measure counted: at 50 ms over about 0.6 s, the first
+        // and last readings and one per interval deadline.
+        const auto samples = m["samples"].get<std::size_t>();
+        EXPECT_EQ(trace.times_s.size(), samples);
+        EXPECT_GE(samples, 3U);
+        EXPECT_LE(static_cast<double>(samples),
+                  std::floor(m["wall_s"].get<double>() * 1000.0 / 50.0) + 3.0);
+        ASSERT_EQ(trace.values.size(), trace.columns.size());
+        for (std::size_t i = 1; i < trace.times_s.size(); ++i) {
+            EXPECT_GE(trace.times_s[i], trace.times_s[i - 1]);
+        }
+        // The last row's cumulative energy of each domain is the domain's measured energy (the
+        // remote CSV keeps 6 decimals).
+        for (const auto& d : m["domains"]) {
+            if (d["method"] == "estimated") continue;
+            for (std::size_t c = 0; c < trace.columns.size(); ++c) {
+                if (trace.columns[c].domain != d["id"] || trace.columns[c].quantity != "energy_j") {
+                    continue;
+                }
+                ASSERT_FALSE(trace.values[c].empty());
+                EXPECT_NEAR(trace.values[c].back(), d["energy_j"].get<double>(), 2e-6) << d["id"];
+            }
+        }
+    }
+}
+
+// A remote joulebench whose `measure` spoils (or empties) its --samples file after it wrote it.
+fs::path spoiling_joulebench(const fs::path& dir, const std::string& how) {
+    const fs::path path = dir / ("joulebench-" + how);
+    test::write_file(path,
+                     "#!/bin/sh\n"
+                     "real=" +
+                         test::joulebench_binary() +
+                         "\n"
+                         "case \"$1\" in measure) ;; *) exec \"$real\" \"$@\" ;; esac\n"
+                         "\"$real\" \"$@\"\n"
+                         "rc=$?\n"
+                         "prev=\n"
+                         "for a in \"$@\"; do\n"
+                         "  if [ \"$prev\" = --samples ]; then " +
+                         (how == "malformed" ? std::string("printf '9.5,abc\\n' >> \"$a\"")
+                                             : std::string(": > \"$a\"")) +
+                         "; fi\n"
+                         "  prev=$a\n"
+                         "done\n"
+                         "exit $rc\n");
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    return path;
+}
+
+TEST_F(SshRunCli, AMalformedOrMissingTraceIsAWarningNotAFailure) {
+    for (const std::string how : {"malformed", "empty"}) {
+        fs::remove(m_db);
+        fs::remove_all(m_db.string() + ".logs");
+        const fs::path remote = spoiling_joulebench(m_dir.path(), how);
+        const auto r = run("[experiment]\nname = \"ssh-bad-trace-" + how +
+                           "\"\nrepetitions = 1\n\n"
+                           "[[workload]]\nname = \"w\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep "
+                           "0.3\"]\n\n" +
+                           m_sshd->environment_toml("vm", remote.string()));
+        ASSERT_EQ(r.exit_code, 0) << how << ": " << r.err;
+        const auto all = runs();
+        ASSERT_EQ(all.size(), 1U);
+        const auto& run = all[0];
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.warnings_json;
+        ASSERT_FALSE(run.measure_json.empty());
+        const auto samples = nlohmann::json::parse(run.measure_json)["samples"].get<std::size_t>();
+        const Trace trace = Store(m_db, Store::Mode::kReadOnly).trace(run.run_id);
+        const std::string target = fmt::format("{}@127.0.0.1:{}", m_sshd->user(), m_sshd->port());
+        const auto warnings = nlohmann::json::parse(run.warnings_json);
+        std::string trace_warning;
+        for (const auto& w : warnings) {
+            if (w.get<std::string>().find("trace") != std::string::npos) trace_warning = w;
+        }
+        if (how == "malformed") {
+            // The bad line is the one after the header and every sample row; those rows stay.
+            EXPECT_THAT(trace_warning,
+                        HasSubstr(fmt::format("ssh: the trace from {} is malformed: line "
+                                              "{}: 2 fields, the header has ",
+                                              target, samples + 2)))
+                << run.warnings_json;
+            EXPECT_THAT(trace_warning,
+                        HasSubstr(fmt::format("the {} rows before it are kept", samples)));
+            EXPECT_EQ(trace.times_s.size(), samples);
+        } else {
+            EXPECT_THAT(trace_warning, HasSubstr("ssh: no trace came back from " + target))
+                << run.warnings_json;
+            EXPECT_TRUE(trace.times_s.empty());
+            EXPECT_TRUE(trace.columns.empty());
+        }
+    }
+}
+
 TEST_F(SshRunCli, ACapOutsideTheRemoteGpusRangeIsRefusedBeforeTheFirstRun) {
     const auto r =
         run("[experiment]\nname = \"ssh-bad-cap\"\nrepetitions = 1\n\n"

@@ -257,9 +257,12 @@ args = sys.argv[1:]
 with open(os.environ["FAKE_RECORD"], "w") as f:
     json.dump({"argv": args, "nasty": os.environ.get("NASTY")}, f)
 json_path = args[args.index("--json") + 1]
+samples_path = args[args.index("--samples") + 1]
 rc = subprocess.call(args[args.index("--") + 1:])
 with open(json_path, "w") as f:
     f.write('{"fake": true}\n')
+with open(samples_path, "w") as f:
+    f.write('time_s,fake\n0.0,1\n')
 sys.exit(rc if rc >= 0 else 128 - rc)
 )");
         fs::permissions(fake_, fs::perms::owner_all);
@@ -290,25 +293,33 @@ TEST_F(RemoteScriptTest, NastyArgvAndEnvArriveIntactAndOutputSplitsCleanly) {
     EXPECT_TRUE(session_gone(r.session));
 
     std::string body;
-    ssh::OutputDemux demux(run.nonce, [&](std::string_view d) { body.append(d); });
+    std::string trace;
+    ssh::OutputDemux demux(
+        run.nonce, [&](std::string_view d) { body.append(d); }, 1024,
+        [&](std::string_view d) { trace.append(d); });
     demux.feed(r.out);
     demux.finish();
     ASSERT_TRUE(demux.started());
     ASSERT_TRUE(demux.complete()) << r.out;
     EXPECT_EQ(demux.remote_status(), 3);
     EXPECT_EQ(demux.json(), "{\"fake\": true}\n");
+    EXPECT_EQ(trace, "time_s,fake\n0.0,1\n");  // the --samples file, after the JSON
     EXPECT_EQ(demux.preamble_bytes(), 0U);
     EXPECT_EQ(demux.trailing_bytes(), 0U);
 
     const auto record = nlohmann::json::parse(test::read_file(dir_.path() / "record.json"));
     EXPECT_EQ(record["nasty"], nasty_value);
     const auto argv = record["argv"].get<std::vector<std::string>>();
-    ASSERT_GE(argv.size(), 4U);
+    ASSERT_GE(argv.size(), 6U);
     EXPECT_EQ(argv[0], "measure");
     EXPECT_EQ(argv[1], "--json");
     EXPECT_THAT(argv[2], HasSubstr("joulebench-ssh."));
     EXPECT_FALSE(fs::exists(argv[2])) << "the remote temporary file is removed";
-    const std::vector<std::string> rest(argv.begin() + 3, argv.end());
+    EXPECT_EQ(argv[3], "--samples");
+    EXPECT_THAT(argv[4], HasSubstr("joulebench-ssh."));
+    EXPECT_NE(argv[4], argv[2]);
+    EXPECT_FALSE(fs::exists(argv[4])) << "the remote temporary trace is removed";
+    const std::vector<std::string> rest(argv.begin() + 5, argv.end());
     std::vector<std::string> expected{"-q", "--interval",  "100", "--gpus",
                                       "0",  "--power-cap", "150", "--"};
     expected.insert(expected.end(), run.command.begin(), run.command.end());
@@ -332,6 +343,7 @@ TEST_F(RemoteScriptTest, NoJsonIsAnEndWithLengthZeroAndTheStatus) {
     EXPECT_TRUE(demux.complete());
     EXPECT_EQ(demux.remote_status(), 127);
     EXPECT_EQ(demux.json_length(), 0U);
+    EXPECT_EQ(demux.trace_length(), 0U);
     EXPECT_EQ(body, "");
 }
 

@@ -31,6 +31,10 @@
 #include "joulebench/measure.hpp"
 #include "joulebench/units.hpp"
 
+namespace joulebench {
+class TraceSink;
+}
+
 namespace joulebench::runner {
 
 /// One workload instance to run (one attempt of one run of the plan).
@@ -55,6 +59,10 @@ struct WorkloadInstance {
     /// The trace interval (`run --interval`), for environments that measure themselves and so
     /// sample where the workload runs; the runner's own sampler uses it for all others.
     std::chrono::milliseconds interval{100};
+    /// Where environments that measure themselves put the run's sample trace (the store's sink,
+    /// as the runner's own sampler does for all others); may be null (no trace kept). A trace
+    /// that is missing or malformed is a warning of the run, never its failure.
+    TraceSink* trace = nullptr;
 };
 
 /// How an instance ended.

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
@@ -33,6 +35,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kTermToKill{2000};
 constexpr milliseconds kDrainAfterExit{2000};
 constexpr std::size_t kCaptureLimit = 8U << 20U;
+constexpr std::size_t kMaxJsonBytes = 64U << 20U;
 
 class Fd {
 public:
@@ -232,6 +235,40 @@ void append_line(const std::filesystem::path& file, const std::string& line) {
     const std::string text = line + "\n";
     // Best effort: a note for the stderr tail; the same text is in the run's warnings.
     (void)!::write(fd.get(), text.data(), text.size());
+}
+
+// What is wrong with the trace of a run whose measurement came back, if anything: never a
+// failure of the run (docs/ssh.md).
+std::optional<std::string> trace_warning(const ssh::OutputDemux& demux,
+                                         const ssh::TraceCsvParser* trace, std::uint64_t samples,
+                                         const std::string& target) {
+    if (demux.trace_length() == 0) {
+        return fmt::format(
+            "ssh: no trace came back from {} (the remote measure wrote no --samples file): the "
+            "run has no trace",
+            target);
+    }
+    const std::uint64_t rows = trace != nullptr ? trace->rows() : 0;
+    if (demux.trace_received() < demux.trace_length()) {
+        return fmt::format(
+            "ssh: the trace from {} was cut off ({} of {} bytes arrived): the {} rows before the "
+            "cut are kept",
+            target, demux.trace_received(), demux.trace_length(), rows);
+    }
+    if (trace == nullptr) {
+        return fmt::format("ssh: the trace from {} was not read (its measurement was not)", target);
+    }
+    if (!trace->error().empty()) {
+        return fmt::format(
+            "ssh: the trace from {} is malformed: {}; the {} rows before it are kept", target,
+            trace->error(), rows);
+    }
+    if (rows != samples) {
+        return fmt::format(
+            "ssh: the trace from {} has {} rows, but its measurement counted {} samples", target,
+            rows, samples);
+    }
+    return std::nullopt;
 }
 
 std::string remote_target(const EnvironmentSpec& spec) {
@@ -594,17 +631,50 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
     ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
 
     int write_errno = 0;
-    ssh::OutputDemux demux(run.nonce, [&](std::string_view data) {
-        while (!data.empty() && write_errno == 0) {
-            const ssize_t n = ::write(out_file.get(), data.data(), data.size());
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                write_errno = errno;  // keep reading: ssh must never block on a full pipe
-                break;
-            }
-            data.remove_prefix(static_cast<std::size_t>(n));
+    // The remote measurement, read once all of its JSON is here: at the trace's first bytes,
+    // which come right after it, or after the session ended.
+    const std::string* json_text = nullptr;
+    std::optional<MeasureResult> measured;
+    std::string measured_error;
+    bool measured_read = false;
+    auto read_measurement = [&] {
+        if (measured_read) return;
+        measured_read = true;
+        try {
+            measured = report::measure_from_json(nlohmann::ordered_json::parse(*json_text));
+        } catch (const std::exception& e) {
+            measured_error = e.what();
         }
-    });
+    };
+    // The trace goes row by row into the instance's sink (the store) as it arrives; it is checked
+    // against the measurement's domains, so it is read only when the measurement could be.
+    std::unique_ptr<ssh::TraceCsvParser> trace;
+    auto on_trace = [&](std::string_view data) {
+        if (instance.trace == nullptr) return;
+        if (!trace) {
+            read_measurement();
+            if (!measured) return;
+            std::vector<SensorInfo> domains;
+            for (const auto& d : measured->domains) domains.push_back(d.info);
+            trace = std::make_unique<ssh::TraceCsvParser>(*instance.trace, std::move(domains));
+        }
+        trace->feed(data);
+    };
+    ssh::OutputDemux demux(
+        run.nonce,
+        [&](std::string_view data) {
+            while (!data.empty() && write_errno == 0) {
+                const ssize_t n = ::write(out_file.get(), data.data(), data.size());
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    write_errno = errno;  // keep reading: ssh must never block on a full pipe
+                    break;
+                }
+                data.remove_prefix(static_cast<std::size_t>(n));
+            }
+        },
+        kMaxJsonBytes, on_trace);
+    json_text = &demux.json();
 
     std::optional<Clock::time_point> deadline;
     if (instance.timeout) deadline = result.start_time + *instance.timeout;
@@ -641,7 +711,7 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
             }
         }
         if (ssh_status && (!out_r.open() || now >= *drain_until)) break;
-        if (!ended_by && !demux.complete()) {
+        if (!ended_by && !demux.json_complete()) {
             const bool stop = instance.stop != nullptr && instance.stop->load();
             const bool late = deadline && now >= *deadline;
             if (stop || late) {
@@ -650,6 +720,12 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
                 in_w.reset();  // the remote watcher ends the workload
                 term_at = now + grace;
             }
+        } else if (!ended_by && !demux.complete() && in_w.open() && instance.stop != nullptr &&
+                   instance.stop->load()) {
+            // The measurement is here and only the trace is still coming: the run is not
+            // interrupted, but the experiment stops now (the trace is cut off, with a warning).
+            in_w.reset();
+            if (!term_at) term_at = now + grace;
         }
         if (!ssh_status && term_at && !kill_at && now >= *term_at) {
             ::kill(-pid, SIGTERM);
@@ -660,6 +736,7 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
         }
     }
     demux.finish();
+    if (trace) trace->finish();  // the sink's last rows are written
     result.end_time = Clock::now();
     // Whatever ssh left in its group (a ProxyCommand) does not outlive the run.
     if (::kill(-pid, 0) == 0) ::kill(-pid, SIGKILL);
@@ -726,16 +803,15 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
             "left behind); they were added to the end of the stdout file",
             demux.trailing_bytes()));
     }
-    if (demux.complete() && demux.json_length() > 0) {
-        try {
-            const auto document = nlohmann::ordered_json::parse(demux.json());
-            MeasureResult measured = report::measure_from_json(document);
-            result.exit_code = measured.exit_code;
-            result.signal = measured.signal;
-            result.started_at = measured.started_at;
-            result.cpu_user_s = measured.cpu_user_s;
-            result.cpu_system_s = measured.cpu_system_s;
-            for (const auto& cap : measured.power_caps) {
+    if (demux.json_complete() && demux.json_length() > 0) {
+        read_measurement();
+        if (measured) {
+            result.exit_code = measured->exit_code;
+            result.signal = measured->signal;
+            result.started_at = measured->started_at;
+            result.cpu_user_s = measured->cpu_user_s;
+            result.cpu_system_s = measured->cpu_system_s;
+            for (const auto& cap : measured->power_caps) {
                 if (!cap.restored) {
                     note(
                         fmt::format("ssh: the cap of {} on {} was NOT restored: {}; run "
@@ -743,16 +819,21 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
                                     cap.label, target, cap.restore_error));
                 }
             }
-            if (remote_status != measured.exit_code && !ended_by) {
+            if (remote_status != measured->exit_code && !ended_by) {
                 result.warnings.push_back(fmt::format(
                     "ssh: the remote joulebench measure exited with status {} (the workload's "
                     "was {}); see the stderr file",
-                    remote_status, measured.exit_code));
+                    remote_status, measured->exit_code));
+            }
+            if (instance.trace != nullptr) {
+                if (auto w = trace_warning(demux, trace.get(), measured->samples, target)) {
+                    result.warnings.push_back(std::move(*w));
+                }
             }
             result.measured = std::move(measured);
-        } catch (const std::exception& e) {
+        } else {
             note(fmt::format("ssh: the measurement from {} could not be read: {}", target,
-                             e.what()));
+                             measured_error));
             result.exit_code = remote_status;
         }
     } else if (demux.json_length() > 0) {

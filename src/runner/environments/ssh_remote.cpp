@@ -1,11 +1,16 @@
 #include "runner/environments/ssh_remote.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <random>
+#include <stdexcept>
+#include <type_traits>
 
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -111,13 +116,14 @@ std::vector<std::string> measure_words(const RemoteRun& run) {
 
 std::string remote_script(const RemoteRun& run) {
     const std::vector<std::string> words = measure_words(run);
-    // words: env, K=V..., remote_joulebench, measure, ...: --json "$f" goes right after measure.
+    // words: env, K=V..., remote_joulebench, measure, ...: --json "$f" --samples "$t" go right
+    // after measure.
     const std::size_t measure_at = 2 + run.env.size();
     std::string measure;
     for (std::size_t i = 0; i < words.size(); ++i) {
         if (i > 0) measure += ' ';
         measure += shell_quote(words[i]);
-        if (i == measure_at) measure += " --json \"$f\"";
+        if (i == measure_at) measure += " --json \"$f\" --samples \"$t\"";
     }
     const auto grace_s = std::max<long long>(1, (run.kill_grace.count() + 999) / 1000);
     // Written for POSIX sh (dash, bash --posix, busybox). Why each step is there: ssh_remote.hpp.
@@ -126,26 +132,33 @@ std::string remote_script(const RemoteRun& run) {
     s += "printf '%s\\n' " + shell_quote(start_line(run.nonce)) + "\n";
     s += "rc=125\n";
     s += "n=0\n";
-    s += "if f=$(mktemp \"${TMPDIR:-/tmp}/joulebench-ssh.XXXXXXXXXX\"); then\n";
+    s += "m=0\n";
+    s += "f=\n";
+    s += "t=\n";
+    s += "if f=$(mktemp \"${TMPDIR:-/tmp}/joulebench-ssh.XXXXXXXXXX\") &&\n";
+    s += "   t=$(mktemp \"${TMPDIR:-/tmp}/joulebench-ssh.XXXXXXXXXX\"); then\n";
     // Started before the trap below: measure and the workload keep the default dispositions.
     s += "  " + measure + " 3<&- &\n";
     s += "  p=$!\n";
     // This shell and the watcher survive the group-wide SIGTERMs they send.
     s += "  trap '' HUP INT TERM\n";
     s += "  { while read -r _ <&3; do :; done; exec 3<&-; kill -TERM 0; sleep " +
-         std::to_string(grace_s) + "; rm -f \"$f\"; kill -KILL 0; } >/dev/null 2>&1 &\n";
+         std::to_string(grace_s) + "; rm -f \"$f\" \"$t\"; kill -KILL 0; } >/dev/null 2>&1 &\n";
     s += "  exec 3<&-\n";
     s += "  wait \"$p\"\n";
     s += "  rc=$?\n";
     // What the workload left behind in the session's group does not outlive the run.
     s += "  kill -TERM 0 2>/dev/null\n";
     s += "  if [ -s \"$f\" ]; then n=$(wc -c <\"$f\"); n=$((n + 0)); fi\n";
+    s += "  if [ -s \"$t\" ]; then m=$(wc -c <\"$t\"); m=$((m + 0)); fi\n";
     s += "else\n";
     s += "  echo 'joulebench-ssh: cannot create a temporary file in '\"${TMPDIR:-/tmp}\" >&2\n";
     s += "fi\n";
-    s += "printf '\\n%s%s:%s\\n' " + shell_quote(end_line_prefix(run.nonce)) + " \"$rc\" \"$n\"\n";
+    s += "printf '\\n%s%s:%s:%s\\n' " + shell_quote(end_line_prefix(run.nonce)) +
+         " \"$rc\" \"$n\" \"$m\"\n";
     s += "if [ \"$n\" -gt 0 ]; then cat \"$f\"; fi\n";
-    s += "rm -f \"$f\"\n";
+    s += "if [ \"$m\" -gt 0 ]; then cat \"$t\"; fi\n";
+    s += "rm -f \"$f\" \"$t\"\n";
     s += "exit \"$rc\"\n";
     return s;
 }
@@ -156,10 +169,11 @@ std::string remote_command(const RemoteRun& run) {
 
 // ---------------------------------------------------------------------------------------------
 
-OutputDemux::OutputDemux(std::string_view nonce, Sink body, std::size_t max_json_bytes)
+OutputDemux::OutputDemux(std::string_view nonce, Sink body, std::size_t max_json_bytes, Sink trace)
     : m_start(start_line(nonce) + "\n"),
       m_end("\n" + end_line_prefix(nonce)),
       m_sink(std::move(body)),
+      m_trace_sink(std::move(trace)),
       m_max_json(max_json_bytes) {}
 
 void OutputDemux::body(std::string_view data) {
@@ -236,19 +250,27 @@ void OutputDemux::feed(std::string_view data) {
                     break;
                 }
                 data.remove_prefix(newline + 1);
-                // "STATUS:LENGTH"
+                // "STATUS:LENGTH:TRACE_LENGTH" (or "STATUS:LENGTH": no trace).
                 const std::string line = std::move(m_pending);
                 m_pending.clear();
                 const auto colon = line.find(':');
+                const auto colon2 = colon == std::string::npos ? colon : line.find(':', colon + 1);
+                const std::size_t length_end = colon2 == std::string::npos ? line.size() : colon2;
                 int status = -1;
                 unsigned long long length = 0;
+                unsigned long long trace_length = 0;
                 bool ok = colon != std::string::npos;
                 if (ok) {
                     const char* b = line.data();
                     const auto r1 = std::from_chars(b, b + colon, status);
-                    const auto r2 = std::from_chars(b + colon + 1, b + line.size(), length);
+                    const auto r2 = std::from_chars(b + colon + 1, b + length_end, length);
                     ok = r1.ec == std::errc() && r1.ptr == b + colon && r2.ec == std::errc() &&
-                         r2.ptr == b + line.size() && status >= 0 && status <= 255;
+                         r2.ptr == b + length_end && status >= 0 && status <= 255;
+                    if (ok && colon2 != std::string::npos) {
+                        const auto r3 =
+                            std::from_chars(b + colon2 + 1, b + line.size(), trace_length);
+                        ok = r3.ec == std::errc() && r3.ptr == b + line.size();
+                    }
                 }
                 if (!ok) {
                     m_error = fmt::format(
@@ -258,6 +280,7 @@ void OutputDemux::feed(std::string_view data) {
                 }
                 m_status = status;
                 m_json_length = static_cast<std::size_t>(length);
+                m_trace_length = trace_length;
                 if (m_json_length > m_max_json) {
                     m_error = fmt::format(
                         "the remote measurement announced {} bytes of JSON, more than the {} "
@@ -266,14 +289,27 @@ void OutputDemux::feed(std::string_view data) {
                     m_state = State::kBroken;
                     break;
                 }
-                m_state = m_json_length == 0 ? State::kAfter : State::kJson;
+                m_state = m_json_length > 0    ? State::kJson
+                          : m_trace_length > 0 ? State::kTrace
+                                               : State::kAfter;
                 break;
             }
             case State::kJson: {
                 const std::size_t take = std::min(data.size(), m_json_length - m_json.size());
                 m_json.append(data.substr(0, take));
                 data.remove_prefix(take);
-                if (m_json.size() == m_json_length) m_state = State::kAfter;
+                if (m_json.size() == m_json_length) {
+                    m_state = m_trace_length > 0 ? State::kTrace : State::kAfter;
+                }
+                break;
+            }
+            case State::kTrace: {
+                const auto take = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(data.size(), m_trace_length - m_trace_received));
+                if (m_trace_sink) m_trace_sink(data.substr(0, take));
+                m_trace_received += take;
+                data.remove_prefix(take);
+                if (m_trace_received == m_trace_length) m_state = State::kAfter;
                 break;
             }
             case State::kAfter:
@@ -304,6 +340,237 @@ void OutputDemux::finish() {
         m_preamble_bytes += m_pending.size();
         m_pending.clear();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// A remote run's domain, described for the trace sink; it is measured remotely, never read here.
+class TraceCsvParser::Domain final : public Sensor {
+public:
+    explicit Domain(SensorInfo info) : m_info(std::move(info)) {}
+    [[nodiscard]] const SensorInfo& info() const override { return m_info; }
+    std::optional<EnergySample> sample() noexcept override { return std::nullopt; }
+    [[nodiscard]] SensorHealth health() const override { return {}; }
+
+private:
+    SensorInfo m_info;
+};
+
+namespace {
+
+constexpr std::array<std::string_view, 5> kTelemetryColumns{
+    "utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons", "enforced_limit_w"};
+
+// A cell as a finite number; nullopt for an empty cell. Throws std::invalid_argument naming the
+// problem.
+template <class T>
+std::optional<T> number_cell(std::string_view cell, const std::string& column, int base = 10) {
+    if (cell.empty()) return std::nullopt;
+    T value{};
+    const char* end = cell.data() + cell.size();
+    std::from_chars_result r{};
+    if constexpr (std::is_floating_point_v<T>) {
+        r = std::from_chars(cell.data(), end, value);
+    } else {
+        r = std::from_chars(cell.data(), end, value, base);
+    }
+    bool ok = r.ec == std::errc() && r.ptr == end;
+    if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
+    if (!ok) {
+        throw std::invalid_argument(fmt::format("column '{}': '{}' is not {}", column, cell,
+                                                std::is_floating_point_v<T> ? "a finite number"
+                                                : base == 16                ? "a hexadecimal number"
+                                                                            : "a whole number"));
+    }
+    return value;
+}
+
+}  // namespace
+
+TraceCsvParser::TraceCsvParser(TraceSink& sink, std::vector<SensorInfo> domains)
+    : m_sink(sink), m_infos(std::move(domains)) {
+    // What the remote `measure --samples` writes for these domains (CsvTraceSink::begin).
+    m_columns.emplace_back("time_s");
+    for (const auto& info : m_infos) {
+        m_columns.push_back(info.id + "_power_w");
+        m_columns.push_back(info.id + "_energy_j");
+    }
+    for (const auto& info : m_infos) {
+        const bool gpu = info.kind == DomainKind::kGpu;
+        m_is_gpu.push_back(gpu);
+        if (!gpu) continue;
+        for (const auto q : kTelemetryColumns)
+            m_columns.push_back(fmt::format("{}_{}", info.id, q));
+    }
+    m_values.resize(m_infos.size());
+    m_telemetry.resize(m_infos.size());
+}
+
+TraceCsvParser::~TraceCsvParser() = default;
+
+void TraceCsvParser::fail(std::string problem) {
+    if (m_error.empty()) m_error = fmt::format("line {}: {}", m_line, problem);
+}
+
+void TraceCsvParser::feed(std::string_view data) noexcept {
+    if (!m_error.empty() || m_finished) return;
+    try {
+        while (!data.empty() && m_error.empty()) {
+            const auto newline = data.find('\n');
+            const std::string_view part = data.substr(0, newline);
+            if (m_pending.size() + part.size() > kMaxLineBytes) {
+                ++m_line;
+                fail(fmt::format("longer than {} bytes: not a trace row", kMaxLineBytes));
+                return;
+            }
+            if (newline == std::string_view::npos) {
+                m_pending.append(part);
+                return;
+            }
+            data.remove_prefix(newline + 1);
+            ++m_line;
+            if (m_pending.empty()) {
+                line(part);
+            } else {
+                m_pending.append(part);
+                const std::string whole = std::move(m_pending);
+                m_pending.clear();
+                line(whole);
+            }
+        }
+    } catch (const std::exception& e) {
+        fail(e.what());  // allocation failure: the rows so far stay
+    }
+}
+
+void TraceCsvParser::finish() noexcept {
+    if (m_finished) return;
+    if (m_error.empty()) {
+        if (!m_pending.empty()) {
+            ++m_line;
+            fail("the line has no line break: the trace was cut off");
+        } else if (m_line == 0) {
+            m_line = 1;
+            fail("no header line: the trace is empty");
+        }
+    }
+    m_finished = true;
+    if (m_begun) m_sink.end();
+}
+
+void TraceCsvParser::line(std::string_view text) {
+    // The remote measure writes these lines itself (CsvTraceSink) without quoting: ids and numbers
+    // hold no comma or quote. So a plain split is exact, and a quote is refused rather than
+    // interpreted (import/csv_reader reads whole texts held in memory; this reads a stream).
+    std::vector<std::string_view> fields;
+    fields.reserve(m_columns.size());
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = text.find(',', start);
+        fields.push_back(
+            text.substr(start, comma == std::string_view::npos ? comma : comma - start));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    if (text.find('"') != std::string_view::npos) {
+        fail("a quote ('\"'): the remote trace is written without quoting");
+        return;
+    }
+    if (m_line == 1) {
+        header(fields);
+    } else {
+        row(fields);
+    }
+}
+
+void TraceCsvParser::header(const std::vector<std::string_view>& fields) {
+    for (std::size_t i = 0; i < std::max(fields.size(), m_columns.size()); ++i) {
+        if (i < fields.size() && i < m_columns.size() && fields[i] == m_columns[i]) continue;
+        std::vector<std::string> ids;
+        for (const auto& info : m_infos) ids.push_back(info.id);
+        const std::string expected =
+            fmt::format("(the measurement's domains are {})",
+                        ids.empty() ? "none" : fmt::format("{}", fmt::join(ids, ", ")));
+        if (i >= fields.size()) {
+            fail(fmt::format("the header has {} columns, {} expected: '{}' is missing {}",
+                             fields.size(), m_columns.size(), m_columns[i], expected));
+        } else if (i >= m_columns.size()) {
+            fail(
+                fmt::format("the header has {} columns, {} expected: column {} '{}' is not one "
+                            "{}",
+                            fields.size(), m_columns.size(), i + 1, fields[i], expected));
+        } else {
+            fail(fmt::format("header column {} is '{}', '{}' expected {}", i + 1, fields[i],
+                             m_columns[i], expected));
+        }
+        return;
+    }
+    for (const auto& info : m_infos) m_domains.push_back(std::make_unique<Domain>(info));
+    std::vector<const Sensor*> view;
+    for (const auto& d : m_domains) view.push_back(d.get());
+    m_sink.begin(view);
+    m_begun = true;
+}
+
+void TraceCsvParser::row(const std::vector<std::string_view>& fields) {
+    if (fields.size() != m_columns.size()) {
+        fail(fmt::format("{} fields, the header has {}", fields.size(), m_columns.size()));
+        return;
+    }
+    try {
+        const auto time = number_cell<double>(fields[0], m_columns[0]);
+        if (!time) throw std::invalid_argument("column 'time_s' is empty");
+        if (*time < 0.0) {
+            throw std::invalid_argument(fmt::format("time_s {} is negative", fields[0]));
+        }
+        if (m_last_time && *time < *m_last_time) {
+            throw std::invalid_argument(
+                fmt::format("time_s {} is before the previous row's {}", fields[0], *m_last_time));
+        }
+        std::size_t at = 1;
+        for (std::size_t i = 0; i < m_infos.size(); ++i, at += 2) {
+            const auto power = number_cell<double>(fields[at], m_columns[at]);
+            const auto energy = number_cell<double>(fields[at + 1], m_columns[at + 1]);
+            if (power && !energy) {
+                throw std::invalid_argument(fmt::format("column '{}' has a value but '{}' is empty",
+                                                        m_columns[at], m_columns[at + 1]));
+            }
+            auto& v = m_values[i];
+            v.valid = energy.has_value();  // both empty: a failed read, a gap
+            v.energy_j = energy.value_or(0.0);
+            v.power_w = power;
+        }
+        for (std::size_t i = 0; i < m_infos.size(); ++i) {
+            m_telemetry[i].reset();
+            if (!m_is_gpu[i]) continue;
+            GpuTelemetry t;
+            t.utilisation_pct = number_cell<unsigned>(fields[at], m_columns[at]);
+            t.temperature_c = number_cell<double>(fields[at + 1], m_columns[at + 1]);
+            t.sm_clock_mhz = number_cell<unsigned>(fields[at + 2], m_columns[at + 2]);
+            const std::string_view throttle = fields[at + 3];
+            if (!throttle.empty()) {
+                if (throttle.size() < 3 || throttle.substr(0, 2) != "0x") {
+                    throw std::invalid_argument(fmt::format(
+                        "column '{}': '{}' is not a 0x... bit mask", m_columns[at + 3], throttle));
+                }
+                t.throttle_reasons =
+                    number_cell<std::uint64_t>(throttle.substr(2), m_columns[at + 3], 16);
+            }
+            if (const auto limit = number_cell<double>(fields[at + 4], m_columns[at + 4])) {
+                t.enforced_limit = Watts(*limit);
+            }
+            const bool any = t.utilisation_pct || t.temperature_c || t.sm_clock_mhz ||
+                             t.throttle_reasons || t.enforced_limit;
+            if (any) m_telemetry[i] = t;
+            at += kTelemetryColumns.size();
+        }
+        m_last_time = time;
+    } catch (const std::invalid_argument& e) {
+        fail(e.what());
+        return;
+    }
+    m_sink.row(*m_last_time, m_values, m_telemetry);
+    ++m_rows;
 }
 
 }  // namespace joulebench::runner::ssh
