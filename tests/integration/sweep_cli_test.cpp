@@ -310,7 +310,8 @@ TEST_F(SweepCli, MeasuredCpuEnergyIsNotMarked) {
 
 TEST_F(SweepCli, RowsWithAttributedCpuEnergyAreMarkedWithAFootnote) {
     // Two GPU slots and a measured CPU package: each run waits until the other slot's run has
-    // started, so both overlap for certain and their package energy is attributed.
+    // started, so both overlap for certain, then keeps a CPU busy for 0.3 s, so that the
+    // machine's busy CPU time over the runs is not zero and their package energy is attributed.
     m_state.add_gpu();
     FakePowercapTree tree(m_dir.path() / "powercap");
     tree.add_typical_socket(0, 40.0, 20.0, 4.0);
@@ -327,18 +328,21 @@ TEST_F(SweepCli, RowsWithAttributedCpuEnergyAreMarkedWithAFootnote) {
          "--db", db.string(), "--", "/bin/sh", "-c",
          fmt::format("touch {0}/$CUDA_VISIBLE_DEVICES; i=0; while [ ! -e {0}/0 ] || "
                      "[ ! -e {0}/1 ]; do sleep 0.01; i=$((i+1)); [ $i -lt 3000 ] || exit 9; "
-                     "done; sleep 0.2",
+                     "done; e=$(($(date +%s%N) + 300000000)); while [ $(date +%s%N) -lt $e ]; "
+                     "do :; done",
                      marks.string())},
         o);
     tree.stop();
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     bool attributed = false;
+    std::string warnings;
     for (const auto& run : Store(db, Store::Mode::kReadOnly).runs()) {
         attributed = attributed || run.measure_json.find(": attributed: ") != std::string::npos;
+        warnings += run.warnings_json + "\n";
     }
     // (Without a usable share of the machine's busy CPU time the runner would say "shared";
     // /proc/stat is readable and the machine was busy over the runs.)
-    ASSERT_TRUE(attributed) << r.out << r.err;
+    ASSERT_TRUE(attributed) << r.out << r.err << warnings;
     for (const std::string cap : {"150", "200"}) {
         const auto row = cells(table_line(r.out, cap));
         ASSERT_EQ(row.size(), 7U) << r.out;
