@@ -259,27 +259,29 @@ std::optional<double> machine_busy_cpu_s() {
            static_cast<double>(ticks);
 }
 
-// Which runs overlapped another run in time (GPU slots).
+// Which runs overlapped another run in time on the same machine (GPU slots): "" is this one,
+// an ssh environment's runs are on its host.
 class OverlapTracker {
 public:
-    void begin(const std::string& run_id) {
+    void begin(const std::string& run_id, const std::string& machine) {
         std::lock_guard lock(m_mutex);
-        if (!m_active.empty()) {
+        auto& active = m_active[machine];
+        if (!active.empty()) {
             m_overlapped.insert(run_id);
-            m_overlapped.insert(m_active.begin(), m_active.end());
+            m_overlapped.insert(active.begin(), active.end());
         }
-        m_active.insert(run_id);
+        active.insert(run_id);
     }
-    /// Ends the run; true when another run ran at some time during it.
-    bool end(const std::string& run_id) {
+    /// Ends the run; true when another run ran on its machine at some time during it.
+    bool end(const std::string& run_id, const std::string& machine) {
         std::lock_guard lock(m_mutex);
-        m_active.erase(run_id);
+        m_active[machine].erase(run_id);
         return m_overlapped.erase(run_id) != 0;
     }
 
 private:
     std::mutex m_mutex;
-    std::set<std::string> m_active;
+    std::map<std::string, std::set<std::string>> m_active;
     std::set<std::string> m_overlapped;
 };
 
@@ -919,6 +921,11 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 ir.start_error = begin_error;
                 ir.exit_code = 1;
             } else if (remote) {
+                // Runs overlapping on the remote host share its CPU counters too; without its
+                // busy CPU time their machine-wide CPU energy is labelled shared, not attributed.
+                const std::string machine =
+                    fmt::format("{}:{}", env.spec().host, env.spec().port.value_or(0));
+                overlaps.begin(run.run_id, machine);
                 try {
                     ir = env.execute(inst, nullptr);
                 } catch (const Error& e) {
@@ -926,10 +933,11 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                     ir.start_error = e.what();
                     ir.exit_code = 1;
                 }
+                overlapped = overlaps.end(run.run_id, machine);
             } else {
                 Sampler sampler(sensors, options.interval, &sink);
                 ClockObserver observer(slot.sensors.cpu_clock.get());
-                overlaps.begin(run.run_id);
+                overlaps.begin(run.run_id, "");
                 busy_before = machine_busy_cpu_s();
                 sampler.start();
                 try {
@@ -941,7 +949,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
                 }
                 sampler.stop();
                 busy_after = machine_busy_cpu_s();
-                overlapped = overlaps.end(run.run_id);
+                overlapped = overlaps.end(run.run_id, "");
                 if (ir.end != InstanceResult::End::kNotStarted) {
                     ir.measured = assemble(inst, ir, sensors, sampler, options.interval);
                 }

@@ -692,6 +692,42 @@ TEST_F(SshRunCli, GpuSlotsRunConcurrentlyEachMeasuringItsRemoteGpu) {
     EXPECT_EQ(gpus, (std::set<int>{0, 1}));
 }
 
+TEST_F(SshRunCli, RunsOverlappingOnTheRemoteHostSayTheirCpuEnergyIsShared) {
+    m_nvml->add_gpu();
+    const fs::path marks = m_dir.path() / "marks";
+    fs::create_directories(marks);
+    // Each run waits until the other slot's run has started: they overlap for certain.
+    const std::string wait = fmt::format(
+        "touch {0}/$CUDA_VISIBLE_DEVICES; i=0; while [ ! -e {0}/0 ] || [ ! -e {0}/1 ]; do "
+        "sleep 0.01; i=$((i+1)); [ $i -lt 3000 ] || exit 9; done; sleep 0.2",
+        marks.string());
+    const auto r = run(
+        "[experiment]\nname = \"ssh-overlap\"\nrepetitions = 2\n\n"
+        "[[workload]]\nname = \"w\"\ncommand = [\"/bin/sh\", \"-c\", " +
+        nlohmann::json(wait).dump() + "]\ntimeout = \"60s\"\n\n" +
+        m_sshd->environment_toml("vm", test::joulebench_binary()) + "\n[gpus]\ndevices = [0, 1]\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 2U);
+    for (const auto& run : all) {
+        ASSERT_EQ(run.status, RunStatus::kDone) << run.stderr_tail << run.warnings_json;
+        const auto m = nlohmann::json::parse(run.measure_json);
+        // The remote package counter measured both runs; without the remote host's busy CPU
+        // time no share is known, so the value stays whole and says so.
+        std::vector<std::string> warnings = m["warnings"];
+        EXPECT_THAT(warnings,
+                    ::testing::Contains(HasSubstr("package0: shared: other runs ran at the same "
+                                                  "time and the CPU time share is unknown")))
+            << run.measure_json;
+        EXPECT_THAT(warnings, ::testing::Not(::testing::Contains(HasSubstr(": attributed: "))));
+        // dram0 is machine-wide too; the GPUs are each run's own.
+        EXPECT_THAT(warnings, ::testing::Contains(HasSubstr("dram0: shared: ")));
+        for (const char* gpu : {"gpu0: shared", "gpu1: shared"}) {
+            EXPECT_THAT(warnings, ::testing::Not(::testing::Contains(HasSubstr(gpu))));
+        }
+    }
+}
+
 TEST_F(SshRunCli, ATimedOutRunLeavesNoRemoteProcess) {
     const auto r =
         run("[experiment]\nname = \"ssh-timeout\"\nrepetitions = 1\n\n"
