@@ -146,7 +146,8 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     }
 
     Sampler sampler(sensors, options.interval, csv.get());
-    sampler.start();
+    // The thread starts once the command has outlived the first poll period (below).
+    sampler.start(/*defer_thread=*/true);
     const auto spawn_time = Clock::now();
     result.started_at = unix_now();
     // SIGINT/SIGTERM/SIGHUP wait from just before the command starts until the forwarder is in
@@ -171,6 +172,16 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
         // Blocked above (and, by a caller holding power caps, since it set them up): any that
         // arrived is delivered now, to the forwarder (the command itself starts with an empty mask).
         pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
+        if (!process::ends_within(pid, sampler.poll_period())) {
+            try {
+                sampler.start_thread();
+            } catch (const std::exception& e) {
+                result.warnings.push_back(fmt::format(
+                    "the sampling thread could not be started ({}): energy is from the first and last readings only, "
+                    "with no trace and no peak power, and a counter wrap during the run would go unnoticed",
+                    e.what()));
+            }
+        }
         status = process::wait_for(pid, set.cpu_clock.get());
     }
     sampler.stop();

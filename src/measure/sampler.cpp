@@ -24,7 +24,7 @@ Sampler::Sampler(std::vector<Sensor*> sensors, std::chrono::nanoseconds trace_in
 
 Sampler::~Sampler() { stop(); }
 
-void Sampler::start() {
+void Sampler::start(bool defer_thread) {
     if (m_sink != nullptr) {
         std::vector<const Sensor*> view(m_sensors.begin(), m_sensors.end());
         m_sink->begin(view);
@@ -33,6 +33,17 @@ void Sampler::start() {
     m_next_trace = m_start;
     read_all(m_start, true);
     m_running = true;
+    if (defer_thread) return;
+    try {
+        start_thread();
+    } catch (...) {
+        m_running = false;
+        throw;
+    }
+}
+
+void Sampler::start_thread() {
+    if (!m_running || m_thread.joinable()) return;
     // The sampler thread must never receive the signals meant for the workload and joulebench's
     // main thread: block them before it is created (it inherits the mask).
     sigset_t all;
@@ -43,7 +54,6 @@ void Sampler::start() {
         m_thread = std::thread([this] { run(); });
     } catch (...) {
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        m_running = false;
         throw;
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -84,8 +84,15 @@ public:
     Sampler& operator=(const Sampler&) = delete;
     ~Sampler();
 
-    /// Takes the first reading of every sensor on the calling thread, then starts the thread.
-    void start();
+    /// Takes the first reading of every sensor on the calling thread, then starts the thread,
+    /// unless `defer_thread`: then the thread starts only with start_thread(). `measure` defers
+    /// it until the command has outlived the first poll period, so a command that ends sooner
+    /// (the thread would not have ticked yet) costs no thread creation, wake-up and join, and is
+    /// measured, as it would be anyway, by the first and the last readings.
+    void start(bool defer_thread = false);
+    /// Starts the deferred thread; it ticks at start_time() + k x poll_period() as if started
+    /// with start() (a first tick already due fires at once). No-op when running or stopped.
+    void start_thread();
     /// Stops the thread, then takes the last reading of every sensor on the calling thread.
     /// Idempotent and noexcept (called from destructors and signal paths).
     void stop() noexcept;
