@@ -7,8 +7,8 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
-#include <random>
 
+#include "common/random_hex.hpp"
 #include "images/command_output.hpp"
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
@@ -246,8 +246,7 @@ BaseImage find_base(const ImageInfo& info) {
 }
 
 std::string probe_container_name() {
-    std::random_device rd;
-    return fmt::format("joulebench-probe-{}-{:08x}", ::getpid(), rd());
+    return fmt::format("joulebench-probe-{}-{}", ::getpid(), random_hex(4));
 }
 
 void run_probe(const Engine& engine, const InspectOptions& options, ImageInfo& info) {

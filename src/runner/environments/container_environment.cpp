@@ -17,11 +17,12 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
+
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/random_hex.hpp"
 #include "images/command_output.hpp"
 #include "images/image_inspect.hpp"
 #include "joulebench/error.hpp"
@@ -185,10 +186,7 @@ std::optional<std::uint64_t> keyed_value(const std::string& text, const std::str
     return std::nullopt;
 }
 
-std::string random_suffix() {
-    std::random_device rd;
-    return fmt::format("{:08x}", rd());
-}
+std::string random_suffix() { return random_hex(4); }
 
 bool send_message(int fd, const std::string& text, const std::vector<int>& fds = {}) {
     iovec iov{const_cast<char*>(text.data()), text.size()};

@@ -8,10 +8,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <random>
+
 #include <stdexcept>
 #include <type_traits>
 
+#include "common/random_hex.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 
@@ -57,12 +58,7 @@ std::string shell_join(const std::vector<std::string>& words) {
     return out;
 }
 
-std::string make_nonce() {
-    std::random_device device;
-    std::string out;
-    for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", device());
-    return out;
-}
+std::string make_nonce() { return random_hex(16); }
 
 std::string start_line(std::string_view nonce) {
     return fmt::format("{}{}:start", kTag, nonce);

@@ -51,7 +51,7 @@ namespace joulebench::runner::ssh {
 /// Each word quoted with shell_quote, separated by single spaces.
 [[nodiscard]] std::string shell_join(const std::vector<std::string>& words);
 
-/// 32 random lower-case hex digits (128 bits from std::random_device).
+/// 32 random lower-case hex digits (128 bits from getrandom(2)).
 [[nodiscard]] std::string make_nonce();
 
 /// What one remote run needs.
