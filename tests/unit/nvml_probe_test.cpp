@@ -48,7 +48,9 @@ protected:
 TEST_F(NvmlProbeTest, MissingLibraryGivesEveryAttemptAndItsReason) {
     if (system_has_real_nvml()) GTEST_SKIP() << "a real libnvidia-ml is installed: the search would not fall through";
     const ScopedNvmlEnvVar library("JOULEBENCH_NVML_LIBRARY", std::string("/nonexistent/libnvidia-ml.so.1"));
-    const BackendProbe probe = probe_nvml(NvmlProbeOptions{});
+    NvmlProbeOptions options;
+    options.library.driver_markers = {m_dir.path().string()};  // exists: as if the driver were loaded
+    const BackendProbe probe = probe_nvml(options);
     EXPECT_EQ(probe.backend, "nvml");
     EXPECT_TRUE(probe.sensors.empty());
     ASSERT_EQ(probe.skipped.size(), 1U);
@@ -62,14 +64,52 @@ TEST_F(NvmlProbeTest, MissingLibraryGivesEveryAttemptAndItsReason) {
 TEST_F(NvmlProbeTest, MissingLibraryWithoutOverrideTriesTheStandardNames) {
     if (system_has_real_nvml()) GTEST_SKIP() << "a real libnvidia-ml is installed";
     const ScopedNvmlEnvVar library("JOULEBENCH_NVML_LIBRARY", std::nullopt);
+    NvmlLibraryOptions options;
+    options.driver_markers = {"/nonexistent/driver", m_dir.path().string()};  // one exists
     try {
-        (void)NvmlLibrary::load();
+        (void)NvmlLibrary::load(options);
         FAIL() << "load() found a library";
     } catch (const Error& e) {
         EXPECT_EQ(e.category(), ErrorCategory::kNotFound);
         EXPECT_THAT(e.what(), HasSubstr("tried libnvidia-ml.so.1 ("));
         EXPECT_THAT(std::string(e.what()), ::testing::Not(HasSubstr("JOULEBENCH_NVML_LIBRARY")));
+        EXPECT_THAT(std::string(e.what()), ::testing::Not(HasSubstr("not searched")));
         EXPECT_THAT(e.hint(), HasSubstr("JOULEBENCH_NVML_LIBRARY"));
+    }
+}
+
+// Without the NVIDIA kernel driver the standard names are not searched (no dlopen), and the
+// message says so; an explicit library is still tried.
+TEST_F(NvmlProbeTest, WithoutTheDriverTheStandardNamesAreNotSearched) {
+    const ScopedNvmlEnvVar library("JOULEBENCH_NVML_LIBRARY", std::nullopt);
+    NvmlLibraryOptions options;
+    options.driver_markers = {(m_dir.path() / "no-proc-driver-nvidia").string(), (m_dir.path() / "no-nvidiactl").string()};
+    try {
+        (void)NvmlLibrary::load(options);
+        FAIL() << "load() found a library";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.category(), ErrorCategory::kNotFound);
+        const std::string what = e.what();
+        EXPECT_THAT(what, HasSubstr("nvml: library not found: libnvidia-ml.so.1, libnvidia-ml.so not searched (no NVIDIA driver "
+                                    "loaded: none of "));
+        EXPECT_THAT(what, HasSubstr("no-proc-driver-nvidia"));
+        EXPECT_THAT(what, ::testing::Not(HasSubstr("cannot open shared object file")));  // no dlopen
+        EXPECT_THAT(e.hint(), HasSubstr("install the NVIDIA driver"));
+    }
+    // The fake library named explicitly loads whatever the markers say.
+    const FakeNvmlState state(m_state_path, 1);
+    const ScopedNvmlEnvVar fake_state("JOULEBENCH_FAKE_NVML_STATE", m_state_path.string());
+    options.explicit_path = FakeNvmlEnvironment::library_path();
+    EXPECT_NO_THROW((void)NvmlLibrary::load(options));
+    // And $JOULEBENCH_NVML_LIBRARY, when set, is tried before the skip is reported.
+    options.explicit_path.reset();
+    const ScopedNvmlEnvVar missing("JOULEBENCH_NVML_LIBRARY", std::string("/nonexistent/libnvidia-ml.so.1"));
+    try {
+        (void)NvmlLibrary::load(options);
+        FAIL() << "load() found a library";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("tried $JOULEBENCH_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1 ("));
+        EXPECT_THAT(e.what(), HasSubstr("; libnvidia-ml.so.1, libnvidia-ml.so not searched"));
     }
 }
 
@@ -91,6 +131,7 @@ TEST_F(NvmlProbeTest, BadOverrideFallsThroughToTheNextCandidateAndSaysSo) {
     const ScopedNvmlEnvVar library("JOULEBENCH_NVML_LIBRARY", std::string("/nonexistent/lib.so"));
     NvmlProbeOptions options;
     options.library.candidates = {FakeNvmlEnvironment::library_path()};
+    options.library.driver_markers = {m_state_path.string()};  // exists: as if the driver were loaded
     const BackendProbe probe = probe_nvml(options);
     EXPECT_THAT(ids_of(probe), ElementsAre("gpu0"));
     EXPECT_THAT(probe.notes, ::testing::Contains(HasSubstr(

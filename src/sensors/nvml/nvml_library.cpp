@@ -1,6 +1,7 @@
 #include "sensors/nvml/nvml_library.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <utility>
@@ -112,14 +113,27 @@ ErrorCategory category_of(nvmlReturn_t code) {
 std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options) {
     // (label for messages, argument to dlopen)
     std::vector<std::pair<std::string, std::string>> attempts;
+    std::string attempts_skipped;  // why the standard names were not searched
     if (options.explicit_path) {
         attempts.emplace_back(*options.explicit_path, *options.explicit_path);
     } else if (const char* env = std::getenv("JOULEBENCH_NVML_LIBRARY"); env != nullptr && *env != 0) {
         attempts.emplace_back(fmt::format("$JOULEBENCH_NVML_LIBRARY={}", env), env);
     }
-    for (const auto& candidate : options.candidates) attempts.emplace_back(candidate, candidate);
-
     std::vector<std::string> failures;
+    bool driver_present = options.driver_markers.empty();
+    for (const auto& marker : options.driver_markers) {
+        if (::access(marker.c_str(), F_OK) == 0) {
+            driver_present = true;
+            break;
+        }
+    }
+    if (driver_present) {
+        for (const auto& candidate : options.candidates) attempts.emplace_back(candidate, candidate);
+    } else if (!options.candidates.empty()) {
+        attempts_skipped = fmt::format("{} not searched (no NVIDIA driver loaded: none of {} exists)",
+                                       join(options.candidates, ", "), join(options.driver_markers, ", "));
+    }
+
     for (const auto& [label, path] : attempts) {
         // RTLD_LOCAL: NVML's symbols must not leak into the global namespace of the process.
         void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -154,8 +168,9 @@ std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options
         library->m_initialised = true;
         return library;
     }
-    throw Error(ErrorCategory::kNotFound,
-                fmt::format("nvml: library not found: tried {}", join(failures, ", ")),
+    std::string tried = failures.empty() ? std::string() : "tried " + join(failures, ", ");
+    if (!attempts_skipped.empty()) tried += (tried.empty() ? "" : "; ") + attempts_skipped;
+    throw Error(ErrorCategory::kNotFound, fmt::format("nvml: library not found: {}", tried),
                 "install the NVIDIA driver or set JOULEBENCH_NVML_LIBRARY to libnvidia-ml.so.1");
 }
 
