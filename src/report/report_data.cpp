@@ -381,7 +381,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     scheme.gpu_varies = gpu_levels.size() > 1;
     scheme.cpu_varies = cpu_levels.size() > 1;
 
-    // The baseline: given, or the first declared environment with a done run.
+    // The baseline: given, or chosen as below.
     if (options.baseline) {
         if (envs_done.count(*options.baseline) == 0) {
             std::string list;
@@ -395,10 +395,23 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         }
         m.baseline = options.baseline;
     } else {
-        for (const auto& e : m.environments) {
-            if (envs_done.count(e) != 0) {
-                m.baseline = e;
-                break;
+        // As `analyze DB` chooses (src/stats/store_source.cpp): the first declared bare
+        // environment, here among those with a done run; without one, the first environment
+        // with a done run (the page says which it used).
+        if (spec) {
+            for (const auto& e : spec->environments) {
+                if (e.type == EnvironmentType::kBare && envs_done.count(e.name) != 0) {
+                    m.baseline = e.name;
+                    break;
+                }
+            }
+        }
+        if (!m.baseline) {
+            for (const auto& e : m.environments) {
+                if (envs_done.count(e) != 0) {
+                    m.baseline = e;
+                    break;
+                }
             }
         }
     }

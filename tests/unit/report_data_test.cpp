@@ -119,6 +119,24 @@ TEST_F(ReportData, OverheadsAreAgainstTheFirstEnvironmentPerCap) {
     }
 }
 
+// With the docker environment declared first, the default baseline is still the bare one, as
+// `analyze DB` chooses, so the page's overheads and analyze's agree.
+TEST(ReportDataBaseline, DefaultIsTheFirstBareEnvironmentAsAnalyzeChooses) {
+    TempDir dir{"joulebench-report-baseline"};
+    const auto db = dir.path() / "report.db";
+    ReportStoreOptions so;
+    so.docker_first = true;
+    (void)write_report_store(db, so);
+    const ReportModel m = build(db);
+    ASSERT_EQ(m.environments.front(), "docker");  // declared order kept
+    ASSERT_TRUE(m.baseline.has_value());
+    EXPECT_EQ(*m.baseline, "bare");
+    ASSERT_FALSE(m.workloads[0].overheads.empty());
+    for (const auto& o : m.workloads[0].overheads) EXPECT_EQ(o.environment, "docker");
+    ASSERT_TRUE(m.analysis_options.baseline.has_value());
+    EXPECT_EQ(*m.analysis_options.baseline, "bare");
+}
+
 TEST_F(ReportData, BaselineCanBeChosenAndMustHaveDoneRuns) {
     auto o = fast_options();
     o.baseline = "docker";

@@ -29,14 +29,16 @@ struct ReportStoreOptions {
     bool capped = true;     ///< false: no [power_caps], every run uncapped
     bool cpu_caps = false;  ///< also CPU caps 50 and 60 W: both cap domains vary
     std::string order = "shuffled";
+    bool docker_first = false;  ///< declare the docker environment before the bare one
 };
 
 inline std::string report_experiment(const ReportStoreOptions& o) {
     std::string s = "[experiment]\nname = \"report-test\"\nrepetitions = 3\nseed = 5\norder = \"" +
                     o.order + "\"\n[[workload]]\nname = \"" + o.workload +
-                    "\"\ncommand = [\"true\"]\n"
-                    "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n"
-                    "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"img:1\"\n";
+                    "\"\ncommand = [\"true\"]\n";
+    const std::string bare = "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n";
+    const std::string docker = "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"img:1\"\n";
+    s += o.docker_first ? docker + bare : bare + docker;
     if (o.capped) s += "[power_caps]\ngpu_w = [100, 200]\n";
     if (o.capped && o.cpu_caps) s += "cpu_w = [50, 60]\n";
     return s;
