@@ -12,6 +12,35 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
+std::string md_escape(const std::string& s) {
+    std::string o;
+    o.reserve(s.size());
+    for (const char c : s) {
+        switch (c) {
+            case '\\':
+            case '|':
+            case '*':
+            case '_':
+            case '`':
+            case '[':
+            case ']':
+            case '<':
+            case '>':
+            case '#':
+                o += '\\';
+                o += c;
+                break;
+            case '\n':
+            case '\r':
+                o += ' ';
+                break;
+            default:
+                o += c;
+        }
+    }
+    return o;
+}
+
 std::string tex_escape(const std::string& s) {
     std::string out;
     for (const char c : s) {

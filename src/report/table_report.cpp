@@ -21,37 +21,6 @@ std::string metric_name(const std::string& metric) {
     return metric;
 }
 
-// Markdown inside a table cell: the characters that would start markup or end the cell, and no
-// line breaks.
-std::string md_escape(const std::string& s) {
-    std::string o;
-    o.reserve(s.size());
-    for (const char c : s) {
-        switch (c) {
-            case '\\':
-            case '|':
-            case '*':
-            case '_':
-            case '`':
-            case '[':
-            case ']':
-            case '<':
-            case '>':
-            case '#':
-                o += '\\';
-                o += c;
-                break;
-            case '\n':
-            case '\r':
-                o += ' ';
-                break;
-            default:
-                o += c;
-        }
-    }
-    return o;
-}
-
 // LaTeX text mode: the ten special characters (joulebench::tex_escape, as `analyze` writes
 // them), plus < and > (which OT1 fonts print as other glyphs) and line breaks.
 std::string tex_escape(const std::string& s) {

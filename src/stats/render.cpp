@@ -142,15 +142,6 @@ std::string text_table(const Table& t) {
     return s;
 }
 
-std::string md_escape(const std::string& s) {
-    std::string out;
-    for (const char c : s) {
-        if (c == '|') out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 std::string md_table(const Table& t) {
     std::string s = "### " + t.title + "\n\n|";
     for (const auto& h : t.headers) s += " " + md_escape(h) + " |";

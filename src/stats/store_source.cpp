@@ -689,15 +689,6 @@ std::vector<CapTableText> cap_tables(const StoreCapTable& t) {
     return out;
 }
 
-std::string md_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '|' || c == '\\' || c == '*' || c == '_' || c == '`') o += '\\';
-        o += c;
-    }
-    return o;
-}
-
 std::string render_table(const CapTableText& t, TableFormat format, const std::string& csv_name) {
     std::string s;
     switch (format) {
