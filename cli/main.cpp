@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -13,6 +14,9 @@
 #include "joulebench/error.hpp"
 
 int main(int argc, char** argv) {
+    // Started with SIGCHLD ignored (inherited from a parent that set SIG_IGN), the kernel would
+    // reap joulebench's children itself and every wait for a workload would fail with ECHILD.
+    std::signal(SIGCHLD, SIG_DFL);
     CLI::App app{"joulebench: measure what deployment choices cost in time and energy"};
     app.set_version_flag("--version", std::string("joulebench ") + JOULEBENCH_VERSION);
     app.require_subcommand(1);

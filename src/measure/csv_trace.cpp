@@ -9,7 +9,7 @@
 namespace joulebench {
 
 CsvTraceSink::CsvTraceSink(const std::filesystem::path& path) : m_path(path) {
-    m_file = std::fopen(path.c_str(), "w");
+    m_file = std::fopen(path.c_str(), "we");  // close-on-exec: not inherited by the workload
     if (m_file == nullptr) throw system_error(fmt::format("measure: create {}", path.string()), errno);
     // A large buffer: rows are written from the sampler thread, which should not block on I/O
     // every tick.

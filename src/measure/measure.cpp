@@ -185,7 +185,15 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
         status = process::wait_for(pid, set.cpu_clock.get());
     }
     sampler.stop();
-    if (csv) csv->close();
+    // A trace that cannot be completed (disk full) costs the trace, never the measurement.
+    std::optional<std::string> trace_error;
+    if (csv) {
+        try {
+            csv->close();
+        } catch (const Error& e) {
+            trace_error = fmt::format("the trace --samples {} is incomplete: {}", options.samples_csv->string(), e.what());
+        }
+    }
 
     result.exit_code = status.exit_code;
     result.signal = status.signal;
@@ -196,6 +204,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     apply_sampler_stats(result, stats);
 
     auto& warnings = result.warnings;
+    if (trace_error) warnings.push_back(*trace_error);
     double longest_update_s = 0.0;
     std::string longest_update_id;
     for (std::size_t i = 0; i < sensors.size(); ++i) {

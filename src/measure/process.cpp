@@ -41,11 +41,13 @@ std::atomic<int> g_received{0};
 constexpr std::array<int, 3> kForwarded{SIGINT, SIGTERM, SIGHUP};
 
 void forward_handler(int sig, siginfo_t* info, void* /*context*/) {
+    const int saved_errno = errno;  // the interrupted code may be about to read errno
     g_received.store(sig);
     const pid_t child = g_child.load();
     // si_code > 0 means the kernel generated it (e.g. the terminal's Ctrl-C, which the child's
     // process group already got); <= 0 (SI_USER, SI_QUEUE, SI_TKILL) means a process sent it.
     if (child > 0 && (info == nullptr || info->si_code <= 0)) ::kill(child, sig);
+    errno = saved_errno;
 }
 
 }  // namespace

@@ -77,12 +77,17 @@ SamplerStats Sampler::stats() const { return m_stats; }
 
 void Sampler::run() noexcept {
     auto next = m_start + m_poll;
+    // A deferred thread (start_thread) starts after its first tick was due: that tick fires at
+    // once and is late only by what follows the thread's start, not by the wait before it.
+    const auto started = Clock::now();
+    bool first = true;
     std::unique_lock lock(m_mutex);
     for (;;) {
         if (m_cv.wait_until(lock, next, [this] { return m_stop_requested; })) break;
         lock.unlock();
         const auto now = Clock::now();
-        const auto late = now - next;
+        const auto late = now - (first ? std::max(next, started) : next);
+        first = false;
         if (late > m_poll) {
             ++m_stats.late_ticks;
         }

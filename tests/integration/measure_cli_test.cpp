@@ -97,6 +97,26 @@ TEST(MeasureCli, AnUncreatableSamplesFileFailsBeforeTheCommandRuns) {
     EXPECT_FALSE(fs::exists(marker)) << "the command must not run when its results could not be kept";
 }
 
+// A trace that cannot be finished (the disk fills up during the run: /dev/full) costs the trace,
+// not the measurement: the JSON is still written, with a warning, and the exit status is the
+// command's. (ssh runs depend on it: their remote trace goes to the remote disk.)
+TEST(MeasureCli, ATraceThatCannotBeWrittenIsAWarningNotALostMeasurement) {
+    if (!fs::exists("/dev/full")) GTEST_SKIP() << "/dev/full is missing";
+    TempDir dir;
+    const fs::path out = dir.path() / "m.json";
+    auto r = run_joulebench({"measure", "--interval", "10", "--samples", "/dev/full", "--json", out.string(), "--", "sleep", "0.2"},
+                            cpu_only(dir.path()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(read_file(out));
+    EXPECT_EQ(j.at("exit_code"), 0);
+    EXPECT_GT(j.at("samples").get<int>(), 5);
+    bool warned = false;
+    for (const auto& w : j.at("warnings")) {
+        warned = warned || w.get<std::string>().find("the trace --samples /dev/full is incomplete") != std::string::npos;
+    }
+    EXPECT_TRUE(warned) << j.dump();
+}
+
 TEST(MeasureCli, ForwardsSigtermToTheCommandAndStillWritesItsResult) {
     TempDir dir;
     const fs::path out = dir.path() / "m.json";

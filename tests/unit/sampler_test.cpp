@@ -114,6 +114,51 @@ TEST(Sampler, StopIsIdempotentAndWakesTheThreadAtOnce) {
     EXPECT_EQ(sampler.stats().trace_rows, 2U);
 }
 
+// measure defers the thread until the command outlives the first poll period: stopped before
+// it starts, the first and last readings are the measurement and no thread ever ran.
+TEST(Sampler, DeferredThreadThatNeverStartsLeavesTheFirstAndLastReadings) {
+    ScriptedSensor s("a", 10.0);
+    CountingSink sink;
+    Sampler sampler({&s}, std::chrono::milliseconds(100), &sink);
+    sampler.start(/*defer_thread=*/true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    sampler.stop();
+    EXPECT_EQ(s.m_reads.load(), 2);
+    EXPECT_EQ(sampler.stats().ticks, 2U);
+    EXPECT_EQ(sampler.stats().trace_rows, 2U);
+    EXPECT_EQ(sampler.stats().thread_cpu_s, 0.0);
+    ASSERT_EQ(sink.energies.size(), 2U);
+    // 10 W over the 30 ms (or a little more) between the two readings.
+    EXPECT_GE(sink.energies[1], 0.30 - 1e-9);
+    EXPECT_NEAR(sink.energies[1], 10.0 * sink.times[1], 10.0 * 0.005);
+    EXPECT_TRUE(sink.ended);
+    sampler.start_thread();  // after stop: no-op
+    EXPECT_EQ(s.m_reads.load(), 2);
+}
+
+// Started three poll periods late, the thread ticks at once and goes on at the poll period; its
+// first tick is not counted late for the wait before the thread existed (a machine stall of
+// more than a poll period during the test would be, legitimately).
+TEST(Sampler, DeferredThreadTicksOnTheStartClockAndIsNotLateForTheDeferral) {
+    ScriptedSensor s("a", 1.0);
+    CountingSink sink;
+    const auto poll = std::chrono::milliseconds(100);
+    Sampler sampler({&s}, poll, &sink);
+    sampler.start(/*defer_thread=*/true);
+    std::this_thread::sleep_for(3 * poll);
+    sampler.start_thread();
+    sampler.start_thread();  // idempotent
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    sampler.stop();
+    const auto stats = sampler.stats();
+    EXPECT_EQ(stats.late_ticks, 0U) << "max lateness " << stats.max_lateness.count() << " ns";
+    EXPECT_LT(stats.max_lateness, poll);
+    // first + the immediate tick + about two more + last
+    EXPECT_GE(stats.ticks, 4U);
+    EXPECT_LE(stats.ticks, 6U);
+    for (std::size_t i = 1; i < sink.times.size(); ++i) EXPECT_GT(sink.times[i], sink.times[i - 1]);
+}
+
 TEST(Sampler, PeakPowerFollowsAPowerStep) {
     ScriptedSensor s("a", 10.0);
     Sampler sampler({&s}, std::chrono::milliseconds(10));
