@@ -32,6 +32,7 @@
 #include "joulebench/experiment.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
+#include "runner/cpu_energy_marks.hpp"
 #include "runner/runner.hpp"
 
 namespace joulebench::cli {
@@ -209,35 +210,19 @@ struct CapRow {
     std::size_t n = 0;
     std::size_t failed = 0;  ///< failed, timed out, interrupted or never run
     std::optional<double> wall_s, energy_j, edp_js, ed2p_js2;  ///< medians over the n done runs
-    /// Some done run's energy total includes the CPU-time estimate (method `estimated`), or CPU
-    /// energy attributed to it by its share of the machine's busy CPU time (overlapping runs):
-    /// what `run`'s progress line calls "(CPU estimated)" and "(CPU attributed)".
+    /// Some done run's energy total includes the CPU-time estimate, CPU energy attributed by its
+    /// share of the machine's busy CPU time, or CPU energy shared with overlapping runs
+    /// (src/runner/cpu_energy_marks.hpp): what `run`'s progress line calls "(CPU estimated)",
+    /// "(CPU attributed)" and "(CPU shared)".
     bool cpu_estimated = false;
     bool cpu_attributed = false;
+    bool cpu_shared = false;
 };
 
-// Table markers of the two cases above, each explained by a footnote line under the table.
+// Table markers of the three cases above, each explained by a footnote line under the table.
 constexpr std::string_view kEstimatedMark = "*";
 constexpr std::string_view kAttributedMark = "+";
-
-// What a run's stored measurement says about its energy total (the same tests as the runner's
-// progress line: the measurement's total_includes_estimate and an ": attributed: " warning).
-// A document that cannot be read marks nothing: the table then shows what the store shows.
-void note_cpu_energy(const std::string& measure_json, CapRow& row) {
-    if (measure_json.empty()) return;
-    const auto m = nlohmann::json::parse(measure_json, nullptr, false);
-    if (m.is_discarded() || !m.is_object()) return;
-    if (const auto it = m.find("total_includes_estimate"); it != m.end() && it->is_boolean()) {
-        row.cpu_estimated = row.cpu_estimated || it->get<bool>();
-    }
-    if (const auto it = m.find("warnings"); it != m.end() && it->is_array()) {
-        for (const auto& w : *it) {
-            if (w.is_string() && w.get<std::string>().find(": attributed: ") != std::string::npos) {
-                row.cpu_attributed = true;
-            }
-        }
-    }
-}
+constexpr std::string_view kSharedMark = "!";
 
 nlohmann::json number_or_null(const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -333,7 +318,10 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 if (r.status == RunStatus::kDone && r.wall_s && r.energy_j && *r.wall_s > 0.0 &&
                     *r.energy_j > 0.0) {
                     ++row.n;
-                    note_cpu_energy(r.measure_json, row);
+                    const CpuEnergyMarks marks = cpu_energy_marks(r.measure_json);
+                    row.cpu_estimated = row.cpu_estimated || marks.estimated;
+                    row.cpu_attributed = row.cpu_attributed || marks.attributed;
+                    row.cpu_shared = row.cpu_shared || marks.shared;
                     done.push_back({std::string(kEnvironment), std::string(kWorkload),
                                     *r.gpu_cap_w, *r.wall_s, *r.energy_j});
                 } else {
@@ -370,13 +358,16 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                              "median T s", "median E J", "EDP J·s", "ED2P J·s²", "failed");
         bool any_estimated = false;
         bool any_attributed = false;
+        bool any_shared = false;
         for (const auto& [w, row] : rows) {
             // The marks follow the energy (and so EDP and ED2P, which are computed from it).
             std::string energy = cell(row.energy_j);
             if (row.cpu_estimated) energy += kEstimatedMark;
             if (row.cpu_attributed) energy += kAttributedMark;
+            if (row.cpu_shared) energy += kSharedMark;
             any_estimated = any_estimated || row.cpu_estimated;
             any_attributed = any_attributed || row.cpu_attributed;
+            any_shared = any_shared || row.cpu_shared;
             table += fmt::format("{:>8}  {:>3}  {:>12}  {:>12}  {:>12}  {:>12}  {:>6}\n",
                                  format_watts(w), row.n, cell(row.wall_s), energy, cell(row.edp_js),
                                  cell(row.ed2p_js2), row.failed);
@@ -392,6 +383,12 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 "{} CPU attributed: runs of the marked caps overlapped others; their energy "
                 "includes CPU energy attributed by their share of the machine's busy CPU time\n",
                 kAttributedMark);
+        }
+        if (any_shared) {
+            table += fmt::format(
+                "{} CPU shared: runs of the marked caps overlapped others while their share of the "
+                "machine's busy CPU time was unknown; their energy includes the others' CPU energy\n",
+                kSharedMark);
         }
         if (best) {
             table += fmt::format("best cap: E {} W, EDP {} W, ED2P {} W\n",
@@ -418,7 +415,8 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                                      {"edp_js", number_or_null(row.edp_js)},
                                      {"ed2p_js2", number_or_null(row.ed2p_js2)},
                                      {"cpu_estimated", row.cpu_estimated},
-                                     {"cpu_attributed", row.cpu_attributed}});
+                                     {"cpu_attributed", row.cpu_attributed},
+                                     {"cpu_shared", row.cpu_shared}});
             }
             j["best"] = best ? nlohmann::json{{"energy_j", best->cap_min_energy_w},
                                               {"edp_js", best->cap_min_edp_w},

@@ -30,6 +30,7 @@
 #include "joulebench/measure.hpp"
 #include "measure/measure.hpp"
 #include "measure/sampler.hpp"
+#include "runner/cpu_energy_marks.hpp"
 #include "runner/environments/bare_environment.hpp"
 #include "runner/environments/factory.hpp"
 #include "runner/progress.hpp"
@@ -1048,13 +1049,7 @@ RunnerSummary run_experiment(const RunnerOptions& options) {
         if (outcome.measure) {
             energy = outcome.measure->total_energy_j;
             wall = outcome.measure->wall_s;
-            if (outcome.measure->total_includes_estimate) energy_how = "CPU estimated";
-            const auto& w = outcome.measure->warnings;
-            if (std::any_of(w.begin(), w.end(), [](const std::string& s) {
-                    return s.find(": attributed: ") != std::string::npos;
-                })) {
-                energy_how += energy_how.empty() ? "CPU attributed" : ", attributed";
-            }
+            energy_how = describe(cpu_energy_marks(outcome.measure->total_includes_estimate, outcome.measure->warnings));
         }
         progress.finished(run, slot.gpu, outcome.status, wall, energy, detail, energy_how);
         std::lock_guard lock(mutex);
