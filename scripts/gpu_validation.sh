@@ -108,12 +108,11 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 SMI=${NVIDIA_SMI:-nvidia-smi}
 if [ -z "$NVML_COST" ]; then NVML_COST=$(dirname "$JB")/joulebench_nvml_cost; fi
-# A carried build (scripts/README.md) brings the shared libraries the host lacks in lib/ beside
-# the binaries.
-if [ -d "$(dirname "$JB")/lib" ]; then
-    CARRIED_LIB=$(cd "$(dirname "$JB")/lib" && pwd)
-    export LD_LIBRARY_PATH="$CARRIED_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
+# Every `joulebench measure` first replays the power-cap journal a crashed capped run may have
+# left in joulebench's state folder, which sets power limits back. The kit must never write a
+# GPU setting, so its measures get a state folder of their own (empty) inside DIR. A journal
+# left by an earlier crash is not touched: `joulebench caps restore` restores it when you choose.
+export JOULEBENCH_STATE_DIR="$OUT/state"
 
 STEPS=$OUT/steps.tsv
 : > "$STEPS"
@@ -230,7 +229,7 @@ if [ $CUDA -eq 1 ]; then record cuda ok ""; else record cuda skipped "$TORCH_REA
 
 # --- 2. NVML call costs -------------------------------------------------------------------------
 if [ -x "$NVML_COST" ]; then
-    if timeout --kill-after=10 "$RUN_TIMEOUT" "$NVML_COST" --calls "$COST_CALLS" > "$OUT/nvml_cost.json" 2> "$OUT/nvml_cost.err"; then
+    if timeout --foreground --kill-after=10 "$RUN_TIMEOUT" "$NVML_COST" --calls "$COST_CALLS" > "$OUT/nvml_cost.json" 2> "$OUT/nvml_cost.err"; then
         record nvml_cost ok ""
         MEASURED=1
     else
@@ -277,8 +276,10 @@ measure_run() {
     printf '%q ' "$JB" measure --interval "$INTERVAL" --idle-baseline "$IDLE" --samples "$dir/trace.csv" \
         --json "$dir/m.json" --gpus "$gpus" -- "$@" > "$dir/command.txt"
     echo >> "$dir/command.txt"
-    # joulebench forwards timeout's SIGTERM to the workload and still writes m.json.
-    timeout --kill-after=30 "$RUN_TIMEOUT" "$JB" measure --interval "$INTERVAL" --idle-baseline "$IDLE" \
+    # joulebench forwards timeout's SIGTERM to the workload and still writes m.json. --foreground:
+    # timeout stays in the terminal's process group, so Ctrl-C reaches joulebench and the
+    # workload (once each), and only joulebench gets timeout's signals.
+    timeout --foreground --kill-after=30 "$RUN_TIMEOUT" "$JB" measure --interval "$INTERVAL" --idle-baseline "$IDLE" \
         --samples "$dir/trace.csv" --json "$dir/m.json" --gpus "$gpus" -- "$@" > "$dir/workload.json" 2> "$dir/measure.err"
     local rc=$?
     [ $rc -ne 124 ] || echo "gpu_validation: timed out after $RUN_TIMEOUT s (--timeout)" >> "$dir/measure.err"

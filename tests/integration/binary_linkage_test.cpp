@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "fakes/test_support.hpp"
 
@@ -32,41 +33,56 @@ std::set<std::string> needed_libraries(const std::string& binary) {
     return needed;
 }
 
+// The programs carried to GPU hosts (scripts/README.md).
+std::vector<std::string> carried_programs() {
+    std::vector<std::string> out{joulebench_binary()};
+#ifdef JOULEBENCH_NVML_COST_PATH
+    out.emplace_back(JOULEBENCH_NVML_COST_PATH);
+#endif
+    return out;
+}
+
 TEST(BinaryLinkage, NeedsOnlyGlibcAndLibgcc) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "sanitized build: the sanitizer runtimes need the shared libstdc++";
 #endif
     if (run_process({"sh", "-c", "command -v readelf"}).exit_code != 0) GTEST_SKIP() << "readelf (binutils) is not installed";
-    const auto needed = needed_libraries(joulebench_binary());
-    ASSERT_FALSE(needed.empty()) << "joulebench is dynamically linked against glibc: no DT_NEEDED found";
     // glibc, and GCC's libgcc_s (present wherever a C++ program runs; kept shared: CMakeLists.txt).
     const std::set<std::string> allowed = {"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "ld-linux-x86-64.so.2",
                                            "libgcc_s.so.1"};
-    for (const auto& lib : needed) {
-        EXPECT_TRUE(allowed.contains(lib)) << lib << " is a shared dependency of joulebench: link it in (CMakeLists.txt)";
+    for (const auto& program : carried_programs()) {
+        SCOPED_TRACE(program);
+        const auto needed = needed_libraries(program);
+        ASSERT_FALSE(needed.empty()) << "dynamically linked against glibc: no DT_NEEDED found";
+        for (const auto& lib : needed) {
+            EXPECT_TRUE(allowed.contains(lib)) << lib << " is a shared dependency: link it in (CMakeLists.txt)";
+        }
+        EXPECT_TRUE(needed.contains("libc.so.6"));
     }
-    EXPECT_TRUE(needed.contains("libc.so.6"));
 }
 
-// The glibc it needs: no symbol newer than 2.34 (Ubuntu 22.04 has 2.35, RHEL 9 2.34), so that a
+// The glibc they need: no symbol newer than 2.34 (Ubuntu 22.04 has 2.35, RHEL 9 2.34), so that a
 // build carried to a GPU host starts there (scripts/README.md).
 TEST(BinaryLinkage, NeedsNoGlibcNewerThan234) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "sanitized build: the sanitizer runtimes set their own requirements";
 #endif
     if (run_process({"sh", "-c", "command -v objdump"}).exit_code != 0) GTEST_SKIP() << "objdump (binutils) is not installed";
-    const auto r = run_process({"objdump", "-T", joulebench_binary()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    std::istringstream lines(r.out);
-    int checked = 0;
-    for (std::string line; std::getline(lines, line);) {
-        const auto at = line.find("GLIBC_2.");
-        if (at == std::string::npos) continue;
-        ++checked;
-        const int minor = std::stoi(line.substr(at + 8));
-        EXPECT_LE(minor, 34) << "needs a newer glibc than 2.34: " << line;
+    for (const auto& program : carried_programs()) {
+        SCOPED_TRACE(program);
+        const auto r = run_process({"objdump", "-T", program});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        std::istringstream lines(r.out);
+        int checked = 0;
+        for (std::string line; std::getline(lines, line);) {
+            const auto at = line.find("GLIBC_2.");
+            if (at == std::string::npos) continue;
+            ++checked;
+            const int minor = std::stoi(line.substr(at + 8));
+            EXPECT_LE(minor, 34) << "needs a newer glibc than 2.34: " << line;
+        }
+        EXPECT_GT(checked, 0) << "no versioned glibc symbol found";
     }
-    EXPECT_GT(checked, 0) << "no versioned glibc symbol found";
 }
 
 // What the binary is for: with the libraries linked in, it still runs its sub-commands (fmt
