@@ -143,7 +143,7 @@ std::string text_table(const Table& t) {
 }
 
 std::string md_table(const Table& t) {
-    std::string s = "### " + t.title + "\n\n|";
+    std::string s = "### " + md_escape(t.title) + "\n\n|";
     for (const auto& h : t.headers) s += " " + md_escape(h) + " |";
     s += "\n|";
     for (std::size_t c = 0; c < t.headers.size(); ++c) s += c == 0 ? " :--- |" : " ---: |";
