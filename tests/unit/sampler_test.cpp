@@ -136,25 +136,24 @@ TEST(Sampler, DeferredThreadThatNeverStartsLeavesTheFirstAndLastReadings) {
     EXPECT_EQ(s.m_reads.load(), 2);
 }
 
-// Started three poll periods late, the thread ticks at once and goes on at the poll period; its
-// first tick is not counted late for the wait before the thread existed (a machine stall of
-// more than a poll period during the test would be, legitimately).
+// Started five poll periods late, the thread ticks at once and goes on at the poll period; its
+// first tick is not counted late for the 400 ms between its deadline and the thread's start
+// (only a machine stall of that order during the test could make it look so).
 TEST(Sampler, DeferredThreadTicksOnTheStartClockAndIsNotLateForTheDeferral) {
     ScriptedSensor s("a", 1.0);
     CountingSink sink;
     const auto poll = std::chrono::milliseconds(100);
     Sampler sampler({&s}, poll, &sink);
     sampler.start(/*defer_thread=*/true);
-    std::this_thread::sleep_for(3 * poll);
+    std::this_thread::sleep_for(5 * poll);
     sampler.start_thread();
     sampler.start_thread();  // idempotent
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     sampler.stop();
     const auto stats = sampler.stats();
-    EXPECT_EQ(stats.late_ticks, 0U) << "max lateness " << stats.max_lateness.count() << " ns";
-    EXPECT_LT(stats.max_lateness, poll);
-    // first + the immediate tick + about two more + last
-    EXPECT_GE(stats.ticks, 4U);
+    EXPECT_LT(stats.max_lateness, std::chrono::milliseconds(250));
+    // first + the immediate tick + about two more + last; a loaded machine skips late ticks
+    EXPECT_GE(stats.ticks, 3U);
     EXPECT_LE(stats.ticks, 6U);
     for (std::size_t i = 1; i < sink.times.size(); ++i) EXPECT_GT(sink.times[i], sink.times[i - 1]);
 }
