@@ -324,10 +324,7 @@ int main(int argc, char** argv) {
     try {
         return run(options);
     } catch (const Error& e) {
-        std::fflush(stdout);
-        fmt::print(stderr, "error: {}\n", e.what());
-        if (!e.hint().empty()) fmt::print(stderr, "hint: {}\n", e.hint());
-        return e.exit_code();
+        return joulebench::report_error(e);
     } catch (const std::exception& e) {
         std::fflush(stdout);
         fmt::print(stderr, "error: nvml_cost: internal: {}\n", e.what());

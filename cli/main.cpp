@@ -49,10 +49,7 @@ int main(int argc, char** argv) {
         app.exit(e);
         return 2;
     } catch (const joulebench::Error& e) {
-        std::fflush(stdout);
-        fmt::print(stderr, "error: {}\n", e.what());
-        if (!e.hint().empty()) fmt::print(stderr, "hint: {}\n", e.hint());
-        return e.exit_code();
+        return joulebench::report_error(e);
     } catch (const std::exception& e) {
         std::fflush(stdout);
         fmt::print(stderr, "error: internal: {}\n", e.what());

@@ -40,6 +40,11 @@ private:
     int m_exit_code = -1;
 };
 
+/// Prints `error: <what>` and, when there is one, `hint: <hint>` on standard error (standard
+/// output flushed first, so the lines follow what was printed before), and returns the error's
+/// exit status: how a program of the project ends on an Error.
+int report_error(const Error& error);
+
 /// An Error with the message of `errno` appended: `what: strerror(errno)`.
 [[nodiscard]] Error system_error(const std::string& what, int errno_value, std::string hint = {});
 

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace joulebench {
@@ -39,6 +40,13 @@ Error system_error(const std::string& what, int errno_value, std::string hint) {
     }
     // fmt rather than std::string operator+: GCC 12 raises a false -Wrestrict on the latter (GCC bug 105329).
     return {category, fmt::format("{}: {}", what, std::strerror(errno_value)), std::move(hint)};
+}
+
+int report_error(const Error& error) {
+    std::fflush(stdout);
+    fmt::print(stderr, "error: {}\n", error.what());
+    if (!error.hint().empty()) fmt::print(stderr, "hint: {}\n", error.hint());
+    return error.exit_code();
 }
 
 }  // namespace joulebench
