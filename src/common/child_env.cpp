@@ -1,5 +1,7 @@
 #include "common/child_env.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 
 extern char** environ;
@@ -27,6 +29,12 @@ std::vector<char*> environment_pointers(std::vector<std::string>& storage) {
     for (auto& e : storage) out.push_back(e.data());
     out.push_back(nullptr);
     return out;
+}
+
+bool is_env_var_name(std::string_view name) {
+    if (name.empty() || (std::isalpha(static_cast<unsigned char>(name[0])) == 0 && name[0] != '_')) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; });
 }
 
 }  // namespace joulebench

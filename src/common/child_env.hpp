@@ -4,6 +4,7 @@
 // commands) so that they agree on which value wins.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace joulebench {
 /// entries keep their order; the set ones follow, sorted by name.
 [[nodiscard]] std::vector<std::string> child_environment(
     const std::vector<std::pair<std::string, std::string>>& set);
+
+/// Whether `name` can name an environment variable: a letter or '_', then letters, digits or '_'
+/// (POSIX portable names; what the experiment file accepts and the ssh script can `export`).
+[[nodiscard]] bool is_env_var_name(std::string_view name);
 
 /// Pointers into `storage` ending with nullptr, as execve/posix_spawn take them. Valid while
 /// `storage` is neither changed nor destroyed.

@@ -13,31 +13,13 @@
 #include <cstring>
 
 #include "common/child_env.hpp"
+#include "common/unique_fd.hpp"
 #include "joulebench/error.hpp"
 #include "measure/process.hpp"
-
 
 namespace joulebench::images {
 
 namespace {
-
-// Closes a descriptor at scope exit (also on the error paths).
-class Fd {
-public:
-    explicit Fd(int fd = -1) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    [[nodiscard]] int get() const { return m_fd; }
-    void reset() noexcept {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = -1;
-    }
-
-private:
-    int m_fd;
-};
-
 
 void append_limited(std::string& to, const char* data, std::size_t n, std::size_t limit) {
     if (to.size() < limit) to.append(data, std::min(n, limit - to.size()));
@@ -63,12 +45,12 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     std::array<int, 2> err_pipe{-1, -1};
     if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0)
         throw system_error(fmt::format("image: run {}: create a pipe", argv.front()), errno);
-    Fd out_read(out_pipe[0]);
-    Fd out_write(out_pipe[1]);
+    UniqueFd out_read(out_pipe[0]);
+    UniqueFd out_write(out_pipe[1]);
     if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0)
         throw system_error(fmt::format("image: run {}: create a pipe", argv.front()), errno);
-    Fd err_read(err_pipe[0]);
-    Fd err_write(err_pipe[1]);
+    UniqueFd err_read(err_pipe[0]);
+    UniqueFd err_write(err_pipe[1]);
 
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

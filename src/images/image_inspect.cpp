@@ -497,6 +497,14 @@ ImageInfo inspect_image(std::string_view engine, std::string_view image) {
     return inspect_image(engine, image, InspectOptions{});
 }
 
+std::string engine_binary(std::string_view engine) {
+    if (const char* v = std::getenv(engine == "podman" ? "JOULEBENCH_PODMAN" : "JOULEBENCH_DOCKER");
+        v != nullptr && *v != '\0') {
+        return v;
+    }
+    return std::string(engine);
+}
+
 ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
                         const InspectOptions& options) {
     if (engine_name != "docker" && engine_name != "podman") {
@@ -509,14 +517,7 @@ ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
                     fmt::format("image: inspect '{}': not an image name", image),
                     "give a name[:tag], a digest or an id");
     }
-    // The same client as the container environments use (docs/containers.md).
-    std::string binary(engine_name);
-    if (const char* v =
-            std::getenv(engine_name == "podman" ? "JOULEBENCH_PODMAN" : "JOULEBENCH_DOCKER");
-        v != nullptr && *v != '\0') {
-        binary = v;
-    }
-    const Engine engine{std::string(engine_name), binary, options.engine_args};
+    const Engine engine{std::string(engine_name), engine_binary(engine_name), options.engine_args};
     ImageInfo info;
     info.engine = engine.name;
     info.reference = std::string(image);

@@ -114,6 +114,11 @@ struct InspectOptions {
     std::chrono::milliseconds probe_timeout{std::chrono::seconds(180)};
 };
 
+/// The client program of `engine` ("docker" or "podman"): $JOULEBENCH_DOCKER / $JOULEBENCH_PODMAN
+/// when set and not empty, else the engine's name (found on PATH). `image inspect` and the
+/// container environments use the same one (docs/containers.md).
+[[nodiscard]] std::string engine_binary(std::string_view engine);
+
 /// Inspects `image` (a name, name:tag, digest or id in the engine's local store) with `engine`
 /// ("docker" or "podman"; the client is $JOULEBENCH_DOCKER / $JOULEBENCH_PODMAN when set, as for
 /// the container environments), running the probe. Throws Error: kInvalidArgument for an unknown

@@ -176,10 +176,18 @@ ExitStatus wait_for(pid_t pid, estimate::ProcessTreeCpuClock* clock) {
     return out;
 }
 
-bool ends_within(pid_t pid, std::chrono::nanoseconds timeout) {
+int open_pidfd(pid_t pid) {
 #ifdef SYS_pidfd_open
     // The raw system call: glibc has a wrapper only since 2.36.
-    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+bool ends_within(pid_t pid, std::chrono::nanoseconds timeout) {
+    const int fd = open_pidfd(pid);
     if (fd < 0) return false;
     const auto deadline = Clock::now() + timeout;
     bool ended = false;
@@ -195,11 +203,6 @@ bool ends_within(pid_t pid, std::chrono::nanoseconds timeout) {
     }
     ::close(fd);
     return ended;
-#else
-    (void)pid;
-    (void)timeout;
-    return false;
-#endif
 }
 
 SignalForwarder::SignalForwarder(pid_t child) {

@@ -51,6 +51,10 @@ struct ExitStatus {
 /// descendant re-parented here on the way. Retries on EINTR.
 ExitStatus wait_for(pid_t pid, estimate::ProcessTreeCpuClock* clock);
 
+/// A descriptor that becomes readable when `pid` ends (pidfd_open, Linux 5.3), or -1 where the
+/// kernel has none (or refuses it). The caller closes it.
+int open_pidfd(pid_t pid);
+
 /// Whether `pid` (a child not yet waited for) ends within `timeout`: waits on its pidfd, so it
 /// reaps nothing (wait_for does). False also when the kernel has no pidfd_open (Linux < 5.3):
 /// the caller then acts as if the child were still running. Retries on EINTR.

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/child_env.hpp"
 #include "joulebench/error.hpp"
 #include "store/sha256.hpp"
 
@@ -478,13 +479,7 @@ public:
                 const toml::table& et = table_value(*env, "env");
                 for (const auto& [key, value] : et) {
                     const std::string k(key.str());
-                    const bool valid_name =
-                        !k.empty() &&
-                        (std::isalpha(static_cast<unsigned char>(k[0])) != 0 || k[0] == '_') &&
-                        std::all_of(k.begin(), k.end(), [](char c) {
-                            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-                        });
-                    if (!valid_name) {
+                    if (!is_env_var_name(k)) {
                         fail(at(key.source().begin.line > 0 ? key.source() : value.source()),
                              fmt::format("'{}' is not a valid environment variable name", k),
                              "use letters, digits and _, not starting with a digit");

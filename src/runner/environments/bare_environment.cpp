@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,18 +26,6 @@ double seconds_of(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
 }
 
-
-// A descriptor that becomes readable when `pid` ends (pidfd_open, Linux 5.3), or -1 on older
-// kernels, where the wait loop falls back to short sleeps. glibc 2.36 has no wrapper in the
-// headers Debian 12 compiles against by default, hence the raw syscall.
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-    (void)pid;
-    return -1;
-#endif
-}
 
 }  // namespace
 
@@ -113,7 +100,7 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
     }
     if (observer != nullptr) observer->started(pid);
 
-    const int pidfd = open_pidfd(pid);
+    const int pidfd = process::open_pidfd(pid);  // -1: the wait loop falls back to short sleeps
     std::optional<Clock::time_point> deadline;
     if (instance.timeout) deadline = result.start_time + *instance.timeout;
     std::optional<Clock::time_point> kill_at;  // SIGKILL due (after SIGTERM and the grace)

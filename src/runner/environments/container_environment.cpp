@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/random_hex.hpp"
+#include "common/unique_fd.hpp"
 #include "images/command_output.hpp"
 #include "images/image_inspect.hpp"
 #include "joulebench/error.hpp"
@@ -40,23 +41,6 @@ namespace {
 constexpr auto kReadyTimeout = std::chrono::seconds(60);
 // Limit for engine commands outside the measured run (create, start, rm, inspect).
 constexpr auto kEngineTimeout = std::chrono::seconds(120);
-
-// A descriptor closed at scope exit.
-class Fd {
-public:
-    explicit Fd(int fd = -1) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    [[nodiscard]] int get() const { return m_fd; }
-    void reset(int fd = -1) noexcept {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = fd;
-    }
-
-private:
-    int m_fd;
-};
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -389,11 +373,7 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
 }
 
 std::string container_engine_binary(EnvironmentType engine) {
-    const bool podman = engine == EnvironmentType::kPodman;
-    if (const char* v = std::getenv(podman ? "JOULEBENCH_PODMAN" : "JOULEBENCH_DOCKER");
-        v != nullptr && *v != '\0')
-        return v;
-    return podman ? "podman" : "docker";
+    return images::engine_binary(engine == EnvironmentType::kPodman ? "podman" : "docker");
 }
 
 fs::path container_hold_path() {
@@ -428,8 +408,8 @@ bool container_owner_is_stale(const std::string& owner) {
 struct ContainerEnvironment::Instance {
     std::string name;
     fs::path run_dir;
-    Fd listen;
-    Fd conn;
+    UniqueFd listen;
+    UniqueFd conn;
     pid_t pid = -1;  // joulebench-hold, as this machine's pid namespace sees it
     std::optional<CgroupCpuFiles> cgroup;
     std::optional<CgroupCpu> cpu_before;
@@ -785,9 +765,9 @@ InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
         return not_started(fmt::format("run: {}: the container was not started", where()), 125);
     }
     const std::string engine = engine_name();
-    const Fd out(
+    const UniqueFd out(
         ::open(instance.stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    const Fd err(
+    const UniqueFd err(
         ::open(instance.stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (out.get() < 0 || err.get() < 0) {
         return not_started(fmt::format("run: open {} / {}: {}", instance.stdout_file.string(),

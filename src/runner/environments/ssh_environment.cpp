@@ -16,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/unique_fd.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "measure/process.hpp"
@@ -37,28 +38,10 @@ constexpr milliseconds kDrainAfterExit{2000};
 constexpr std::size_t kCaptureLimit = 8U << 20U;
 constexpr std::size_t kMaxJsonBytes = 64U << 20U;
 
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    [[nodiscard]] int get() const { return m_fd; }
-    [[nodiscard]] bool open() const { return m_fd >= 0; }
-    void reset(int fd = -1) noexcept {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = fd;
-    }
-
-private:
-    int m_fd = -1;
-};
-
 // A pipe whose both ends are close-on-exec: concurrent runs (GPU slots) each spawn an ssh, and
 // one ssh inheriting another run's stdin write end would keep that run's stdin from ever
 // reaching end of file.
-bool make_pipe(Fd& read_end, Fd& write_end) {
+bool make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
     std::array<int, 2> fds{-1, -1};
     if (::pipe2(fds.data(), O_CLOEXEC) != 0) return false;
     read_end.reset(fds[0]);
@@ -140,11 +123,11 @@ struct Captured {
 
 Captured run_captured(const std::vector<std::string>& argv, milliseconds timeout) {
     Captured c;
-    Fd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    Fd out_r;
-    Fd out_w;
-    Fd err_r;
-    Fd err_w;
+    UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    UniqueFd out_r;
+    UniqueFd out_w;
+    UniqueFd err_r;
+    UniqueFd err_w;
     if (!null_in.open() || !make_pipe(out_r, out_w) || !make_pipe(err_r, err_w)) {
         c.start_errno = errno;
         return c;
@@ -210,7 +193,7 @@ std::string last_line(std::string_view text) {
 // The last line of the file that starts with "error:" (joulebench's own messages), else its
 // last non-empty line; reads at most the last 64 KiB.
 std::string last_error_line(const std::filesystem::path& file) {
-    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.open()) return {};
     const off_t size = ::lseek(fd.get(), 0, SEEK_END);
     const off_t from = size > 65536 ? size - 65536 : 0;
@@ -230,7 +213,7 @@ std::string last_error_line(const std::filesystem::path& file) {
 }
 
 void append_line(const std::filesystem::path& file, const std::string& line) {
-    Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!fd.open()) return;
     const std::string text = line + "\n";
     // Best effort: a note for the stderr tail; the same text is in the run's warnings.
@@ -599,9 +582,9 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
         return not_started(e.what(), 2);
     }
 
-    Fd out_file(
+    UniqueFd out_file(
         ::open(instance.stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    Fd err_file(
+    UniqueFd err_file(
         ::open(instance.stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!out_file.open() || !err_file.open()) {
         return not_started(
@@ -610,10 +593,10 @@ InstanceResult SshEnvironment::execute(const WorkloadInstance& instance,
                         std::strerror(errno)),
             126);
     }
-    Fd in_r;
-    Fd in_w;
-    Fd out_r;
-    Fd out_w;
+    UniqueFd in_r;
+    UniqueFd in_w;
+    UniqueFd out_r;
+    UniqueFd out_w;
     if (!make_pipe(in_r, in_w) || !make_pipe(out_r, out_w)) {
         return not_started(fmt::format("run: create a pipe: {}", std::strerror(errno)), 126);
     }

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "common/child_env.hpp"
 #include "common/random_hex.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -23,14 +24,6 @@ namespace {
 constexpr std::string_view kTag = "@joulebench-ssh:";
 constexpr std::size_t kPreambleTextBytes = 4096;
 constexpr std::size_t kMaxEndLineBytes = 64;
-
-bool valid_variable_name(std::string_view name) {
-    if (name.empty() || (std::isalpha(static_cast<unsigned char>(name[0])) == 0 && name[0] != '_'))
-        return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-    });
-}
 
 }  // namespace
 
@@ -75,7 +68,7 @@ std::vector<std::string> measure_words(const RemoteRun& run) {
     std::vector<std::string> words{"env"};
     for (const auto& [name, value] : run.env) {
         // `env` takes the first word without '=' as the command: a name must not hide one.
-        if (!valid_variable_name(name)) {
+        if (!is_env_var_name(name)) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("ssh: build the remote command: '{}' is not a valid "
                                     "environment variable name",
