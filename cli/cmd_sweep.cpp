@@ -214,9 +214,7 @@ struct CapRow {
     /// share of the machine's busy CPU time, or CPU energy shared with overlapping runs
     /// (src/runner/cpu_energy_marks.hpp): what `run`'s progress line calls "(CPU estimated)",
     /// "(CPU attributed)" and "(CPU shared)".
-    bool cpu_estimated = false;
-    bool cpu_attributed = false;
-    bool cpu_shared = false;
+    CpuEnergyMarks cpu;
 };
 
 // Table markers of the three cases above, each explained by a footnote line under the table.
@@ -318,10 +316,7 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 if (r.status == RunStatus::kDone && r.wall_s && r.energy_j && *r.wall_s > 0.0 &&
                     *r.energy_j > 0.0) {
                     ++row.n;
-                    const CpuEnergyMarks marks = cpu_energy_marks(r.measure_json);
-                    row.cpu_estimated = row.cpu_estimated || marks.estimated;
-                    row.cpu_attributed = row.cpu_attributed || marks.attributed;
-                    row.cpu_shared = row.cpu_shared || marks.shared;
+                    row.cpu |= cpu_energy_marks(r.measure_json);
                     done.push_back({std::string(kEnvironment), std::string(kWorkload),
                                     *r.gpu_cap_w, *r.wall_s, *r.energy_j});
                 } else {
@@ -356,35 +351,31 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                                         fmt::join(opts->command, " "), opts->repetitions);
         table += fmt::format("{:>8}  {:>3}  {:>12}  {:>12}  {:>12}  {:>12}  {:>6}\n", "cap W", "n",
                              "median T s", "median E J", "EDP J·s", "ED2P J·s²", "failed");
-        bool any_estimated = false;
-        bool any_attributed = false;
-        bool any_shared = false;
+        CpuEnergyMarks any;  // the marks used in the table, for its footnotes
         for (const auto& [w, row] : rows) {
             // The marks follow the energy (and so EDP and ED2P, which are computed from it).
             std::string energy = cell(row.energy_j);
-            if (row.cpu_estimated) energy += kEstimatedMark;
-            if (row.cpu_attributed) energy += kAttributedMark;
-            if (row.cpu_shared) energy += kSharedMark;
-            any_estimated = any_estimated || row.cpu_estimated;
-            any_attributed = any_attributed || row.cpu_attributed;
-            any_shared = any_shared || row.cpu_shared;
+            if (row.cpu.estimated) energy += kEstimatedMark;
+            if (row.cpu.attributed) energy += kAttributedMark;
+            if (row.cpu.shared) energy += kSharedMark;
+            any |= row.cpu;
             table += fmt::format("{:>8}  {:>3}  {:>12}  {:>12}  {:>12}  {:>12}  {:>6}\n",
                                  format_watts(w), row.n, cell(row.wall_s), energy, cell(row.edp_js),
                                  cell(row.ed2p_js2), row.failed);
         }
-        if (any_estimated) {
+        if (any.estimated) {
             table += fmt::format(
                 "{} CPU estimated: the energy of runs of the marked caps includes the CPU-time "
                 "estimate (no CPU energy sensor; method `estimated`), not a measured counter\n",
                 kEstimatedMark);
         }
-        if (any_attributed) {
+        if (any.attributed) {
             table += fmt::format(
                 "{} CPU attributed: runs of the marked caps overlapped others; their energy "
                 "includes CPU energy attributed by their share of the machine's busy CPU time\n",
                 kAttributedMark);
         }
-        if (any_shared) {
+        if (any.shared) {
             table += fmt::format(
                 "{} CPU shared: runs of the marked caps overlapped others while their share of the "
                 "machine's busy CPU time was unknown; their energy includes the others' CPU energy\n",
@@ -414,9 +405,9 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                                      {"energy_j", number_or_null(row.energy_j)},
                                      {"edp_js", number_or_null(row.edp_js)},
                                      {"ed2p_js2", number_or_null(row.ed2p_js2)},
-                                     {"cpu_estimated", row.cpu_estimated},
-                                     {"cpu_attributed", row.cpu_attributed},
-                                     {"cpu_shared", row.cpu_shared}});
+                                     {"cpu_estimated", row.cpu.estimated},
+                                     {"cpu_attributed", row.cpu.attributed},
+                                     {"cpu_shared", row.cpu.shared}});
             }
             j["best"] = best ? nlohmann::json{{"energy_j", best->cap_min_energy_w},
                                               {"edp_js", best->cap_min_edp_w},

@@ -47,13 +47,6 @@ std::string esc(std::string_view s) {
     return o;
 }
 
-std::string metric_name(const std::string& metric) {
-    if (metric == "wall_s") return "T (s)";
-    if (metric == "energy_j") return "E (J)";
-    if (metric == "edp_js") return "EDP (J s)";
-    return metric;
-}
-
 std::string table_html(const Table& t, bool key_value = false) {
     std::string s;
     if (t.rows.empty()) {

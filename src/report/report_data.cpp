@@ -297,6 +297,13 @@ const std::vector<std::string>& report_metrics() {
     return kMetrics;
 }
 
+std::string metric_name(const std::string& metric) {
+    if (metric == "wall_s") return "T (s)";
+    if (metric == "energy_j") return "E (J)";
+    if (metric == "edp_js") return "EDP (J s)";
+    return metric;
+}
+
 ReportModel build_report(const Store& store, const ReportOptions& options) {
     ReportModel m;
     m.db = store.path().string();
@@ -771,7 +778,8 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     if (!audits.empty()) {
         std::map<std::pair<std::string, std::string>, std::vector<double>> energy;  // (w, env)
         std::vector<std::string> workload_names;
-        for (const auto& r : store.runs({RunStatus::kDone})) {
+        for (const auto& r : runs) {  // read once, above, in plan order
+            if (r.status != RunStatus::kDone) continue;
             if (std::find(workload_names.begin(), workload_names.end(), r.workload) ==
                 workload_names.end()) {
                 workload_names.push_back(r.workload);

@@ -26,6 +26,8 @@ inline constexpr std::string_view kReportSchema = "joulebench.report/1";
 
 /// The three per-run metrics of the curves, in report order: T (wall_s), E (energy_j), EDP.
 [[nodiscard]] const std::vector<std::string>& report_metrics();
+/// A metric's heading with its unit: "T (s)", "E (J)", "EDP (J s)" (other names unchanged).
+[[nodiscard]] std::string metric_name(const std::string& metric);
 
 struct ReportOptions {
     /// Environment the overheads are computed against; unset: the first environment of the

@@ -14,13 +14,6 @@ namespace joulebench::report {
 
 namespace {
 
-std::string metric_name(const std::string& metric) {
-    if (metric == "wall_s") return "T (s)";
-    if (metric == "energy_j") return "E (J)";
-    if (metric == "edp_js") return "EDP (J s)";
-    return metric;
-}
-
 // LaTeX text mode: the ten special characters (joulebench::tex_escape, as `analyze` writes
 // them), plus < and > (which OT1 fonts print as other glyphs) and line breaks.
 std::string tex_escape(const std::string& s) {

@@ -15,6 +15,14 @@ struct CpuEnergyMarks {
     bool estimated = false;   ///< the total includes the CPU-time estimate (method `estimated`)
     bool attributed = false;  ///< some CPU domain was scaled to the run's CPU time share
     bool shared = false;      ///< some CPU domain includes other runs' energy (share unknown)
+
+    /// Marks of several runs together: each set when some run has it.
+    CpuEnergyMarks& operator|=(const CpuEnergyMarks& other) {
+        estimated = estimated || other.estimated;
+        attributed = attributed || other.attributed;
+        shared = shared || other.shared;
+        return *this;
+    }
 };
 
 /// From a measurement's `total_includes_estimate` and its warnings (the runner's ": attributed: "

@@ -47,5 +47,16 @@ TEST(CpuEnergyMarks, ReadTheStoredMeasurementDocument) {
     }
 }
 
+TEST(CpuEnergyMarks, CombineAcrossRunsAsAnyRunHasThem) {
+    CpuEnergyMarks all;
+    all |= cpu_energy_marks(true, {});
+    EXPECT_EQ(describe(all), "CPU estimated");
+    all |= cpu_energy_marks(false, {"package0: shared: x"});
+    all |= cpu_energy_marks(false, {});  // an unmarked run clears nothing
+    EXPECT_TRUE(all.estimated);
+    EXPECT_FALSE(all.attributed);
+    EXPECT_TRUE(all.shared);
+}
+
 }  // namespace
 }  // namespace joulebench
