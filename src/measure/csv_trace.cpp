@@ -20,21 +20,28 @@ CsvTraceSink::~CsvTraceSink() {
     if (m_file != nullptr) std::fclose(m_file);
 }
 
+std::vector<std::string> csv_trace_columns(const std::vector<SensorInfo>& domains) {
+    std::vector<std::string> columns{"time_s"};
+    for (const auto& d : domains) {
+        columns.push_back(d.id + "_power_w");
+        columns.push_back(d.id + "_energy_j");
+    }
+    for (const auto& d : domains) {
+        if (d.kind != DomainKind::kGpu) continue;
+        for (const auto q : kTraceTelemetryColumns) columns.push_back(d.id + "_" + std::string(q));
+    }
+    return columns;
+}
+
 void CsvTraceSink::begin(const std::vector<const Sensor*>& sensors) {
-    m_line = "time_s";
+    std::vector<SensorInfo> domains;
     m_is_gpu.clear();
     for (const Sensor* s : sensors) {
-        fmt::format_to(std::back_inserter(m_line), ",{0}_power_w,{0}_energy_j", s->info().id);
+        domains.push_back(s->info());
+        m_is_gpu.push_back(s->info().kind == DomainKind::kGpu);
     }
-    for (const Sensor* s : sensors) {
-        const bool gpu = s->info().kind == DomainKind::kGpu;
-        m_is_gpu.push_back(gpu);
-        if (gpu) {
-            fmt::format_to(std::back_inserter(m_line),
-                           ",{0}_utilisation_pct,{0}_temperature_c,{0}_sm_clock_mhz,{0}_throttle_reasons,{0}_enforced_limit_w",
-                           s->info().id);
-        }
-    }
+    m_line.clear();
+    for (const auto& c : csv_trace_columns(domains)) m_line += (m_line.empty() ? "" : ",") + c;
     m_line += '\n';
     if (std::fputs(m_line.c_str(), m_file) < 0) m_failed = true;
     m_line.reserve(m_line.size() * 2);

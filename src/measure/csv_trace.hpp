@@ -5,14 +5,24 @@
 // Power is the average since the previous row (empty in the first row); energy is cumulative since
 // the start; an empty cell is a failed read or a value the device does not report.
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "measure/sampler.hpp"
 
 namespace joulebench {
+
+/// The per-GPU telemetry columns, in order (each `<id>_<name>`).
+inline constexpr std::array<std::string_view, 5> kTraceTelemetryColumns{
+    "utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons", "enforced_limit_w"};
+
+/// The header of a trace of these domains, in order (above): what CsvTraceSink writes and what
+/// the ssh environment's reader of a remote trace expects.
+[[nodiscard]] std::vector<std::string> csv_trace_columns(const std::vector<SensorInfo>& domains);
 
 class CsvTraceSink final : public TraceSink {
 public:

@@ -16,6 +16,7 @@
 #include "common/random_hex.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
+#include "measure/csv_trace.hpp"
 
 namespace joulebench::runner::ssh {
 
@@ -347,9 +348,6 @@ private:
 
 namespace {
 
-constexpr std::array<std::string_view, 5> kTelemetryColumns{
-    "utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons", "enforced_limit_w"};
-
 // A cell as a finite number; nullopt for an empty cell. Throws std::invalid_argument naming the
 // problem.
 template <class T>
@@ -378,19 +376,9 @@ std::optional<T> number_cell(std::string_view cell, const std::string& column, i
 
 TraceCsvParser::TraceCsvParser(TraceSink& sink, std::vector<SensorInfo> domains)
     : m_sink(sink), m_infos(std::move(domains)) {
-    // What the remote `measure --samples` writes for these domains (CsvTraceSink::begin).
-    m_columns.emplace_back("time_s");
-    for (const auto& info : m_infos) {
-        m_columns.push_back(info.id + "_power_w");
-        m_columns.push_back(info.id + "_energy_j");
-    }
-    for (const auto& info : m_infos) {
-        const bool gpu = info.kind == DomainKind::kGpu;
-        m_is_gpu.push_back(gpu);
-        if (!gpu) continue;
-        for (const auto q : kTelemetryColumns)
-            m_columns.push_back(fmt::format("{}_{}", info.id, q));
-    }
+    // What the remote `measure --samples` writes for these domains.
+    m_columns = csv_trace_columns(m_infos);
+    for (const auto& info : m_infos) m_is_gpu.push_back(info.kind == DomainKind::kGpu);
     m_values.resize(m_infos.size());
     m_telemetry.resize(m_infos.size());
 }
@@ -551,7 +539,7 @@ void TraceCsvParser::row(const std::vector<std::string_view>& fields) {
             const bool any = t.utilisation_pct || t.temperature_c || t.sm_clock_mhz ||
                              t.throttle_reasons || t.enforced_limit;
             if (any) m_telemetry[i] = t;
-            at += kTelemetryColumns.size();
+            at += kTraceTelemetryColumns.size();
         }
         m_last_time = time;
     } catch (const std::invalid_argument& e) {
