@@ -63,24 +63,12 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // The caller may block or handle signals (the runner does); the tool gets the defaults.
-    sigset_t none;
-    sigemptyset(&none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    // Its own process group: a Ctrl-C at the terminal goes to joulebench, which ends a run in
-    // order (the container's removal included), not straight to `docker create` or `rm`.
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    // The caller may block or handle signals (the runner does); the tool gets the defaults. Its
+    // own process group: a Ctrl-C at the terminal goes to joulebench, which ends a run in order
+    // (the container's removal included), not straight to `docker create` or `rm`.
+    const process::ChildSpawnAttributes attr(/*own_group=*/true);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, args.data(), envp.data());
-    posix_spawnattr_destroy(&attr);
+    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, attr.get(), args.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw system_error(fmt::format("image: run {}", argv.front()), rc);
     out_write.reset();

@@ -93,6 +93,25 @@ std::string resolve_command(const std::string& name) {
     throw not_found();
 }
 
+ChildSpawnAttributes::ChildSpawnAttributes(bool own_group) {
+    posix_spawnattr_init(&m_attr);
+    sigset_t none;
+    sigset_t defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigmask(&m_attr, &none);
+    posix_spawnattr_setsigdefault(&m_attr, &defaults);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (own_group) {
+        posix_spawnattr_setpgroup(&m_attr, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&m_attr, flags);
+}
+
+ChildSpawnAttributes::~ChildSpawnAttributes() { posix_spawnattr_destroy(&m_attr); }
+
 pid_t spawn(const SpawnOptions& options) {
     const std::string program = resolve_command(options.argv.at(0));
     std::vector<char*> argv;
@@ -104,22 +123,11 @@ pid_t spawn(const SpawnOptions& options) {
     std::vector<std::string> env_storage = child_environment(options.set_env);
     const std::vector<char*> envp = environment_pointers(env_storage);
 
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // The child starts with default signal dispositions and an empty mask, whatever joulebench
-    // has installed or blocked.
-    sigset_t none;
-    sigset_t defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (int sig : kForwarded) sigaddset(&defaults, sig);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // The measured command stays in joulebench's process group: the terminal's Ctrl-C reaches
+    // both (docs: SignalForwarder).
+    const ChildSpawnAttributes attr(/*own_group=*/false);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, &attr, argv.data(), envp.data());
-    posix_spawnattr_destroy(&attr);
+    const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, attr.get(), argv.data(), envp.data());
     if (rc != 0) {
         throw system_error(fmt::format("measure: start {}", program), rc);
     }

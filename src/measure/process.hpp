@@ -3,6 +3,7 @@
 // directly with posix_spawn (no shell), stdio inherited, signals forwarded, every descendant's CPU
 // time accounted.
 
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -27,6 +28,23 @@ struct SpawnOptions {
     std::vector<std::string> argv;
     /// Variables set in the child's environment (added to, or replacing, the inherited ones).
     std::vector<std::pair<std::string, std::string>> set_env;
+};
+
+/// The posix_spawn attributes every child of joulebench starts with: an empty signal mask and the
+/// default disposition of SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGCHLD, whatever joulebench has
+/// blocked, installed or ignored; with `own_group`, a process group of its own (a timeout or an
+/// interruption can then end the whole tree it starts, and the terminal's Ctrl-C reaches
+/// joulebench only, which ends the child in order).
+class ChildSpawnAttributes {
+public:
+    explicit ChildSpawnAttributes(bool own_group);
+    ChildSpawnAttributes(const ChildSpawnAttributes&) = delete;
+    ChildSpawnAttributes& operator=(const ChildSpawnAttributes&) = delete;
+    ~ChildSpawnAttributes();
+    [[nodiscard]] const posix_spawnattr_t* get() const { return &m_attr; }
+
+private:
+    posix_spawnattr_t m_attr{};
 };
 
 /// Starts the command. Throws Error on failure. The caller should have made itself a child

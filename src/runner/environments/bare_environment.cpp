@@ -71,25 +71,13 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, instance.stderr_file.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigset_t defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
     // Its own process group: a timeout or an interruption ends the whole tree it started, and the
     // terminal's Ctrl-C reaches joulebench only, which ends the runs after its own bookkeeping.
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    const process::ChildSpawnAttributes attr(/*own_group=*/true);
     pid_t pid = -1;
     result.start_time = Clock::now();
     result.started_at = unix_now();
-    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
-    posix_spawnattr_destroy(&attr);
+    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, attr.get(), argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         result.end = InstanceResult::End::kNotStarted;
