@@ -7,8 +7,8 @@
 
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
-#include "joulebench/measure.hpp"
-#include "report/measure_report.hpp"
+#include "joulebench/measure_result.hpp"
+#include "model/measure_json.hpp"
 #include "sensors/estimate/cpu_estimate.hpp"
 #include "sensors/rapl/powercap_sensor.hpp"
 
@@ -61,7 +61,7 @@ void BM_MeasureToJson(benchmark::State& state) {
         d.energy_j = 1000.0 + i;
         r.domains.push_back(d);
     }
-    for (auto _ : state) benchmark::DoNotOptimize(report::measure_to_json(r).dump());
+    for (auto _ : state) benchmark::DoNotOptimize(measure_to_json(r).dump());
 }
 BENCHMARK(BM_MeasureToJson);
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/csv_groups.hpp"
 #include "joulebench/stats.hpp"
 
 namespace {
@@ -95,7 +96,7 @@ void BM_TuDelftPerRun(benchmark::State& state) {
             for (const auto& image : images) {
                 js::NamedGroup g{image, {}};
                 for (const auto& run :
-                     js::read_groups_csv(dir / (image + "_output.csv"), "Run", metric)) {
+                     joulebench::analysis::read_groups_csv(dir / (image + "_output.csv"), "Run", metric)) {
                     g.values.insert(g.values.end(), run.values.begin(), run.values.end());
                 }
                 groups.push_back(std::move(g));

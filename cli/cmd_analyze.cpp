@@ -13,7 +13,8 @@
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
-#include "stats/store_source.hpp"
+#include "analysis/csv_groups.hpp"
+#include "analysis/store_analysis.hpp"
 
 namespace joulebench::cli {
 
@@ -72,7 +73,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     group_opt->needs(csv_opt);
     value_opt->needs(csv_opt);
     auto* metric_opt = sub->add_option("--metric", opts->metric, "With DB: per-run metric")
-                           ->check(CLI::IsMember(stats::store_metrics()));
+                           ->check(CLI::IsMember(analysis::store_metrics()));
     auto* by_opt = sub->add_option("--by", opts->by, "With DB: factor that forms the groups")
                        ->check(CLI::IsMember({"environment", "workload", "gpu_cap", "cpu_cap"}));
     metric_opt->needs(db_opt);
@@ -105,24 +106,24 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
         const stats::TableFormat format = stats::table_format_from_string(opts->format);
         if (!opts->db.empty()) {
             const Store store(opts->db, Store::Mode::kReadOnly);
-            stats::StoreAnalysisOptions store_options;
+            analysis::StoreAnalysisOptions store_options;
             store_options.metric = opts->metric;
-            store_options.by = stats::store_factor_from_string(opts->by);
+            store_options.by = analysis::store_factor_from_string(opts->by);
             if (!opts->baseline.empty()) store_options.baseline = opts->baseline;
             store_options.analysis = options;
-            const stats::StoreAnalysis analysis = stats::analyse_store(store, store_options);
-            if (!opts->json.empty()) write_json_atomically(opts->json, stats::to_json(analysis));
-            fmt::print("{}", stats::render(analysis, format));
+            const analysis::StoreAnalysis result = analysis::analyse_store(store, store_options);
+            if (!opts->json.empty()) write_json_atomically(opts->json, analysis::to_json(result));
+            fmt::print("{}", analysis::render(result, format));
             // Text and Markdown list the warnings with the tables; CSV and LaTeX have no place
             // for them that a reader would see.
             if (format == stats::TableFormat::kCsv || format == stats::TableFormat::kLatex) {
-                for (const auto& w : analysis.warnings) fmt::print(stderr, "warning: {}\n", w);
+                for (const auto& w : result.warnings) fmt::print(stderr, "warning: {}\n", w);
             }
             ctx.exit_code = 0;
             return;
         }
         const std::vector<stats::NamedGroup> groups =
-            stats::read_groups_csv(opts->csv, opts->group, opts->value);
+            analysis::read_groups_csv(opts->csv, opts->group, opts->value);
         if (!opts->baseline.empty()) options.baseline = opts->baseline;
         options.metric = opts->value;
         const stats::Analysis analysis = stats::analyse_groups(groups, options);

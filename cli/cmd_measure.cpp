@@ -13,7 +13,8 @@
 #include "joulebench/error.hpp"
 #include "measure/measure.hpp"
 #include "measure/process.hpp"
-#include "report/measure_report.hpp"
+#include "model/measure_json.hpp"
+#include "report/measure_summary.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench::cli {
@@ -127,7 +128,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "), report::measure_summary(result));
         }
         if (!opts->json.empty()) {
-            const std::string text = report::measure_to_json(result).dump(2) + "\n";
+            const std::string text = measure_to_json(result).dump(2) + "\n";
             if (opts->json == "-") {
                 std::fwrite(text.data(), 1, text.size(), stdout);
                 std::fflush(stdout);

@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "joulebench/error.hpp"
-#include "report/measure_report.hpp"
+#include "report/measure_summary.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench::cli {

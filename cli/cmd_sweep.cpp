@@ -32,7 +32,7 @@
 #include "joulebench/experiment.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
-#include "runner/cpu_energy_marks.hpp"
+#include "model/cpu_energy_marks.hpp"
 #include "runner/runner.hpp"
 
 namespace joulebench::cli {
@@ -212,7 +212,7 @@ struct CapRow {
     std::optional<double> wall_s, energy_j, edp_js, ed2p_js2;  ///< medians over the n done runs
     /// Some done run's energy total includes the CPU-time estimate, CPU energy attributed by its
     /// share of the machine's busy CPU time, or CPU energy shared with overlapping runs
-    /// (src/runner/cpu_energy_marks.hpp): what `run`'s progress line calls "(CPU estimated)",
+    /// (src/model/cpu_energy_marks.hpp): what `run`'s progress line calls "(CPU estimated)",
     /// "(CPU attributed)" and "(CPU shared)".
     CpuEnergyMarks cpu;
 };

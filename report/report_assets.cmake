@@ -34,4 +34,4 @@ add_custom_command(
     DEPENDS ${_jb_asset_files} ${PROJECT_SOURCE_DIR}/report/embed_assets.cmake
     COMMENT "Inlining the HTML report's scripts (Vega, Vega-Lite, vega-embed, report.js)"
     VERBATIM)
-target_sources(joulebench_core PRIVATE ${_jb_assets_cpp})
+target_sources(joulebench_report PRIVATE ${_jb_assets_cpp})

@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
@@ -345,17 +344,5 @@ enum class TableFormat { kText, kMarkdown, kLatex, kCsv };
 /// The plain-language verdict of each pair, in pair order, as render(kText) prints them
 /// ("python-base uses 3.0% more energy than pytorch-base; large effect (...), p < 0.001").
 [[nodiscard]] std::vector<std::string> verdicts(const Analysis& analysis);
-
-// ----------------------------------------------------------------------------------------------
-// Tidy CSV input (src/stats/csv_groups.cpp)
-
-/// Reads `value_column` of a tidy CSV (RFC 4180: header row, comma separated, fields optionally in
-/// double quotes with "" for a quote, CRLF or LF) grouped by `group_column`, groups in order of
-/// first appearance. Empty lines are skipped. Throws Error naming the file and line for: a missing
-/// file (kNotFound), a column not in the header, a row with the wrong number of fields, an
-/// unterminated quote, an empty or non-numeric value, or NaN/infinity (kInvalidArgument).
-[[nodiscard]] std::vector<NamedGroup> read_groups_csv(const std::filesystem::path& path,
-                                                      std::string_view group_column,
-                                                      std::string_view value_column);
 
 }  // namespace joulebench::stats

@@ -12,7 +12,7 @@
 #include "capping/cap_journal.hpp"
 #include "capping/guardian.hpp"
 #include "capping/scoped_cap.hpp"
-#include "joulebench/measure.hpp"
+#include "joulebench/measure_result.hpp"
 #include "joulebench/power_capper.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 // Running a short auxiliary command (a container engine's `image inspect`, `history`, a probe
 // container) to completion and capturing what it prints. argv only, never a shell; standard
-// input is /dev/null; a deadline kills it. Not for measured workloads (runner/environments).
+// input is /dev/null; a deadline kills it. Not for measured workloads (src/environments).
 
 #include <chrono>
 #include <optional>

@@ -14,7 +14,7 @@
 #include <map>
 #include <sstream>
 
-#include "import/csv_reader.hpp"
+#include "common/csv_reader.hpp"
 #include "joulebench/error.hpp"
 
 namespace joulebench::energibridge {
@@ -146,13 +146,13 @@ TraceSummary parse_trace(std::string_view text, const std::string& name,
                     fmt::format("energibridge: import {}: wrap range {} J is not a positive number",
                                 name, options.wrap.value()));
     }
-    text = import::strip_bom(text);
+    text = strip_bom(text);
     if (trim(text).empty()) {
         fail(name, "the file is empty (no header, no rows)",
              "EnergiBridge writes the header when the command starts; was it killed before?");
     }
-    import::CsvReader reader(text, detect_separator(text), name);
-    import::CsvRecord record;
+    CsvReader reader(text, detect_separator(text), name);
+    CsvRecord record;
     reader.next(record);
 
     TraceSummary out;

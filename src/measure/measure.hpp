@@ -2,14 +2,28 @@
 // Runs one command under measurement: idle baseline (optional), first readings, the command,
 // last readings, then the per-domain results and the warnings a user needs.
 
+#include <chrono>
+#include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
-#include "joulebench/measure.hpp"
+#include "joulebench/measure_result.hpp"
 #include "measure/sampler.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench {
+
+struct MeasureOptions {
+    std::vector<std::string> command;               ///< argv, run directly (no shell)
+    std::chrono::milliseconds interval{100};        ///< trace interval (--interval)
+    std::optional<std::filesystem::path> samples_csv;  ///< --samples
+    std::optional<double> idle_baseline_s;          ///< --idle-baseline SECONDS
+    /// Variables set for the command (CUDA_DEVICE_ORDER=PCI_BUS_ID is added when unset).
+    std::vector<std::pair<std::string, std::string>> set_env;
+};
 
 /// Runs `options.command` while sampling `sensors`. Throws Error before anything runs when the
 /// command cannot be found or the samples file cannot be created; once the command runs, its

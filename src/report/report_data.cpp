@@ -1,5 +1,5 @@
 // The report model: the store's runs, sessions, traces and baselines arranged for the charts and
-// tables of `joulebench report`. Statistics come from stats::analyse_store_runs (the code of
+// tables of `joulebench report`. Statistics come from analysis::analyse_store_runs (the code of
 // `analyze DB`), run once per metric; nothing here computes a median, interval or test.
 
 #include "report/report_data.hpp"
@@ -79,10 +79,10 @@ struct CapScheme {
     [[nodiscard]] std::string label(const std::optional<double>& gpu,
                                     const std::optional<double>& cpu) const {
         if (gpu_varies && cpu_varies) {
-            return "GPU " + stats::cap_label(gpu) + " / CPU " + stats::cap_label(cpu);
+            return "GPU " + analysis::cap_label(gpu) + " / CPU " + analysis::cap_label(cpu);
         }
-        if (cpu_varies) return stats::cap_label(cpu);
-        return stats::cap_label(gpu);
+        if (cpu_varies) return analysis::cap_label(cpu);
+        return analysis::cap_label(gpu);
     }
     [[nodiscard]] std::optional<double> value(const std::optional<double>& gpu,
                                               const std::optional<double>& cpu) const {
@@ -402,7 +402,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         }
         m.baseline = options.baseline;
     } else {
-        // As `analyze DB` chooses (src/stats/store_source.cpp): the first declared bare
+        // As `analyze DB` chooses (src/analysis/store_analysis.cpp): the first declared bare
         // environment, here among those with a done run; without one, the first environment
         // with a done run (the page says which it used).
         if (spec) {
@@ -424,14 +424,14 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     }
 
     // The statistics: `analyze DB` once per metric, blocks per workload and cap level.
-    m.analysis_options.by = stats::StoreFactor::kEnvironment;
+    m.analysis_options.by = analysis::StoreFactor::kEnvironment;
     m.analysis_options.baseline = m.baseline;
     m.analysis_options.analysis = options.analysis;
     for (const auto& metric : report_metrics()) {
-        stats::StoreAnalysisOptions o = m.analysis_options;
+        analysis::StoreAnalysisOptions o = m.analysis_options;
         o.metric = metric;
         try {
-            m.analyses.push_back(stats::analyse_store_runs(runs, &m.experiment, o, m.db));
+            m.analyses.push_back(analysis::analyse_store_runs(runs, &m.experiment, o, m.db));
         } catch (const Error& e) {
             if (e.category() != ErrorCategory::kNotFound) throw;
             m.warnings.push_back(
@@ -513,7 +513,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         wr.cap_title = scheme.title();
 
         // Best caps and overheads over caps: analyse_caps through analyze DB's cap tables.
-        const stats::StoreAnalysis& a0 = m.analyses.front();
+        const analysis::StoreAnalysis& a0 = m.analyses.front();
         wr.best_caps.title = "Best power cap per environment (medians over runs)";
         wr.best_caps.headers = {"environment", "cap min E (W)",    "E (J)",      "cap min EDP (W)",
                                 "EDP (J s)",   "cap min ED2P (W)", "ED2P (J s2)"};
@@ -526,7 +526,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
         for (const auto& c : a0.caps) {
             const std::string ctx =
                 c.other_varies ? fmt::format(" ({} cap {})", c.domain == "gpu" ? "CPU" : "GPU",
-                                             stats::cap_label(c.other_cap_w))
+                                             analysis::cap_label(c.other_cap_w))
                                : std::string();
             for (const auto& o : c.caps.optima) {
                 if (o.workload != w) continue;

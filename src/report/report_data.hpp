@@ -2,7 +2,7 @@
 // `joulebench report DB`: everything a report shows, computed from a results store into one
 // model, then written as a self-contained HTML page (html_report.cpp) or as Markdown / LaTeX
 // tables (table_report.cpp). No statistic is computed here: medians, intervals, overheads, tests
-// and verdicts come from `analyze DB` (stats::analyse_store, once per metric), best caps and
+// and verdicts come from `analyze DB` (analysis::analyse_store, once per metric), best caps and
 // overheads over caps from stats::analyse_caps through it. This file only arranges them (and
 // counts warnings). Every chart and table is documented in docs/report.md.
 //
@@ -17,7 +17,7 @@
 
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
-#include "stats/store_source.hpp"
+#include "analysis/store_analysis.hpp"
 
 namespace joulebench::report {
 
@@ -148,7 +148,7 @@ struct ReportModel {
     std::string joulebench_version;
     ExperimentRecord experiment;
     std::optional<std::string> baseline;
-    stats::StoreAnalysisOptions analysis_options;
+    analysis::StoreAnalysisOptions analysis_options;
     StatusCounts status;
     std::vector<std::string> environments;  ///< in declared order
     std::vector<WorkloadReport> workloads;  ///< in declared order, only those with done runs
@@ -158,7 +158,7 @@ struct ReportModel {
     std::vector<Table> context;  ///< experiment, sessions (host), environments (images)
     std::vector<WarningEntry> warnings;
     /// The `analyze DB` analyses, one per metric of report_metrics() that some done run has.
-    std::vector<stats::StoreAnalysis> analyses;
+    std::vector<analysis::StoreAnalysis> analyses;
 };
 
 /// Builds the report of an open store. Throws Error: kNotFound when the store has no run or no

@@ -27,20 +27,27 @@
 #include "capping/scoped_cap.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
-#include "joulebench/measure.hpp"
+#include "joulebench/measure_result.hpp"
 #include "measure/measure.hpp"
 #include "measure/sampler.hpp"
-#include "runner/cpu_energy_marks.hpp"
-#include "runner/environments/bare_environment.hpp"
-#include "runner/environments/factory.hpp"
+#include "model/cpu_energy_marks.hpp"
+#include "environments/bare_environment.hpp"
+#include "environments/factory.hpp"
 #include "runner/progress.hpp"
 #include "sensors/estimate/cpu_estimate.hpp"
 #include "sensors/registry.hpp"
-#include "store/store_trace_sink.hpp"
+#include "runner/store_trace_sink.hpp"
 
 namespace joulebench::runner {
 
 namespace fs = std::filesystem;
+using environments::BareEnvironment;
+using environments::Environment;
+using environments::InstanceObserver;
+using environments::InstanceResult;
+using environments::make_environment;
+using environments::PhaseRecorder;
+using environments::WorkloadInstance;
 
 namespace {
 

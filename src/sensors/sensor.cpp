@@ -1,56 +1,8 @@
 #include "joulebench/sensor.hpp"
 
-#include <array>
-#include <utility>
-
 namespace joulebench {
 
-namespace {
-constexpr std::array<std::pair<DomainKind, std::string_view>, 7> kKindNames{{
-    {DomainKind::kGpu, "gpu"},
-    {DomainKind::kPackage, "package"},
-    {DomainKind::kCore, "core"},
-    {DomainKind::kUncore, "uncore"},
-    {DomainKind::kDram, "dram"},
-    {DomainKind::kPsys, "psys"},
-    {DomainKind::kEstimatedCpu, "estimated-cpu"},
-}};
-}  // namespace
-
-std::string_view to_string(DomainKind kind) {
-    for (const auto& [k, name] : kKindNames) {
-        if (k == kind) return name;
-    }
-    return "unknown";
-}
-
-std::optional<DomainKind> domain_kind_from_string(std::string_view text) {
-    for (const auto& [k, name] : kKindNames) {
-        if (name == text) return k;
-    }
-    return std::nullopt;
-}
-
-std::string_view to_string(Method method) {
-    switch (method) {
-        case Method::kCounter: return "counter";
-        case Method::kIntegrated: return "integrated";
-        case Method::kEstimated: return "estimated";
-    }
-    return "unknown";
-}
-
-bool counts_in_total(DomainKind kind) {
-    switch (kind) {
-        case DomainKind::kGpu:
-        case DomainKind::kPackage:
-        case DomainKind::kDram:
-        case DomainKind::kEstimatedCpu: return true;
-        case DomainKind::kCore:
-        case DomainKind::kUncore:
-        case DomainKind::kPsys: return false;
-    }
-    return false;
-}
+// The key function: Sensor's vtable and type information are emitted here, once.
+Sensor::~Sensor() = default;
 
 }  // namespace joulebench

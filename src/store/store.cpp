@@ -16,7 +16,7 @@
 #include <set>
 
 #include "joulebench/units.hpp"
-#include "report/measure_report.hpp"
+#include "model/measure_json.hpp"
 #include "store/sqlite.hpp"
 
 namespace joulebench {
@@ -236,45 +236,6 @@ std::string host_now_suffix() {
 }
 
 }  // namespace
-
-std::string_view to_string(RunStatus status) {
-    switch (status) {
-        case RunStatus::kPlanned:
-            return "planned";
-        case RunStatus::kRunning:
-            return "running";
-        case RunStatus::kDone:
-            return "done";
-        case RunStatus::kFailed:
-            return "failed";
-        case RunStatus::kTimeout:
-            return "timeout";
-        case RunStatus::kInterrupted:
-            return "interrupted";
-    }
-    return "planned";
-}
-
-std::optional<RunStatus> run_status_from_string(std::string_view text) {
-    for (const RunStatus s : {RunStatus::kPlanned, RunStatus::kRunning, RunStatus::kDone,
-                              RunStatus::kFailed, RunStatus::kTimeout, RunStatus::kInterrupted}) {
-        if (to_string(s) == text) return s;
-    }
-    return std::nullopt;
-}
-
-ExperimentRecord experiment_record(const ExperimentSpec& spec) {
-    ExperimentRecord record;
-    record.name = spec.name;
-    record.file_name = spec.source_name;
-    record.file_text = spec.source_text;
-    record.file_sha256 = spec.source_sha256;
-    record.seed = spec.seed;
-    record.seed_given = spec.seed_given;
-    record.joulebench_version = JOULEBENCH_VERSION;
-    record.created_at = unix_now();
-    return record;
-}
 
 Store::Store(const std::filesystem::path& path, Mode mode) : m_path(path) {
     std::error_code ec;
@@ -799,7 +760,7 @@ void Store::finish_run(const RunOutcome& outcome) {
         u.bind(22, metrics.dump());
     }
     if (m != nullptr) {
-        u.bind(23, report::measure_to_json(*m).dump());
+        u.bind(23, measure_to_json(*m).dump());
     } else {
         u.bind_null(23);
     }

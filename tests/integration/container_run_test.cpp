@@ -24,14 +24,14 @@
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "runner/environments/container_environment.hpp"
+#include "environments/container_environment.hpp"
 
 namespace joulebench::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using runner::InstanceResult;
-using runner::WorkloadInstance;
+using environments::InstanceResult;
+using environments::WorkloadInstance;
 using test::TempDir;
 using ::testing::HasSubstr;
 
@@ -101,7 +101,7 @@ std::unique_ptr<EngineUnderTest> start_engine(const std::string& name, std::stri
 }
 
 // Records the phases an environment runs, in order, and runs them.
-class RecordingPhases final : public runner::PhaseRecorder {
+class RecordingPhases final : public environments::PhaseRecorder {
 public:
     void phase(std::string_view name, const std::function<void()>& body) override {
         names.emplace_back(name);
@@ -151,7 +151,7 @@ protected:
         return i;
     }
     // begin, execute, end: the whole life of one instance.
-    InstanceResult run(runner::ContainerEnvironment& env, const WorkloadInstance& inst,
+    InstanceResult run(environments::ContainerEnvironment& env, const WorkloadInstance& inst,
                        RecordingPhases& phases, std::vector<std::string>& warnings) const {
         env.begin_instance(inst, phases);
         InstanceResult r = env.execute(inst, nullptr);
@@ -165,7 +165,7 @@ protected:
 };
 
 TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCgroupCpuTime) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.validate(WorkloadSpec{});
     env.prepare();
     const auto described = nlohmann::json::parse(env.describe());
@@ -208,7 +208,7 @@ TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCg
 TEST_P(ContainerEnvironmentTest, TheWorkloadStartsOnlyInExecuteNotWhenTheContainerStarts) {
     const fs::path shared = m_dir.path() / "shared";
     fs::create_directories(shared);
-    runner::ContainerEnvironment env(spec({"-v", shared.string() + ":/m"}));
+    environments::ContainerEnvironment env(spec({"-v", shared.string() + ":/m"}));
     env.prepare();
     const auto inst = instance({"touch", "/m/started"}, "run2");
     RecordingPhases phases;
@@ -229,7 +229,7 @@ TEST_P(ContainerEnvironmentTest, TheWorkloadStartsOnlyInExecuteNotWhenTheContain
 }
 
 TEST_P(ContainerEnvironmentTest, ACommandMissingFromTheImageIsNotStartedWith127) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     const auto inst = instance({"no-such-program", "x"}, "run3");
     RecordingPhases phases;
@@ -244,7 +244,7 @@ TEST_P(ContainerEnvironmentTest, ACommandMissingFromTheImageIsNotStartedWith127)
 }
 
 TEST_P(ContainerEnvironmentTest, TimeoutSendsTermToTheWorkload) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     auto inst = instance({"sleep", "30"}, "run4");
     inst.timeout = std::chrono::milliseconds(300);
@@ -258,7 +258,7 @@ TEST_P(ContainerEnvironmentTest, TimeoutSendsTermToTheWorkload) {
 }
 
 TEST_P(ContainerEnvironmentTest, AWorkloadIgnoringTermIsKilledAfterTheGrace) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     auto inst = instance({"sh", "-c", "trap '' TERM; sleep 30"}, "run5");
     inst.timeout = std::chrono::milliseconds(300);
@@ -273,7 +273,7 @@ TEST_P(ContainerEnvironmentTest, AWorkloadIgnoringTermIsKilledAfterTheGrace) {
 }
 
 TEST_P(ContainerEnvironmentTest, TheStopFlagInterruptsTheRun) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     std::atomic<bool> stop{false};
     auto inst = instance({"sleep", "30"}, "run6");
@@ -293,7 +293,7 @@ TEST_P(ContainerEnvironmentTest, TheStopFlagInterruptsTheRun) {
 }
 
 TEST_P(ContainerEnvironmentTest, ProcessesLeftByTheWorkloadAreKilledAndReported) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     const auto inst = instance({"sh", "-c", "sleep 100 & echo bg"}, "run7");
     RecordingPhases phases;
@@ -308,7 +308,7 @@ TEST_P(ContainerEnvironmentTest, ProcessesLeftByTheWorkloadAreKilledAndReported)
 }
 
 TEST_P(ContainerEnvironmentTest, AWorkloadKilledByASignalReportsIt) {
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     const auto inst = instance({"sh", "-c", "kill -9 $$"}, "run8");
     RecordingPhases phases;
@@ -322,7 +322,7 @@ TEST_P(ContainerEnvironmentTest, AWorkloadKilledByASignalReportsIt) {
 TEST_P(ContainerEnvironmentTest, RunsAsAnotherUserOfTheContainer) {
     // The helper and the socket must be usable by any user; the output files are opened by
     // joulebench and passed in, so the user needs no access to them.
-    runner::ContainerEnvironment env(spec({"--user", "65534:65534"}));
+    environments::ContainerEnvironment env(spec({"--user", "65534:65534"}));
     env.prepare();
     const auto inst = instance({"id", "-u"}, "run9");
     RecordingPhases phases;
@@ -336,7 +336,7 @@ TEST_P(ContainerEnvironmentTest, RunsAsAnotherUserOfTheContainer) {
 TEST_P(ContainerEnvironmentTest, UnderTheEnginesInitTheHelperIsNotPid1AndStillWorks) {
     if (GetParam() == "podman" && !fs::exists("/usr/libexec/podman/catatonit"))
         GTEST_SKIP() << "podman --init needs catatonit (apt-get install catatonit)";
-    runner::ContainerEnvironment env(spec({"--init"}));
+    environments::ContainerEnvironment env(spec({"--init"}));
     env.prepare();
     auto inst = instance({"sh", "-c", "echo $$ > /dev/null; sleep 100 & exit 5"}, "run11");
     RecordingPhases phases;
@@ -372,7 +372,7 @@ TEST_P(ContainerEnvironmentTest, TheImagesEntrypointRunsBeforeTheCommandAsDocker
     (void)m_engine->cmd({"rm", "-f", "jb-base"});
     EnvironmentSpec s = spec();
     s.image = "joulebench-entrypoint:test";
-    runner::ContainerEnvironment env(s);
+    environments::ContainerEnvironment env(s);
     env.prepare();
     EXPECT_EQ(nlohmann::json::parse(env.describe())["entrypoint"],
               nlohmann::json({"/bin/echo", "from-entrypoint"}));
@@ -385,7 +385,7 @@ TEST_P(ContainerEnvironmentTest, TheImagesEntrypointRunsBeforeTheCommandAsDocker
 }
 
 TEST_P(ContainerEnvironmentTest, PrepareRemovesContainersOfACrashedJoulebenchOnly) {
-    const std::string mine = runner::container_owner_label();
+    const std::string mine = environments::container_owner_label();
     const std::string host = mine.substr(0, mine.find('/'));
     const std::string crashed = host + "/00000000-0000-0000-0000-000000000000/1/1";
     const std::string elsewhere = "another-machine/x/1/1";
@@ -397,7 +397,7 @@ TEST_P(ContainerEnvironmentTest, PrepareRemovesContainersOfACrashedJoulebenchOnl
         ASSERT_EQ(rc, 0) << out;
     }
     ASSERT_EQ(m_engine->containers().size(), 2U);
-    runner::ContainerEnvironment env(spec());
+    environments::ContainerEnvironment env(spec());
     env.prepare();
     const auto described = nlohmann::json::parse(env.describe());
     EXPECT_EQ(described["removed_leftovers"], 1);
@@ -410,7 +410,7 @@ TEST_P(ContainerEnvironmentTest, PrepareRemovesContainersOfACrashedJoulebenchOnl
 TEST_P(ContainerEnvironmentTest, AMissingImageIsRefusedByValidateWithFileAndLine) {
     EnvironmentSpec s = spec();
     s.image = "joulebench-no-such-image:1";
-    runner::ContainerEnvironment env(s);
+    environments::ContainerEnvironment env(s);
     try {
         env.validate(WorkloadSpec{});
         FAIL() << "expected an Error";

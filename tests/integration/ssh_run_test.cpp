@@ -22,9 +22,9 @@
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "runner/environments/ssh_environment.hpp"
+#include "environments/ssh_environment.hpp"
 
-namespace joulebench::runner {
+namespace joulebench::environments {
 namespace {
 
 namespace fs = std::filesystem;
@@ -756,4 +756,4 @@ TEST_F(SshRunCli, AnUnreachableHostIsRefusedBeforeTheFirstRun) {
 }
 
 }  // namespace
-}  // namespace joulebench::runner
+}  // namespace joulebench::environments

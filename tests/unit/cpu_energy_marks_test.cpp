@@ -1,7 +1,7 @@
 // The marks beside a run's energy (run's progress line, sweep's table) from its measurement:
 // the runner's own warnings (src/runner/runner.cpp) and total_includes_estimate.
 
-#include "runner/cpu_energy_marks.hpp"
+#include "model/cpu_energy_marks.hpp"
 
 #include <gtest/gtest.h>
 

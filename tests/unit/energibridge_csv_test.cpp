@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "import/csv_reader.hpp"
+#include "common/csv_reader.hpp"
 #include "joulebench/error.hpp"
 
-namespace joulebench::import {
+namespace joulebench {
 namespace {
 
 std::vector<CsvRecord> read_all(std::string_view text, char sep = ',') {
@@ -79,4 +79,4 @@ TEST(EnergibridgeCsv, StripsUtf8Bom) {
 }
 
 }  // namespace
-}  // namespace joulebench::import
+}  // namespace joulebench

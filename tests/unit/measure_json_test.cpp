@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "joulebench/error.hpp"
-#include "report/measure_report.hpp"
+#include "model/measure_json.hpp"
 
 namespace joulebench {
 namespace {
@@ -242,17 +242,17 @@ void expect_same(const MeasureResult& a, const MeasureResult& b) {
 TEST(MeasureJson, RoundTripOfAFullyPopulatedResultThroughText) {
     const MeasureResult original = fully_populated();
     // Through the text, as it crosses ssh: doubles must survive dump and parse exactly.
-    const std::string text = report::measure_to_json(original).dump(2);
-    const MeasureResult back = report::measure_from_json(ordered::parse(text));
+    const std::string text = measure_to_json(original).dump(2);
+    const MeasureResult back = measure_from_json(ordered::parse(text));
     expect_same(original, back);
-    EXPECT_EQ(report::measure_to_json(back).dump(2), text);
+    EXPECT_EQ(measure_to_json(back).dump(2), text);
     EXPECT_EQ(back.gpus[0].throttle_mask, 0x4U | 0x40U | 0x10000U);
 }
 
 TEST(MeasureJson, UnorderedDocumentReadsTheSameButIdleDomainsInKeyOrder) {
     const MeasureResult original = fully_populated();
     const MeasureResult back =
-        report::measure_from_json(nlohmann::json::parse(report::measure_to_json(original).dump()));
+        measure_from_json(nlohmann::json::parse(measure_to_json(original).dump()));
     ASSERT_TRUE(back.idle.has_value());
     const std::vector<std::pair<std::string, double>> sorted{{"gpu0", 55.5}, {"package0", 1.5}};
     EXPECT_EQ(back.idle->domain_power_w, sorted);
@@ -264,8 +264,8 @@ TEST(MeasureJson, UnorderedDocumentReadsTheSameButIdleDomainsInKeyOrder) {
 TEST(MeasureJson, MinimalResultRoundTrips) {
     MeasureResult r;
     r.command = {"true"};
-    const auto j = report::measure_to_json(r);
-    const MeasureResult back = report::measure_from_json(j);
+    const auto j = measure_to_json(r);
+    const MeasureResult back = measure_from_json(j);
     expect_same(r, back);
     EXPECT_FALSE(back.idle.has_value());
     EXPECT_FALSE(back.estimate.has_value());
@@ -273,15 +273,15 @@ TEST(MeasureJson, MinimalResultRoundTrips) {
 }
 
 TEST(MeasureJson, NewerKeysAreIgnored) {
-    auto j = report::measure_to_json(fully_populated());
+    auto j = measure_to_json(fully_populated());
     j["from_the_future"] = {1, 2, 3};
     j["domains"][0]["new_field"] = "x";
-    EXPECT_NO_THROW((void)report::measure_from_json(j));
+    EXPECT_NO_THROW((void)measure_from_json(j));
 }
 
 std::string error_of(const ordered& j) {
     try {
-        (void)report::measure_from_json(j);
+        (void)measure_from_json(j);
     } catch (const Error& e) {
         EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
         return e.what();
@@ -291,7 +291,7 @@ std::string error_of(const ordered& j) {
 }
 
 TEST(MeasureJson, MalformedDocumentsNameWhatIsWrongAndWhere) {
-    const ordered good = report::measure_to_json(fully_populated());
+    const ordered good = measure_to_json(fully_populated());
     EXPECT_THAT(error_of(ordered::array()), HasSubstr("must be an object, not array"));
     EXPECT_THAT(error_of(ordered("text")), HasSubstr("must be an object"));
 

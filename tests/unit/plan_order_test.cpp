@@ -9,7 +9,7 @@
 
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
-#include "store/sha256.hpp"
+#include "common/sha256.hpp"
 
 namespace joulebench {
 namespace {

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-#include "joulebench/measure.hpp"
+#include "joulebench/measure_result.hpp"
 #include "measure/measure.hpp"
 #include "measure/process.hpp"
 #include "sensors/registry.hpp"

@@ -10,9 +10,9 @@
 
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
-#include "runner/environments/bare_environment.hpp"
+#include "environments/bare_environment.hpp"
 
-namespace joulebench::runner {
+namespace joulebench::environments {
 namespace {
 
 namespace fs = std::filesystem;
@@ -117,4 +117,4 @@ TEST_F(BareEnvironmentTest, ACommandThatCannotStartIsAResultAndValidateNamesFile
 }
 
 }  // namespace
-}  // namespace joulebench::runner
+}  // namespace joulebench::environments

@@ -15,10 +15,10 @@
 
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
-#include "runner/environments/container_environment.hpp"
-#include "runner/environments/factory.hpp"
+#include "environments/container_environment.hpp"
+#include "environments/factory.hpp"
 
-namespace joulebench::runner {
+namespace joulebench::environments {
 namespace {
 
 namespace fs = std::filesystem;
@@ -408,4 +408,4 @@ TEST(ContainerFactory, DockerAndPodmanSpecsMakeContainerEnvironments) {
 }
 
 }  // namespace
-}  // namespace joulebench::runner
+}  // namespace joulebench::environments

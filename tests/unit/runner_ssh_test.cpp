@@ -17,10 +17,10 @@
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
-#include "runner/environments/ssh_environment.hpp"
-#include "runner/environments/ssh_remote.hpp"
+#include "environments/ssh_environment.hpp"
+#include "environments/ssh_remote.hpp"
 
-namespace joulebench::runner {
+namespace joulebench::environments {
 namespace {
 
 using ::testing::ElementsAre;
@@ -579,4 +579,4 @@ TEST(SshEnvironmentValidate, StaticProblemsNameTheFileAndLine) {
 }
 
 }  // namespace
-}  // namespace joulebench::runner
+}  // namespace joulebench::environments

@@ -12,9 +12,9 @@
 
 #include "fakes/test_support.hpp"
 #include "measure/csv_trace.hpp"
-#include "runner/environments/ssh_remote.hpp"
+#include "environments/ssh_remote.hpp"
 
-namespace joulebench::runner {
+namespace joulebench::environments {
 namespace {
 
 using ::testing::ElementsAre;
@@ -308,4 +308,4 @@ TEST(SshDemuxTrace, CutOffOldAndMalformedEndLines) {
 }
 
 }  // namespace
-}  // namespace joulebench::runner
+}  // namespace joulebench::environments

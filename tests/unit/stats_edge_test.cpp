@@ -10,12 +10,14 @@
 
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
+#include "analysis/csv_groups.hpp"
 #include "joulebench/stats.hpp"
 
 namespace joulebench::stats {
 namespace {
 
 namespace fs = std::filesystem;
+using analysis::read_groups_csv;
 
 // Expects `f` to throw joulebench::Error of `category` whose message contains `part`.
 template <class F>

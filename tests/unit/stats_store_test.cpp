@@ -12,19 +12,19 @@
 
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
-#include "stats/store_source.hpp"
+#include "analysis/store_analysis.hpp"
 #include "unit/stats_store_fixture.hpp"
 
 namespace {
 
 using joulebench::Error;
 using joulebench::Store;
-using joulebench::stats::analyse_store;
-using joulebench::stats::far_apart_in_time;
-using joulebench::stats::GroupStartTimes;
-using joulebench::stats::StoreAnalysis;
-using joulebench::stats::StoreAnalysisOptions;
-using joulebench::stats::StoreFactor;
+using joulebench::analysis::analyse_store;
+using joulebench::analysis::far_apart_in_time;
+using joulebench::analysis::GroupStartTimes;
+using joulebench::analysis::StoreAnalysis;
+using joulebench::analysis::StoreAnalysisOptions;
+using joulebench::analysis::StoreFactor;
 namespace t = joulebench::test;
 
 const std::vector<std::string> kWorkloads = {"resnet", "bert"};

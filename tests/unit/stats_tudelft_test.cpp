@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "analysis/csv_groups.hpp"
 #include "joulebench/stats.hpp"
 #include "stats_test_util.hpp"
 
@@ -14,6 +15,7 @@ namespace joulebench::stats {
 namespace {
 
 namespace fs = std::filesystem;
+using analysis::read_groups_csv;
 using test::near_rel;
 
 const fs::path kPerRun = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets" /

@@ -8,7 +8,7 @@
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "store/store_trace_sink.hpp"
+#include "runner/store_trace_sink.hpp"
 #include "unit/store_test_util.hpp"
 
 namespace joulebench {

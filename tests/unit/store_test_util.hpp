@@ -5,7 +5,7 @@
 #include <string>
 
 #include "joulebench/experiment.hpp"
-#include "joulebench/measure.hpp"
+#include "joulebench/measure_result.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench::test {

@@ -1,0 +1,187 @@
+#pragma once
+/// The records of an experiment's results, as the runner produces them and the store keeps them:
+/// run status, the experiment and session records, what a run applied and measured (RunOutcome),
+/// a run as stored (RunRecord) with its domains, idle baselines and sample traces. Plain data;
+/// column meanings in docs/store.md.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "joulebench/experiment.hpp"
+#include "joulebench/measure_result.hpp"
+
+namespace joulebench {
+
+/// Status of a run. planned -> running -> done | failed | timeout | interrupted.
+enum class RunStatus { kPlanned, kRunning, kDone, kFailed, kTimeout, kInterrupted };
+
+[[nodiscard]] std::string_view to_string(RunStatus status);
+[[nodiscard]] std::optional<RunStatus> run_status_from_string(std::string_view text);
+
+/// The experiment a store belongs to (one per store).
+struct ExperimentRecord {
+    std::string name;
+    std::string file_name;    ///< as given on the command line when first recorded
+    std::string file_text;    ///< the whole experiment file
+    std::string file_sha256;  ///< hex SHA-256 of file_text: the store's identity
+    std::uint64_t seed = 0;
+    bool seed_given = false;
+    std::string joulebench_version;  ///< of the joulebench that created the store
+    double created_at = 0.0;         ///< Unix seconds
+};
+
+/// The ExperimentRecord of a parsed spec (created_at = now, this joulebench's version).
+[[nodiscard]] ExperimentRecord experiment_record(const ExperimentSpec& spec);
+
+/// One invocation of `joulebench run` (or shard of it) on one host.
+struct SessionInfo {
+    std::string host_json =
+        "{}";  ///< CPU model, GPUs with UUIDs, driver, kernel, runtimes (JSON object)
+    std::string joulebench_version = JOULEBENCH_VERSION;
+    std::string command_line;  ///< how it was started
+    std::optional<Shard> shard;
+    double started_at = 0.0;  ///< Unix seconds
+};
+
+/// A session as stored (Store::sessions).
+struct SessionRecord {
+    std::int64_t id = 0;
+    std::string host_json = "{}";  ///< as recorded by begin_session (a JSON object)
+    std::string joulebench_version;
+    std::string command_line;
+    std::optional<std::string> shard;  ///< "I/N" or none
+    double started_at = 0.0;           ///< Unix seconds
+    std::optional<double> ended_at;    ///< Unix seconds; none while running or after a crash
+};
+
+/// What the runner applied for a run (requested and, where known, read back).
+struct AppliedCap {
+    std::string domain;  ///< "gpu0", "package0", ...
+    double requested_w = 0.0;
+    std::optional<double> applied_w;  ///< the value the device reports after setting it
+};
+
+/// A phase outside the measured run, kept apart (container create/start/stop, VM boot, ...).
+struct PhaseResult {
+    std::string name;  ///< "container-start", "container-stop", ...
+    double wall_s = 0.0;
+    std::optional<double> energy_j;  ///< measured energy of the phase, when measured
+};
+
+/// Everything recorded when a run ends, written by Store::finish_run in one transaction.
+struct RunOutcome {
+    std::string run_id;
+    RunStatus status = RunStatus::kDone;  ///< done, failed, timeout or interrupted
+    /// The measurement, when the workload ran under measurement (absent when e.g. the
+    /// environment failed before the workload started).
+    std::optional<MeasureResult> measure;
+    std::optional<int> exit_code;  ///< overrides measure->exit_code when set
+    std::optional<int> signal;
+    /// Unix seconds; when 0: measure->started_at, else the time given to mark_running.
+    double started_at = 0.0;
+    /// Unix seconds; when 0: started_at + measure->wall_s, else now.
+    double ended_at = 0.0;
+    std::optional<int> gpu;  ///< GPU slot (index) the run was pinned to
+    std::vector<AppliedCap> caps;
+    std::vector<PhaseResult> phases;
+    std::vector<std::string> warnings;  ///< added to measure->warnings
+    std::string stderr_tail;            ///< the last lines of the workload's stderr
+    std::string metrics_json;           ///< workload-reported metrics (a JSON object) or empty
+};
+
+/// One run as stored (the columns of `joulebench export`, see docs/store.md).
+struct RunRecord {
+    std::string run_id;
+    std::int64_t plan_index = 0;
+    std::string workload;
+    std::string environment;
+    std::optional<double> gpu_cap_w;
+    std::optional<double> cpu_cap_w;
+    unsigned repetition = 0;
+    RunStatus status = RunStatus::kPlanned;
+    unsigned attempt = 0;  ///< 0 until first started
+    std::optional<int> gpu;
+    std::optional<std::int64_t> session_id;
+    std::optional<double> started_at;
+    std::optional<double> ended_at;
+    std::optional<int> exit_code;
+    std::optional<int> signal;
+    std::optional<double> wall_s;
+    std::optional<double> energy_j;      ///< total (gpu + package + dram (+ estimate))
+    std::optional<double> gpu_energy_j;  ///< GPU domains that count in the total
+    std::optional<double> cpu_energy_j;  ///< package + dram (+ estimated CPU) in the total
+    std::optional<double> edp_js;
+    std::optional<double> ed2p_js2;
+    std::optional<double> idle_power_w;
+    std::optional<double> net_energy_j;
+    std::string caps_json;      ///< JSON array of AppliedCap, "[]" when none
+    std::string warnings_json;  ///< JSON array of strings
+    std::string phases_json;    ///< JSON array of PhaseResult
+    std::string stderr_tail;
+    std::string metrics_json;  ///< empty when none
+    std::string measure_json;  ///< the whole `measure --json` document, empty when none
+};
+
+/// Energy per domain of a finished run.
+struct DomainRecord {
+    std::string run_id;
+    int domain_index = 0;
+    std::string domain;  ///< sensor id: "gpu0", "package0", ...
+    std::string kind;    ///< to_string(DomainKind)
+    std::string method;  ///< to_string(Method)
+    double energy_j = 0.0;
+    double avg_power_w = 0.0;
+    std::optional<double> peak_power_w;
+    bool counts_in_total = false;
+    std::optional<double> idle_power_w;
+    std::optional<double> net_energy_j;
+};
+
+/// An idle baseline measured by the runner (before the first run, or for rest = "baseline").
+struct IdleBaselineRecord {
+    std::optional<std::int64_t> session_id;
+    std::string domain;       ///< sensor id, or "total" for the domains that count in it
+    double started_at = 0.0;  ///< Unix seconds
+    double duration_s = 0.0;
+    double power_w = 0.0;
+    std::optional<double> temperature_c;
+    std::string context;  ///< "start", "rest before <run id>", ...
+};
+
+/// One column of a stored trace.
+struct TraceColumn {
+    std::string domain;    ///< sensor id
+    std::string quantity;  ///< energy_j, power_w, utilisation_pct, temperature_c, sm_clock_mhz,
+                           ///< throttle_reasons, enforced_limit_w
+};
+
+/// A trace as read back: `times_s[i]` and, per column, `values[c][i]` (NaN: no value).
+struct Trace {
+    std::vector<TraceColumn> columns;
+    std::vector<double> times_s;  ///< seconds since the measurement started
+    std::vector<std::vector<double>> values;
+};
+
+/// A trace chunk as written by the trace sink: row-major doubles, `rows` x (1 + columns), the
+/// first value of each row the time in seconds.
+struct TraceChunk {
+    std::string run_id;
+    int chunk = 0;                     ///< 0, 1, 2... within the run
+    std::vector<TraceColumn> columns;  ///< recorded with chunk 0
+    std::size_t rows = 0;
+    std::vector<double> data;
+};
+
+/// How many runs a store holds in each status.
+struct StatusCounts {
+    std::size_t planned = 0, running = 0, done = 0, failed = 0, timeout = 0, interrupted = 0;
+    [[nodiscard]] std::size_t total() const {
+        return planned + running + done + failed + timeout + interrupted;
+    }
+};
+
+}  // namespace joulebench
