@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "common/json_number.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 
@@ -16,10 +17,6 @@ namespace {
 
 std::string cap_text(const std::optional<double>& w) {
     return w ? format_watts(*w) + " W" : "-";
-}
-
-nlohmann::ordered_json optional_number(const std::optional<double>& v) {
-    return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
 std::string list_text(const std::vector<double>& values) {
@@ -70,8 +67,8 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
                                 {"plan_index", run.plan_index},
                                 {"workload", run.workload},
                                 {"environment", run.environment},
-                                {"power_cap_w", optional_number(run.gpu_cap_w)},
-                                {"cpu_power_cap_w", optional_number(run.cpu_cap_w)},
+                                {"power_cap_w", json_number<nlohmann::ordered_json>(run.gpu_cap_w)},
+                                {"cpu_power_cap_w", json_number<nlohmann::ordered_json>(run.cpu_cap_w)},
                                 {"repetition", run.repetition}});
             }
             doc["runs"] = std::move(runs);

@@ -28,10 +28,13 @@
 
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
+#include "common/json_number.hpp"
+#include "common/strings.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
+#include "joulebench/units.hpp"
 #include "model/cpu_energy_marks.hpp"
 #include "runner/runner.hpp"
 
@@ -63,17 +66,6 @@ double parse_watts(const std::string& whole, std::string_view part) {
         throw caps_error(whole, fmt::format("{} is not a positive power", part));
     }
     return value;
-}
-
-std::vector<std::string_view> split(std::string_view text, char sep) {
-    std::vector<std::string_view> parts;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t at = text.find(sep, start);
-        parts.push_back(text.substr(start, at == std::string_view::npos ? at : at - start));
-        if (at == std::string_view::npos) return parts;
-        start = at + 1;
-    }
 }
 
 /// Parses --caps: "FROM:TO:STEP" (FROM, FROM+STEP, ... up to TO, TO included when reached) or a
@@ -222,10 +214,6 @@ constexpr std::string_view kEstimatedMark = "*";
 constexpr std::string_view kAttributedMark = "+";
 constexpr std::string_view kSharedMark = "!";
 
-nlohmann::json number_or_null(const std::optional<double>& v) {
-    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-}
-
 std::string cell(const std::optional<double>& v) { return v ? fmt::format("{:.4g}", *v) : "-"; }
 
 }  // namespace
@@ -330,8 +318,8 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 if (r.cap_w != w) continue;
                 t.push_back(r.time_s);
                 e.push_back(r.energy_j);
-                edp.push_back(r.energy_j * r.time_s);
-                ed2p.push_back(r.energy_j * r.time_s * r.time_s);
+                edp.push_back(energy_delay_product(r.energy_j, r.time_s));
+                ed2p.push_back(energy_delay_squared_product(r.energy_j, r.time_s));
             }
             if (t.empty()) continue;
             row.wall_s = stats::median(t);
@@ -401,10 +389,10 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 j["caps"].push_back({{"power_cap_w", w},
                                      {"n", row.n},
                                      {"failed", row.failed},
-                                     {"wall_s", number_or_null(row.wall_s)},
-                                     {"energy_j", number_or_null(row.energy_j)},
-                                     {"edp_js", number_or_null(row.edp_js)},
-                                     {"ed2p_js2", number_or_null(row.ed2p_js2)},
+                                     {"wall_s", json_number(row.wall_s)},
+                                     {"energy_j", json_number(row.energy_j)},
+                                     {"edp_js", json_number(row.edp_js)},
+                                     {"ed2p_js2", json_number(row.ed2p_js2)},
                                      {"cpu_estimated", row.cpu.estimated},
                                      {"cpu_attributed", row.cpu.attributed},
                                      {"cpu_shared", row.cpu.shared}});

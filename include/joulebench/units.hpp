@@ -59,6 +59,18 @@ constexpr Joules from_millijoules(std::uint64_t energy_mj) { return Joules(stati
 constexpr Watts from_milliwatts(std::uint64_t power_mw) { return Watts(static_cast<double>(power_mw) * 1e-3); }
 constexpr Watts from_microwatts(std::uint64_t power_uw) { return Watts(static_cast<double>(power_uw) * 1e-6); }
 
+/// The energy-delay product EDP = E x T, in J s (Gonzalez & Horowitz 1996, "Energy dissipation in
+/// general purpose microprocessors", IEEE JSSC 31(9)): the one definition every part uses.
+[[nodiscard]] constexpr double energy_delay_product(double energy_j, double time_s) {
+    return energy_j * time_s;
+}
+
+/// ED2P = E x T^2, in J s^2 (Martin, Nystrom & Penzes 2001, "ET^2: a metric for time and energy
+/// efficiency of computation"), weighing time more than EDP.
+[[nodiscard]] constexpr double energy_delay_squared_product(double energy_j, double time_s) {
+    return energy_j * time_s * time_s;
+}
+
 /// Seconds between two clock readings, as a double.
 inline double seconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration_cast<Seconds>(to - from).count();

@@ -11,6 +11,7 @@
 
 #include "analysis/csv_groups.hpp"
 #include "common/csv_reader.hpp"
+#include "common/strings.hpp"
 #include "joulebench/error.hpp"
 
 namespace joulebench::analysis {
@@ -20,14 +21,6 @@ using stats::NamedGroup;
 namespace {
 
 using Record = CsvRecord;
-
-// Spaces around an unquoted field are not part of it ("a , 2" reads as "a" and "2").
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t");
-    if (b == std::string::npos) return {};
-    const auto e = s.find_last_not_of(" \t");
-    return s.substr(b, e - b + 1);
-}
 
 std::size_t find_column(const Record& header, std::string_view name, const std::string& file) {
     for (std::size_t i = 0; i < header.fields.size(); ++i) {

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "common/text_escape.hpp"
+#include "common/json_number.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 
@@ -95,16 +96,6 @@ std::string block_title(const StoreBlock& b, bool gpu_capped, bool cpu_capped) {
     std::string s;
     for (const auto& p : parts) s += (s.empty() ? "" : ", ") + p;
     return s;
-}
-
-nlohmann::json number(double v) {
-    if (!std::isfinite(v)) return nullptr;
-    return v;
-}
-
-nlohmann::json optional_number(const std::optional<double>& v) {
-    if (!v) return nullptr;
-    return number(*v);
 }
 
 std::string plural(std::size_t n, std::string_view word) {
@@ -562,33 +553,33 @@ nlohmann::json to_json(const stats::CapAnalysis& c) {
     for (const auto& o : c.optima) {
         j["optima"].push_back({{"environment", o.environment},
                                {"workload", o.workload},
-                               {"cap_min_energy_w", number(o.cap_min_energy_w)},
-                               {"cap_min_edp_w", number(o.cap_min_edp_w)},
-                               {"cap_min_ed2p_w", number(o.cap_min_ed2p_w)},
-                               {"min_energy_j", number(o.min_energy_j)},
-                               {"min_edp_js", number(o.min_edp_js)},
-                               {"min_ed2p_js2", number(o.min_ed2p_js2)}});
+                               {"cap_min_energy_w", json_number(o.cap_min_energy_w)},
+                               {"cap_min_edp_w", json_number(o.cap_min_edp_w)},
+                               {"cap_min_ed2p_w", json_number(o.cap_min_ed2p_w)},
+                               {"min_energy_j", json_number(o.min_energy_j)},
+                               {"min_edp_js", json_number(o.min_edp_js)},
+                               {"min_ed2p_js2", json_number(o.min_ed2p_js2)}});
     }
     j["overheads"] = nlohmann::json::array();
     for (const auto& o : c.overheads) {
         j["overheads"].push_back({{"environment", o.environment},
                                   {"workload", o.workload},
-                                  {"cap_w", number(o.cap_w)},
-                                  {"time_pct", number(o.time_pct)},
-                                  {"energy_pct", number(o.energy_pct)},
-                                  {"edp_pct", number(o.edp_pct)}});
+                                  {"cap_w", json_number(o.cap_w)},
+                                  {"time_pct", json_number(o.time_pct)},
+                                  {"energy_pct", json_number(o.energy_pct)},
+                                  {"edp_pct", json_number(o.edp_pct)}});
     }
     j["summary"] = nlohmann::json::array();
     for (const auto& s : c.summary) {
         j["summary"].push_back({{"environment", s.environment},
                                 {"workload", s.workload},
                                 {"caps", s.caps},
-                                {"time_avg_pct", number(s.time_avg_pct)},
-                                {"time_max_pct", number(s.time_max_pct)},
-                                {"energy_avg_pct", number(s.energy_avg_pct)},
-                                {"energy_max_pct", number(s.energy_max_pct)},
-                                {"edp_avg_pct", number(s.edp_avg_pct)},
-                                {"edp_max_pct", number(s.edp_max_pct)}});
+                                {"time_avg_pct", json_number(s.time_avg_pct)},
+                                {"time_max_pct", json_number(s.time_max_pct)},
+                                {"energy_avg_pct", json_number(s.energy_avg_pct)},
+                                {"energy_max_pct", json_number(s.energy_max_pct)},
+                                {"edp_avg_pct", json_number(s.edp_avg_pct)},
+                                {"edp_max_pct", json_number(s.edp_max_pct)}});
     }
     j["warnings"] = c.warnings;
     return j;
@@ -616,8 +607,8 @@ nlohmann::json to_json(const StoreAnalysis& a) {
         nlohmann::json jb;
         if (b.workload) jb["workload"] = *b.workload;
         if (b.environment) jb["environment"] = *b.environment;
-        if (b.has_gpu_cap) jb["power_cap_w"] = optional_number(b.gpu_cap_w);
-        if (b.has_cpu_cap) jb["cpu_power_cap_w"] = optional_number(b.cpu_cap_w);
+        if (b.has_gpu_cap) jb["power_cap_w"] = json_number(b.gpu_cap_w);
+        if (b.has_cpu_cap) jb["cpu_power_cap_w"] = json_number(b.cpu_cap_w);
         jb["runs"] = b.runs;
         jb["time_order_warnings"] = b.time_warnings;
         jb["analysis"] = to_json(b.analysis);
@@ -627,7 +618,7 @@ nlohmann::json to_json(const StoreAnalysis& a) {
     for (const auto& c : a.caps) {
         nlohmann::json jc = to_json(c.caps);
         jc["domain"] = c.domain;
-        jc[c.domain == "gpu" ? "cpu_power_cap_w" : "power_cap_w"] = optional_number(c.other_cap_w);
+        jc[c.domain == "gpu" ? "cpu_power_cap_w" : "power_cap_w"] = json_number(c.other_cap_w);
         jc["baseline"] = c.baseline.empty() ? nlohmann::json() : nlohmann::json(c.baseline);
         j["caps"].push_back(std::move(jc));
     }

@@ -11,6 +11,7 @@
 
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
+#include "common/strings.hpp"
 #include "common/sysfs.hpp"
 #include "joulebench/error.hpp"
 
@@ -30,12 +31,6 @@ std::optional<double> parse_number(std::string_view s) {
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size() || !std::isfinite(value)) return std::nullopt;
     return value;
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : "; ") + i;
-    return out;
 }
 
 }  // namespace
@@ -199,7 +194,7 @@ std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> resolve_request(cons
         if (cappers.empty()) {
             throw Error(ErrorCategory::kNotSupported,
                         fmt::format("caps: --cpu-power-cap: no CPU package can be capped under {}{}{}",
-                                    env.powercap_root.string(), skipped.empty() ? "" : ": ", join(skipped)),
+                                    env.powercap_root.string(), skipped.empty() ? "" : ": ", join(skipped, "; ")),
                         "CPU caps need the intel_rapl (or AMD RAPL) powercap driver");
         }
         for (auto& c : cappers) out.emplace_back(std::move(c), *request.cpu_packages);

@@ -125,20 +125,4 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     return result;
 }
 
-std::string last_line(const std::string& text) {
-    std::size_t end = text.size();
-    while (end > 0) {
-        while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
-            --end;
-        if (end == 0) break;
-        const std::size_t start = text.rfind('\n', end - 1);
-        const std::size_t from = start == std::string::npos ? 0 : start + 1;
-        std::string line = text.substr(from, end - from);
-        const auto first = line.find_first_not_of(" \t");
-        if (first != std::string::npos) return line.substr(first);
-        end = from;
-    }
-    return {};
-}
-
 }  // namespace joulebench::images

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/strings.hpp"
+
 namespace joulebench::images {
 
 struct CommandOutput {
@@ -32,7 +34,8 @@ struct CommandOptions {
 /// command that fails or times out is a result, not an exception.
 CommandOutput run_command(const std::vector<std::string>& argv, const CommandOptions& options = {});
 
-/// The last non-empty line of `text`, trimmed (for error messages quoting a tool's stderr).
-std::string last_line(const std::string& text);
+/// The last non-empty line of a tool's output, trimmed (for error messages quoting its stderr):
+/// common/strings.hpp.
+using joulebench::last_line;
 
 }  // namespace joulebench::images

@@ -288,8 +288,8 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
         idle->net_energy_j = result.total_energy_j - idle->energy_j;
         result.idle = std::move(idle);
     }
-    result.edp_js = result.total_energy_j * result.wall_s;
-    result.ed2p_js2 = result.total_energy_j * result.wall_s * result.wall_s;
+    result.edp_js = energy_delay_product(result.total_energy_j, result.wall_s);
+    result.ed2p_js2 = energy_delay_squared_product(result.total_energy_j, result.wall_s);
     return result;
 }
 

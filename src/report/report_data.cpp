@@ -13,6 +13,7 @@
 #include <set>
 #include <utility>
 
+#include "common/json_number.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 
@@ -32,16 +33,6 @@ std::string num(double v) {
 std::string pct(double v) {
     if (!std::isfinite(v)) return "n/a";
     return fmt::format("{:+.2f}", v);
-}
-
-nlohmann::json number(double v) {
-    if (!std::isfinite(v)) return nullptr;
-    return v;
-}
-
-nlohmann::json optional_number(const std::optional<double>& v) {
-    if (!v) return nullptr;
-    return number(*v);
 }
 
 std::string utc(double unix_s) {
@@ -847,7 +838,7 @@ nlohmann::json to_json(const ReportModel& m) {
     j["status"] = {{"total", s.total()},           {"done", s.done},
                    {"failed", s.failed},           {"timeout", s.timeout},
                    {"interrupted", s.interrupted}, {"not_run", s.planned + s.running}};
-    const auto cap_json = [](const std::optional<double>& c) { return optional_number(c); };
+    const auto cap_json = [](const std::optional<double>& c) { return json_number(c); };
     j["workloads"] = nlohmann::json::array();
     for (const auto& w : m.workloads) {
         nlohmann::json jw;
@@ -862,13 +853,13 @@ nlohmann::json to_json(const ReportModel& m) {
                                     {"cap", c.cap_label},
                                     {"metric", c.metric},
                                     {"n", c.n},
-                                    {"median", number(c.median)},
-                                    {"lo", number(c.lo)},
-                                    {"hi", number(c.hi)},
-                                    {"q1", number(c.q1)},
-                                    {"q3", number(c.q3)},
-                                    {"min", number(c.min)},
-                                    {"max", number(c.max)}});
+                                    {"median", json_number(c.median)},
+                                    {"lo", json_number(c.lo)},
+                                    {"hi", json_number(c.hi)},
+                                    {"q1", json_number(c.q1)},
+                                    {"q3", json_number(c.q3)},
+                                    {"min", json_number(c.min)},
+                                    {"max", json_number(c.max)}});
         }
         jw["overheads"] = nlohmann::json::array();
         for (const auto& o : w.overheads) {
@@ -876,9 +867,9 @@ nlohmann::json to_json(const ReportModel& m) {
                                        {"cap_w", cap_json(o.cap_w)},
                                        {"cap", o.cap_label},
                                        {"metric", o.metric},
-                                       {"pct", number(o.pct)},
-                                       {"lo", number(o.lo)},
-                                       {"hi", number(o.hi)}});
+                                       {"pct", json_number(o.pct)},
+                                       {"lo", json_number(o.lo)},
+                                       {"hi", json_number(o.hi)}});
         }
         jw["statistics"] = nlohmann::json::array();
         for (const auto& b : w.statistics) {
@@ -905,9 +896,9 @@ nlohmann::json to_json(const ReportModel& m) {
         runs["repetition"].push_back(r.repetition);
         runs["status"].push_back(r.status);
         runs["variant"].push_back(r.variant);
-        runs["start_s"].push_back(optional_number(r.start_s));
-        runs["wall_s"].push_back(optional_number(r.wall_s));
-        runs["energy_j"].push_back(optional_number(r.energy_j));
+        runs["start_s"].push_back(json_number(r.start_s));
+        runs["wall_s"].push_back(json_number(r.wall_s));
+        runs["energy_j"].push_back(json_number(r.energy_j));
     }
     j["runs"] = std::move(runs);
     nlohmann::json tr;
@@ -915,12 +906,12 @@ nlohmann::json to_json(const ReportModel& m) {
     tr["title"] = m.trace.title;
     tr["rows"] = m.trace.rows;
     tr["bucket"] = m.trace.bucket;
-    tr["idle_power_w"] = optional_number(m.trace.idle_power_w);
+    tr["idle_power_w"] = json_number(m.trace.idle_power_w);
     tr["note"] = m.trace.note;
     tr["points"] = nlohmann::json::array();
     for (const auto& p : m.trace.points) {
         tr["points"].push_back(
-            {{"t_s", number(p.t_s)}, {"domain", p.domain}, {"power_w", number(p.power_w)}});
+            {{"t_s", json_number(p.t_s)}, {"domain", p.domain}, {"power_w", json_number(p.power_w)}});
     }
     j["trace"] = std::move(tr);
     j["warnings"] = nlohmann::json::array();

@@ -245,8 +245,8 @@ MeasureResult assemble(const WorkloadInstance& inst, const InstanceResult& ir,
         m.warnings.push_back(
             "processes the workload started were still running when it ended; they were killed");
     }
-    m.edp_js = m.total_energy_j * m.wall_s;
-    m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
+    m.edp_js = energy_delay_product(m.total_energy_j, m.wall_s);
+    m.ed2p_js2 = energy_delay_squared_product(m.total_energy_j, m.wall_s);
     return m;
 }
 
@@ -325,8 +325,8 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
             "run's share of the machine's busy CPU time ({:.3f} of {:.3f} CPU-s, {:.1f}%)",
             d.info.id, d.energy_j, measured, run_cpu_s, *busy_s, *share * 100.0));
     }
-    m.edp_js = m.total_energy_j * m.wall_s;
-    m.ed2p_js2 = m.total_energy_j * m.wall_s * m.wall_s;
+    m.edp_js = energy_delay_product(m.total_energy_j, m.wall_s);
+    m.ed2p_js2 = energy_delay_squared_product(m.total_energy_j, m.wall_s);
 }
 
 // An exclusive flock on DB.lock for the life of the object.

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common.hpp"
+#include "common/json_number.hpp"
 #include "joulebench/stats.hpp"
 
 namespace joulebench::stats {
@@ -161,13 +162,8 @@ Analysis analyse_groups(const std::vector<NamedGroup>& groups, const AnalysisOpt
 
 namespace {
 
-nlohmann::json number(double v) {
-    if (!std::isfinite(v)) return nullptr;
-    return v;
-}
-
 nlohmann::json interval(const Interval& i) {
-    return {number(i.lo), number(i.hi)};
+    return {json_number(i.lo), json_number(i.hi)};
 }
 
 }  // namespace
@@ -187,15 +183,15 @@ nlohmann::json to_json(const Analysis& a) {
         nlohmann::json o;
         o["name"] = g.name;
         o["n"] = g.d.n;
-        o["mean"] = number(g.d.mean);
-        o["median"] = number(g.d.median);
-        o["std"] = number(g.d.std);
-        o["min"] = number(g.d.min);
-        o["max"] = number(g.d.max);
-        o["q1"] = number(g.d.q1);
-        o["q3"] = number(g.d.q3);
-        o["shapiro_w"] = g.shapiro ? number(g.shapiro->w) : nlohmann::json(nullptr);
-        o["shapiro_p"] = g.shapiro ? number(g.shapiro->p) : nlohmann::json(nullptr);
+        o["mean"] = json_number(g.d.mean);
+        o["median"] = json_number(g.d.median);
+        o["std"] = json_number(g.d.std);
+        o["min"] = json_number(g.d.min);
+        o["max"] = json_number(g.d.max);
+        o["q1"] = json_number(g.d.q1);
+        o["q3"] = json_number(g.d.q3);
+        o["shapiro_w"] = g.shapiro ? json_number(g.shapiro->w) : nlohmann::json(nullptr);
+        o["shapiro_p"] = g.shapiro ? json_number(g.shapiro->p) : nlohmann::json(nullptr);
         o["normal"] = g.normal;
         o["median_ci95"] = interval(g.median_ci95);
         o["outliers"] = g.outliers;
@@ -203,15 +199,15 @@ nlohmann::json to_json(const Analysis& a) {
     }
     if (a.kruskal) {
         nlohmann::json om = {{"test", "kruskal-wallis"},
-                             {"statistic", number(a.kruskal->h)},
+                             {"statistic", json_number(a.kruskal->h)},
                              {"df", static_cast<std::int64_t>(a.kruskal->df)},
-                             {"p", number(a.kruskal->p)}};
+                             {"p", json_number(a.kruskal->p)}};
         if (a.anova) {
             om["anova"] = {{"test", "one-way-anova"},
-                           {"statistic", number(a.anova->f)},
+                           {"statistic", json_number(a.anova->f)},
                            {"df_between", static_cast<std::int64_t>(a.anova->df_between)},
                            {"df_within", static_cast<std::int64_t>(a.anova->df_within)},
-                           {"p", number(a.anova->p)}};
+                           {"p", json_number(a.anova->p)}};
         }
         j["omnibus"] = std::move(om);
     } else {
@@ -221,16 +217,16 @@ nlohmann::json to_json(const Analysis& a) {
     for (const auto& p : a.pairs) {
         nlohmann::json o = {{"a", p.a},
                             {"b", p.b},
-                            {"dunn_z", number(p.dunn_z)},
-                            {"p", number(p.p)},
-                            {"p_adj", number(p.p_adj)},
-                            {"cliffs_delta", number(p.cliffs_delta)},
+                            {"dunn_z", json_number(p.dunn_z)},
+                            {"p", json_number(p.p)},
+                            {"p_adj", json_number(p.p_adj)},
+                            {"cliffs_delta", json_number(p.cliffs_delta)},
                             {"magnitude", std::string(to_string(p.magnitude))},
-                            {"mean_diff", number(p.mean_diff)},
-                            {"median_diff_pct", number(p.median_diff_pct)}};
+                            {"mean_diff", json_number(p.mean_diff)},
+                            {"median_diff_pct", json_number(p.median_diff_pct)}};
         if (p.mann_whitney) {
-            o["mann_whitney"] = {{"u", number(p.mann_whitney->u)},
-                                 {"p", number(p.mann_whitney->p)},
+            o["mann_whitney"] = {{"u", json_number(p.mann_whitney->u)},
+                                 {"p", json_number(p.mann_whitney->p)},
                                  {"method", p.mann_whitney->exact ? "exact" : "asymptotic"}};
         }
         j["pairs"].push_back(std::move(o));
@@ -243,7 +239,7 @@ nlohmann::json to_json(const Analysis& a) {
         b["overheads"] = nlohmann::json::array();
         for (const auto& o : a.baseline) {
             b["overheads"].push_back({{"group", o.group},
-                                      {"median_pct", number(o.overhead.pct)},
+                                      {"median_pct", json_number(o.overhead.pct)},
                                       {"ci95", interval(o.overhead.ci)}});
         }
         j["baseline"] = std::move(b);

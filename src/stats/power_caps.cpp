@@ -12,6 +12,7 @@
 
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
+#include "joulebench/units.hpp"
 
 namespace joulebench::stats {
 
@@ -70,8 +71,8 @@ CapAnalysis analyse_caps(std::span<const CapRun> runs, std::string_view baseline
         Cell& c = cells[{e, w}][r.cap_w];
         c.t.push_back(r.time_s);
         c.e.push_back(r.energy_j);
-        c.edp.push_back(r.energy_j * r.time_s);
-        c.ed2p.push_back(r.energy_j * r.time_s * r.time_s);
+        c.edp.push_back(energy_delay_product(r.energy_j, r.time_s));
+        c.ed2p.push_back(energy_delay_squared_product(r.energy_j, r.time_s));
     }
     const auto base_it = std::find(envs.begin(), envs.end(), baseline_environment);
     if (base_it == envs.end()) {

@@ -1,5 +1,7 @@
 #include "sensors/nvml/nvml_library.hpp"
 
+#include "common/strings.hpp"
+
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -40,15 +42,6 @@ std::vector<std::string> missing_required_in(const NvmlApi& api) {
 #include "sensors/nvml/nvml_api.def"
 #undef JOULEBENCH_NVML_ENTRY
     return missing;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += sep;
-        out += item;
-    }
-    return out;
 }
 
 }  // namespace
