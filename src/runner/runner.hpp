@@ -1,20 +1,28 @@
 #pragma once
 // `joulebench run`: executes an experiment's plan and records every run in the store.
-// Behaviour, phases and resume rules: docs/runner.md.
+// Behaviour, phases and resume rules: docs/runner.md; the parts of the runner: docs/architecture.md.
+//
+// A Runner is made from an experiment spec (parsed from a file, or built in memory as `sweep`
+// does), options and its dependencies (dependencies.hpp). run() goes through three stages:
+// preflight (preflight.hpp: everything checked before the first run), scheduling (scheduler.hpp:
+// which run goes to which GPU slot when) and execution (execution.hpp: rest, cap, run, record).
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
+#include "runner/dependencies.hpp"
 
 namespace joulebench::runner {
 
 struct RunnerOptions {
+    /// The experiment file as the user named it: read by run_experiment(), named in messages.
     std::filesystem::path experiment_file;
     std::filesystem::path db;
     bool new_store = false;  ///< --new: set an existing store aside and start again
@@ -39,7 +47,28 @@ struct RunnerSummary {
     std::size_t executed = 0;      ///< attempts made now
     StatusCounts counts;           ///< the store's counts at the end
     std::optional<int> stopped_by_signal;
+    bool stopped = false;       ///< the stop flag ended the runs early
     bool caps_restored = true;  ///< false: a cap could not be restored (see the messages)
+};
+
+class Runner {
+public:
+    /// Nothing is checked or touched before run().
+    Runner(ExperimentSpec spec, RunnerOptions options, RunnerDependencies dependencies);
+    ~Runner();
+    Runner(const Runner&) = delete;
+    Runner& operator=(const Runner&) = delete;
+
+    /// Validates everything, records the experiment and runs what is pending. Throws Error for
+    /// every problem found before the first run (commands, GPUs, caps, store, disk space) and for
+    /// a store that holds another experiment (hint: --new). Once runs start, their failures are
+    /// recorded, not thrown; a store that cannot record a run stops the runner (Error kIo).
+    RunnerSummary run();
+
+private:
+    ExperimentSpec m_spec;
+    RunnerOptions m_options;
+    RunnerDependencies m_deps;
 };
 
 /// The flag the signal handlers set (SIGINT, SIGTERM, SIGHUP); runs end at once when it is set.
@@ -56,10 +85,9 @@ std::optional<int> stop_signal();
 /// The last line of `text` that is a JSON object (whitespace around it allowed), or empty.
 [[nodiscard]] std::string last_json_object_line(const std::string& text);
 
-/// Validates everything, records the experiment and runs what is pending. Throws Error for
-/// every problem found before the first run (the file, commands, GPUs, caps, store, disk space)
-/// and for a store that holds another experiment (hint: --new). Once runs start, their failures
-/// are recorded, not thrown.
+/// `joulebench run`: parses options.experiment_file and runs it on this machine
+/// (production_dependencies(), which installs the stop handlers once the caps are secured).
+/// Throws as Runner::run and the parser.
 RunnerSummary run_experiment(const RunnerOptions& options);
 
 }  // namespace joulebench::runner

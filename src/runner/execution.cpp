@@ -1,0 +1,309 @@
+#include "runner/execution.hpp"
+
+#include <fmt/format.h>
+
+#include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
+#include "measure/sampler.hpp"
+#include "model/cpu_energy_marks.hpp"
+#include "runner/measurement.hpp"
+#include "runner/rest.hpp"
+#include "runner/store_trace_sink.hpp"
+
+namespace joulebench::runner {
+
+namespace {
+
+using environments::InstanceResult;
+
+constexpr std::size_t kStderrTailBytes = 4096;
+
+// A not-started result for an environment that threw.
+InstanceResult not_started(const std::string& why) {
+    InstanceResult ir;
+    ir.end = InstanceResult::End::kNotStarted;
+    ir.start_error = why;
+    ir.exit_code = 1;
+    return ir;
+}
+
+// The run's status, and the reason shown beside a run that is not done.
+// `overlapped`: another run ran on the same machine meanwhile; `busy_cpu_s`: the machine's busy
+// CPU time over the run, when known (local runs).
+void conclude(const InstanceResult& ir, bool overlapped, std::optional<double> busy_cpu_s,
+              const WorkloadSpec& workload, const environments::WorkloadInstance& inst,
+              RunOutcome& outcome, std::string& detail) {
+    outcome.stderr_tail = file_tail(inst.stderr_file, kStderrTailBytes);
+    if (ir.end == InstanceResult::End::kNotStarted) {
+        outcome.status = RunStatus::kFailed;
+        outcome.exit_code = ir.exit_code;
+        outcome.stderr_tail += ir.start_error;
+        outcome.started_at = ir.started_at;
+        detail = ir.start_error;
+        return;
+    }
+    if (ir.measured) {
+        outcome.measure = ir.measured;
+        if (overlapped) attribute_cpu_energy(*outcome.measure, busy_cpu_s);
+    } else {
+        // A remote measurement that did not come back (connection lost, killed).
+        outcome.exit_code = ir.exit_code;
+        outcome.started_at = ir.started_at;
+        outcome.warnings.push_back("no measurement came back from the environment");
+    }
+    switch (ir.end) {
+        case InstanceResult::End::kTimedOut:
+            outcome.status = RunStatus::kTimeout;
+            detail = fmt::format("timed out after {}", format_duration_ms(*workload.timeout));
+            break;
+        case InstanceResult::End::kInterrupted:
+            outcome.status = RunStatus::kInterrupted;
+            detail = "interrupted";
+            break;
+        default:
+            outcome.status =
+                ir.exit_code == 0 && outcome.measure ? RunStatus::kDone : RunStatus::kFailed;
+            if (ir.exit_code != 0) {
+                detail = ir.signal ? fmt::format("killed by signal {}", *ir.signal)
+                                   : fmt::format("exit status {}", ir.exit_code);
+            } else if (!outcome.measure) {
+                detail = "no measurement came back from the environment";
+            }
+    }
+    if (workload.metrics == MetricsFormat::kJsonLine) {
+        // Reading the tail bounds memory for chatty workloads; the metrics line is last.
+        outcome.metrics_json = last_json_object_line(file_tail(inst.stdout_file, 1U << 20));
+        if (outcome.metrics_json.empty() && outcome.status == RunStatus::kDone) {
+            outcome.warnings.push_back("metrics: the workload printed no JSON object line on stdout");
+        }
+    }
+}
+
+// The last line of the run's stderr beside the reason of a run that is not done.
+void add_last_stderr_line(const RunOutcome& outcome, std::string& detail) {
+    if (outcome.status == RunStatus::kDone || outcome.stderr_tail.empty() ||
+        detail == "interrupted") {
+        return;
+    }
+    std::string last = outcome.stderr_tail;
+    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
+    if (const auto nl = last.rfind('\n'); nl != std::string::npos) last = last.substr(nl + 1);
+    if (!last.empty()) detail += ": " + last;
+}
+
+}  // namespace
+
+// How run_instance went, for what follows the restore of the caps.
+struct RunExecutor::InstanceRun {
+    InstanceResult result;
+    bool overlapped = false;           // another run ran on the same machine meanwhile
+    std::optional<double> busy_cpu_s;  // the machine's busy CPU time over the run (local runs)
+    std::optional<std::string> trace_error;
+};
+
+bool RunExecutor::caps_ok() const {
+    std::lock_guard lock(m_mutex);
+    return m_caps_ok;
+}
+
+std::size_t RunExecutor::executed() const {
+    std::lock_guard lock(m_mutex);
+    return m_executed;
+}
+
+RunExecutor::Caps RunExecutor::apply_caps(const Slot& slot, const RunSpec& run, bool remote,
+                                          std::string& error) {
+    Caps caps;
+    if (remote) return caps;  // set where the workload runs
+    try {
+        if (run.gpu_cap_w) {
+            for (const auto& gpu : slot.cap_gpus) {
+                caps.push_back(std::make_unique<capping::ScopedCap>(
+                    m_ctx.cappers.gpu_capper(gpu), Watts(*run.gpu_cap_w), *m_ctx.journal));
+            }
+        }
+        if (run.cpu_cap_w) {
+            std::vector<std::string> skipped;
+            for (auto& c : m_ctx.cappers.cpu_cappers(skipped)) {
+                caps.push_back(std::make_unique<capping::ScopedCap>(
+                    std::move(c), Watts(*run.cpu_cap_w), *m_ctx.journal));
+            }
+        }
+    } catch (const Error& e) {
+        error = e.what();
+    }
+    return caps;
+}
+
+environments::WorkloadInstance RunExecutor::instance(const Slot& slot, const RunSpec& run,
+                                                     const WorkloadSpec& workload,
+                                                     bool remote) const {
+    environments::WorkloadInstance inst;
+    inst.run_id = run.run_id;
+    inst.command = workload.command;
+    inst.env = workload.env;
+    inst.env.emplace_back("JOULEBENCH_RUN_ID", run.run_id);
+    inst.env.emplace_back("JOULEBENCH_REPETITION", std::to_string(run.repetition));
+    inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+    if (slot.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*slot.gpu));
+    inst.gpu = slot.gpu;
+    inst.timeout = workload.timeout;
+    inst.stdout_file = m_ctx.logs_dir / (run.run_id + ".stdout");
+    inst.stderr_file = m_ctx.logs_dir / (run.run_id + ".stderr");
+    inst.stop = &m_ctx.stop;
+    inst.kill_grace = m_ctx.options.kill_grace;
+    inst.interval = m_ctx.options.interval;
+    if (remote) {
+        inst.gpu_cap_w = run.gpu_cap_w;
+        inst.cpu_cap_w = run.cpu_cap_w;
+    }
+    return inst;
+}
+
+RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Environment& env,
+                                                  environments::WorkloadInstance& inst,
+                                                  RunOutcome& outcome) {
+    InstanceRun out;
+    const bool remote = env.measures_itself();
+    const std::vector<Sensor*> sensors = slot.sensors.pointers();
+    StoreTraceSink sink(m_ctx.store, inst.run_id);
+    if (remote) inst.trace = &sink;  // the remote measure's trace comes back into it
+    PhaseSampler phases(remote ? std::vector<Sensor*>{} : sensors, m_ctx.options.interval);
+    std::string begin_error;
+    try {
+        env.begin_instance(inst, phases);
+    } catch (const std::exception& e) {
+        begin_error = e.what();
+    }
+    if (!begin_error.empty()) {
+        out.result = not_started(begin_error);
+    } else if (remote) {
+        // Runs overlapping on the remote host share its CPU counters too; without its busy CPU
+        // time their machine-wide CPU energy is labelled shared, not attributed.
+        const std::string machine =
+            fmt::format("{}:{}", env.spec().host, env.spec().port.value_or(0));
+        m_overlaps.begin(inst.run_id, machine);
+        try {
+            out.result = env.execute(inst, nullptr);
+        } catch (const Error& e) {
+            out.result = not_started(e.what());
+        }
+        out.overlapped = m_overlaps.end(inst.run_id, machine);
+    } else {
+        Sampler sampler(sensors, m_ctx.options.interval, &sink);
+        ClockObserver observer(slot.sensors.cpu_clock.get());
+        m_overlaps.begin(inst.run_id, "");
+        const std::optional<double> busy_before = machine_busy_cpu_s();
+        sampler.start();
+        try {
+            out.result = env.execute(inst, &observer);
+        } catch (const Error& e) {
+            out.result = not_started(e.what());
+        }
+        sampler.stop();
+        const std::optional<double> busy_after = machine_busy_cpu_s();
+        out.overlapped = m_overlaps.end(inst.run_id, "");
+        if (busy_before && busy_after) out.busy_cpu_s = *busy_after - *busy_before;
+        if (out.result.end != InstanceResult::End::kNotStarted) {
+            out.result.measured =
+                measurement_of(inst, out.result, sensors, sampler, m_ctx.options.interval);
+        }
+    }
+    std::vector<std::string> env_warnings;
+    env.end_instance(inst, phases, env_warnings);
+    outcome.phases = phases.results();
+    for (auto& w : out.result.warnings) outcome.warnings.push_back(std::move(w));
+    for (auto& w : env_warnings) outcome.warnings.push_back(std::move(w));
+    out.result.warnings.clear();
+    out.trace_error = sink.error();
+    return out;
+}
+
+void RunExecutor::restore_caps(Caps& caps, RunOutcome& outcome) {
+    for (auto it = caps.rbegin(); it != caps.rend(); ++it) {
+        if ((*it)->restore()) continue;
+        const auto& o = (*it)->outcome();
+        {
+            std::lock_guard lock(m_mutex);
+            m_caps_ok = false;
+        }
+        outcome.warnings.push_back(
+            fmt::format("caps: restore {}: {}", o.device.label, o.restore_error));
+        m_ctx.progress.message(
+            fmt::format("error: caps: restore {}: {}", o.device.label, o.restore_error));
+    }
+}
+
+void RunExecutor::record(const Slot& slot, const RunSpec& run, const RunOutcome& outcome,
+                         const std::string& detail) {
+    try {
+        m_ctx.store.finish_run(outcome);
+    } catch (const Error& e) {
+        m_ctx.progress.message(fmt::format("error: {}", e.what()));
+        throw;
+    }
+    std::optional<double> energy;
+    double wall = 0.0;
+    std::string energy_how;
+    if (outcome.measure) {
+        energy = outcome.measure->total_energy_j;
+        wall = outcome.measure->wall_s;
+        energy_how = describe(cpu_energy_marks(outcome.measure->total_includes_estimate,
+                                               outcome.measure->warnings));
+    }
+    m_ctx.progress.finished(run, slot.gpu, outcome.status, wall, energy, detail, energy_how);
+    std::lock_guard lock(m_mutex);
+    ++m_executed;
+}
+
+void RunExecutor::execute(Slot& slot, const RunSpec& run, bool first_on_slot) {
+    const WorkloadSpec& workload = *m_ctx.workloads.at(run.workload);
+    environments::Environment& env = *m_ctx.environments.at(run.environment);
+    // Rest before every run but the slot's first (never measured).
+    if (!first_on_slot) {
+        rest_before_run(slot, m_ctx.spec.rest, m_ctx.options.baseline_timeout, m_ctx.stop);
+    }
+    if (m_ctx.stop.load()) return;
+
+    m_ctx.store.mark_running(run.run_id, m_ctx.session_id, slot.gpu, unix_now());
+    m_ctx.progress.started(run, slot.gpu);
+    RunOutcome outcome;
+    outcome.run_id = run.run_id;
+    outcome.gpu = slot.gpu;
+    outcome.warnings = std::move(slot.pending_warnings);
+    slot.pending_warnings.clear();
+
+    // Caps for this run, journalled, verified; restored right after it.
+    const bool remote = env.measures_itself();
+    std::string cap_error;
+    Caps caps = apply_caps(slot, run, remote, cap_error);
+    for (const auto& c : caps) {
+        const auto& o = c->outcome();
+        AppliedCap applied;
+        applied.domain = o.device.id;
+        applied.requested_w = o.requested.value();
+        if (o.enforced) applied.applied_w = o.enforced->value();
+        outcome.caps.push_back(applied);
+    }
+    environments::WorkloadInstance inst = instance(slot, run, workload, remote);
+
+    std::string detail;
+    if (!cap_error.empty()) {
+        caps.clear();  // ScopedCap restored what it set before throwing; the rest now
+        outcome.status = RunStatus::kFailed;
+        outcome.stderr_tail = cap_error;
+        outcome.warnings.push_back("the workload did not run: its power cap could not be set: " +
+                                   cap_error);
+        detail = cap_error;
+    } else {
+        const InstanceRun ran = run_instance(slot, env, inst, outcome);
+        restore_caps(caps, outcome);
+        if (ran.trace_error) outcome.warnings.push_back(*ran.trace_error);
+        conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, detail);
+        add_last_stderr_line(outcome, detail);
+    }
+    outcome.ended_at = 0.0;
+    record(slot, run, outcome, detail);
+}
+
+}  // namespace joulebench::runner

@@ -1,0 +1,135 @@
+// The runner's dependencies on a real machine (dependencies.hpp): the environments of
+// src/environments, NVML GPUs and powercap packages, probe_all, the journal in the state folder and
+// the guardian process.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <optional>
+
+#include "capping/guardian.hpp"
+#include "capping/nvml_capper.hpp"
+#include "capping/powercap_capper.hpp"
+#include "environments/factory.hpp"
+#include "joulebench/error.hpp"
+#include "runner/dependencies.hpp"
+#include "runner/runner.hpp"
+#include "sensors/nvml/nvml_backend.hpp"
+
+namespace joulebench::runner {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class MachineEnvironments final : public EnvironmentFactory {
+public:
+    std::unique_ptr<environments::Environment> make(const EnvironmentSpec& spec) override {
+        return environments::make_environment(spec);
+    }
+};
+
+// NVML is loaded on the first question about GPUs, once; powercap zones are read when asked.
+class MachineCappers final : public CapperRegistry {
+public:
+    explicit MachineCappers(fs::path powercap_root) : m_powercap_root(std::move(powercap_root)) {}
+
+    std::vector<GpuDevice> gpus(const std::optional<std::vector<int>>& indices) override {
+        const nvml::NvmlSystem& system = nvml_system();
+        const std::vector<nvml::NvmlDevice> devices =
+            indices ? system.select(nvml::GpuSelection::list(*indices)) : system.devices();
+        std::vector<GpuDevice> out;
+        out.reserve(devices.size());
+        for (const auto& d : devices) out.push_back({d.index(), d.name(), d.uuid(), d.pci_bus_id()});
+        return out;
+    }
+
+    std::string gpu_driver() override {
+        std::lock_guard lock(m_mutex);
+        return m_nvml ? m_nvml->driver_version() : std::string();
+    }
+
+    std::unique_ptr<PowerCapper> gpu_capper(const GpuDevice& gpu) override {
+        for (const auto& d : nvml_system().devices()) {
+            if (d.index() == gpu.index) return std::make_unique<capping::NvmlCapper>(d);
+        }
+        throw Error(ErrorCategory::kNotFound,
+                    fmt::format("run: cap GPU {}: NVML does not list it", gpu.index));
+    }
+
+    std::vector<std::unique_ptr<PowerCapper>> cpu_cappers(std::vector<std::string>& skipped) override {
+        std::vector<std::unique_ptr<PowerCapper>> out;
+        for (auto& c : capping::powercap_package_cappers(m_powercap_root, skipped)) {
+            out.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    [[nodiscard]] std::string cpu_cap_source() const override { return m_powercap_root.string(); }
+
+    capping::RestoreReport restore_leftovers(const capping::CapJournal& journal) noexcept override {
+        capping::CapperFactory factory;
+        return capping::restore_journal(journal, factory, {});
+    }
+
+private:
+    const nvml::NvmlSystem& nvml_system() {
+        std::lock_guard lock(m_mutex);
+        if (!m_nvml) m_nvml.emplace(nvml::NvmlSystem::open());
+        return *m_nvml;
+    }
+
+    fs::path m_powercap_root;
+    std::mutex m_mutex;  // guards the first open of NVML (slots ask from their threads)
+    std::optional<nvml::NvmlSystem> m_nvml;
+};
+
+class MachineSensors final : public SensorFactory {
+public:
+    explicit MachineSensors(fs::path powercap_root) : m_powercap_root(std::move(powercap_root)) {}
+
+    SensorSet probe(std::optional<int> gpu) override {
+        ProbeOptions probe;
+        probe.powercap_root = m_powercap_root;
+        probe.nvml.gpus = gpu ? nvml::GpuSelection::list({*gpu}) : nvml::GpuSelection::all();
+        return probe_all(probe);
+    }
+
+private:
+    fs::path m_powercap_root;
+};
+
+class Guardian final : public CapGuard {
+public:
+    explicit Guardian(capping::GuardianHandle handle) : m_handle(std::move(handle)) {}
+    void done() noexcept override { m_handle.done(); }
+
+private:
+    capping::GuardianHandle m_handle;
+};
+
+}  // namespace
+
+RunnerDependencies production_dependencies() {
+    const fs::path powercap_root = ProbeOptions::default_powercap_root();
+    RunnerDependencies d;
+    d.environments = std::make_shared<MachineEnvironments>();
+    d.cappers = std::make_shared<MachineCappers>(powercap_root);
+    d.sensors = std::make_shared<MachineSensors>(powercap_root);
+    d.journal = [] { return capping::CapJournal::open_default(); };  // throws naming the folder
+    d.guard = [](bool gpu_caps) -> std::unique_ptr<CapGuard> {
+        capping::GuardianOptions options;
+        options.executable = capping::self_executable();
+        options.nvml = gpu_caps;
+        return std::make_unique<Guardian>(capping::GuardianHandle::spawn(options));
+    };
+    d.stop = &stop_requested();
+    d.stop_signal = [] { return stop_signal(); };
+    d.arm_stop = [] { install_stop_handlers(); };
+    d.progress = stderr;
+    d.terminal = ::isatty(STDERR_FILENO) == 1;
+    return d;
+}
+
+}  // namespace joulebench::runner

@@ -1,0 +1,213 @@
+#include "runner/session.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/file.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "environments/bare_environment.hpp"
+#include "joulebench/error.hpp"
+#include "joulebench/units.hpp"
+#include "runner/rest.hpp"
+
+namespace joulebench::runner {
+
+namespace fs = std::filesystem;
+
+StoreLock::StoreLock(const fs::path& db) {
+    const fs::path lock_path(db.string() + ".lock");
+    m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) throw system_error(fmt::format("run: lock the store {}", db.string()), errno);
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(m_fd);
+        if (err == EWOULDBLOCK) {
+            throw Error(ErrorCategory::kInvalidArgument,
+                        fmt::format("run: use the store {}: another joulebench run is using it",
+                                    db.string()),
+                        "wait for it to end; to run in parallel, run --shard I/N into separate "
+                        "stores and join them with `joulebench merge`");
+        }
+        throw system_error(fmt::format("run: lock the store {}", db.string()), err);
+    }
+}
+
+StoreLock::~StoreLock() {
+    ::close(m_fd);
+}
+
+PreparedEnvironments::~PreparedEnvironments() {
+    for (auto it = m_prepared.rbegin(); it != m_prepared.rend(); ++it) (*it)->tear_down();
+}
+
+void PreparedEnvironments::prepare(const Preflight& pf) {
+    for (const auto& [name, env] : pf.environments) {
+        env->prepare();
+        m_prepared.push_back(env.get());
+        if (env->measures_itself() && (!pf.gpu_caps.empty() || !pf.cpu_caps.empty())) {
+            std::vector<int> remote_gpus;
+            for (const auto& index : pf.slots)
+                if (index) remote_gpus.push_back(*index);
+            env->check_caps(pf.gpu_caps, pf.cpu_caps, remote_gpus);
+        }
+    }
+}
+
+std::string host_json(const Preflight& pf) {
+    nlohmann::json host;
+    utsname u{};
+    if (::uname(&u) == 0) {
+        host["hostname"] = u.nodename;
+        host["kernel"] = std::string(u.sysname) + " " + u.release;
+        host["machine"] = u.machine;
+    }
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("model name", 0) == 0) {
+            if (const auto colon = line.find(": "); colon != std::string::npos)
+                host["cpu"] = line.substr(colon + 2);
+            break;
+        }
+    }
+    host["cpus"] = std::thread::hardware_concurrency();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& g : pf.host_gpus) {
+        list.push_back({{"index", g.index},
+                        {"name", g.name},
+                        {"uuid", g.uuid},
+                        {"pci_bus_id", g.pci_bus_id}});
+    }
+    host["gpus"] = list;
+    if (!pf.gpu_driver.empty()) host["gpu_driver"] = pf.gpu_driver;
+    auto& described = host["environments"] = nlohmann::json::object();
+    for (const auto& [name, env] : pf.environments) {
+        auto d = nlohmann::json::parse(env->describe(), nullptr, false);
+        described[name] = d.is_discarded() ? nlohmann::json::object() : d;
+    }
+    return host.dump();
+}
+
+std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOptions& options,
+                                  const Plan& plan, std::vector<std::string>& interrupted,
+                                  std::FILE* messages) {
+    if (options.new_store) {
+        if (const auto moved = Store::set_aside(options.db)) {
+            fmt::print(messages, "joulebench run: the old store was moved to {}\n",
+                       moved->string());
+        }
+    }
+    auto store = std::make_unique<Store>(options.db, Store::Mode::kCreate);
+    try {
+        store->record_experiment(experiment_record(spec));
+    } catch (const ExperimentChangedError& e) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("run: {} holds the results of a different experiment file than {} "
+                                "(the file changed "
+                                "since the store was created): {}",
+                                options.db.string(), options.experiment_file.string(), e.what()),
+                    "run again with --new to move the old store aside and start afresh, or give "
+                    "another --db");
+    }
+    interrupted = store->mark_stale_running_interrupted();
+    store->add_planned_runs(plan.runs);
+    return store;
+}
+
+std::vector<std::unique_ptr<Slot>> make_slots(const Preflight& pf, SensorFactory& sensors) {
+    std::vector<std::unique_ptr<Slot>> slots;
+    for (const auto& index : pf.slots) {
+        auto slot = std::make_unique<Slot>();
+        slot->number = slots.size();
+        slot->gpu = index;
+        slot->sensors = sensors.probe(index);
+        if (slot->sensors.selection_error) throw *slot->sensors.selection_error;
+        for (const auto& d : pf.slot_gpus) {
+            if (!index || d.index == *index) slot->cap_gpus.push_back(d);
+        }
+        slots.push_back(std::move(slot));
+    }
+    return slots;
+}
+
+void measure_idle_baselines(std::vector<std::unique_ptr<Slot>>& slots, Store& store,
+                            std::int64_t session_id, std::chrono::milliseconds duration,
+                            const std::atomic<bool>& stop, Progress& progress) {
+    std::vector<std::thread> threads;
+    for (auto& slot : slots) {
+        threads.emplace_back([&, s = slot.get()] {
+            const double started = unix_now();
+            const auto [power, temp] = observe_idle(*s, duration, stop);
+            s->idle_power_w = power;
+            s->idle_temp_c = temp;
+            IdleBaselineRecord rec;
+            rec.session_id = session_id;
+            rec.domain = s->gpu ? fmt::format("gpu{}", *s->gpu) : "total";
+            rec.started_at = started;
+            rec.duration_s = std::chrono::duration<double>(duration).count();
+            rec.power_w = power;
+            rec.temperature_c = temp;
+            rec.context = "start";
+            try {
+                store.record_idle_baseline(rec);
+            } catch (const Error& e) {
+                progress.message(fmt::format("warning: {}", e.what()));
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+}
+
+void warm_up(const ExperimentSpec& spec, const RunnerOptions& options, const Preflight& pf,
+             const std::vector<std::unique_ptr<Slot>>& slots, const std::atomic<bool>& stop,
+             Progress& progress) {
+    using environments::InstanceResult;
+    if (spec.warmup.kind == WarmupSpec::Kind::kDuration) {
+        progress.message(fmt::format("joulebench run: warm-up: waiting {}",
+                                     format_duration_ms(spec.warmup.duration)));
+        interruptible_wait(spec.warmup.duration, stop);
+        return;
+    }
+    if (spec.warmup.kind != WarmupSpec::Kind::kCommand) return;
+    progress.message(
+        fmt::format("joulebench run: warm-up: {}", fmt::join(spec.warmup.command, " ")));
+    const auto log = [&](std::size_t i, const char* stream) {
+        return pf.logs_dir / fmt::format("warmup-slot{}.{}", i, stream);
+    };
+    std::vector<InstanceResult> results(slots.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        threads.emplace_back([&, i] {
+            environments::WorkloadInstance inst;
+            inst.run_id = "warmup";
+            inst.command = spec.warmup.command;
+            inst.gpu = slots[i]->gpu;
+            if (inst.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*inst.gpu));
+            inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+            inst.stdout_file = log(i, "stdout");
+            inst.stderr_file = log(i, "stderr");
+            inst.stop = &stop;
+            inst.kill_grace = options.kill_grace;
+            results[i] = environments::BareEnvironment(EnvironmentSpec{}).execute(inst, nullptr);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        if (results[i].end == InstanceResult::End::kExited && results[i].exit_code == 0) continue;
+        if (stop.load()) break;
+        throw Error(ErrorCategory::kIo,
+                    fmt::format("run: {}warm-up {} failed (exit status {}){}",
+                                to_string(spec.warmup.where), fmt::join(spec.warmup.command, " "),
+                                results[i].exit_code,
+                                results[i].start_error.empty() ? "" : ": " + results[i].start_error),
+                    fmt::format("see {}", log(i, "stderr").string()));
+    }
+}
+
+}  // namespace joulebench::runner
