@@ -105,7 +105,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
         options.bootstrap.seed = opts->seed;
         const stats::TableFormat format = stats::table_format_from_string(opts->format);
         if (!opts->db.empty()) {
-            const Store store(opts->db, Store::Mode::kReadOnly);
+            const Store store(opts->db, Store::Mode::kReadUpgrade);
             analysis::StoreAnalysisOptions store_options;
             store_options.metric = opts->metric;
             store_options.by = analysis::store_factor_from_string(opts->by);

@@ -26,7 +26,7 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::IsMember({"csv", "json"}));
     sub->add_option("-o,--output", opts->output, "Write to this file instead of stdout");
     sub->callback([opts, &ctx] {
-        const Store store(opts->db, Store::Mode::kReadOnly);
+        const Store store(opts->db, Store::Mode::kReadUpgrade);
         const std::string text = opts->format == "json" ? export_json(store) : export_csv(store);
         if (opts->output.empty() || opts->output == "-") {
             std::fwrite(text.data(), 1, text.size(), stdout);

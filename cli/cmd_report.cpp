@@ -56,7 +56,7 @@ void add_report_command(CLI::App& app, CommandContext& ctx) {
         options.analysis.bootstrap.seed = opts->seed;
         std::optional<Store> store;
         try {
-            store.emplace(opts->db, Store::Mode::kReadOnly);
+            store.emplace(opts->db, Store::Mode::kReadUpgrade);
         } catch (const Error& e) {
             // Name the file: the store's own messages do not always (e.g. "not a joulebench
             // store").

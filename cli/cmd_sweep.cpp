@@ -304,7 +304,7 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                 if (r.status == RunStatus::kDone && r.wall_s && r.energy_j && *r.wall_s > 0.0 &&
                     *r.energy_j > 0.0) {
                     ++row.n;
-                    row.cpu |= cpu_energy_marks(r.measure_json);
+                    row.cpu |= cpu_energy_marks(r);
                     done.push_back({std::string(kEnvironment), std::string(kWorkload),
                                     *r.gpu_cap_w, *r.wall_s, *r.energy_j});
                 } else {

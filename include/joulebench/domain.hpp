@@ -35,7 +35,22 @@ enum class Method {
 };
 
 [[nodiscard]] std::string_view to_string(DomainKind kind);
+/// How a domain's energy relates to the run it is reported for. A GPU of the run's slot is
+/// measured alone; a machine-wide domain (CPU package, DRAM) measures every run on the machine,
+/// so while runs overlap it is attributed to each by its share of the machine's busy CPU time,
+/// or, when that share is unknown, reported whole and labelled shared (docs/runner.md).
+enum class Sharing {
+    kAlone,       ///< only this run was measured
+    kAttributed,  ///< scaled to the run's share of the machine's busy CPU time
+    kShared,      ///< includes other runs' energy (their share unknown)
+};
+
 [[nodiscard]] std::string_view to_string(Method method);
+/// "alone", "attributed", "shared".
+[[nodiscard]] std::string_view to_string(Sharing sharing);
+/// Parses the names produced by to_string; nullopt when unknown.
+[[nodiscard]] std::optional<Method> method_from_string(std::string_view text);
+[[nodiscard]] std::optional<Sharing> sharing_from_string(std::string_view text);
 /// Parses the names produced by to_string; nullopt when unknown.
 [[nodiscard]] std::optional<DomainKind> domain_kind_from_string(std::string_view text);
 

@@ -26,6 +26,13 @@ struct DomainResult {
     std::optional<double> disagreement_pct;      ///< (counter - integrated) / integrated x 100
     std::optional<double> idle_power_w;          ///< with --idle-baseline
     std::optional<double> net_energy_j;          ///< energy - idle power x wall time
+    /// How energy_j relates to this run (machine-wide domains of runs that overlapped).
+    Sharing sharing = Sharing::kAlone;
+    /// kAttributed: the run's share of the machine's busy CPU time (0..1) that energy_j is of
+    /// measured_energy_j.
+    std::optional<double> cpu_time_share;
+    /// kAttributed: the energy the domain measured over the run, before attribution.
+    std::optional<double> measured_energy_j;
 };
 
 struct GpuResult {

@@ -13,6 +13,7 @@
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/measure_result.hpp"
+#include "joulebench/warning.hpp"
 
 namespace joulebench {
 
@@ -93,6 +94,10 @@ struct RunOutcome {
     std::string metrics_json;           ///< workload-reported metrics (a JSON object) or empty
 };
 
+/// Every warning of a finished run, in order: its measurement's, then the runner's and its
+/// environment's (what the store keeps in run_warnings and, as texts, in warnings_json).
+[[nodiscard]] std::vector<Warning> run_warnings(const RunOutcome& outcome);
+
 /// One run as stored (the columns of `joulebench export`, see docs/store.md).
 struct RunRecord {
     std::string run_id;
@@ -124,6 +129,12 @@ struct RunRecord {
     std::string stderr_tail;
     std::string metrics_json;  ///< empty when none
     std::string measure_json;  ///< the whole `measure --json` document, empty when none
+    /// What its energy total says about its CPU part (from its domains, docs/store.md): the
+    /// CPU-time estimate is in it; some CPU domain was attributed by CPU-time share; some CPU
+    /// domain includes other runs' energy.
+    bool total_includes_estimate = false;
+    bool cpu_attributed = false;
+    bool cpu_shared = false;
 };
 
 /// Energy per domain of a finished run.
@@ -139,6 +150,9 @@ struct DomainRecord {
     bool counts_in_total = false;
     std::optional<double> idle_power_w;
     std::optional<double> net_energy_j;
+    Sharing sharing = Sharing::kAlone;  ///< see DomainResult
+    std::optional<double> cpu_time_share;
+    std::optional<double> measured_energy_j;
 };
 
 /// An idle baseline measured by the runner (before the first run, or for rest = "baseline").

@@ -47,13 +47,18 @@ struct MergeReport {
 
 class Store {
 public:
-    /// The schema version this joulebench writes (PRAGMA user_version).
-    static constexpr int kSchemaVersion = 1;
+    /// The schema version this joulebench writes (PRAGMA user_version). 2: domains say how their
+    /// energy was shared, warnings carry codes (run_warnings).
+    static constexpr int kSchemaVersion = 2;
 
     enum class Mode {
         kCreate,    ///< create the file when missing; migrate an older schema
         kExisting,  ///< the file must exist; migrate an older schema
         kReadOnly,  ///< the file must exist at kSchemaVersion; nothing is written
+        /// As kReadOnly, but a store of an older schema is upgraded first (a writing open that
+        /// migrates it, then closes): what the commands that only read use (analyze, report,
+        /// export, merge inputs), so that a store written by an older joulebench can be read.
+        kReadUpgrade,
     };
 
     /// Opens (and creates/migrates as `mode` allows) a store. Throws Error: kNotFound for a
@@ -66,6 +71,10 @@ public:
     Store& operator=(const Store&) = delete;
 
     [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+    /// True for a joulebench store (its application id) of a schema older than kSchemaVersion,
+    /// which kReadUpgrade upgrades; false for a current one, an empty or unversioned file, and
+    /// anything that cannot be read (opening it then says why). Never throws.
+    [[nodiscard]] static bool needs_upgrade(const std::filesystem::path& path);
     /// PRAGMA user_version of the open file.
     [[nodiscard]] int schema_version() const;
     /// PRAGMA journal_mode ("wal" for a writable store).
@@ -129,6 +138,8 @@ public:
 
     /// Per-domain results of a run (empty when none).
     [[nodiscard]] std::vector<DomainRecord> domains(std::string_view run_id) const;
+    /// The warnings of a run with their codes, in order (empty when none).
+    [[nodiscard]] std::vector<Warning> warnings(std::string_view run_id) const;
 
     // --- traces and baselines ---------------------------------------------------------------
 

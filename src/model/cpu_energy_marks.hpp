@@ -3,11 +3,13 @@
 // `sweep`'s table put beside an energy: the CPU-time estimate (no CPU sensor), CPU energy
 // attributed by the run's share of the machine's busy CPU time (runs overlapped on GPU slots), or
 // machine-wide CPU energy shared with overlapping runs (their share unknown: it includes theirs).
+// Read from the facts a measurement and a stored run carry (total_includes_estimate, each
+// domain's sharing), never from warning texts.
 
 #include <string>
-#include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include "joulebench/measure_result.hpp"
+#include "joulebench/records.hpp"
 
 namespace joulebench {
 
@@ -25,13 +27,11 @@ struct CpuEnergyMarks {
     }
 };
 
-/// From a measurement's `total_includes_estimate` and its warnings (the runner's ": attributed: "
-/// and ": shared: " warnings, src/runner/runner.cpp).
-[[nodiscard]] CpuEnergyMarks cpu_energy_marks(bool total_includes_estimate, const std::vector<std::string>& warnings);
+/// From a measurement: total_includes_estimate and its domains' sharing.
+[[nodiscard]] CpuEnergyMarks cpu_energy_marks(const MeasureResult& measurement);
 
-/// The same from a stored measurement document (`measure --json` schema). A document that is
-/// not a JSON object marks nothing (never throws).
-[[nodiscard]] CpuEnergyMarks cpu_energy_marks(const std::string& measure_json);
+/// From a stored run (RunRecord's total_includes_estimate, cpu_attributed, cpu_shared).
+[[nodiscard]] CpuEnergyMarks cpu_energy_marks(const RunRecord& run);
 
 /// "CPU estimated", "CPU attributed", "CPU shared", or those joined ("CPU estimated, shared"); ""
 /// when none: the progress line's words.

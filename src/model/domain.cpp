@@ -40,6 +40,29 @@ std::string_view to_string(Method method) {
     return "unknown";
 }
 
+std::string_view to_string(Sharing sharing) {
+    switch (sharing) {
+        case Sharing::kAlone: return "alone";
+        case Sharing::kAttributed: return "attributed";
+        case Sharing::kShared: return "shared";
+    }
+    return "unknown";
+}
+
+std::optional<Method> method_from_string(std::string_view text) {
+    for (const Method m : {Method::kCounter, Method::kIntegrated, Method::kEstimated}) {
+        if (to_string(m) == text) return m;
+    }
+    return std::nullopt;
+}
+
+std::optional<Sharing> sharing_from_string(std::string_view text) {
+    for (const Sharing s : {Sharing::kAlone, Sharing::kAttributed, Sharing::kShared}) {
+        if (to_string(s) == text) return s;
+    }
+    return std::nullopt;
+}
+
 bool counts_in_total(DomainKind kind) {
     switch (kind) {
         case DomainKind::kGpu:

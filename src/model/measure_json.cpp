@@ -56,6 +56,11 @@ json measure_to_json(const MeasureResult& r) {
             o["idle_power_w"] = *d.idle_power_w;
             o["net_energy_j"] = opt(d.net_energy_j);
         }
+        o["sharing"] = std::string(to_string(d.sharing));
+        if (d.sharing == Sharing::kAttributed) {
+            o["cpu_time_share"] = opt(d.cpu_time_share);
+            o["measured_energy_j"] = opt(d.measured_energy_j);
+        }
         domains.push_back(std::move(o));
     }
     j["domains"] = std::move(domains);
@@ -267,14 +272,9 @@ public:
         d.avg_power_w = number_at(o, path, "avg_power_w");
         d.peak_power_w = optional_number_at(o, path, "peak_power_w");
         const std::string method = string_at(o, path, "method");
-        bool method_known = false;
-        for (const Method m : {Method::kCounter, Method::kIntegrated, Method::kEstimated}) {
-            if (to_string(m) == method) {
-                d.info.method = m;
-                method_known = true;
-            }
-        }
-        if (!method_known) fail(join(path, "method"), fmt::format("unknown method '{}'", method));
+        const auto parsed_method = method_from_string(method);
+        if (!parsed_method) fail(join(path, "method"), fmt::format("unknown method '{}'", method));
+        d.info.method = *parsed_method;
         d.counts_in_total = boolean_at(o, path, "counts_in_total");
         d.health.wraps = count_at(o, path, "wraps");
         d.health.resets = count_at(o, path, "resets");
@@ -290,6 +290,20 @@ public:
         if (o.contains("idle_power_w")) {
             d.idle_power_w = number_at(o, path, "idle_power_w");
             d.net_energy_j = optional_number_at(o, path, "net_energy_j");
+        }
+        // Documents written before domains carried their sharing (store schema 2) said it only
+        // in their warnings: such a domain reads as measured alone.
+        if (o.contains("sharing")) {
+            const std::string sharing = string_at(o, path, "sharing");
+            const auto parsed = sharing_from_string(sharing);
+            if (!parsed) fail(join(path, "sharing"), fmt::format("unknown sharing '{}'", sharing));
+            d.sharing = *parsed;
+            if (o.contains("cpu_time_share")) {
+                d.cpu_time_share = optional_number_at(o, path, "cpu_time_share");
+            }
+            if (o.contains("measured_energy_j")) {
+                d.measured_energy_j = optional_number_at(o, path, "measured_energy_j");
+            }
         }
         return d;
     }

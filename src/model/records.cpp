@@ -30,6 +30,18 @@ std::optional<RunStatus> run_status_from_string(std::string_view text) {
     return std::nullopt;
 }
 
+std::vector<Warning> run_warnings(const RunOutcome& outcome) {
+    std::vector<Warning> out;
+    const auto add = [&](const std::string& text) {
+        out.push_back({std::string(legacy_warning_code(text)), text});
+    };
+    if (outcome.measure) {
+        for (const auto& w : outcome.measure->warnings) add(w);
+    }
+    for (const auto& w : outcome.warnings) add(w);
+    return out;
+}
+
 ExperimentRecord experiment_record(const ExperimentSpec& spec) {
     ExperimentRecord record;
     record.name = spec.name;

@@ -52,6 +52,7 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
                                   k == DomainKind::kPsys;
         if (!machine_wide) continue;
         if (!share) {
+            d.sharing = Sharing::kShared;
             m.warnings.push_back(
                 fmt::format("{}: shared: other runs ran at the same time and the CPU time share is "
                             "unknown, so this {:.3f} J includes theirs",
@@ -59,6 +60,9 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
             continue;
         }
         const double measured = d.energy_j;
+        d.sharing = Sharing::kAttributed;
+        d.cpu_time_share = *share;
+        d.measured_energy_j = measured;
         d.energy_j = measured * *share;
         d.avg_power_w *= *share;
         if (d.peak_power_w) *d.peak_power_w *= *share;

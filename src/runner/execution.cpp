@@ -248,8 +248,7 @@ void RunExecutor::record(const Slot& slot, const RunSpec& run, const RunOutcome&
     if (outcome.measure) {
         energy = outcome.measure->total_energy_j;
         wall = outcome.measure->wall_s;
-        energy_how = describe(cpu_energy_marks(outcome.measure->total_includes_estimate,
-                                               outcome.measure->warnings));
+        energy_how = describe(cpu_energy_marks(*outcome.measure));
     }
     m_ctx.progress.finished(run, slot.gpu, outcome.status, wall, energy, detail, energy_how);
     std::lock_guard lock(m_mutex);

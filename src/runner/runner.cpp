@@ -34,7 +34,11 @@ RunnerSummary print_dry_run(const ExperimentSpec& spec, const RunnerOptions& opt
     RunnerSummary summary;
     summary.planned = pf.plan.runs.size();
     for (const auto& w : pf.plan.warnings) fmt::print(stderr, "warning: {}\n", w);
-    if (fs::exists(options.db) && !options.new_store) {
+    if (fs::exists(options.db) && !options.new_store && Store::needs_upgrade(options.db)) {
+        fmt::print("{}: a store of an older schema: a run would upgrade it (schema {}), then "
+                   "resume it\n",
+                   options.db.string(), Store::kSchemaVersion);
+    } else if (fs::exists(options.db) && !options.new_store) {
         // The same experiment (then how much is left), or another.
         const Store existing(options.db, Store::Mode::kReadOnly);
         const auto recorded = existing.experiment();

@@ -1,58 +1,78 @@
-// The marks beside a run's energy (run's progress line, sweep's table) from its measurement:
-// the runner's own warnings (src/runner/runner.cpp) and total_includes_estimate.
+// The marks beside a run's energy (run's progress line, sweep's table) from the facts a
+// measurement and a stored run carry: total_includes_estimate and each domain's sharing (set by
+// the runner's CPU attribution, src/runner/attribution.cpp), never from warning texts.
 
 #include "model/cpu_energy_marks.hpp"
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 namespace joulebench {
 namespace {
 
-TEST(CpuEnergyMarks, ComeFromTheEstimateFlagAndTheRunnersWarnings) {
-    const auto none = cpu_energy_marks(false, {"gpu0: energy counter reset once"});
+DomainResult domain(const char* id, DomainKind kind, Sharing sharing) {
+    DomainResult d;
+    d.info.id = id;
+    d.info.kind = kind;
+    d.sharing = sharing;
+    return d;
+}
+
+TEST(CpuEnergyMarks, ComeFromTheEstimateFlagAndTheDomainsSharing) {
+    MeasureResult m;
+    m.domains = {domain("gpu0", DomainKind::kGpu, Sharing::kAlone)};
+    m.warnings = {"gpu0: energy counter reset once"};
+    const auto none = cpu_energy_marks(m);
     EXPECT_FALSE(none.estimated || none.attributed || none.shared);
     EXPECT_EQ(describe(none), "");
 
-    const auto est = cpu_energy_marks(true, {});
+    m.total_includes_estimate = true;
+    const auto est = cpu_energy_marks(m);
     EXPECT_TRUE(est.estimated);
     EXPECT_EQ(describe(est), "CPU estimated");
 
-    // The runner's texts (runner.cpp): "<id>: attributed: ..." and "<id>: shared: ...".
-    const auto attributed = cpu_energy_marks(false, {"package0: attributed: 40.0% of 12.000 J by CPU time share"});
+    MeasureResult a;
+    a.domains = {domain("gpu0", DomainKind::kGpu, Sharing::kAlone),
+                 domain("package0", DomainKind::kPackage, Sharing::kAttributed)};
+    const auto attributed = cpu_energy_marks(a);
     EXPECT_TRUE(attributed.attributed);
     EXPECT_FALSE(attributed.shared);
     EXPECT_EQ(describe(attributed), "CPU attributed");
-    const auto shared = cpu_energy_marks(
-        true, {"package0: shared: other runs ran at the same time and the CPU time share is unknown, so this 3.000 J includes theirs"});
+
+    MeasureResult s;
+    s.total_includes_estimate = true;
+    s.domains = {domain("package0", DomainKind::kPackage, Sharing::kShared)};
+    const auto shared = cpu_energy_marks(s);
     EXPECT_TRUE(shared.shared);
     EXPECT_EQ(describe(shared), "CPU estimated, shared");
-    // The words alone (a workload's own message) are not the runner's marker.
-    EXPECT_FALSE(cpu_energy_marks(false, {"the data is shared between runs"}).shared);
+    // Words in a warning (a workload's own message, or the runner's) are not the fact.
+    MeasureResult words;
+    words.warnings = {"the data is shared between runs", "package0: shared: x"};
+    EXPECT_FALSE(cpu_energy_marks(words).shared);
 }
 
-TEST(CpuEnergyMarks, ReadTheStoredMeasurementDocument) {
-    nlohmann::json m = {{"total_includes_estimate", false},
-                        {"warnings", {"dram0: shared: other runs ran at the same time", 7, "package0: attributed: 50%"}}};
-    const auto marks = cpu_energy_marks(m.dump());
+TEST(CpuEnergyMarks, ReadTheStoredRunsFlags) {
+    RunRecord r;
+    r.cpu_attributed = true;
+    r.cpu_shared = true;
+    const auto marks = cpu_energy_marks(r);
     EXPECT_FALSE(marks.estimated);
     EXPECT_TRUE(marks.attributed);
     EXPECT_TRUE(marks.shared);
     EXPECT_EQ(describe(marks), "CPU attributed, shared");
-    // Unreadable or absent documents mark nothing and never throw.
-    for (const std::string bad : {"", "{", "[1,2]", "null", R"({"warnings": "x", "total_includes_estimate": 1})"}) {
-        const auto b = cpu_energy_marks(bad);
-        EXPECT_FALSE(b.estimated || b.attributed || b.shared) << bad;
-    }
+    const auto nothing = cpu_energy_marks(RunRecord{});
+    EXPECT_FALSE(nothing.estimated || nothing.attributed || nothing.shared);
 }
 
 TEST(CpuEnergyMarks, CombineAcrossRunsAsAnyRunHasThem) {
     CpuEnergyMarks all;
-    all |= cpu_energy_marks(true, {});
+    RunRecord estimated;
+    estimated.total_includes_estimate = true;
+    all |= cpu_energy_marks(estimated);
     EXPECT_EQ(describe(all), "CPU estimated");
-    all |= cpu_energy_marks(false, {"package0: shared: x"});
-    all |= cpu_energy_marks(false, {});  // an unmarked run clears nothing
+    RunRecord shared;
+    shared.cpu_shared = true;
+    all |= cpu_energy_marks(shared);
+    all |= cpu_energy_marks(RunRecord{});  // an unmarked run clears nothing
     EXPECT_TRUE(all.estimated);
     EXPECT_FALSE(all.attributed);
     EXPECT_TRUE(all.shared);

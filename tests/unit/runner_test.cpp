@@ -270,6 +270,27 @@ TEST_F(RunnerTest, OverlappingRunsSayHowTheirCpuPackageEnergyWasShared) {
         const bool shared = r.warnings_json.find("package0: shared: ") != std::string::npos;
         EXPECT_TRUE(attributed || shared) << r.warnings_json;
         EXPECT_LE(*r.cpu_energy_j, 2 * m_machine->package_joules + 1e-9);
+        // The same facts as data: the domain's sharing, the run's flag and the warning's code.
+        const Store store(m_db, Store::Mode::kReadOnly);
+        const auto domains = store.domains(r.run_id);
+        const auto package = std::find_if(domains.begin(), domains.end(),
+                                          [](const DomainRecord& d) { return d.domain == "package0"; });
+        ASSERT_NE(package, domains.end());
+        EXPECT_EQ(package->sharing, attributed ? Sharing::kAttributed : Sharing::kShared);
+        EXPECT_EQ(r.cpu_attributed, attributed);
+        EXPECT_EQ(r.cpu_shared, shared);
+        if (attributed) {
+            ASSERT_TRUE(package->cpu_time_share && package->measured_energy_j);
+            EXPECT_NEAR(package->energy_j, *package->measured_energy_j * *package->cpu_time_share, 1e-9);
+        }
+        const auto gpu = std::find_if(domains.begin(), domains.end(),
+                                      [](const DomainRecord& d) { return d.kind == "gpu"; });
+        ASSERT_NE(gpu, domains.end());
+        EXPECT_EQ(gpu->sharing, Sharing::kAlone);  // a slot's own GPU is measured alone
+        const auto warnings = store.warnings(r.run_id);
+        EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [&](const Warning& w) {
+            return w.code == (attributed ? warning_code::kCpuAttributed : warning_code::kCpuShared);
+        }));
     }
 }
 
@@ -389,15 +410,28 @@ TEST(QueueScheduler, TheFirstFailureIsRethrownAfterEverySlotStopped) {
     std::vector<RunSpec> specs(10);
     std::vector<const RunSpec*> queue;
     for (auto& s : specs) queue.push_back(&s);
-    std::atomic<int> ran{0};
     runner::QueueScheduler scheduler;
+    // One slot: the failing run is the last one handed out.
+    std::atomic<int> ran{0};
     EXPECT_THROW(scheduler.run(
-                     2, queue, [] { return true; },
+                     1, queue, [] { return true; },
                      [&](std::size_t, const RunSpec&, bool) {
                          if (++ran == 3) throw Error(ErrorCategory::kIo, "store: full");
                      }),
                  Error);
-    EXPECT_LE(ran.load(), 4);  // at most the other slot's run in flight finished
+    EXPECT_EQ(ran.load(), 3);
+    // Two slots: the error still comes out, once both threads have ended (joined).
+    ran = 0;
+    try {
+        scheduler.run(
+            2, queue, [] { return true; },
+            [&](std::size_t, const RunSpec&, bool) {
+                if (++ran == 3) throw Error(ErrorCategory::kIo, "store: full");
+            });
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "store: full");
+    }
 }
 
 }  // namespace
