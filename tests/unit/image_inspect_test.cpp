@@ -1,14 +1,21 @@
 // The image audit's parts that need no container engine: parsing `history` output of both
 // engines, the probe's JSON line, docker's human sizes, which variables are flagged, the probe
 // script itself (run with this machine's /usr/bin/python3, compared with what that interpreter
-// reports on its own), and the command runner (output, exit status, deadline, missing program).
+// reports on its own), and the command runner (output, exit status, deadline, missing program,
+// its process group and its drain after the exit).
 
 #include "images/image_inspect.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "fakes/test_support.hpp"
 #include "images/command_output.hpp"
@@ -206,6 +213,70 @@ TEST(ImageCommand, KillsACommandAtItsDeadline) {
     CommandOptions options;
     options.timeout = std::chrono::milliseconds(300);
     const auto out = run_command({"sleep", "30"}, options);
+    EXPECT_TRUE(out.timed_out);
+    EXPECT_EQ(out.signal, 9);
+}
+
+// Whether `pid` is a process that still runs (not gone, not a zombie).
+bool still_runs(pid_t pid) {
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+pid_t pid_in(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    pid_t pid = -1;
+    in >> pid;
+    return pid;
+}
+
+TEST(ImageCommand, DrainAfterExitStopsReadingWhatTheCommandLeftRunningAndKillsItsGroup) {
+    test::TempDir dir("joulebench-command");
+    const auto pid_file = dir.path() / "pid";
+    CommandOptions options;
+    options.timeout = std::chrono::seconds(20);
+    options.kill_group = true;
+    options.drain_after_exit = std::chrono::milliseconds(200);
+    // The background sleep keeps both pipes open long after the command itself has exited.
+    const auto started = std::chrono::steady_clock::now();
+    const auto out = run_command(
+        {"sh", "-c",
+         fmt::format("sleep 30 & echo $! > {}; echo out; echo err >&2; exit 4", pid_file.string())},
+        options);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+    EXPECT_FALSE(out.timed_out);
+    EXPECT_EQ(out.exit_code, 4);
+    EXPECT_EQ(out.out, "out\n");
+    EXPECT_EQ(out.err, "err\n");
+    const pid_t left = pid_in(pid_file);
+    ASSERT_GT(left, 0);
+    for (int i = 0; i < 100 && still_runs(left); ++i) ::usleep(10'000);
+    EXPECT_FALSE(still_runs(left)) << "the command's group outlived it";
+}
+
+TEST(ImageCommand, KillGroupEndsWhatTheCommandStartedAtTheDeadline) {
+    test::TempDir dir("joulebench-command");
+    const auto pid_file = dir.path() / "pid";
+    CommandOptions options;
+    options.timeout = std::chrono::milliseconds(300);
+    options.kill_group = true;
+    const auto out = run_command(
+        {"sh", "-c", fmt::format("sleep 30 & echo $! > {}; wait", pid_file.string())}, options);
+    EXPECT_TRUE(out.timed_out);
+    EXPECT_EQ(out.signal, 9);
+    const pid_t left = pid_in(pid_file);
+    ASSERT_GT(left, 0);
+    for (int i = 0; i < 100 && still_runs(left); ++i) ::usleep(10'000);
+    EXPECT_FALSE(still_runs(left));
+}
+
+TEST(ImageCommand, WatchingTheExitACommandThatClosesItsOutputStillEndsAtTheDeadline) {
+    CommandOptions options;
+    options.timeout = std::chrono::milliseconds(300);
+    options.drain_after_exit = std::chrono::milliseconds(200);
+    const auto out = run_command({"sh", "-c", "exec >/dev/null 2>&1; exec sleep 30"}, options);
     EXPECT_TRUE(out.timed_out);
     EXPECT_EQ(out.signal, 9);
 }
