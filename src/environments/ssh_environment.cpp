@@ -17,11 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.hpp"
+#include "environments/ssh_remote.hpp"
+#include "images/command_output.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "measure/process.hpp"
 #include "model/measure_json.hpp"
-#include "environments/ssh_remote.hpp"
 
 extern char** environ;
 
@@ -100,67 +101,33 @@ bool read_available(int fd, const std::function<void(std::string_view)>& sink) {
     }
 }
 
-// A one-off command with its output captured (the checks of validate() and prepare()).
+// A one-off command of validate() and prepare(), its output captured.
 struct Captured {
-    int start_errno = 0;  // the command could not be started
-    bool timed_out = false;
-    WaitStatus status;
-    std::string out;
-    std::string err;
+    std::string start_error;  // why the command could not be started ("" when it was)
+    images::CommandOutput output;
 };
 
+// Runs a check's ssh: killed with everything it started at the timeout, its output read for at
+// most kDrainAfterExit once it ended.
 Captured run_captured(const std::vector<std::string>& argv, milliseconds timeout) {
+    images::CommandOptions options;
+    options.timeout = timeout;
+    options.max_output = kCaptureLimit;
+    options.kill_group = true;
+    options.drain_after_exit = kDrainAfterExit;
     Captured c;
-    UniqueFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    UniqueFd out_r;
-    UniqueFd out_w;
-    UniqueFd err_r;
-    UniqueFd err_w;
-    if (!null_in.open() || !make_pipe(out_r, out_w) || !make_pipe(err_r, err_w)) {
-        c.start_errno = errno;
-        return c;
+    try {
+        c.output = images::run_command(argv, options);
+    } catch (const Error& e) {
+        // Said as the errno of the spawn would say it: ssh not on PATH (127), not executable
+        // (126), or the system's own error after run_command's "image: run ssh: ".
+        const std::string what = e.what();
+        const auto colon = what.rfind(": ");
+        c.start_error = e.exit_code() == 127         ? std::strerror(ENOENT)
+                        : e.exit_code() == 126       ? std::strerror(EACCES)
+                        : colon == std::string::npos ? what
+                                                     : what.substr(colon + 2);
     }
-    const pid_t pid = spawn_process(argv, null_in.get(), out_w.get(), err_w.get(), c.start_errno);
-    if (pid < 0) return c;
-    out_w.reset();
-    err_w.reset();
-    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-    auto append = [](std::string& to) {
-        return [&to](std::string_view data) {
-            if (to.size() < kCaptureLimit) to.append(data.substr(0, kCaptureLimit - to.size()));
-        };
-    };
-    const auto deadline = Clock::now() + timeout;
-    bool exited = false;
-    std::optional<Clock::time_point> drain_until;
-    for (;;) {
-        std::array<pollfd, 2> p{pollfd{out_r.get(), POLLIN, 0}, pollfd{err_r.get(), POLLIN, 0}};
-        ::poll(p.data(), p.size(), 50);
-        if (out_r.open() && !read_available(out_r.get(), append(c.out))) out_r.reset();
-        if (err_r.open() && !read_available(err_r.get(), append(c.err))) err_r.reset();
-        if (!exited) {
-            int status = 0;
-            const pid_t done = ::waitpid(pid, &status, WNOHANG);
-            if (done == pid) {
-                exited = true;
-                c.status = decode(status);
-                drain_until = Clock::now() + kDrainAfterExit;
-            }
-        }
-        const auto now = Clock::now();
-        if (exited && ((!out_r.open() && !err_r.open()) || now >= *drain_until)) break;
-        if (!exited && now >= deadline) {
-            c.timed_out = true;
-            ::kill(-pid, SIGKILL);
-            int status = 0;
-            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-            }
-            c.status = decode(status);
-            break;
-        }
-    }
-    if (::kill(-pid, 0) == 0) ::kill(-pid, SIGKILL);
     return c;
 }
 
@@ -312,18 +279,18 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
         m_spec.identity_file.empty() ? "" : " -i " + m_spec.identity_file,
         m_spec.user.empty() ? "" : " -l " + m_spec.user, m_spec.host);
     auto failure = [&](const Captured& c, const std::string& what) {
-        if (c.start_errno != 0) {
+        if (!c.start_error.empty()) {
             return Error(ErrorCategory::kIo,
-                         fmt::format("{}: start ssh: {}", where(), std::strerror(c.start_errno)));
+                         fmt::format("{}: start ssh: {}", where(), c.start_error));
         }
-        if (c.timed_out) {
+        if (c.output.timed_out) {
             return Error(ErrorCategory::kIo,
                          fmt::format("{}: ssh to {}: no answer within {} s", where(), target,
                                      kCheckTimeout.count()),
                          "check that the host is up (a VM may still be booting); " + check_hint);
         }
-        if (c.status.exit_code == 255) {
-            const std::string message = last_line(c.err);
+        if (c.output.exit_code == 255) {
+            const std::string message = last_line(c.output.err);
             return Error(ErrorCategory::kIo,
                          fmt::format("{}: ssh to {} failed: {}", where(), target,
                                      message.empty() ? "ssh exited with status 255" : message),
@@ -331,7 +298,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
         }
         return Error(ErrorCategory::kIo,
                      fmt::format("{}: {} on {} failed with status {}: {}", where(), what, target,
-                                 c.status.exit_code, last_line(c.err)));
+                                 c.output.exit_code, last_line(c.output.err)));
     };
 
     {
@@ -339,18 +306,18 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
         if (!m_remote_version) {
             const Captured c = run_captured(
                 ssh_argv(ssh::shell_quote(m_spec.remote_joulebench) + " --version"), kCheckTimeout);
-            if (c.start_errno == 0 && !c.timed_out &&
-                (c.status.exit_code == 127 || c.status.exit_code == 126)) {
+            if (c.start_error.empty() && !c.output.timed_out &&
+                (c.output.exit_code == 127 || c.output.exit_code == 126)) {
                 throw Error(ErrorCategory::kNotFound,
                             fmt::format("{}: remote joulebench '{}' not found on {}: {}", where(),
-                                        m_spec.remote_joulebench, target, last_line(c.err)),
+                                        m_spec.remote_joulebench, target, last_line(c.output.err)),
                             "install joulebench on the remote host, or set remote_joulebench to "
                             "its full path there");
             }
-            if (c.start_errno != 0 || c.timed_out || c.status.exit_code != 0) {
+            if (!c.start_error.empty() || c.output.timed_out || c.output.exit_code != 0) {
                 throw failure(c, fmt::format("`{} --version`", m_spec.remote_joulebench));
             }
-            const std::string version = trim(c.out);
+            const std::string version = trim(c.output.out);
             if (version.rfind("joulebench ", 0) != 0) {
                 throw Error(
                     ErrorCategory::kInvalidArgument,
@@ -385,7 +352,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
     words.emplace_back("joulebench-check");
     words.push_back(workload.command.at(0));
     const Captured c = run_captured(ssh_argv("exec " + ssh::shell_join(words)), kCheckTimeout);
-    if (c.start_errno == 0 && !c.timed_out && c.status.exit_code == 3) {
+    if (c.start_error.empty() && !c.output.timed_out && c.output.exit_code == 3) {
         throw Error(ErrorCategory::kNotFound,
                     fmt::format("run: {}workload '{}': command '{}' not found on {} "
                                 "(environment '{}')",
@@ -393,7 +360,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
                                 target, m_spec.name),
                     "install it on the remote host, or give its full path there");
     }
-    if (c.start_errno == 0 && !c.timed_out && c.status.exit_code == 4) {
+    if (c.start_error.empty() && !c.output.timed_out && c.output.exit_code == 4) {
         throw Error(ErrorCategory::kNoPermission,
                     fmt::format("run: {}workload '{}': command '{}' on {} is not an executable "
                                 "file (environment '{}')",
@@ -401,7 +368,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
                                 target, m_spec.name),
                     "make it executable (chmod +x) or run it through its interpreter");
     }
-    if (c.start_errno != 0 || c.timed_out || c.status.exit_code != 0) {
+    if (!c.start_error.empty() || c.output.timed_out || c.output.exit_code != 0) {
         throw failure(c, fmt::format("looking up command '{}'", workload.command.at(0)));
     }
 }
@@ -415,11 +382,11 @@ void SshEnvironment::prepare() {
                                jb + " sensors --json 2>/dev/null";
     const Captured c = run_captured(ssh_argv(script), kCheckTimeout);
     const std::string target = remote_target(m_spec);
-    if (c.start_errno != 0 || c.timed_out || c.status.exit_code == 255) {
-        std::string message = c.start_errno != 0 ? std::strerror(c.start_errno)
-                              : c.timed_out
+    if (!c.start_error.empty() || c.output.timed_out || c.output.exit_code == 255) {
+        std::string message = !c.start_error.empty() ? c.start_error
+                              : c.output.timed_out
                                   ? fmt::format("no answer within {} s", kCheckTimeout.count())
-                                  : last_line(c.err);
+                                  : last_line(c.output.err);
         throw Error(ErrorCategory::kIo,
                     fmt::format("{}: ssh to {} failed: {}", where(), target, message),
                     "the host answered when the experiment was validated; check that it is "
@@ -437,12 +404,12 @@ void SshEnvironment::prepare() {
     std::size_t start = 0;
     const std::string marker = "\n" + separator + "\n";
     for (;;) {
-        const auto at = c.out.find(marker, start);
+        const auto at = c.output.out.find(marker, start);
         if (at == std::string::npos) {
-            parts.push_back(c.out.substr(start));
+            parts.push_back(c.output.out.substr(start));
             break;
         }
-        parts.push_back(c.out.substr(start, at - start));
+        parts.push_back(c.output.out.substr(start, at - start));
         start = at + marker.size();
     }
     d["remote_version"] = parts.size() > 0 ? trim(parts[0]) : std::string();
