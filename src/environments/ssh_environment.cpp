@@ -16,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/strings.hpp"
 #include "common/unique_fd.hpp"
 #include "environments/ssh_remote.hpp"
 #include "images/command_output.hpp"
@@ -131,18 +132,12 @@ Captured run_captured(const std::vector<std::string>& argv, milliseconds timeout
     return c;
 }
 
-std::string trim(std::string_view text) {
+// `text` without the spaces, tabs and line ends around it (joulebench::trim keeps line ends).
+std::string trim_output(std::string_view text) {
     const auto b = text.find_first_not_of(" \t\r\n");
     if (b == std::string_view::npos) return {};
     const auto e = text.find_last_not_of(" \t\r\n");
     return std::string(text.substr(b, e - b + 1));
-}
-
-// The last non-empty line of `text`, trimmed ("" when none).
-std::string last_line(std::string_view text) {
-    const std::string t = trim(text);
-    const auto nl = t.rfind('\n');
-    return nl == std::string::npos ? t : trim(std::string_view(t).substr(nl + 1));
 }
 
 // The last line of the file that starts with "error:" (joulebench's own messages), else its
@@ -156,13 +151,10 @@ std::string last_error_line(const std::filesystem::path& file) {
     const ssize_t n = ::pread(fd.get(), text.data(), text.size(), from);
     text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     std::string found;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string line = trim(std::string_view(text).substr(start, end - start));
-        if (line.rfind("error:", 0) == 0) found = line;
-        start = end + 1;
+    for (const std::string_view line : split(text, '\n')) {
+        // last_line of a single line: the line without the blanks around it ("" when blank).
+        std::string trimmed = last_line(line);
+        if (trimmed.rfind("error:", 0) == 0) found = std::move(trimmed);
     }
     return found.empty() ? last_line(text) : found;
 }
@@ -317,7 +309,7 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
             if (!c.start_error.empty() || c.output.timed_out || c.output.exit_code != 0) {
                 throw failure(c, fmt::format("`{} --version`", m_spec.remote_joulebench));
             }
-            const std::string version = trim(c.output.out);
+            const std::string version = trim_output(c.output.out);
             if (version.rfind("joulebench ", 0) != 0) {
                 throw Error(
                     ErrorCategory::kInvalidArgument,
@@ -412,8 +404,8 @@ void SshEnvironment::prepare() {
         parts.push_back(c.output.out.substr(start, at - start));
         start = at + marker.size();
     }
-    d["remote_version"] = parts.size() > 0 ? trim(parts[0]) : std::string();
-    d["remote_uname"] = parts.size() > 1 ? trim(parts[1]) : std::string();
+    d["remote_version"] = parts.size() > 0 ? trim_output(parts[0]) : std::string();
+    d["remote_uname"] = parts.size() > 1 ? trim_output(parts[1]) : std::string();
     nlohmann::ordered_json sensors = nlohmann::ordered_json::array();
     if (parts.size() > 2) {
         const auto doc = nlohmann::json::parse(parts[2], nullptr, false);
