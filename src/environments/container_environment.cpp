@@ -24,6 +24,7 @@
 
 #include "common/random_hex.hpp"
 #include "common/unique_fd.hpp"
+#include "environments/instance_stop.hpp"
 #include "images/command_output.hpp"
 #include "images/image_inspect.hpp"
 #include "joulebench/error.hpp"
@@ -786,10 +787,7 @@ InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
     }
     if (observer != nullptr && inst->pid > 0) observer->started(inst->pid);
 
-    std::optional<Clock::time_point> deadline;
-    if (instance.timeout) deadline = result.start_time + *instance.timeout;
-    std::optional<Clock::time_point> kill_at;
-    bool killed = false;
+    InstanceStop stop(instance, result.start_time);
     std::optional<std::string> report;
     images::CommandOptions options;
     options.timeout = kEngineTimeout;
@@ -806,25 +804,20 @@ InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
             result.end_time = Clock::now();
             break;  // the report, or the end of the stream (the helper is gone)
         }
-        const auto now = Clock::now();
-        if (!kill_at) {
-            const bool stop = instance.stop != nullptr && instance.stop->load();
-            const bool late = deadline && now >= *deadline;
-            if (stop || late) {
-                result.end =
-                    stop ? InstanceResult::End::kInterrupted : InstanceResult::End::kTimedOut;
+        stop.check(
+            Clock::now(),
+            [&](InstanceResult::End why) {
+                result.end = why;
                 engine_kill("TERM");  // joulebench-hold forwards it to the workload's group
-                kill_at = Clock::now() + instance.kill_grace;
-            }
-        } else if (!killed && now >= *kill_at) {
-            // SIGKILL ends joulebench-hold and so the container and its cgroup: its CPU time
-            // is what it was just before.
-            if (inst->cgroup) {
-                if (auto c = read_cgroup_cpu(*inst->cgroup)) cpu_last = c;
-            }
-            engine_kill("KILL");
-            killed = true;
-        }
+            },
+            [&] {
+                // SIGKILL ends joulebench-hold and so the container and its cgroup: its CPU
+                // time is what it was just before.
+                if (inst->cgroup) {
+                    if (auto c = read_cgroup_cpu(*inst->cgroup)) cpu_last = c;
+                }
+                engine_kill("KILL");
+            });
     }
 
     std::optional<CgroupCpu> cpu_after;
@@ -852,7 +845,7 @@ InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
         // joulebench-hold ended without its report: killed (our SIGKILL, the OOM killer, a
         // `docker kill` from outside) or crashed. The engine knows the container's status.
         cpu_after = cpu_last;
-        if (!killed) {
+        if (!stop.killed()) {
             result.warnings.push_back(
                 fmt::format("container {} ended without joulebench-hold's report; exit status from "
                             "`{} wait`, CPU time as of the start of the run",
