@@ -19,12 +19,13 @@
 #include <sstream>
 #include <thread>
 
+#include "environments/container_environment.hpp"
+#include "environments/container_owner.hpp"
 #include "fakes/container_engine.hpp"
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "environments/container_environment.hpp"
 
 namespace joulebench::testing {
 namespace {

@@ -13,10 +13,13 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "environments/container_cgroup.hpp"
+#include "environments/container_engine.hpp"
+#include "environments/container_environment.hpp"
+#include "environments/container_owner.hpp"
+#include "environments/factory.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
-#include "environments/container_environment.hpp"
-#include "environments/factory.hpp"
 
 namespace joulebench::environments {
 namespace {
