@@ -103,9 +103,16 @@ void ContainerEnvironment::validate(const WorkloadSpec& workload) const {
                     "joulebench-hold is built and installed with joulebench (cmake --build DIR "
                     "--target joulebench-hold); or set JOULEBENCH_HOLD to it");
     }
+    // The image is the environment's, whatever the workload: one `image inspect` answers for
+    // every workload validated.
+    const std::lock_guard lock(m_validate_mutex);
+    if (m_image_validated) return;
     const images::CommandOptions options = engine_options();
     const auto image = images::run_command({m_binary, "image", "inspect", m_spec.image}, options);
-    if (image.exit_code == 0) return;
+    if (image.exit_code == 0) {
+        m_image_validated = true;
+        return;
+    }
     // Missing image, or an engine that does not answer? `version` tells them apart without
     // parsing the engines' wording.
     const auto version = images::run_command({m_binary, "version"}, options);

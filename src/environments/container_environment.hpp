@@ -43,8 +43,9 @@ public:
     [[nodiscard]] const EnvironmentSpec& spec() const override { return m_spec; }
 
     /// The engine is on PATH, joulebench-hold exists, the engine answers and the image is in its
-    /// local store (never pulled). Throws Error "run: FILE:LINE: environment 'E': ..." with a
-    /// hint (install the engine, start the daemon, pull or build the image first).
+    /// local store (never pulled; once it was found, later workloads do not ask the engine
+    /// again). Throws Error "run: FILE:LINE: environment 'E': ..." with a hint (install the
+    /// engine, start the daemon, pull or build the image first).
     void validate(const WorkloadSpec& workload) const override;
 
     /// Records the engine's version and the image's id, size and entrypoint (describe()), makes
@@ -97,6 +98,9 @@ private:
     EnvironmentSpec m_spec;
     std::string m_binary;
     std::filesystem::path m_hold;
+    // Set by validate() once the image was found.
+    mutable std::mutex m_validate_mutex;
+    mutable bool m_image_validated = false;
     // Set by prepare().
     std::string m_version;
     std::string m_image_id;
