@@ -155,11 +155,15 @@ void ContainerEnvironment::prepare() {
 
     // The image audit (`joulebench image inspect`: layers, variables, Python/PyTorch/CUDA
     // inside), stored with the session so that every run of this environment has it. Its probe
-    // container runs here, before any measurement; an audit that fails is noted, not fatal.
+    // container runs here, before any measurement; an audit that fails is noted, not fatal. It
+    // is given the engine's answers above rather than asking the same again.
     m_audit_json.clear();
     m_audit_error.clear();
     try {
-        m_audit_json = images::to_json(images::inspect_image(engine, m_spec.image)).dump();
+        images::InspectOptions audit;
+        audit.inspected = image;
+        audit.engine_version = images::last_line(version.out);
+        m_audit_json = images::to_json(images::inspect_image(engine, m_spec.image, audit)).dump();
     } catch (const std::exception& e) {
         m_audit_error = e.what();
     }

@@ -9,12 +9,14 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 
 #include "fakes/test_support.hpp"
@@ -328,6 +330,65 @@ TEST(ImageInspect, AnEngineNotOnPathIsNotFound) {
         EXPECT_THAT(e.hint(), HasSubstr("apt-get install docker.io"));
         EXPECT_EQ(e.exit_code(), 127);
     }
+}
+
+// A docker client that answers `image inspect`, `history` and `version`, and logs each call.
+class LoggingEngine {
+public:
+    LoggingEngine() {
+        const auto script = m_dir.path() / "docker";
+        test::write_file(
+            script, fmt::format("#!/bin/sh\n"
+                                "echo \"$*\" >> {}\n"
+                                "case \"$1\" in\n"
+                                "  image) echo '[{{\"Id\":\"sha256:fresh\",\"Size\":1}}]' ;;\n"
+                                "  history) echo '{{\"ID\":\"<missing>\",\"Size\":\"1\"}}' ;;\n"
+                                "  version) echo 1.0 ;;\n"
+                                "esac\n",
+                                log().string()));
+        ::chmod(script.c_str(), 0755);
+        m_env.emplace("JOULEBENCH_DOCKER", script.string());
+    }
+    [[nodiscard]] std::filesystem::path log() const { return m_dir.path() / "calls"; }
+    [[nodiscard]] std::string calls() const {
+        std::ifstream in(log());
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+private:
+    test::TempDir m_dir{"joulebench-engine"};
+    std::optional<test::ScopedEnv> m_env;
+};
+
+TEST(ImageInspect, AsksTheEngineForTheImageItsHistoryAndItsVersion) {
+    const LoggingEngine engine;
+    InspectOptions options;
+    options.probe = false;
+    const ImageInfo info = inspect_image("docker", "img", options);
+    EXPECT_EQ(info.id, "sha256:fresh");
+    EXPECT_EQ(info.engine_version, "1.0");
+    EXPECT_EQ(engine.calls(),
+              "image inspect img\n"
+              "history --no-trunc --human=false --format {{json .}} sha256:fresh\n"
+              "version --format {{.Server.Version}}\n");
+}
+
+TEST(ImageInspect, AnswersTheCallerAlreadyHasAreNotAskedForAgain) {
+    const LoggingEngine engine;
+    InspectOptions options;
+    options.probe = false;
+    CommandOutput inspected;
+    inspected.exit_code = 0;
+    inspected.out = R"([{"Id":"sha256:given","Size":7,"Config":{"Entrypoint":["/e"]}}])";
+    options.inspected = inspected;
+    options.engine_version = "2.5";
+    const ImageInfo info = inspect_image("docker", "img", options);
+    EXPECT_EQ(info.id, "sha256:given");
+    EXPECT_EQ(info.size_bytes, 7U);
+    EXPECT_THAT(info.entrypoint, ::testing::ElementsAre("/e"));
+    EXPECT_EQ(info.engine_version, "2.5");
+    EXPECT_EQ(engine.calls(),
+              "history --no-trunc --human=false --format {{json .}} sha256:given\n");
 }
 
 TEST(ImageLastLine, SkipsTrailingBlankLines) {
