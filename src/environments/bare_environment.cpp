@@ -13,10 +13,10 @@
 #include <cstring>
 
 #include "common/child_env.hpp"
+#include "environments/instance_stop.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "measure/process.hpp"
-
 
 namespace joulebench::environments {
 
@@ -25,7 +25,6 @@ namespace {
 double seconds_of(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
 }
-
 
 }  // namespace
 
@@ -89,10 +88,7 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
     if (observer != nullptr) observer->started(pid);
 
     const int pidfd = process::open_pidfd(pid);  // -1: the wait loop falls back to short sleeps
-    std::optional<Clock::time_point> deadline;
-    if (instance.timeout) deadline = result.start_time + *instance.timeout;
-    std::optional<Clock::time_point> kill_at;  // SIGKILL due (after SIGTERM and the grace)
-    bool killed = false;
+    InstanceStop stop(instance, result.start_time);
     for (;;) {
         int status = 0;
         rusage ru{};
@@ -118,20 +114,13 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
                 fmt::format("run: wait for process {}: {}", pid, std::strerror(errno));
             break;
         }
-        const auto now = Clock::now();
-        if (!kill_at) {
-            const bool stop = instance.stop != nullptr && instance.stop->load();
-            const bool late = deadline && now >= *deadline;
-            if (stop || late) {
-                result.end =
-                    stop ? InstanceResult::End::kInterrupted : InstanceResult::End::kTimedOut;
+        stop.check(
+            Clock::now(),
+            [&](InstanceResult::End why) {
+                result.end = why;
                 ::kill(-pid, SIGTERM);
-                kill_at = now + instance.kill_grace;
-            }
-        } else if (!killed && now >= *kill_at) {
-            ::kill(-pid, SIGKILL);
-            killed = true;
-        }
+            },
+            [&] { ::kill(-pid, SIGKILL); });
         if (pidfd >= 0) {
             pollfd p{pidfd, POLLIN, 0};
             ::poll(&p, 1, 50);

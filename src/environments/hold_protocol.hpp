@@ -1,5 +1,5 @@
 #pragma once
-// The protocol between the container environment (container_environment.cpp, on the host) and
+// The protocol between the container environment (its end: hold_channel.cpp, on the host) and
 // joulebench-hold (hold/joulebench_hold.cpp, the container's entrypoint): one header of constants
 // for both halves, so a word changed on one side cannot silently mismatch the other. Plain
 // constants only: joulebench-hold is a static, library-free program and includes nothing else of

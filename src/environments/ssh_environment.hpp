@@ -3,7 +3,8 @@
 // passed-through GPU is measured) under `joulebench measure` there, where the sensors are; the
 // remote JSON document comes back and is the run's measurement (measures_itself()). Caps are set
 // and restored there by the remote measure and its guardian. The protocol, the quoting and how
-// the remote workload is ended are in ssh_remote.hpp and docs/ssh.md.
+// the remote workload is ended are in ssh_remote.hpp and docs/ssh.md; the local side of one run
+// (the local ssh, its session, the run's result from what came back) in ssh_run.hpp.
 
 #include <chrono>
 #include <mutex>

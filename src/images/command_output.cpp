@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -74,28 +75,41 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
     out_write.reset();
     err_write.reset();
 
+    const auto kill_command = [&] { ::kill(options.kill_group ? -pid : pid, SIGKILL); };
     CommandOutput result;
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    const bool watch_exit = options.drain_after_exit.has_value();
+    bool reaped = false;
+    int status = 0;
+    std::optional<std::chrono::steady_clock::time_point> drain_until;  // once reaped
     std::array<char, 65536> buffer{};
     bool out_open = true;
     bool err_open = true;
-    while (out_open || err_open) {
+    while (out_open || err_open || (watch_exit && !reaped)) {
+        if (watch_exit && !reaped && ::waitpid(pid, &status, WNOHANG) == pid) {
+            reaped = true;
+            drain_until = std::chrono::steady_clock::now() + *options.drain_after_exit;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (reaped && (now >= *drain_until || (!out_open && !err_open))) break;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            ::kill(pid, SIGKILL);
+            (reaped ? *drain_until : deadline) - now);
+        if (!reaped && left.count() <= 0) {
+            kill_command();
             result.timed_out = true;
             break;
         }
         std::array<pollfd, 2> fds{pollfd{out_open ? out_read.get() : -1, POLLIN, 0},
                                   pollfd{err_open ? err_read.get() : -1, POLLIN, 0}};
-        const int ready = ::poll(fds.data(), fds.size(),
-                                 static_cast<int>(std::min<long long>(left.count(), 1000)));
+        // Watching the exit: short waits, so that it is seen soon after it happens.
+        const int ready =
+            ::poll(fds.data(), fds.size(),
+                   static_cast<int>(std::min<long long>(left.count(), watch_exit ? 50 : 1000)));
         if (ready < 0) {
             if (errno == EINTR) continue;
             const int saved = errno;
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
+            kill_command();
+            if (!reaped) ::waitpid(pid, nullptr, 0);
             throw system_error(fmt::format("image: read the output of {}", argv.front()), saved);
         }
         for (std::size_t i = 0; i < fds.size(); ++i) {
@@ -110,12 +124,13 @@ CommandOutput run_command(const std::vector<std::string>& argv, const CommandOpt
                            static_cast<std::size_t>(n), options.max_output);
         }
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
+    while (!reaped && ::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             throw system_error(fmt::format("image: wait for {}", argv.front()), errno);
         }
     }
+    // What the command left in its group does not outlive it.
+    if (options.kill_group && ::kill(-pid, 0) == 0) ::kill(-pid, SIGKILL);
     if (WIFEXITED(status)) {
         result.exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

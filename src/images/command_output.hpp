@@ -27,6 +27,15 @@ struct CommandOptions {
     std::size_t max_output = std::size_t{64} << 20;
     /// Variables set in the child on top of the inherited environment.
     std::vector<std::pair<std::string, std::string>> set_env;
+    /// SIGKILL the command's whole process group (it runs in its own), not the command alone:
+    /// at the deadline, and whatever of the group is still alive after it ended (e.g. what an
+    /// ssh ProxyCommand started).
+    bool kill_group = false;
+    /// Set: the command's exit is watched while its output is read, and once it has exited its
+    /// output is read for at most this long (something it started may hold the pipes open);
+    /// a command that closes its output and runs on still ends at the deadline. Unset: the
+    /// output is read until both pipes close, then the command is waited for.
+    std::optional<std::chrono::milliseconds> drain_after_exit;
 };
 
 /// Runs `argv` (argv[0] searched on PATH) and waits for it, up to the timeout. Throws Error

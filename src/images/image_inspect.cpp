@@ -529,7 +529,7 @@ ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
     const auto inspect_argv = engine.argv({"image", "inspect", image});
     CommandOutput inspected;
     try {
-        inspected = run_command(inspect_argv, copts);
+        inspected = options.inspected ? *options.inspected : run_command(inspect_argv, copts);
     } catch (const Error& e) {
         if (e.category() != ErrorCategory::kNotFound) throw;
         Error error(
@@ -603,7 +603,8 @@ ImageInfo inspect_image(std::string_view engine_name, std::string_view image,
         throw engine_failure(engine, history_argv, history, options.timeout);
     info.layers = parse_history(history.out, "`" + quoted_command(history_argv) + "`");
     info.base = find_base(info);
-    info.engine_version = engine_version(engine, options);
+    info.engine_version =
+        options.engine_version ? *options.engine_version : engine_version(engine, options);
 
     if (options.probe) run_probe(engine, options, info);
     return info;

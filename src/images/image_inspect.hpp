@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "images/command_output.hpp"
+
 namespace joulebench::images {
 
 /// One entry of the image's history, as `<engine> history` lists it (newest first).
@@ -112,6 +114,12 @@ struct InspectOptions {
     /// Limit for each engine command; the probe, which imports torch, gets `probe_timeout`.
     std::chrono::milliseconds timeout{std::chrono::seconds(60)};
     std::chrono::milliseconds probe_timeout{std::chrono::seconds(180)};
+    /// What the caller has just had from the engine itself (a container environment's
+    /// prepare()), used instead of asking again: the successful output of `image inspect IMAGE`
+    /// (with these engine_args), and the engine's version (the last line of `version --format
+    /// {{.Server.Version}}` for docker, {{.Client.Version}} for podman).
+    std::optional<CommandOutput> inspected;
+    std::optional<std::string> engine_version;
 };
 
 /// The client program of `engine` ("docker" or "podman"): $JOULEBENCH_DOCKER / $JOULEBENCH_PODMAN

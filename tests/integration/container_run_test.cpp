@@ -19,12 +19,13 @@
 #include <sstream>
 #include <thread>
 
+#include "environments/container_environment.hpp"
+#include "environments/container_owner.hpp"
 #include "fakes/container_engine.hpp"
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "environments/container_environment.hpp"
 
 namespace joulebench::testing {
 namespace {
@@ -178,6 +179,8 @@ TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCg
     // The image audit is kept with the session: busybox has layers and no python3.
     ASSERT_TRUE(described.contains("audit")) << described.dump();
     EXPECT_FALSE(described["audit"]["layers"].empty());
+    // The audit was given the engine's version prepare() read, not a second answer.
+    EXPECT_EQ(described["audit"]["engine_version"], described["version"]);
     EXPECT_EQ(described["audit"]["software"]["status"], "no-python");
 
     // A busy loop, so the container's cgroup has CPU time to report.

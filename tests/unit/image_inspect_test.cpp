@@ -1,14 +1,23 @@
 // The image audit's parts that need no container engine: parsing `history` output of both
 // engines, the probe's JSON line, docker's human sizes, which variables are flagged, the probe
 // script itself (run with this machine's /usr/bin/python3, compared with what that interpreter
-// reports on its own), and the command runner (output, exit status, deadline, missing program).
+// reports on its own), and the command runner (output, exit status, deadline, missing program,
+// its process group and its drain after the exit).
 
 #include "images/image_inspect.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
 
 #include "fakes/test_support.hpp"
 #include "images/command_output.hpp"
@@ -210,6 +219,67 @@ TEST(ImageCommand, KillsACommandAtItsDeadline) {
     EXPECT_EQ(out.signal, 9);
 }
 
+// Whether `pid` is a process that still runs (not gone, not a zombie).
+bool still_runs(pid_t pid) {
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+// Whether the process whose pid is in `pid_file` is gone, or is within a second.
+bool ends_soon(const std::filesystem::path& pid_file) {
+    std::ifstream in(pid_file);
+    pid_t pid = -1;
+    in >> pid;
+    if (pid <= 0) return false;
+    for (int i = 0; i < 100 && still_runs(pid); ++i) ::usleep(10'000);
+    return !still_runs(pid);
+}
+
+TEST(ImageCommand, DrainAfterExitStopsReadingWhatTheCommandLeftRunningAndKillsItsGroup) {
+    test::TempDir dir("joulebench-command");
+    const auto pid_file = dir.path() / "pid";
+    CommandOptions options;
+    options.timeout = std::chrono::seconds(20);
+    options.kill_group = true;
+    options.drain_after_exit = std::chrono::milliseconds(200);
+    // The background sleep keeps both pipes open long after the command itself has exited.
+    const auto started = std::chrono::steady_clock::now();
+    const auto out = run_command(
+        {"sh", "-c",
+         fmt::format("sleep 30 & echo $! > {}; echo out; echo err >&2; exit 4", pid_file.string())},
+        options);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+    EXPECT_FALSE(out.timed_out);
+    EXPECT_EQ(out.exit_code, 4);
+    EXPECT_EQ(out.out, "out\n");
+    EXPECT_EQ(out.err, "err\n");
+    EXPECT_TRUE(ends_soon(pid_file)) << "the command's group outlived it";
+}
+
+TEST(ImageCommand, KillGroupEndsWhatTheCommandStartedAtTheDeadline) {
+    test::TempDir dir("joulebench-command");
+    const auto pid_file = dir.path() / "pid";
+    CommandOptions options;
+    options.timeout = std::chrono::milliseconds(300);
+    options.kill_group = true;
+    const auto out = run_command(
+        {"sh", "-c", fmt::format("sleep 30 & echo $! > {}; wait", pid_file.string())}, options);
+    EXPECT_TRUE(out.timed_out);
+    EXPECT_EQ(out.signal, 9);
+    EXPECT_TRUE(ends_soon(pid_file));
+}
+
+TEST(ImageCommand, WatchingTheExitACommandThatClosesItsOutputStillEndsAtTheDeadline) {
+    CommandOptions options;
+    options.timeout = std::chrono::milliseconds(300);
+    options.drain_after_exit = std::chrono::milliseconds(200);
+    const auto out = run_command({"sh", "-c", "exec >/dev/null 2>&1; exec sleep 30"}, options);
+    EXPECT_TRUE(out.timed_out);
+    EXPECT_EQ(out.signal, 9);
+}
+
 TEST(ImageCommand, AMissingProgramIsNotFound) {
     try {
         (void)run_command({"joulebench-no-such-program"});
@@ -257,6 +327,65 @@ TEST(ImageInspect, AnEngineNotOnPathIsNotFound) {
         EXPECT_THAT(e.hint(), HasSubstr("apt-get install docker.io"));
         EXPECT_EQ(e.exit_code(), 127);
     }
+}
+
+// A docker client that answers `image inspect`, `history` and `version`, and logs each call.
+class LoggingEngine {
+public:
+    LoggingEngine() {
+        const auto script = m_dir.path() / "docker";
+        test::write_file(
+            script, fmt::format("#!/bin/sh\n"
+                                "echo \"$*\" >> {}\n"
+                                "case \"$1\" in\n"
+                                "  image) echo '[{{\"Id\":\"sha256:fresh\",\"Size\":1}}]' ;;\n"
+                                "  history) echo '{{\"ID\":\"<missing>\",\"Size\":\"1\"}}' ;;\n"
+                                "  version) echo 1.0 ;;\n"
+                                "esac\n",
+                                log().string()));
+        ::chmod(script.c_str(), 0755);
+        m_env.emplace("JOULEBENCH_DOCKER", script.string());
+    }
+    [[nodiscard]] std::filesystem::path log() const { return m_dir.path() / "calls"; }
+    [[nodiscard]] std::string calls() const {
+        std::ifstream in(log());
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+private:
+    test::TempDir m_dir{"joulebench-engine"};
+    std::optional<test::ScopedEnv> m_env;
+};
+
+TEST(ImageInspect, AsksTheEngineForTheImageItsHistoryAndItsVersion) {
+    const LoggingEngine engine;
+    InspectOptions options;
+    options.probe = false;
+    const ImageInfo info = inspect_image("docker", "img", options);
+    EXPECT_EQ(info.id, "sha256:fresh");
+    EXPECT_EQ(info.engine_version, "1.0");
+    EXPECT_EQ(engine.calls(),
+              "image inspect img\n"
+              "history --no-trunc --human=false --format {{json .}} sha256:fresh\n"
+              "version --format {{.Server.Version}}\n");
+}
+
+TEST(ImageInspect, AnswersTheCallerAlreadyHasAreNotAskedForAgain) {
+    const LoggingEngine engine;
+    InspectOptions options;
+    options.probe = false;
+    CommandOutput inspected;
+    inspected.exit_code = 0;
+    inspected.out = R"([{"Id":"sha256:given","Size":7,"Config":{"Entrypoint":["/e"]}}])";
+    options.inspected = inspected;
+    options.engine_version = "2.5";
+    const ImageInfo info = inspect_image("docker", "img", options);
+    EXPECT_EQ(info.id, "sha256:given");
+    EXPECT_EQ(info.size_bytes, 7U);
+    EXPECT_THAT(info.entrypoint, ::testing::ElementsAre("/e"));
+    EXPECT_EQ(info.engine_version, "2.5");
+    EXPECT_EQ(engine.calls(),
+              "history --no-trunc --human=false --format {{json .}} sha256:given\n");
 }
 
 TEST(ImageLastLine, SkipsTrailingBlankLines) {

@@ -1,7 +1,8 @@
 // The docker/podman environment without an engine: the `create` argv (GPU flags, environment,
 // mounts, labels, run_args, entrypoint), the cgroup CPU accounting on fake /proc and mount
 // tables (v1 usage, v1 stat, v2, hybrid), the crash-leftover ownership test, and validation
-// against fake engine executables (missing engine, missing helper, engine down, missing image).
+// against fake engine executables (missing engine, missing helper, engine down, missing image,
+// the image looked up once for all workloads).
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -12,11 +13,17 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
+#include "environments/container_cgroup.hpp"
+#include "environments/container_engine.hpp"
+#include "environments/container_environment.hpp"
+#include "environments/container_owner.hpp"
+#include "environments/factory.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
-#include "environments/container_environment.hpp"
-#include "environments/factory.hpp"
 
 namespace joulebench::environments {
 namespace {
@@ -393,6 +400,21 @@ TEST_F(ContainerValidate, PresentImagePasses) {
     test::ScopedEnv h("JOULEBENCH_HOLD", fake_hold().string());
     ContainerEnvironment env(spec());
     EXPECT_NO_THROW(env.validate(workload()));
+}
+
+TEST_F(ContainerValidate, TheImageIsLookedUpOnceForAllWorkloads) {
+    const fs::path log = m_dir.path() / "calls";
+    const fs::path engine = m_dir.path() / "logging-engine";
+    write_file(engine, fmt::format("#!/bin/sh\necho \"$*\" >> {}\nexit 0\n", log.string()));
+    ::chmod(engine.c_str(), 0755);
+    test::ScopedEnv d("JOULEBENCH_DOCKER", engine.string());
+    test::ScopedEnv h("JOULEBENCH_HOLD", fake_hold().string());
+    ContainerEnvironment env(spec());
+    EXPECT_NO_THROW(env.validate(workload()));
+    EXPECT_NO_THROW(env.validate(workload()));
+    std::ifstream in(log);
+    const std::string calls{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    EXPECT_EQ(calls, "image inspect missing:1\n");
 }
 
 TEST(ContainerFactory, DockerAndPodmanSpecsMakeContainerEnvironments) {

@@ -129,49 +129,47 @@ int exit_code_of(int status) {
     return kExitSetupFailed;
 }
 
-}  // namespace
+// What a step returns when main() goes on (any other value is main()'s exit status).
+constexpr int kGoOn = -1;
 
-int main(int argc, char** argv) {
-    if (argc < 3) {
-        say("usage", "joulebench-hold SOCKET COMMAND [ARG...]");
-        return kExitSetupFailed;
-    }
-    // Signals are read from a signalfd, never handled asynchronously.
+// Blocks the forwarded signals and SIGCHLD, to be read from the returned signalfd, never
+// handled asynchronously; the mask before is kept in `original` for the workload. -1 on error.
+int open_signalfd(sigset_t& original) {
     sigset_t handled;
     sigemptyset(&handled);
     const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     for (const int s : forwarded) sigaddset(&handled, s);
     sigaddset(&handled, SIGCHLD);
-    sigset_t original;
     sigprocmask(SIG_BLOCK, &handled, &original);
     const int sigfd = signalfd(-1, &handled, SFD_CLOEXEC);
-    if (sigfd < 0) {
-        say("signalfd", strerror(errno));
-        return kExitSetupFailed;
-    }
-    // Under --init or --pid=host this is not PID 1: orphans of the workload still come here.
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if (sigfd < 0) say("signalfd", strerror(errno));
+    return sigfd;
+}
 
+// Connects to joulebench's socket at `path` and says "ready"; the socket, or -1.
+int connect_to_host(const char* path) {
     const int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (sock < 0 || strlen(argv[1]) >= sizeof addr.sun_path) {
+    if (sock < 0 || strlen(path) >= sizeof addr.sun_path) {
         say("socket", sock < 0 ? strerror(errno) : "path too long");
-        return kExitSetupFailed;
+        return -1;
     }
-    memcpy(addr.sun_path, argv[1], strlen(argv[1]) + 1);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
     if (connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         say("connect to joulebench", strerror(errno));
-        return kExitSetupFailed;
+        return -1;
     }
     if (!send_text(sock, joulebench::hold::kReady)) {
         say("send ready", strerror(errno));
-        return kExitSetupFailed;
+        return -1;
     }
+    return sock;
+}
 
-    // Wait for "go" (with the output descriptors); a signal before it ends the container
-    // without running the workload.
-    int fds[2] = {-1, -1};
+// Waits for "go" and the output descriptors it carries (into `fds`); a signal before it ends
+// the container without running the workload. kGoOn once "go" came, else the exit status.
+int wait_for_go(int sock, int sigfd, int fds[2]) {
     for (;;) {
         pollfd p[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(p, 2, -1) < 0) {
@@ -188,26 +186,34 @@ int main(int argc, char** argv) {
         if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
             char buf[joulebench::hold::kMaxMessage];
             int nfds = 0;
-            const ssize_t n = receive(sock, buf, sizeof buf, fds, joulebench::hold::kGoDescriptors, &nfds);
+            const ssize_t n =
+                receive(sock, buf, sizeof buf, fds, joulebench::hold::kGoDescriptors, &nfds);
             if (n <= 0) {
                 say("joulebench closed the connection before the workload started", "");
                 return kExitSetupFailed;
             }
-            if (strcmp(buf, joulebench::hold::kGo) == 0 && nfds == joulebench::hold::kGoDescriptors) break;
+            if (strcmp(buf, joulebench::hold::kGo) == 0 && nfds == joulebench::hold::kGoDescriptors)
+                return kGoOn;
             say("unexpected message from joulebench", buf);
             return kExitSetupFailed;
         }
     }
+}
 
+// Starts `command` in its own process group with the signal mask `original`, stdin from
+// /dev/null and stdout/stderr on `fds` (closed here). Returns its pid (-1 when it could not
+// fork) and sets `exec_errno` to why exec failed (0 when it did not).
+pid_t start_workload(char** command, const int fds[2], const sigset_t& original, int& exec_errno) {
+    exec_errno = 0;
     int exec_pipe[2];
     if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
         say("pipe", strerror(errno));
-        return kExitSetupFailed;
+        return -1;
     }
     const pid_t child = fork();
     if (child < 0) {
         say("fork", strerror(errno));
-        return kExitSetupFailed;
+        return -1;
     }
     if (child == 0) {
         setpgid(0, 0);  // its own group: signals and the final clean-up reach its whole tree
@@ -220,9 +226,9 @@ int main(int argc, char** argv) {
         }
         dup2(fds[0], 1);
         dup2(fds[1], 2);
-        execvp(argv[2], argv + 2);
+        execvp(command[0], command);
         const int err = errno;
-        dprintf(2, "joulebench-hold: exec %s: %s\n", argv[2], strerror(err));
+        dprintf(2, "joulebench-hold: exec %s: %s\n", command[0], strerror(err));
         ssize_t ignored = write(exec_pipe[1], &err, sizeof err);
         (void)ignored;
         _exit(err == ENOENT ? 127 : 126);
@@ -231,19 +237,21 @@ int main(int argc, char** argv) {
     close(fds[0]);
     close(fds[1]);
     close(exec_pipe[1]);
-    int exec_errno = 0;
-    {
-        ssize_t n = 0;
-        do {
-            n = read(exec_pipe[0], &exec_errno, sizeof exec_errno);
-        } while (n < 0 && errno == EINTR);
-        if (n != static_cast<ssize_t>(sizeof exec_errno)) exec_errno = 0;
-        close(exec_pipe[0]);
-    }
+    ssize_t n = 0;
+    do {
+        n = read(exec_pipe[0], &exec_errno, sizeof exec_errno);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof exec_errno)) exec_errno = 0;
+    close(exec_pipe[0]);
+    return child;
+}
 
-    // Run until the workload ends; forward signals; reap orphans; follow the host.
+// Runs until the workload ends: forwards signals, reaps orphans, follows the host (when its
+// side of the socket closes, `host_gone` is set and the workload is killed). Returns the
+// workload's wait status.
+int follow_workload(pid_t child, int sigfd, int sock, bool& host_gone) {
     int status = 0;
-    bool host_gone = false;
+    host_gone = false;
     for (bool running = true; running;) {
         pollfd p[2] = {{sigfd, POLLIN, 0}, {sock, POLLIN, 0}};
         if (poll(p, host_gone ? 1 : 2, -1) < 0) {
@@ -277,44 +285,79 @@ int main(int argc, char** argv) {
             }
         }
     }
+    return status;
+}
 
-    // The workload ended: what it left behind does not outlive it.
-    int left = 0;
-    if (kill(-child, SIGKILL) == 0) left = 1;
-    if (getpid() == 1 && kill(-1, SIGKILL) == 0) left = 1;
+// The workload ended: what it left behind does not outlive it. Returns whether anything was
+// left, once all of it is reaped.
+bool end_leftovers(pid_t child) {
+    bool left = false;
+    if (kill(-child, SIGKILL) == 0) left = true;
+    if (getpid() == 1 && kill(-1, SIGKILL) == 0) left = true;
     // Not PID 1 (--init): a process that left the group (setsid) and was re-parented here (we
     // are a subreaper) is still alive; a blocking wait for it would never end.
-    if (kill_other_children() > 0) left = 1;
+    if (kill_other_children() > 0) left = true;
     for (;;) {
         int st = 0;
         const pid_t done = waitpid(-1, &st, 0);
         if (done < 0 && errno == EINTR) continue;
         if (done < 0) break;  // ECHILD: nothing left
     }
+    return left;
+}
+
+// Holds the container (and its cgroup) until joulebench has read what it needs: until it says
+// "release", closes the socket, or a signal comes.
+void hold_until_release(int sock, int sigfd) {
+    char buf[joulebench::hold::kMaxMessage];
+    for (;;) {
+        pollfd p[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if ((p[1].revents & POLLIN) != 0) {
+            signalfd_siginfo si{};
+            if (read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si) &&
+                si.ssi_signo != SIGCHLD)
+                break;
+        }
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            if (receive(sock, buf, sizeof buf, nullptr, 0, nullptr) <= 0) break;
+            if (strcmp(buf, joulebench::hold::kRelease) == 0) break;
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        say("usage", "joulebench-hold SOCKET COMMAND [ARG...]");
+        return kExitSetupFailed;
+    }
+    sigset_t original;
+    const int sigfd = open_signalfd(original);
+    if (sigfd < 0) return kExitSetupFailed;
+    // Under --init or --pid=host this is not PID 1: orphans of the workload still come here.
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+    const int sock = connect_to_host(argv[1]);
+    if (sock < 0) return kExitSetupFailed;
+    int fds[2] = {-1, -1};
+    if (const int code = wait_for_go(sock, sigfd, fds); code != kGoOn) return code;
+
+    int exec_errno = 0;
+    const pid_t child = start_workload(argv + 2, fds, original, exec_errno);
+    if (child < 0) return kExitSetupFailed;
+    bool host_gone = false;
+    const int status = follow_workload(child, sigfd, sock, host_gone);
+    const bool left = end_leftovers(child);
     if (host_gone) return exit_code_of(status);
 
     char report[joulebench::hold::kMaxMessage];
-    snprintf(report, sizeof report, joulebench::hold::kExitFormat, status, left, exec_errno);
-    if (send_text(sock, report)) {
-        // Hold the container (and its cgroup) until joulebench has read what it needs.
-        char buf[joulebench::hold::kMaxMessage];
-        for (;;) {
-            pollfd p[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
-            if (poll(p, 2, -1) < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            if ((p[1].revents & POLLIN) != 0) {
-                signalfd_siginfo si{};
-                if (read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si) &&
-                    si.ssi_signo != SIGCHLD)
-                    break;
-            }
-            if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-                if (receive(sock, buf, sizeof buf, nullptr, 0, nullptr) <= 0) break;
-                if (strcmp(buf, joulebench::hold::kRelease) == 0) break;
-            }
-        }
-    }
+    snprintf(report, sizeof report, joulebench::hold::kExitFormat, status, left ? 1 : 0,
+             exec_errno);
+    if (send_text(sock, report)) hold_until_release(sock, sigfd);
     return exit_code_of(status);
 }
