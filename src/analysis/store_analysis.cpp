@@ -246,26 +246,7 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs,
     // Only done runs with a value of the metric count.
     std::vector<const RunRecord*> used;
     for (const RunRecord& r : runs) {
-        switch (r.status) {
-            case RunStatus::kPlanned:
-                ++out.runs.status.planned;
-                break;
-            case RunStatus::kRunning:
-                ++out.runs.status.running;
-                break;
-            case RunStatus::kDone:
-                ++out.runs.status.done;
-                break;
-            case RunStatus::kFailed:
-                ++out.runs.status.failed;
-                break;
-            case RunStatus::kTimeout:
-                ++out.runs.status.timeout;
-                break;
-            case RunStatus::kInterrupted:
-                ++out.runs.status.interrupted;
-                break;
-        }
+        out.runs.status.add(r.status);
         if (r.status != RunStatus::kDone) continue;
         const auto v = metric_value(r, options.metric);
         if (!v || !std::isfinite(*v)) {
@@ -281,8 +262,8 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs,
     if (s.interrupted > 0) {
         out.warnings.push_back(plural(s.interrupted, "interrupted") + " excluded");
     }
-    if (s.planned + s.running > 0) {
-        out.warnings.push_back(plural(s.planned + s.running, "unfinished") +
+    if (s.not_run() > 0) {
+        out.warnings.push_back(plural(s.not_run(), "unfinished") +
                                " (planned or running) excluded");
     }
     if (out.runs.missing_metric > 0) {
@@ -291,12 +272,10 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs,
                         out.runs.missing_metric == 1 ? "" : "s", options.metric));
     }
     if (used.empty()) {
-        throw Error(ErrorCategory::kNotFound,
-                    err + fmt::format("no done run with a value of {} ({} runs: {} done, {} "
-                                      "failed, {} timeout, {} interrupted, {} not run)",
-                                      options.metric, s.total(), s.done, s.failed, s.timeout,
-                                      s.interrupted, s.planned + s.running),
-                    "run the experiment first (joulebench run), or pick another --metric");
+        throw Error(
+            ErrorCategory::kNotFound,
+            err + fmt::format("no done run with a value of {} ({})", options.metric, to_string(s)),
+            "run the experiment first (joulebench run), or pick another --metric");
     }
 
     if (options.baseline) {
@@ -547,6 +526,12 @@ StoreAnalysis analyse_store(const Store& store, const StoreAnalysisOptions& opti
                               store.path().string());
 }
 
+nlohmann::json to_json(const StatusCounts& s) {
+    return {{"total", s.total()},           {"done", s.done},
+            {"failed", s.failed},           {"timeout", s.timeout},
+            {"interrupted", s.interrupted}, {"not_run", s.not_run()}};
+}
+
 nlohmann::json to_json(const stats::CapAnalysis& c) {
     nlohmann::json j;
     j["optima"] = nlohmann::json::array();
@@ -593,15 +578,9 @@ nlohmann::json to_json(const StoreAnalysis& a) {
                    {"metric", a.metric},
                    {"by", std::string(to_string(a.by))},
                    {"baseline", a.baseline ? nlohmann::json(*a.baseline) : nlohmann::json()}};
-    const StatusCounts& s = a.runs.status;
-    j["runs"] = {{"total", s.total()},
-                 {"done", s.done},
-                 {"failed", s.failed},
-                 {"timeout", s.timeout},
-                 {"interrupted", s.interrupted},
-                 {"not_run", s.planned + s.running},
-                 {"missing_metric", a.runs.missing_metric},
-                 {"used", a.runs.used}};
+    j["runs"] = to_json(a.runs.status);
+    j["runs"]["missing_metric"] = a.runs.missing_metric;
+    j["runs"]["used"] = a.runs.used;
     j["blocks"] = nlohmann::json::array();
     for (const auto& b : a.blocks) {
         nlohmann::json jb;

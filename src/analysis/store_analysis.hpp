@@ -132,6 +132,9 @@ struct StoreAnalysis {
 /// "warnings"}; each block's "analysis" is to_json(Analysis), the object of `analyze --csv`.
 [[nodiscard]] nlohmann::json to_json(const StoreAnalysis& analysis);
 [[nodiscard]] nlohmann::json to_json(const stats::CapAnalysis& caps);
+/// {"total", "done", "failed", "timeout", "interrupted", "not_run"}: the counts of `analyze DB`'s
+/// "runs" and of the report's "status".
+[[nodiscard]] nlohmann::json to_json(const StatusCounts& counts);
 
 /// Per block a heading and the tables of render(Analysis), then the cap tables and the warnings.
 [[nodiscard]] std::string render(const StoreAnalysis& analysis, stats::TableFormat format);

@@ -1,5 +1,7 @@
 #include "joulebench/records.hpp"
 
+#include <fmt/core.h>
+
 #include "joulebench/units.hpp"
 
 namespace joulebench {
@@ -28,6 +30,34 @@ std::optional<RunStatus> run_status_from_string(std::string_view text) {
         if (to_string(s) == text) return s;
     }
     return std::nullopt;
+}
+
+void StatusCounts::add(RunStatus status, std::size_t n) {
+    switch (status) {
+        case RunStatus::kPlanned:
+            planned += n;
+            break;
+        case RunStatus::kRunning:
+            running += n;
+            break;
+        case RunStatus::kDone:
+            done += n;
+            break;
+        case RunStatus::kFailed:
+            failed += n;
+            break;
+        case RunStatus::kTimeout:
+            timeout += n;
+            break;
+        case RunStatus::kInterrupted:
+            interrupted += n;
+            break;
+    }
+}
+
+std::string to_string(const StatusCounts& c) {
+    return fmt::format("{} runs: {} done, {} failed, {} timeout, {} interrupted, {} not run",
+                       c.total(), c.done, c.failed, c.timeout, c.interrupted, c.not_run());
 }
 
 ExperimentRecord experiment_record(const ExperimentSpec& spec) {

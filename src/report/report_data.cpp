@@ -341,39 +341,16 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     std::set<std::optional<double>, decltype(&cap_less)> cpu_levels(&cap_less);
     std::set<std::string> envs_done;
     for (const auto& r : runs) {
-        switch (r.status) {
-            case RunStatus::kPlanned:
-                ++m.status.planned;
-                break;
-            case RunStatus::kRunning:
-                ++m.status.running;
-                break;
-            case RunStatus::kDone:
-                ++m.status.done;
-                break;
-            case RunStatus::kFailed:
-                ++m.status.failed;
-                break;
-            case RunStatus::kTimeout:
-                ++m.status.timeout;
-                break;
-            case RunStatus::kInterrupted:
-                ++m.status.interrupted;
-                break;
-        }
+        m.status.add(r.status);
         if (r.status != RunStatus::kDone) continue;
         gpu_levels.insert(r.gpu_cap_w);
         cpu_levels.insert(r.cpu_cap_w);
         envs_done.insert(r.environment);
     }
     if (m.status.done == 0) {
-        const StatusCounts& s = m.status;
-        throw Error(
-            ErrorCategory::kNotFound,
-            err + fmt::format("no done run to report ({} runs: {} failed, {} timeout, {} "
-                              "interrupted, {} not run)",
-                              s.total(), s.failed, s.timeout, s.interrupted, s.planned + s.running),
-            "run the experiment (joulebench run FILE --db DB) until some runs are done");
+        throw Error(ErrorCategory::kNotFound,
+                    err + "no done run to report (" + to_string(m.status) + ")",
+                    "run the experiment (joulebench run FILE --db DB) until some runs are done");
     }
     CapScheme scheme;
     scheme.gpu_varies = gpu_levels.size() > 1;
@@ -637,12 +614,12 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
                                          unlisted),
                              unlisted});
         }
-        if (m.status.planned + m.status.running > 0) {
+        if (m.status.not_run() > 0) {
             m.warnings.push_back(
                 WarningEntry{"runs",
-                             plural(m.status.planned + m.status.running, "run") +
+                             plural(m.status.not_run(), "run") +
                                  " not run yet (planned, or running when the report was made)",
-                             m.status.planned + m.status.running});
+                             m.status.not_run()});
         }
     }
     {
@@ -689,10 +666,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     }
     exp.rows.push_back({"store created", utc(m.experiment.created_at)});
     exp.rows.push_back({"created by", "joulebench " + m.experiment.joulebench_version});
-    exp.rows.push_back(
-        {"runs", fmt::format("{} ({} done, {} failed, {} timeout, {} interrupted, {} not run)",
-                             m.status.total(), m.status.done, m.status.failed, m.status.timeout,
-                             m.status.interrupted, m.status.planned + m.status.running)});
+    exp.rows.push_back({"runs", to_string(m.status)});
     exp.rows.push_back({"baseline", m.baseline.value_or("(none)")});
     exp.rows.push_back(
         {"statistics",
@@ -834,10 +808,7 @@ nlohmann::json to_json(const ReportModel& m) {
                        {"seed_given", m.experiment.seed_given}};
     j["baseline"] = m.baseline ? nlohmann::json(*m.baseline) : nlohmann::json();
     j["environments"] = m.environments;
-    const auto& s = m.status;
-    j["status"] = {{"total", s.total()},           {"done", s.done},
-                   {"failed", s.failed},           {"timeout", s.timeout},
-                   {"interrupted", s.interrupted}, {"not_run", s.planned + s.running}};
+    j["status"] = analysis::to_json(m.status);
     const auto cap_json = [](const std::optional<double>& c) { return json_number(c); };
     j["workloads"] = nlohmann::json::array();
     for (const auto& w : m.workloads) {
