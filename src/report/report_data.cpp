@@ -395,11 +395,12 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     m.analysis_options.by = analysis::StoreFactor::kEnvironment;
     m.analysis_options.baseline = m.baseline;
     m.analysis_options.analysis = options.analysis;
+    const analysis::StoreExperiment parsed = analysis::parse_store_experiment(&m.experiment);
     for (const auto& metric : report_metrics()) {
         analysis::StoreAnalysisOptions o = m.analysis_options;
         o.metric = metric;
         try {
-            m.analyses.push_back(analysis::analyse_store_runs(runs, &m.experiment, o, m.db));
+            m.analyses.push_back(analysis::analyse_store_runs(runs, parsed, o, m.db));
         } catch (const Error& e) {
             if (e.category() != ErrorCategory::kNotFound) throw;
             m.warnings.push_back(
