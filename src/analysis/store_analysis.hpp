@@ -20,6 +20,7 @@
 #include "joulebench/experiment.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
+#include "joulebench/table.hpp"
 
 namespace joulebench::analysis {
 
@@ -153,7 +154,13 @@ struct StoreAnalysis {
 /// "runs" and of the report's "status".
 [[nodiscard]] nlohmann::json to_json(const StatusCounts& counts);
 
-/// Per block a heading and the tables of render(Analysis), then the cap tables and the warnings.
+/// The cap tables of one StoreCapTable in the table model: the optima, and with a baseline the
+/// overheads per cap and over caps. CSV names them "caps_gpu" or "caps_cpu".
+[[nodiscard]] std::vector<Table> cap_tables(const StoreCapTable& table);
+
+/// A line naming the store, metric, factor, baseline and runs used; per block a heading and the
+/// tables of stats::render (Markdown titles in bold, under the block's heading); then the cap
+/// tables under a heading of their own, and the warnings (docs/statistics.md, "Output").
 [[nodiscard]] std::string render(const StoreAnalysis& analysis, TableFormat format);
 
 }  // namespace joulebench::analysis
