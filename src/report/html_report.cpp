@@ -160,8 +160,8 @@ std::string render_html(const ReportModel& m) {
                 for (const auto& v : b.verdicts) s += "<li>" + esc(v) + "</li>";
                 s += "</ul>\n";
             }
-            s += "<pre>" + esc(stats::render(b.analysis, stats::TableFormat::kText)) +
-                 "</pre></details>\n";
+            s +=
+                "<pre>" + esc(stats::render(b.analysis, TableFormat::kText)) + "</pre></details>\n";
         }
         s += "</section>\n";
     }

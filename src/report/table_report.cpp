@@ -118,7 +118,7 @@ std::string heading(const std::string& text, int level, stats::TableFormat f) {
 
 Table warnings_table(const ReportModel& m) {
     // The heading names it already.
-    Table t{"", {"source", "count", "warning"}, {}, ""};
+    Table t{.headers = {"source", "count", "warning"}};
     for (const auto& w : m.warnings) t.rows.push_back({w.source, std::to_string(w.count), w.text});
     return t;
 }
