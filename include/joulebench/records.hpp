@@ -196,6 +196,14 @@ struct StatusCounts {
     [[nodiscard]] std::size_t total() const {
         return planned + running + done + failed + timeout + interrupted;
     }
+    /// Runs not run (yet): planned, or running when counted.
+    [[nodiscard]] std::size_t not_run() const { return planned + running; }
+    /// Counts `n` more runs of `status`.
+    void add(RunStatus status, std::size_t n = 1);
 };
+
+/// "12 runs: 10 done, 1 failed, 0 timeout, 1 interrupted, 0 not run", the wording of every
+/// message and page that states a store's counts.
+[[nodiscard]] std::string to_string(const StatusCounts& counts);
 
 }  // namespace joulebench

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "joulebench/table.hpp"
+
 namespace joulebench::stats {
 
 // ----------------------------------------------------------------------------------------------
@@ -332,14 +334,19 @@ struct Analysis {
 /// The stable JSON form documented in docs/statistics.md (NaN and infinity become null).
 [[nodiscard]] nlohmann::json to_json(const Analysis& analysis);
 
-/// Output formats of render().
-enum class TableFormat { kText, kMarkdown, kLatex, kCsv };
+/// Output formats of render(): the table model's (joulebench/table.hpp).
+using TableFormat = joulebench::TableFormat;
 /// Parses "text", "md", "tex", "csv"; throws Error (kInvalidArgument) for others.
 [[nodiscard]] TableFormat table_format_from_string(std::string_view name);
 
-/// The tables a paper would print (groups, omnibus, pairs, baseline overheads); kText adds a
-/// plain-language verdict per pair and the warnings.
-[[nodiscard]] std::string render(const Analysis& analysis, TableFormat format);
+/// The tables a paper would print (groups, omnibus, pairs, baseline overheads), as the table
+/// model holds them; render() writes them.
+[[nodiscard]] std::vector<Table> tables(const Analysis& analysis);
+
+/// tables(analysis) written with render_table in `format` and `style`, a blank line apart;
+/// kText adds a plain-language verdict per pair and the warnings, kMarkdown the warnings.
+[[nodiscard]] std::string render(const Analysis& analysis, TableFormat format,
+                                 const TableStyle& style = {});
 
 /// The plain-language verdict of each pair, in pair order, as render(kText) prints them
 /// ("python-base uses 3.0% more energy than pytorch-base; large effect (...), p < 0.001").

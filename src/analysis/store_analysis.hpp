@@ -17,8 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "joulebench/experiment.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
+#include "joulebench/table.hpp"
 
 namespace joulebench::analysis {
 
@@ -53,7 +55,23 @@ struct StoreAnalysisOptions {
     /// p adjustment, alpha, bootstrap; `baseline` and `metric` of it are set per block.
     stats::AnalysisOptions analysis;
     double far_apart_fraction = kFarApartFraction;  ///< in (0, 1]
+    /// false: leave StoreAnalysis::caps empty and add no cap table warnings. The cap tables always
+    /// use T and E, whatever the metric, so a caller that analyses several metrics of the same
+    /// runs (the report) computes them once.
+    bool cap_tables = true;
 };
+
+/// The experiment file a store records, parsed once for every analysis of its runs.
+struct StoreExperiment {
+    std::string name;                    ///< the experiment's name ("" when none is recorded)
+    std::optional<ExperimentSpec> spec;  ///< unset: no file recorded, or it does not parse
+    std::string parse_error;             ///< why it does not parse ("" when it does or is absent)
+};
+
+/// Parses the file of `record` (may be null) with this joulebench. Pure parsing: the file was
+/// validated when the store was made. Never throws; a file that does not parse leaves `spec`
+/// unset and says why in `parse_error`.
+[[nodiscard]] StoreExperiment parse_store_experiment(const ExperimentRecord* record);
 
 /// Start times (Unix seconds) of the runs of one group of a block.
 struct GroupStartTimes {
@@ -91,7 +109,7 @@ struct StoreCapTable {
     std::optional<double> other_cap_w;  ///< the other domain's cap (nullopt: not capped)
     bool other_varies = false;          ///< false when no run has the other domain capped
     std::string baseline;               ///< baseline environment of the overheads ("" when none)
-    stats::CapAnalysis caps;                   ///< overheads/summary empty when no baseline
+    stats::CapAnalysis caps;            ///< overheads/summary empty when no baseline
 };
 
 /// Runs of a store by status, and what was used.
@@ -115,13 +133,13 @@ struct StoreAnalysis {
     std::vector<std::string> warnings;
 };
 
-/// The analysis of `runs` (any statuses; only done ones are used). `experiment` (may be null)
-/// orders workloads and environments as declared and names the default baseline. Throws Error
-/// (kInvalidArgument) for an unknown metric or a baseline that is no level of `by`, kNotFound when
-/// no done run has the metric, and whatever analyse_groups/analyse_caps throw. `db` names the
-/// store in messages.
+/// The analysis of `runs` (any statuses; only done ones are used). `experiment` orders workloads
+/// and environments as declared and names the default baseline; a file that does not parse is a
+/// warning (groups in order of first appearance). Throws Error (kInvalidArgument) for an unknown
+/// metric or a baseline that is no level of `by`, kNotFound when no done run has the metric, and
+/// whatever analyse_groups/analyse_caps throw. `db` names the store in messages.
 [[nodiscard]] StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs,
-                                               const ExperimentRecord* experiment,
+                                               const StoreExperiment& experiment,
                                                const StoreAnalysisOptions& options,
                                                std::string_view db = {});
 
@@ -132,8 +150,17 @@ struct StoreAnalysis {
 /// "warnings"}; each block's "analysis" is to_json(Analysis), the object of `analyze --csv`.
 [[nodiscard]] nlohmann::json to_json(const StoreAnalysis& analysis);
 [[nodiscard]] nlohmann::json to_json(const stats::CapAnalysis& caps);
+/// {"total", "done", "failed", "timeout", "interrupted", "not_run"}: the counts of `analyze DB`'s
+/// "runs" and of the report's "status".
+[[nodiscard]] nlohmann::json to_json(const StatusCounts& counts);
 
-/// Per block a heading and the tables of render(Analysis), then the cap tables and the warnings.
-[[nodiscard]] std::string render(const StoreAnalysis& analysis, stats::TableFormat format);
+/// The cap tables of one StoreCapTable in the table model: the optima, and with a baseline the
+/// overheads per cap and over caps. CSV names them "caps_gpu" or "caps_cpu".
+[[nodiscard]] std::vector<Table> cap_tables(const StoreCapTable& table);
+
+/// A line naming the store, metric, factor, baseline and runs used; per block a heading and the
+/// tables of stats::render (Markdown titles in bold, under the block's heading); then the cap
+/// tables under a heading of their own, and the warnings (docs/statistics.md, "Output").
+[[nodiscard]] std::string render(const StoreAnalysis& analysis, TableFormat format);
 
 }  // namespace joulebench::analysis

@@ -1,5 +1,7 @@
 #include "joulebench/records.hpp"
 
+#include <fmt/core.h>
+
 #include "joulebench/units.hpp"
 
 namespace joulebench {
@@ -40,6 +42,34 @@ std::vector<Warning> run_warnings(const RunOutcome& outcome) {
     }
     for (const auto& w : outcome.warnings) add(w);
     return out;
+}
+
+void StatusCounts::add(RunStatus status, std::size_t n) {
+    switch (status) {
+        case RunStatus::kPlanned:
+            planned += n;
+            break;
+        case RunStatus::kRunning:
+            running += n;
+            break;
+        case RunStatus::kDone:
+            done += n;
+            break;
+        case RunStatus::kFailed:
+            failed += n;
+            break;
+        case RunStatus::kTimeout:
+            timeout += n;
+            break;
+        case RunStatus::kInterrupted:
+            interrupted += n;
+            break;
+    }
+}
+
+std::string to_string(const StatusCounts& c) {
+    return fmt::format("{} runs: {} done, {} failed, {} timeout, {} interrupted, {} not run",
+                       c.total(), c.done, c.failed, c.timeout, c.interrupted, c.not_run());
 }
 
 ExperimentRecord experiment_record(const ExperimentSpec& spec) {

@@ -110,10 +110,7 @@ std::string render_html(const ReportModel& m) {
 
     s += "<header><h1>joulebench report: " + esc(name) + "</h1>\n";
     s += "<p class=\"meta\">Store " + esc(m.db) + ", generated " + esc(m.generated_at) +
-         " by joulebench " + esc(m.joulebench_version) +
-         fmt::format(". {} runs: {} done, {} failed, {} timeout, {} interrupted, {} not run.",
-                     m.status.total(), m.status.done, m.status.failed, m.status.timeout,
-                     m.status.interrupted, m.status.planned + m.status.running) +
+         " by joulebench " + esc(m.joulebench_version) + ". " + to_string(m.status) + "." +
          " Points are medians over done runs, bands and bars their bootstrap 95% intervals" +
          (m.baseline ? "; overheads are in % of the median of '" + esc(*m.baseline) + "'"
                      : std::string("; no baseline environment, so no overheads")) +
@@ -163,8 +160,8 @@ std::string render_html(const ReportModel& m) {
                 for (const auto& v : b.verdicts) s += "<li>" + esc(v) + "</li>";
                 s += "</ul>\n";
             }
-            s += "<pre>" + esc(stats::render(b.analysis, stats::TableFormat::kText)) +
-                 "</pre></details>\n";
+            s +=
+                "<pre>" + esc(stats::render(b.analysis, TableFormat::kText)) + "</pre></details>\n";
         }
         s += "</section>\n";
     }

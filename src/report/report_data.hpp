@@ -2,9 +2,11 @@
 // `joulebench report DB`: everything a report shows, computed from a results store into one
 // model, then written as a self-contained HTML page (html_report.cpp) or as Markdown / LaTeX
 // tables (table_report.cpp). No statistic is computed here: medians, intervals, overheads, tests
-// and verdicts come from `analyze DB` (analysis::analyse_store, once per metric), best caps and
-// overheads over caps from stats::analyse_caps through it. This file only arranges them (and
-// counts warnings). Every chart and table is documented in docs/report.md.
+// and verdicts come from `analyze DB` (analysis::analyse_store_runs, once per metric, over the
+// experiment file parsed once), best caps and overheads over caps from stats::analyse_caps
+// through it (computed once). The model only arranges them (and counts warnings); its tables are
+// the one table model (joulebench/table.hpp). Every chart and table is documented in
+// docs/report.md.
 //
 // Internal header (src/): used by the CLI, the tests and the benchmark helper.
 
@@ -15,9 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "analysis/store_analysis.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
-#include "analysis/store_analysis.hpp"
+#include "joulebench/table.hpp"
 
 namespace joulebench::report {
 
@@ -41,14 +44,6 @@ struct ReportOptions {
     std::size_t max_trace_points = 2000;
     /// At most this many failed runs listed one by one in the warnings box.
     std::size_t max_failed_listed = 50;
-};
-
-/// A table as text cells (already formatted), shared by the HTML, Markdown and LaTeX writers.
-struct Table {
-    std::string title;
-    std::vector<std::string> headers;
-    std::vector<std::vector<std::string>> rows;
-    std::string note;  ///< a sentence shown under the table ("" when none)
 };
 
 /// One point of a curve: the median of one metric over the done runs of one (workload,
@@ -148,7 +143,6 @@ struct ReportModel {
     std::string joulebench_version;
     ExperimentRecord experiment;
     std::optional<std::string> baseline;
-    analysis::StoreAnalysisOptions analysis_options;
     StatusCounts status;
     std::vector<std::string> environments;  ///< in declared order
     std::vector<WorkloadReport> workloads;  ///< in declared order, only those with done runs
@@ -157,7 +151,9 @@ struct ReportModel {
     Table idle_baselines;
     std::vector<Table> context;  ///< experiment, sessions (host), environments (images)
     std::vector<WarningEntry> warnings;
-    /// The `analyze DB` analyses, one per metric of report_metrics() that some done run has.
+    /// The `analyze DB` analyses (by environment, against `baseline`), one per metric of
+    /// report_metrics() that some done run has. Only the first holds the cap tables (`caps`):
+    /// they use T and E whatever the metric, so they are computed once.
     std::vector<analysis::StoreAnalysis> analyses;
 };
 
@@ -174,8 +170,9 @@ struct ReportModel {
 [[nodiscard]] std::string render_html(const ReportModel& model);
 
 /// The tables of the report (context, best caps, overheads, statistics, warnings) as Markdown
-/// (kMarkdown) or LaTeX booktabs tabulars (kLatex). Throws Error for the other formats.
-[[nodiscard]] std::string render_tables(const ReportModel& model, stats::TableFormat format);
+/// (kMarkdown) or LaTeX booktabs tabulars (kLatex), titles as bold captions under the report's
+/// headings. Throws Error (kInvalidArgument) for the other formats.
+[[nodiscard]] std::string render_tables(const ReportModel& model, TableFormat format);
 
 /// JSON text safe inside <script>: every '<' written as \u003c (only possible inside strings).
 [[nodiscard]] std::string json_for_script(const nlohmann::json& doc);

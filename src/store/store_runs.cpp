@@ -63,27 +63,8 @@ StatusCounts Store::status_counts() const {
     StatusCounts counts;
     Statement q(m_db, "SELECT status, count(*) FROM runs GROUP BY status");
     while (q.step()) {
-        const auto n = static_cast<std::size_t>(q.integer(1));
-        switch (run_status_from_string(q.text(0)).value_or(RunStatus::kPlanned)) {
-            case RunStatus::kPlanned:
-                counts.planned += n;
-                break;
-            case RunStatus::kRunning:
-                counts.running += n;
-                break;
-            case RunStatus::kDone:
-                counts.done += n;
-                break;
-            case RunStatus::kFailed:
-                counts.failed += n;
-                break;
-            case RunStatus::kTimeout:
-                counts.timeout += n;
-                break;
-            case RunStatus::kInterrupted:
-                counts.interrupted += n;
-                break;
-        }
+        counts.add(run_status_from_string(q.text(0)).value_or(RunStatus::kPlanned),
+                   static_cast<std::size_t>(q.integer(1)));
     }
     return counts;
 }

@@ -133,8 +133,14 @@ TEST(ReportDataBaseline, DefaultIsTheFirstBareEnvironmentAsAnalyzeChooses) {
     EXPECT_EQ(*m.baseline, "bare");
     ASSERT_FALSE(m.workloads[0].overheads.empty());
     for (const auto& o : m.workloads[0].overheads) EXPECT_EQ(o.environment, "docker");
-    ASSERT_TRUE(m.analysis_options.baseline.has_value());
-    EXPECT_EQ(*m.analysis_options.baseline, "bare");
+    // Every analysis behind the statistics, and the cap tables, used that baseline.
+    ASSERT_FALSE(m.analyses.empty());
+    for (const auto& a : m.analyses) {
+        ASSERT_TRUE(a.baseline.has_value());
+        EXPECT_EQ(*a.baseline, "bare");
+    }
+    ASSERT_FALSE(m.analyses.front().caps.empty());
+    for (const auto& c : m.analyses.front().caps) EXPECT_EQ(c.baseline, "bare");
 }
 
 TEST_F(ReportData, BaselineCanBeChosenAndMustHaveDoneRuns) {

@@ -28,7 +28,7 @@ TEST(TextEscape, LatexSpecialCharactersBecomeLiteral) {
     EXPECT_EQ(tex_escape("a_b & 50% $x$ #1 {y}"), "a\\_b \\& 50\\% \\$x\\$ \\#1 \\{y\\}");
     EXPECT_EQ(tex_escape("\\"), "\\textbackslash{}");
     EXPECT_EQ(tex_escape("~^"), "\\textasciitilde{}\\textasciicircum{}");
-    EXPECT_EQ(tex_escape("plain <text>"), "plain <text>");  // the report adds < > itself
+    EXPECT_EQ(tex_escape("plain <text>"), "plain <text>");  // table cells add < > (table.cpp)
 }
 
 }  // namespace
