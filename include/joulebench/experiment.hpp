@@ -27,7 +27,8 @@ struct SourceLocation {
     int column = 0;
 };
 
-/// "FILE:LINE: " (or "FILE: " when the line is unknown), the prefix of every validation message.
+/// "FILE:LINE: " (or "FILE: " when the line is unknown), the prefix of every validation message;
+/// "" for a spec parsed without a file name (built in memory, as sweep's).
 [[nodiscard]] std::string to_string(const SourceLocation& where);
 
 /// Execution order of the runs (see make_plan).

@@ -248,8 +248,23 @@ struct CapOverheadSummary {
     double edp_max_pct = 0.0;
 };
 
+/// The medians of one environment and workload at one cap, over its n runs: what the optima and
+/// the overheads are computed from (and what `sweep` prints per cap).
+struct CapMedians {
+    std::string environment;
+    std::string workload;
+    double cap_w = 0.0;
+    std::size_t n = 0;
+    double time_s = 0.0;    ///< median T
+    double energy_j = 0.0;  ///< median E
+    double edp_js = 0.0;    ///< median of E T per run
+    double ed2p_js2 = 0.0;  ///< median of E T^2 per run
+};
+
 /// Everything analyse_caps computes.
 struct CapAnalysis {
+    /// Every environment x workload x cap with runs, in the order of the optima, caps ascending.
+    std::vector<CapMedians> medians;
     std::vector<CapOptimum> optima;      ///< every environment (baseline included) x workload
     std::vector<CapOverhead> overheads;  ///< non-baseline environments, per workload and cap
     std::vector<CapOverheadSummary> summary;

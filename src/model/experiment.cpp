@@ -19,6 +19,7 @@
 namespace joulebench {
 
 std::string to_string(const SourceLocation& where) {
+    if (where.file.empty()) return {};  // an experiment built in memory (sweep): no location
     if (where.line <= 0) return where.file + ": ";
     return fmt::format("{}:{}: ", where.file, where.line);
 }

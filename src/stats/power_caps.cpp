@@ -94,6 +94,11 @@ CapAnalysis analyse_caps(std::span<const CapRun> runs, std::string_view baseline
         for (std::size_t w = 0; w < workloads.size(); ++w) {
             const auto it = med.find({e, w});
             if (it == med.end()) continue;
+            for (const auto& [cap, s] : it->second) {
+                out.medians.push_back(CapMedians{envs[e], workloads[w], cap,
+                                                 cells.at({e, w}).at(cap).t.size(), s.t, s.e,
+                                                 s.edp, s.ed2p});
+            }
             CapOptimum opt;
             opt.environment = envs[e];
             opt.workload = workloads[w];
