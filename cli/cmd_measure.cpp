@@ -33,21 +33,32 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         std::vector<std::string> command;
     };
     auto opts = std::make_shared<Options>();
-    auto* sub = app.add_subcommand("measure", "Run a command while reading every energy sensor; report time, energy, EDP");
-    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds (sensors that need it are read more often)")
+    auto* sub = app.add_subcommand(
+        "measure", "Run a command while reading every energy sensor; report time, energy, EDP");
+    sub->add_option("--interval", opts->interval_ms,
+                    "Trace interval in milliseconds (sensors that need it are read more often)")
         ->check(CLI::Range(1U, 3'600'000U));
-    sub->add_option("--gpus", opts->gpus, "GPUs to measure: all, none, or indices in PCI bus order (0,1)");
-    sub->add_option("--samples", opts->samples, "Write the trace (time, per-domain power and energy, GPU telemetry) to this CSV file");
-    sub->add_option("--json", opts->json, "Write the result as JSON to this file (- for standard output)");
-    sub->add_option("--idle-baseline", opts->idle_baseline_s, "Measure idle power for SECONDS before the run; report gross, idle and net energy")
+    sub->add_option("--gpus", opts->gpus,
+                    "GPUs to measure: all, none, or indices in PCI bus order (0,1)");
+    sub->add_option(
+        "--samples", opts->samples,
+        "Write the trace (time, per-domain power and energy, GPU telemetry) to this CSV file");
+    sub->add_option("--json", opts->json,
+                    "Write the result as JSON to this file (- for standard output)");
+    sub->add_option(
+           "--idle-baseline", opts->idle_baseline_s,
+           "Measure idle power for SECONDS before the run; report gross, idle and net energy")
         ->check(CLI::Range(0.0, 3600.0));
-    sub->add_option("--cpu-tdp", opts->cpu_tdp_w, "CPU package TDP in watts, for the CPU-time estimate when no CPU sensor exists")
+    sub->add_option("--cpu-tdp", opts->cpu_tdp_w,
+                    "CPU package TDP in watts, for the CPU-time estimate when no CPU sensor exists")
         ->check(CLI::Range(1.0, 5000.0));
-    sub->add_option("--power-cap", opts->power_cap,
-                    "Cap every measured GPU to W watts for the run (or per GPU: 0=250,1=300); restored after, "
-                    "even if joulebench is killed");
+    sub->add_option(
+        "--power-cap", opts->power_cap,
+        "Cap every measured GPU to W watts for the run (or per GPU: 0=250,1=300); restored after, "
+        "even if joulebench is killed");
     sub->add_option("--cpu-power-cap", opts->cpu_power_cap_w,
-                    "Cap every CPU package (powercap long-term limit) to W watts for the run; restored after")
+                    "Cap every CPU package (powercap long-term limit) to W watts for the run; "
+                    "restored after")
         ->check(CLI::PositiveNumber);
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
     sub->add_option("command", opts->command, "The command and its arguments (after --)");
@@ -61,7 +72,8 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         probe.nvml.gpus = nvml::GpuSelection::parse(opts->gpus);
         if (opts->cpu_tdp_w > 0) probe.cpu_tdp_w = opts->cpu_tdp_w;
         capping::CapRequest cap_request;
-        if (!opts->power_cap.empty()) capping::CapRequest::parse_gpu_caps(opts->power_cap, cap_request);
+        if (!opts->power_cap.empty())
+            capping::CapRequest::parse_gpu_caps(opts->power_cap, cap_request);
         if (opts->cpu_power_cap_w > 0) cap_request.cpu_packages = Watts(opts->cpu_power_cap_w);
         SensorSet sensors = probe_all(probe);
         if (sensors.selection_error) throw *sensors.selection_error;
@@ -76,7 +88,8 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         if (journal) {
             capping::CapperFactory factory;
             const auto replay = capping::restore_journal(*journal, factory, {});
-            for (const auto& line : replay.restored) fmt::print(stderr, "joulebench: caps: left by a crashed run: {}\n", line);
+            for (const auto& line : replay.restored)
+                fmt::print(stderr, "joulebench: caps: left by a crashed run: {}\n", line);
             for (const auto& line : replay.failed) fmt::print(stderr, "warning: caps: {}\n", line);
         }
 
@@ -88,7 +101,8 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         // Fail before the run if the JSON cannot be written later.
         if (!opts->json.empty() && opts->json != "-") {
             std::FILE* probe_file = std::fopen(opts->json.c_str(), "a");
-            if (probe_file == nullptr) throw system_error(fmt::format("measure: open {}", opts->json), errno);
+            if (probe_file == nullptr)
+                throw system_error(fmt::format("measure: open {}", opts->json), errno);
             std::fclose(probe_file);
         }
         std::unique_ptr<capping::CapSession> caps;
@@ -108,12 +122,13 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             guardian.nvml = cap_request.all_gpus || !cap_request.per_gpu.empty();
             // Before run_measurement makes this process a child subreaper: the guardian must not
             // be re-parented here.
-            caps = std::make_unique<capping::CapSession>(capping::resolve_request(cap_request, env), *journal,
-                                                         guardian);
+            caps = std::make_unique<capping::CapSession>(capping::resolve_request(cap_request, env),
+                                                         *journal, guardian);
             for (const auto& w : caps->warnings()) fmt::print(stderr, "warning: {}\n", w);
             for (const auto& c : caps->outcomes()) {
                 fmt::print(stderr, "joulebench: caps: {} capped to {} (was {})\n", c.device.label,
-                           format_watts(c.enforced.value_or(c.requested)), format_watts(c.original));
+                           format_watts(c.enforced.value_or(c.requested)),
+                           format_watts(c.original));
             }
         }
         MeasureResult result = run_measurement(mo, sensors);
@@ -121,11 +136,14 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         if (caps) {
             caps_restored = caps->restore_all();
             result.power_caps = capping::power_cap_results(caps->outcomes(), result.gpus);
-            for (const auto& w : caps->warnings()) result.warnings.push_back(w);
+            for (const auto& w : caps->warnings()) {
+                result.warnings.push_back(make_warning(warning_code::kCapNotice, w));
+            }
         }
         if (!opts->quiet) {
             std::fflush(stdout);
-            fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "), report::measure_summary(result));
+            fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "),
+                       report::measure_summary(result));
         }
         if (!opts->json.empty()) {
             const std::string text = measure_to_json(result).dump(2) + "\n";
@@ -142,7 +160,8 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         if (!caps_restored) {
             std::fflush(stdout);
             for (const auto& c : result.power_caps) {
-                if (!c.restored) fmt::print(stderr, "error: caps: restore {}: {}\n", c.label, c.restore_error);
+                if (!c.restored)
+                    fmt::print(stderr, "error: caps: restore {}: {}\n", c.label, c.restore_error);
             }
             fmt::print(stderr, "hint: fix the cause, then run `joulebench caps restore`\n");
             ctx.exit_code = 1;

@@ -76,7 +76,9 @@ int generate(const std::filesystem::path& db, std::size_t runs) {
         pkg.avg_power_w = pkg.energy_j / m.wall_s;
         pkg.counts_in_total = true;
         m.domains = {gpu, pkg};
-        if (r.plan_index % 7 == 0) m.warnings.push_back("gpu0: run shorter than 100 samples");
+        if (r.plan_index % 7 == 0)
+            m.warnings.push_back(
+                make_warning(warning_code::kShortRun, "gpu0: run shorter than 100 samples"));
         TraceChunk chunk;
         chunk.run_id = r.run_id;
         chunk.columns = {{"gpu0", "power_w"}, {"package0", "power_w"}};

@@ -11,14 +11,15 @@
 #include <vector>
 
 #include "joulebench/domain.hpp"
+#include "joulebench/warning.hpp"
 
 namespace joulebench {
 
 struct DomainResult {
     SensorInfo info;
-    double energy_j = 0.0;                 ///< last reading - first reading
-    double avg_power_w = 0.0;              ///< energy / the time between the two readings
-    std::optional<double> peak_power_w;    ///< highest average over one trace interval
+    double energy_j = 0.0;               ///< last reading - first reading
+    double avg_power_w = 0.0;            ///< energy / the time between the two readings
+    std::optional<double> peak_power_w;  ///< highest average over one trace interval
     SensorHealth health;
     std::uint64_t failed_reads = 0;
     bool counts_in_total = false;
@@ -52,17 +53,17 @@ struct GpuResult {
 
 /// One power cap held during the run (`--power-cap`, `--cpu-power-cap`).
 struct PowerCapResult {
-    std::string id;                     ///< "gpu0", "package0": the domain's sensor id
-    std::string kind;                   ///< "gpu", "package"
+    std::string id;    ///< "gpu0", "package0": the domain's sensor id
+    std::string kind;  ///< "gpu", "package"
     int index = -1;
-    std::string label;                  ///< "GPU 0 (NVIDIA A100, 00000000:3B:00.0)"
-    std::string key;                    ///< GPU UUID, powercap zone
+    std::string label;  ///< "GPU 0 (NVIDIA A100, 00000000:3B:00.0)"
+    std::string key;    ///< GPU UUID, powercap zone
     double requested_w = 0.0;
-    std::optional<double> enforced_w;   ///< read back after the write
-    double original_w = 0.0;            ///< the limit before, written back after the run
+    std::optional<double> enforced_w;  ///< read back after the write
+    double original_w = 0.0;           ///< the limit before, written back after the run
     std::optional<double> default_w;
-    bool restored = false;              ///< original written back, read back, journal cleared
-    std::string restore_error;          ///< why not, when restored is false
+    bool restored = false;      ///< original written back, read back, journal cleared
+    std::string restore_error;  ///< why not, when restored is false
     /// GPUs: whether NVML reported the software power cap (sw_power_cap) as a clock-event reason
     /// during the run, i.e. the cap slowed it down. CPU packages: nullopt (not observable).
     std::optional<bool> throttled;
@@ -88,22 +89,22 @@ struct MeasureResult {
     std::vector<std::string> command;
     int exit_code = 0;
     std::optional<int> signal;
-    double started_at = 0.0;     ///< Unix seconds when the command started
-    double wall_s = 0.0;         ///< from start to end of the command
-    double cpu_user_s = 0.0;     ///< the command's whole process tree
+    double started_at = 0.0;  ///< Unix seconds when the command started
+    double wall_s = 0.0;      ///< from start to end of the command
+    double cpu_user_s = 0.0;  ///< the command's whole process tree
     double cpu_system_s = 0.0;
     std::vector<DomainResult> domains;
     std::vector<GpuResult> gpus;
-    double total_energy_j = 0.0;          ///< sum of gpu + package + dram (+ estimated-cpu)
+    double total_energy_j = 0.0;  ///< sum of gpu + package + dram (+ estimated-cpu)
     bool total_includes_estimate = false;
-    double edp_js = 0.0;                  ///< total_energy_j x wall_s
-    double ed2p_js2 = 0.0;                ///< total_energy_j x wall_s^2
+    double edp_js = 0.0;    ///< total_energy_j x wall_s
+    double ed2p_js2 = 0.0;  ///< total_energy_j x wall_s^2
     std::optional<IdleResult> idle;
     std::optional<EstimateModel> estimate;
     std::vector<PowerCapResult> power_caps;  ///< empty when nothing was capped
-    std::vector<std::string> warnings;
-    std::uint64_t samples = 0;            ///< trace rows taken
-    std::uint64_t polls = 0;              ///< sensor reads per domain (>= samples)
+    std::vector<Warning> warnings;           ///< each with its code (joulebench/warning.hpp)
+    std::uint64_t samples = 0;               ///< trace rows taken
+    std::uint64_t polls = 0;                 ///< sensor reads per domain (>= samples)
     double interval_ms = 0.0;
     double poll_interval_ms = 0.0;
     std::uint64_t late_ticks = 0;

@@ -89,9 +89,9 @@ struct RunOutcome {
     std::optional<int> gpu;  ///< GPU slot (index) the run was pinned to
     std::vector<AppliedCap> caps;
     std::vector<PhaseResult> phases;
-    std::vector<std::string> warnings;  ///< added to measure->warnings
-    std::string stderr_tail;            ///< the last lines of the workload's stderr
-    std::string metrics_json;           ///< workload-reported metrics (a JSON object) or empty
+    std::vector<Warning> warnings;  ///< added to measure->warnings
+    std::string stderr_tail;        ///< the last lines of the workload's stderr
+    std::string metrics_json;       ///< workload-reported metrics (a JSON object) or empty
 };
 
 /// Every warning of a finished run, in order: its measurement's, then the runner's and its

@@ -140,6 +140,8 @@ public:
     [[nodiscard]] std::vector<DomainRecord> domains(std::string_view run_id) const;
     /// The warnings of a run with their codes, in order (empty when none).
     [[nodiscard]] std::vector<Warning> warnings(std::string_view run_id) const;
+    /// Every run's warnings, runs in plan order, each run's in order: (run id, warning).
+    [[nodiscard]] std::vector<std::pair<std::string, Warning>> warnings() const;
 
     // --- traces and baselines ---------------------------------------------------------------
 

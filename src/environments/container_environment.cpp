@@ -405,10 +405,12 @@ InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
         result.cpu_user_s = std::max(0.0, cpu_after->user_s - inst->cpu_before->user_s);
         result.cpu_system_s = std::max(0.0, cpu_after->system_s - inst->cpu_before->system_s);
     } else {
-        result.warnings.push_back(fmt::format(
-            "container {}: its cgroup's CPU time could not be read (joulebench and the engine "
-            "must share this machine's pid namespace and cgroup mounts)",
-            inst->name));
+        result.warnings.push_back(make_warning(
+            warning_code::kContainer,
+            fmt::format(
+                "container {}: its cgroup's CPU time could not be read (joulebench and the engine "
+                "must share this machine's pid namespace and cgroup mounts)",
+                inst->name)));
     }
     if (observer != nullptr && inst->pid > 0)
         observer->reaped(inst->pid, result.cpu_user_s + result.cpu_system_s);
@@ -423,8 +425,9 @@ std::optional<std::string> ContainerEnvironment::wait_for_report(Instance& inst,
         const auto r =
             images::run_command({m_binary, "kill", "-s", signal, inst.name}, engine_options());
         if (r.exit_code != 0) {
-            result.warnings.push_back(fmt::format("{} kill -s {} {}: {}", engine_name(), signal,
-                                                  inst.name, engine_message(r)));
+            result.warnings.push_back(make_warning(
+                warning_code::kContainer, fmt::format("{} kill -s {} {}: {}", engine_name(), signal,
+                                                      inst.name, engine_message(r))));
         }
     };
     InstanceStop stop(instance, result.start_time);
@@ -458,10 +461,11 @@ void ContainerEnvironment::end_without_report(const Instance& inst, bool killed,
     // `docker kill` from outside) or crashed. The engine knows the container's status.
     const std::string engine = engine_name();
     if (!killed) {
-        result.warnings.push_back(
+        result.warnings.push_back(make_warning(
+            warning_code::kContainer,
             fmt::format("container {} ended without joulebench-hold's report; exit status from "
                         "`{} wait`, CPU time as of the start of the run",
-                        inst.name, engine));
+                        inst.name, engine)));
     }
     const auto waited = images::run_command({m_binary, "wait", inst.name}, engine_options());
     int code = 0;
@@ -472,12 +476,13 @@ void ContainerEnvironment::end_without_report(const Instance& inst, bool killed,
         result.exit_code = 137;
         result.signal = SIGKILL;
         result.warnings.push_back(
-            fmt::format("{} wait {}: {}", engine, inst.name, engine_message(waited)));
+            make_warning(warning_code::kContainer,
+                         fmt::format("{} wait {}: {}", engine, inst.name, engine_message(waited))));
     }
 }
 
 void ContainerEnvironment::end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
-                                        std::vector<std::string>& warnings) noexcept {
+                                        std::vector<Warning>& warnings) noexcept {
     std::shared_ptr<Instance> inst;
     try {
         const std::lock_guard lock(m_mutex);
@@ -495,8 +500,9 @@ void ContainerEnvironment::end_instance(const WorkloadInstance& instance, PhaseR
                 const auto out =
                     images::run_command({m_binary, "rm", "-f", inst->name}, engine_options());
                 if (out.exit_code != 0 && inst->created) {
-                    warnings.push_back(fmt::format("{} rm -f {}: {}", engine_name(), inst->name,
-                                                   engine_message(out)));
+                    warnings.push_back(make_warning(warning_code::kContainer,
+                                                    fmt::format("{} rm -f {}: {}", engine_name(),
+                                                                inst->name, engine_message(out))));
                 }
             };
             if (inst->created) {
@@ -506,7 +512,9 @@ void ContainerEnvironment::end_instance(const WorkloadInstance& instance, PhaseR
             }
         } catch (const std::exception& e) {
             try {
-                warnings.push_back(fmt::format("remove container {}: {}", inst->name, e.what()));
+                warnings.push_back(
+                    make_warning(warning_code::kContainer,
+                                 fmt::format("remove container {}: {}", inst->name, e.what())));
             } catch (...) {
             }
         }

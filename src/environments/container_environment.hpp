@@ -65,7 +65,7 @@ public:
 
     /// Phase "container-remove" (`rm -f`), then removes the run folder. Never throws.
     void end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
-                      std::vector<std::string>& warnings) noexcept override;
+                      std::vector<Warning>& warnings) noexcept override;
 
     /// Starts the workload in the started container and waits for its end. Times out / stops
     /// with `<engine> kill -s TERM`, then KILL after kill_grace. CPU times are the container

@@ -18,12 +18,12 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <string_view>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -88,7 +88,7 @@ struct InstanceResult {
     /// the remote `joulebench measure --json -` document of an ssh run. Unset otherwise.
     std::optional<MeasureResult> measured;
     /// Warnings of the environment about this instance (stored with the run).
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
 };
 
 /// Given by the runner to begin_instance()/end_instance(): runs `body` as a measured phase
@@ -160,7 +160,7 @@ public:
     /// `phases` as above. Called after every begin_instance(), even one that threw. Must not
     /// throw; problems go into `warnings`.
     virtual void end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
-                              std::vector<std::string>& warnings) noexcept {
+                              std::vector<Warning>& warnings) noexcept {
         (void)instance;
         (void)phases;
         (void)warnings;

@@ -136,8 +136,9 @@ std::optional<std::string> trace_warning(const OutputDemux& demux, const TraceCs
 }
 
 // A note on the run: a warning, also appended to the stderr file (it explains a failure there).
-void note(const WorkloadInstance& instance, InstanceResult& result, const std::string& text) {
-    result.warnings.push_back(text);
+void note(const WorkloadInstance& instance, InstanceResult& result, std::string_view code,
+          const std::string& text) {
+    result.warnings.push_back(make_warning(code, text));
     append_line(instance.stderr_file, "joulebench: " + text);
 }
 
@@ -153,10 +154,12 @@ void read_not_started(const SessionEnd& end, const WorkloadInstance& instance,
     if (end.ended_by) {
         result.end = *end.ended_by;
         result.exit_code = end.exit_code;
-        note(instance, result, why + "; the run was ended before the remote command started");
+        note(instance, result, warning_code::kSsh,
+             why + "; the run was ended before the remote command started");
         return;
     }
-    note(instance, result, why + "; the workload did not run (not a workload failure)");
+    note(instance, result, warning_code::kSsh,
+         why + "; the workload did not run (not a workload failure)");
     result.end = InstanceResult::End::kNotStarted;
     result.start_error = why;
     result.exit_code = end.exit_code;
@@ -167,12 +170,13 @@ void read_measured(RemoteOutput& output, const SessionEnd& end, const WorkloadIn
                    const std::string& target, InstanceResult& result) {
     const OutputDemux& demux = output.demux();
     const int remote_status = *demux.remote_status();
-    if (!demux.error().empty()) note(instance, result, "ssh: " + demux.error());
+    if (!demux.error().empty()) note(instance, result, warning_code::kSsh, "ssh: " + demux.error());
     if (demux.trailing_bytes() > 0) {
-        result.warnings.push_back(fmt::format(
-            "ssh: {} bytes of output came after the measurement (from processes the workload "
-            "left behind); they were added to the end of the stdout file",
-            demux.trailing_bytes()));
+        result.warnings.push_back(make_warning(
+            warning_code::kSsh,
+            fmt::format("ssh: {} bytes of output came after the measurement (from processes the "
+                        "workload left behind); they were added to the end of the stdout file",
+                        demux.trailing_bytes())));
     }
     if (demux.json_complete() && demux.json_length() > 0) {
         std::optional<MeasureResult>& measured = output.measurement();
@@ -184,32 +188,33 @@ void read_measured(RemoteOutput& output, const SessionEnd& end, const WorkloadIn
             result.cpu_system_s = measured->cpu_system_s;
             for (const auto& cap : measured->power_caps) {
                 if (!cap.restored) {
-                    note(instance, result,
+                    note(instance, result, warning_code::kCapNotRestored,
                          fmt::format("ssh: the cap of {} on {} was NOT restored: {}; run "
                                      "`joulebench caps restore` there",
                                      cap.label, target, cap.restore_error));
                 }
             }
             if (remote_status != measured->exit_code && !end.ended_by) {
-                result.warnings.push_back(fmt::format(
-                    "ssh: the remote joulebench measure exited with status {} (the workload's "
-                    "was {}); see the stderr file",
-                    remote_status, measured->exit_code));
+                result.warnings.push_back(make_warning(
+                    warning_code::kSsh,
+                    fmt::format("ssh: the remote joulebench measure exited with status {} (the "
+                                "workload's was {}); see the stderr file",
+                                remote_status, measured->exit_code)));
             }
             if (instance.trace != nullptr) {
                 if (auto w = trace_warning(demux, output.trace(), measured->samples, target)) {
-                    result.warnings.push_back(std::move(*w));
+                    result.warnings.push_back(make_warning(warning_code::kTrace, std::move(*w)));
                 }
             }
             result.measured = std::move(measured);
         } else {
-            note(instance, result,
+            note(instance, result, warning_code::kSsh,
                  fmt::format("ssh: the measurement from {} could not be read: {}", target,
                              output.measurement_error()));
             result.exit_code = remote_status;
         }
     } else if (demux.json_length() > 0) {
-        note(instance, result,
+        note(instance, result, warning_code::kSsh,
              fmt::format("ssh: the measurement from {} was cut off ({} of {} bytes arrived)",
                          target, demux.json().size(), demux.json_length()));
         result.exit_code = remote_status;
@@ -227,7 +232,7 @@ void read_measured(RemoteOutput& output, const SessionEnd& end, const WorkloadIn
             result.exit_code = remote_status;
             return;
         }
-        result.warnings.push_back(why);
+        result.warnings.push_back(make_warning(warning_code::kSsh, why));
         result.exit_code = remote_status;
     }
     if (end.ended_by) result.end = *end.ended_by;
@@ -388,16 +393,18 @@ void read_result(RemoteOutput& output, const SessionEnd& end, const WorkloadInst
                  const std::string& target, InstanceResult& result) {
     const OutputDemux& demux = output.demux();
     if (output.write_errno() != 0) {
-        result.warnings.push_back(fmt::format("ssh: write the workload's output to {}: {}",
-                                              instance.stdout_file.string(),
-                                              std::strerror(output.write_errno())));
+        result.warnings.push_back(make_warning(
+            warning_code::kSsh,
+            fmt::format("ssh: write the workload's output to {}: {}", instance.stdout_file.string(),
+                        std::strerror(output.write_errno()))));
     }
     if (demux.preamble_bytes() > 0) {
-        result.warnings.push_back(fmt::format(
-            "ssh: the remote login shell printed {} bytes before the command started (not part "
-            "of the workload's output): '{}'; remove such output from the remote shell's start-up "
-            "files",
-            demux.preamble_bytes(), last_line(demux.preamble_text())));
+        result.warnings.push_back(make_warning(
+            warning_code::kSsh,
+            fmt::format("ssh: the remote login shell printed {} bytes before the command started "
+                        "(not part of the workload's output): '{}'; remove such output from the "
+                        "remote shell's start-up files",
+                        demux.preamble_bytes(), last_line(demux.preamble_text()))));
     }
     if (!demux.started()) {
         read_not_started(end, instance, target, result);
@@ -409,7 +416,7 @@ void read_result(RemoteOutput& output, const SessionEnd& end, const WorkloadInst
         result.end = end.ended_by.value_or(InstanceResult::End::kExited);
         result.exit_code = end.exit_code == 0 ? 255 : end.exit_code;
         result.signal = std::nullopt;
-        note(instance, result,
+        note(instance, result, warning_code::kSsh,
              fmt::format("ssh: the connection to {} ended before the remote measurement came "
                          "back (ssh exit status {}{}): no measurement; the remote side ends the "
                          "workload when it sees the session close",

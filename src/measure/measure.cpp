@@ -91,15 +91,17 @@ process::SpawnOptions command_spawn_options(const MeasureOptions& options) {
 }
 
 // A sampling thread that cannot start costs the trace and the peak power, not the measurement.
-void start_sampling_thread(Sampler& sampler, std::vector<std::string>& warnings) {
+void start_sampling_thread(Sampler& sampler, std::vector<Warning>& warnings) {
     try {
         sampler.start_thread();
     } catch (const std::exception& e) {
-        warnings.push_back(fmt::format(
-            "the sampling thread could not be started ({}): energy is from the first and last "
-            "readings only, with no trace and no peak power, and a counter wrap during the run "
-            "would go unnoticed",
-            e.what()));
+        warnings.push_back(make_warning(
+            warning_code::kSamplerThread,
+            fmt::format(
+                "the sampling thread could not be started ({}): energy is from the first and last "
+                "readings only, with no trace and no peak power, and a counter wrap during the run "
+                "would go unnoticed",
+                e.what())));
     }
 }
 
@@ -165,7 +167,7 @@ std::optional<std::string> close_trace(CsvTraceSink* csv, const MeasureOptions& 
 }
 
 // A domain whose sensor also integrates power: the two energies should agree.
-void cross_check(const DomainSamples& d, DomainResult& r, std::vector<std::string>& warnings) {
+void cross_check(const DomainSamples& d, DomainResult& r, std::vector<Warning>& warnings) {
     if (!d.cross_first || !d.cross_last) return;
     // Both cumulative since the sensor was opened: difference them over the same window.
     const double cross = (*d.cross_last - *d.cross_first).value();
@@ -173,36 +175,43 @@ void cross_check(const DomainSamples& d, DomainResult& r, std::vector<std::strin
     if (cross <= 0) return;
     r.disagreement_pct = (r.energy_j - cross) / cross * 100.0;
     if (std::fabs(*r.disagreement_pct) > kCrossCheckTolerancePct) {
-        warnings.push_back(fmt::format(
-            "{}: energy counter ({:.3f} J) and integrated power ({:.3f} J) disagree "
-            "by {:+.1f}% (more than {:.0f}%)",
-            r.info.id, r.energy_j, cross, *r.disagreement_pct, kCrossCheckTolerancePct));
+        warnings.push_back(make_warning(
+            warning_code::kCrossCheck,
+            fmt::format("{}: energy counter ({:.3f} J) and integrated power ({:.3f} J) disagree "
+                        "by {:+.1f}% (more than {:.0f}%)",
+                        r.info.id, r.energy_j, cross, *r.disagreement_pct,
+                        kCrossCheckTolerancePct)));
     }
 }
 
-void health_warnings(const DomainResult& r, std::vector<std::string>& warnings) {
+void health_warnings(const DomainResult& r, std::vector<Warning>& warnings) {
     if (r.failed_reads > 0) {
-        warnings.push_back(
+        warnings.push_back(make_warning(
+            warning_code::kFailedReads,
             fmt::format("{}: {} failed reads: the trace has gaps (energy spans the readings that "
                         "succeeded)",
-                        r.info.id, r.failed_reads));
+                        r.info.id, r.failed_reads)));
     }
     if (r.health.resets > 0) {
-        warnings.push_back(
+        warnings.push_back(make_warning(
+            warning_code::kCounterReset,
             fmt::format("{}: energy counter went backwards {} time(s) (driver reload or counter "
                         "reset): its energy is a lower bound",
-                        r.info.id, r.health.resets));
+                        r.info.id, r.health.resets)));
     }
 }
 
 // A GPU that stayed idle through the run is most often one the workload was not given.
-void idle_gpu_warning(const GpuResult& gpu, std::vector<std::string>& warnings) {
+void idle_gpu_warning(const GpuResult& gpu, std::vector<Warning>& warnings) {
     if (gpu.mean_utilisation_pct && *gpu.mean_utilisation_pct < kIdleGpuMeanPct &&
         gpu.max_utilisation_pct.value_or(0) < kIdleGpuMaxPct) {
-        warnings.push_back(fmt::format(
-            "GPU {} ({}): utilisation stayed near 0% (mean {:.1f}%, max {}%): the workload may not "
-            "be using the GPU (check CUDA_VISIBLE_DEVICES, and --gpus for containers)",
-            gpu.index, gpu.name, *gpu.mean_utilisation_pct, gpu.max_utilisation_pct.value_or(0)));
+        warnings.push_back(make_warning(
+            warning_code::kGpuUnused,
+            fmt::format("GPU {} ({}): utilisation stayed near 0% (mean {:.1f}%, max {}%): the "
+                        "workload may not "
+                        "be using the GPU (check CUDA_VISIBLE_DEVICES, and --gpus for containers)",
+                        gpu.index, gpu.name, *gpu.mean_utilisation_pct,
+                        gpu.max_utilisation_pct.value_or(0))));
     }
 }
 
@@ -211,11 +220,13 @@ void note_estimate(const estimate::CpuEstimateSensor& sensor, MeasureResult& res
     const auto& m = sensor.model();
     result.estimate =
         EstimateModel{m.cpu_model, m.tdp_w, m.threads_per_package, m.watts_per_cpu(), m.source};
-    result.warnings.push_back(fmt::format(
-        "CPU energy is estimated, not measured: no CPU energy sensor is readable here; {:.3f} "
-        "CPU-seconds x {:.2f} W per busy CPU (TDP {:.0f} W from {}){}",
-        result.cpu_user_s + result.cpu_system_s, m.watts_per_cpu(), m.tdp_w, m.source,
-        m.source == "default" ? "; give --cpu-tdp W for a better estimate" : ""));
+    result.warnings.push_back(make_warning(
+        warning_code::kCpuEstimated,
+        fmt::format(
+            "CPU energy is estimated, not measured: no CPU energy sensor is readable here; {:.3f} "
+            "CPU-seconds x {:.2f} W per busy CPU (TDP {:.0f} W from {}){}",
+            result.cpu_user_s + result.cpu_system_s, m.watts_per_cpu(), m.tdp_w, m.source,
+            m.source == "default" ? "; give --cpu-tdp W for a better estimate" : "")));
 }
 
 // The slowest-updating domain: a run shorter than a few of its update periods is coarse.
@@ -281,33 +292,40 @@ void settle_estimate(const Sampler& sampler, MeasureResult& result) {
 // What concerns the run as a whole: CPU sensors that exist but cannot be read, a run too short for
 // the slowest domain, a sampler that fell behind, processes left running.
 void run_warnings(const SensorSet& set, const LongestUpdate& longest, const SamplerStats& stats,
-                  const process::ExitStatus& status, MeasureResult& result) {
+                  std::size_t orphans_alive, MeasureResult& result) {
     auto& warnings = result.warnings;
     for (const auto& b : set.backends) {
         for (const auto& why : b.skipped) {
             if (why.find("CVE-2020-8694") != std::string::npos) {
-                warnings.push_back("CPU energy sensors exist but are not readable: " + why);
+                warnings.push_back(
+                    make_warning(warning_code::kCpuSensorUnreadable,
+                                 "CPU energy sensors exist but are not readable: " + why));
             }
         }
     }
     if (longest.seconds > 0 && result.wall_s < kMinUpdatePeriods * longest.seconds) {
-        warnings.push_back(fmt::format(
-            "the run lasted {:.3f} s, less than {} update periods of {} ({:.0f} ms): its energy is "
-            "coarse; lengthen the run or repeat the work inside it",
-            result.wall_s, kMinUpdatePeriods, longest.id, longest.seconds * 1000));
+        warnings.push_back(make_warning(
+            warning_code::kShortRun,
+            fmt::format("the run lasted {:.3f} s, less than {} update periods of {} ({:.0f} ms): "
+                        "its energy is "
+                        "coarse; lengthen the run or repeat the work inside it",
+                        result.wall_s, kMinUpdatePeriods, longest.id, longest.seconds * 1000)));
     }
     if (result.late_ticks > 0) {
-        warnings.push_back(fmt::format(
-            "sampler: {} reads started more than one period late (up to {:.1f} ms): the machine "
-            "was overloaded or suspended",
-            result.late_ticks,
-            std::chrono::duration<double, std::milli>(stats.max_lateness).count()));
+        warnings.push_back(make_warning(
+            warning_code::kSamplerLate,
+            fmt::format("sampler: {} reads started more than one period late (up to {:.1f} ms): "
+                        "the machine "
+                        "was overloaded or suspended",
+                        result.late_ticks,
+                        std::chrono::duration<double, std::milli>(stats.max_lateness).count())));
     }
-    if (!status.orphans_alive.empty()) {
-        warnings.push_back(
+    if (orphans_alive > 0) {
+        warnings.push_back(make_warning(
+            warning_code::kLeftProcesses,
             fmt::format("{} process(es) started by the command were still running when it ended; "
                         "their energy after that is not included",
-                        status.orphans_alive.size()));
+                        orphans_alive)));
     }
 }
 
@@ -325,6 +343,18 @@ void settle_idle(IdleBaseline baseline, MeasureResult& result) {
 
 }  // namespace
 
+void complete_measurement(const SensorSet& set, const Sampler& sampler,
+                          const std::vector<double>& idle_power_w, std::size_t orphans_alive,
+                          MeasureResult& result) {
+    const auto stats = sampler.stats();
+    apply_sampler_stats(result, stats);
+    const LongestUpdate longest = add_domain_results(set.pointers(), sampler, idle_power_w, result);
+    settle_estimate(sampler, result);
+    run_warnings(set, longest, stats, orphans_alive, result);
+    result.edp_js = energy_delay_product(result.total_energy_j, result.wall_s);
+    result.ed2p_js2 = energy_delay_squared_product(result.total_energy_j, result.wall_s);
+}
+
 void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats) {
     result.samples = stats.trace_rows;
     result.polls = stats.ticks;
@@ -336,7 +366,7 @@ void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats) {
 }
 
 DomainResult domain_result(const Sensor& sensor, const DomainSamples& d,
-                           std::vector<std::string>& warnings) {
+                           std::vector<Warning>& warnings) {
     DomainResult r;
     r.info = sensor.info();
     r.health = sensor.health();
@@ -346,8 +376,10 @@ DomainResult domain_result(const Sensor& sensor, const DomainSamples& d,
         r.energy_j = span->energy_j;
         r.avg_power_w = span->avg_power_w;
     } else {
-        warnings.push_back(fmt::format(
-            "{}: no successful reading: its energy is unknown and reported as 0", r.info.id));
+        warnings.push_back(make_warning(
+            warning_code::kNoReading,
+            fmt::format("{}: no successful reading: its energy is unknown and reported as 0",
+                        r.info.id)));
     }
     if (d.peak_power) r.peak_power_w = d.peak_power->value();
     return r;
@@ -402,16 +434,9 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     result.wall_s = seconds_between(run.spawn_time, run.status.end_time);
     result.cpu_user_s = run.status.cpu_user_s;
     result.cpu_system_s = run.status.cpu_system_s;
-    const auto stats = sampler.stats();
-    apply_sampler_stats(result, stats);
-
-    if (trace_error) result.warnings.push_back(*trace_error);
-    const LongestUpdate longest = add_domain_results(sensors, sampler, idle.power_w, result);
-    settle_estimate(sampler, result);
-    run_warnings(set, longest, stats, run.status, result);
+    if (trace_error) result.warnings.push_back(make_warning(warning_code::kTrace, *trace_error));
+    complete_measurement(set, sampler, idle.power_w, run.status.orphans_alive.size(), result);
     if (idle.idle) settle_idle(std::move(idle), result);
-    result.edp_js = energy_delay_product(result.total_energy_j, result.wall_s);
-    result.ed2p_js2 = energy_delay_squared_product(result.total_energy_j, result.wall_s);
     return result;
 }
 

@@ -17,10 +17,10 @@
 namespace joulebench {
 
 struct MeasureOptions {
-    std::vector<std::string> command;               ///< argv, run directly (no shell)
-    std::chrono::milliseconds interval{100};        ///< trace interval (--interval)
+    std::vector<std::string> command;                  ///< argv, run directly (no shell)
+    std::chrono::milliseconds interval{100};           ///< trace interval (--interval)
     std::optional<std::filesystem::path> samples_csv;  ///< --samples
-    std::optional<double> idle_baseline_s;          ///< --idle-baseline SECONDS
+    std::optional<double> idle_baseline_s;             ///< --idle-baseline SECONDS
     /// Variables set for the command (CUDA_DEVICE_ORDER=PCI_BUS_ID is added when unset).
     std::vector<std::pair<std::string, std::string>> set_env;
 };
@@ -33,6 +33,16 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& sensors)
 // Building blocks shared by `measure` and the experiment runner, which samples concurrent runs
 // itself (it cannot use run_measurement's wait4(-1)) but reports them the same way.
 
+/// The measurement of a command from its sampler's readings, the same in `measure` and the
+/// runner: `result` holds the command, exit status, wall and CPU times (set first); this adds the
+/// sampler's statistics, every domain of `set` (energy, power, health, cross-check; idle power
+/// and net energy when `idle_power_w` has one per sensor), the GPUs' telemetry, the total with
+/// the CPU-time estimate settled from the CPU times, the warnings of all these and of the run as a
+/// whole (`orphans_alive`: processes the command left running), EDP and ED2P.
+void complete_measurement(const SensorSet& set, const Sampler& sampler,
+                          const std::vector<double>& idle_power_w, std::size_t orphans_alive,
+                          MeasureResult& result);
+
 /// Copies the sampler's counters (samples, polls, poll period, late ticks, monitoring CPU) into
 /// `result`; needs result.wall_s set first.
 void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats);
@@ -40,10 +50,9 @@ void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats);
 /// A domain's energy (last minus first reading), average and peak power, health and whether it
 /// counts in the total; a domain never read successfully gets 0 J and a warning in `warnings`.
 DomainResult domain_result(const Sensor& sensor, const DomainSamples& samples,
-                           std::vector<std::string>& warnings);
+                           std::vector<Warning>& warnings);
 
 /// A GPU's telemetry summary (utilisation, temperature, clock, throttle reasons, limit).
 GpuResult gpu_result(const SensorInfo& info, const GpuTelemetrySummary& telemetry);
-
 
 }  // namespace joulebench

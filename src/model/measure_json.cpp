@@ -81,18 +81,19 @@ json measure_to_json(const MeasureResult& r) {
     j["gpus"] = std::move(gpus);
     json caps = json::array();
     for (const auto& c : r.power_caps) {
-        caps.push_back({{"id", c.id},
-                        {"kind", c.kind},
-                        {"index", c.index},
-                        {"label", c.label},
-                        {"key", c.key},
-                        {"requested_w", c.requested_w},
-                        {"enforced_w", opt(c.enforced_w)},
-                        {"original_w", c.original_w},
-                        {"default_w", opt(c.default_w)},
-                        {"restored", c.restored},
-                        {"restore_error", c.restore_error.empty() ? json(nullptr) : json(c.restore_error)},
-                        {"throttled_by_cap", opt(c.throttled)}});
+        caps.push_back(
+            {{"id", c.id},
+             {"kind", c.kind},
+             {"index", c.index},
+             {"label", c.label},
+             {"key", c.key},
+             {"requested_w", c.requested_w},
+             {"enforced_w", opt(c.enforced_w)},
+             {"original_w", c.original_w},
+             {"default_w", opt(c.default_w)},
+             {"restored", c.restored},
+             {"restore_error", c.restore_error.empty() ? json(nullptr) : json(c.restore_error)},
+             {"throttled_by_cap", opt(c.throttled)}});
     }
     j["power_caps"] = std::move(caps);
     j["total_energy_j"] = r.total_energy_j;
@@ -122,7 +123,16 @@ json measure_to_json(const MeasureResult& r) {
     } else {
         j["estimate"] = nullptr;
     }
-    j["warnings"] = r.warnings;
+    // The texts as they always were, and beside them each one's code (warning_codes[i] is the
+    // code of warnings[i]), so that readers of the texts are not broken.
+    json texts = json::array();
+    json codes = json::array();
+    for (const auto& w : r.warnings) {
+        texts.push_back(w.text);
+        codes.push_back(w.code);
+    }
+    j["warnings"] = std::move(texts);
+    j["warning_codes"] = std::move(codes);
     j["samples"] = r.samples;
     j["polls"] = r.polls;
     j["interval_ms"] = r.interval_ms;
@@ -163,13 +173,15 @@ public:
     static const Json& object_at(const Json& object, const std::string& path,
                                  std::string_view key) {
         const Json& v = member(object, path, key);
-        if (!v.is_object()) fail(join(path, key), fmt::format("must be an object, not {}", type_of(v)));
+        if (!v.is_object())
+            fail(join(path, key), fmt::format("must be an object, not {}", type_of(v)));
         return v;
     }
 
     static const Json& array_at(const Json& object, const std::string& path, std::string_view key) {
         const Json& v = member(object, path, key);
-        if (!v.is_array()) fail(join(path, key), fmt::format("must be an array, not {}", type_of(v)));
+        if (!v.is_array())
+            fail(join(path, key), fmt::format("must be an array, not {}", type_of(v)));
         return v;
     }
 
@@ -191,7 +203,8 @@ public:
 
     static std::int64_t integer(const Json& v, const std::string& path, std::int64_t min,
                                 std::int64_t max) {
-        if (!v.is_number_integer()) fail(path, fmt::format("must be an integer, not {}", type_of(v)));
+        if (!v.is_number_integer())
+            fail(path, fmt::format("must be an integer, not {}", type_of(v)));
         if (v.is_number_unsigned() &&
             v.template get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
             fail(path, "is out of range");
@@ -219,15 +232,15 @@ public:
                                   std::string_view key) {
         const Json& v = member(object, path, key);
         if (!v.is_number_unsigned()) {
-            fail(join(path, key),
-                 fmt::format("must be a non-negative integer, not {}", v.dump()));
+            fail(join(path, key), fmt::format("must be a non-negative integer, not {}", v.dump()));
         }
         return v.template get<std::uint64_t>();
     }
 
     static bool boolean_at(const Json& object, const std::string& path, std::string_view key) {
         const Json& v = member(object, path, key);
-        if (!v.is_boolean()) fail(join(path, key), fmt::format("must be true or false, not {}", type_of(v)));
+        if (!v.is_boolean())
+            fail(join(path, key), fmt::format("must be true or false, not {}", type_of(v)));
         return v.template get<bool>();
     }
 
@@ -284,7 +297,8 @@ public:
             fail(join(path, "update_period_ms"), fmt::format("{} is out of range", update_ms));
         }
         d.info.update_period = std::chrono::microseconds(std::llround(update_ms * 1000.0));
-        if (const auto wrap = optional_number_at(o, path, "wrap_range_j")) d.info.wrap_range = Joules(*wrap);
+        if (const auto wrap = optional_number_at(o, path, "wrap_range_j"))
+            d.info.wrap_range = Joules(*wrap);
         d.cross_check_energy_j = optional_number_at(o, path, "cross_check_energy_j");
         d.disagreement_pct = optional_number_at(o, path, "disagreement_pct");
         if (o.contains("idle_power_w")) {
@@ -376,14 +390,16 @@ public:
         c.original_w = number_at(o, path, "original_w");
         c.default_w = optional_number_at(o, path, "default_w");
         c.restored = boolean_at(o, path, "restored");
-        if (!member(o, path, "restore_error").is_null()) c.restore_error = string_at(o, path, "restore_error");
+        if (!member(o, path, "restore_error").is_null())
+            c.restore_error = string_at(o, path, "restore_error");
         c.throttled = optional_boolean_at(o, path, "throttled_by_cap");
         return c;
     }
 
     static MeasureResult read(const Json& j) {
         const std::string root;
-        if (!j.is_object()) fail(root, fmt::format("the document must be an object, not {}", type_of(j)));
+        if (!j.is_object())
+            fail(root, fmt::format("the document must be an object, not {}", type_of(j)));
         const int schema = int_at(j, root, "schema_version");
         if (schema != kMeasureSchemaVersion) {
             fail("schema_version", fmt::format("{} is not the version this joulebench reads ({}): "
@@ -441,7 +457,20 @@ public:
             m.source = string_at(e, "estimate", "tdp_source");
             r.estimate = std::move(m);
         }
-        r.warnings = strings_at(j, root, "warnings");
+        const std::vector<std::string> texts = strings_at(j, root, "warnings");
+        // Documents written before warnings had codes: each text's code from its words.
+        std::vector<std::string> codes;
+        if (j.contains("warning_codes")) {
+            codes = strings_at(j, root, "warning_codes");
+            if (codes.size() != texts.size()) {
+                fail("warning_codes",
+                     fmt::format("{} codes for {} warnings", codes.size(), texts.size()));
+            }
+        }
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            r.warnings.push_back(
+                {codes.empty() ? std::string(legacy_warning_code(texts[i])) : codes[i], texts[i]});
+        }
         r.samples = count_at(j, root, "samples");
         r.polls = count_at(j, root, "polls");
         r.interval_ms = number_at(j, root, "interval_ms");

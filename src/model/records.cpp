@@ -34,13 +34,8 @@ std::optional<RunStatus> run_status_from_string(std::string_view text) {
 
 std::vector<Warning> run_warnings(const RunOutcome& outcome) {
     std::vector<Warning> out;
-    const auto add = [&](const std::string& text) {
-        out.push_back({std::string(legacy_warning_code(text)), text});
-    };
-    if (outcome.measure) {
-        for (const auto& w : outcome.measure->warnings) add(w);
-    }
-    for (const auto& w : outcome.warnings) add(w);
+    if (outcome.measure) out = outcome.measure->warnings;
+    out.insert(out.end(), outcome.warnings.begin(), outcome.warnings.end());
     return out;
 }
 

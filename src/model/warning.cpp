@@ -1,6 +1,7 @@
 #include "joulebench/warning.hpp"
 
 #include <array>
+#include <ostream>
 #include <utility>
 
 namespace joulebench {
@@ -9,19 +10,19 @@ namespace wc = warning_code;
 
 const std::vector<std::string_view>& warning_codes() {
     static const std::vector<std::string_view> kCodes = {
-        wc::kNoReading,     wc::kFailedReads,    wc::kCounterReset, wc::kCrossCheck,
-        wc::kShortRun,      wc::kGpuUnused,      wc::kCpuEstimated, wc::kCpuSensorUnreadable,
-        wc::kCpuAttributed, wc::kCpuShared,      wc::kSamplerLate,  wc::kSamplerThread,
-        wc::kTrace,         wc::kLeftProcesses,  wc::kRestNotIdle,  wc::kCapNotSet,
-        wc::kCapNotRestored, wc::kNoMeasurement, wc::kNoMetrics,    wc::kContainer,
-        wc::kSsh,           wc::kOther};
+        wc::kNoReading,      wc::kFailedReads,   wc::kCounterReset,  wc::kCrossCheck,
+        wc::kShortRun,       wc::kGpuUnused,     wc::kCpuEstimated,  wc::kCpuSensorUnreadable,
+        wc::kCpuAttributed,  wc::kCpuShared,     wc::kSamplerLate,   wc::kSamplerThread,
+        wc::kTrace,          wc::kLeftProcesses, wc::kRestNotIdle,   wc::kCapNotSet,
+        wc::kCapNotRestored, wc::kCapNotice,     wc::kNoMeasurement, wc::kNoMetrics,
+        wc::kContainer,      wc::kSsh,           wc::kOther};
     return kCodes;
 }
 
 std::string_view legacy_warning_code(std::string_view text) {
     // The words each kind of warning has used since joulebench 0.1.0, most specific first (an
     // ssh warning about the trace is a trace warning; one about a cap is a cap warning).
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kWords = {{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 28> kWords = {{
         {": attributed: ", wc::kCpuAttributed},
         {": shared: ", wc::kCpuShared},
         {"CPU energy is estimated", wc::kCpuEstimated},
@@ -39,6 +40,8 @@ std::string_view legacy_warning_code(std::string_view text) {
         {"its power cap could not be set", wc::kCapNotSet},
         {"caps: restore ", wc::kCapNotRestored},
         {"was NOT restored", wc::kCapNotRestored},
+        {"persistence mode is off", wc::kCapNotice},
+        {"power limiting is disabled", wc::kCapNotice},
         {"no measurement came back", wc::kNoMeasurement},
         {"metrics: the workload printed no JSON", wc::kNoMetrics},
         {"store: write trace of run", wc::kTrace},
@@ -57,6 +60,10 @@ std::string_view legacy_warning_code(std::string_view text) {
         if (text.substr(0, engine.size()) == engine) return wc::kContainer;
     }
     return wc::kOther;
+}
+
+std::ostream& operator<<(std::ostream& out, const Warning& warning) {
+    return out << '[' << warning.code << "] " << warning.text;
 }
 
 std::vector<std::string> warning_texts(const std::vector<Warning>& warnings) {

@@ -87,6 +87,7 @@ std::string warnings_box(const ReportModel& m) {
         total);
     for (const auto& w : m.warnings) {
         s += "<li><span class=\"source\">" + esc(w.source) + "</span>";
+        if (!w.code.empty()) s += "<code class=\"code\">" + esc(w.code) + "</code> ";
         s += w.count > 1 ? fmt::format("<span class=\"count\">&times;{}</span> ", w.count)
                          : std::string("<span class=\"count\"></span> ");
         s += esc(w.text) + "</li>";

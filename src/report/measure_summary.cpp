@@ -33,28 +33,35 @@ std::string measure_summary(const MeasureResult& r) {
     std::string out;
     auto o = std::back_inserter(out);
     fmt::format_to(o, "  Wall time:     {}", format_duration(r.wall_s));
-    fmt::format_to(o, "   (CPU {} user, {} system)\n", format_duration(r.cpu_user_s), format_duration(r.cpu_system_s));
+    fmt::format_to(o, "   (CPU {} user, {} system)\n", format_duration(r.cpu_user_s),
+                   format_duration(r.cpu_system_s));
     if (r.signal) {
-        fmt::format_to(o, "  Exit:          killed by signal {} (status {})\n", *r.signal, r.exit_code);
+        fmt::format_to(o, "  Exit:          killed by signal {} (status {})\n", *r.signal,
+                       r.exit_code);
     } else {
         fmt::format_to(o, "  Exit status:   {}\n", r.exit_code);
     }
     if (!r.domains.empty()) {
-        fmt::format_to(o, "  {:<16} {:>13} {:>11} {:>11}  {}\n", "Domain", "Energy", "Avg power", "Peak power", "Method");
+        fmt::format_to(o, "  {:<16} {:>13} {:>11} {:>11}  {}\n", "Domain", "Energy", "Avg power",
+                       "Peak power", "Method");
     }
     for (const auto& d : r.domains) {
         std::string method(to_string(d.info.method));
         if (!d.counts_in_total) method += ", not in total";
-        if (d.health.wraps > 0) method += fmt::format(", {} wrap{}", d.health.wraps, d.health.wraps == 1 ? "" : "s");
-        fmt::format_to(o, "  {:<16} {:>13} {:>11} {:>11}  {}\n", d.info.id, format_energy(d.energy_j),
-                       format_power(d.avg_power_w), d.peak_power_w ? format_power(*d.peak_power_w) : std::string("-"), method);
+        if (d.health.wraps > 0)
+            method += fmt::format(", {} wrap{}", d.health.wraps, d.health.wraps == 1 ? "" : "s");
+        fmt::format_to(o, "  {:<16} {:>13} {:>11} {:>11}  {}\n", d.info.id,
+                       format_energy(d.energy_j), format_power(d.avg_power_w),
+                       d.peak_power_w ? format_power(*d.peak_power_w) : std::string("-"), method);
     }
     for (const auto& g : r.gpus) {
-        fmt::format_to(o, "  GPU {} {}: utilisation {} mean, {} max; {} max",
-                       g.index, g.name,
-                       g.mean_utilisation_pct ? fmt::format("{:.0f}%", *g.mean_utilisation_pct) : std::string("n/a"),
-                       g.max_utilisation_pct ? fmt::format("{}%", *g.max_utilisation_pct) : std::string("n/a"),
-                       g.max_temperature_c ? fmt::format("{:.0f} °C", *g.max_temperature_c) : std::string("temperature n/a"));
+        fmt::format_to(
+            o, "  GPU {} {}: utilisation {} mean, {} max; {} max", g.index, g.name,
+            g.mean_utilisation_pct ? fmt::format("{:.0f}%", *g.mean_utilisation_pct)
+                                   : std::string("n/a"),
+            g.max_utilisation_pct ? fmt::format("{}%", *g.max_utilisation_pct) : std::string("n/a"),
+            g.max_temperature_c ? fmt::format("{:.0f} °C", *g.max_temperature_c)
+                                : std::string("temperature n/a"));
         if (g.enforced_limit_w) fmt::format_to(o, "; limit {}", format_power(*g.enforced_limit_w));
         if (!g.throttle_reasons.empty()) {
             std::string reasons;
@@ -64,11 +71,14 @@ std::string measure_summary(const MeasureResult& r) {
         out += '\n';
     }
     for (const auto& c : r.power_caps) {
-        fmt::format_to(o, "  Power cap:     {}: {} requested, {} enforced; original {}, {}", c.label,
-                       format_power(c.requested_w), c.enforced_w ? format_power(*c.enforced_w) : std::string("n/a"),
+        fmt::format_to(o, "  Power cap:     {}: {} requested, {} enforced; original {}, {}",
+                       c.label, format_power(c.requested_w),
+                       c.enforced_w ? format_power(*c.enforced_w) : std::string("n/a"),
                        format_power(c.original_w), c.restored ? "restored" : "NOT restored");
         if (c.throttled) {
-            fmt::format_to(o, "; {}", *c.throttled ? "throttled by the cap (sw_power_cap)" : "not throttled by the cap");
+            fmt::format_to(
+                o, "; {}",
+                *c.throttled ? "throttled by the cap (sw_power_cap)" : "not throttled by the cap");
         }
         out += '\n';
     }
@@ -80,9 +90,11 @@ std::string measure_summary(const MeasureResult& r) {
                        format_energy(r.idle->energy_j), format_energy(r.idle->net_energy_j));
     }
     fmt::format_to(o, "  EDP:           {:.4g} J·s     ED2P: {:.4g} J·s²\n", r.edp_js, r.ed2p_js2);
-    fmt::format_to(o, "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms); monitoring used {:.4f}% of a core\n",
+    fmt::format_to(o,
+                   "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms); monitoring "
+                   "used {:.4f}% of a core\n",
                    r.samples, r.interval_ms, r.poll_interval_ms, r.monitor_overhead_pct);
-    for (const auto& w : r.warnings) fmt::format_to(o, "  warning: {}\n", w);
+    for (const auto& w : r.warnings) fmt::format_to(o, "  warning: {}\n", w.text);
     return out;
 }
 

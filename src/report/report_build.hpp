@@ -38,9 +38,11 @@ struct CapScheme {
     const ReportModel& m, const std::vector<std::string>& workloads, const CapScheme& scheme);
 
 /// Appends to m.warnings: the plan's warnings (`spec` unset: none), the runs' warnings
-/// aggregated by kind, the runs that did not finish (at most options.max_failed_listed one by
-/// one), the runs not run yet, and the analyses' warnings (each text once).
+/// (`run_warnings`, Store::warnings()) aggregated by code, the runs that did not finish (at most
+/// options.max_failed_listed one by one), the runs not run yet, and the analyses' warnings (each
+/// text once).
 void add_warnings(ReportModel& m, const std::vector<RunRecord>& runs,
+                  const std::vector<std::pair<std::string, Warning>>& run_warnings,
                   const std::optional<ExperimentSpec>& spec, const CapScheme& scheme,
                   const ReportOptions& options);
 

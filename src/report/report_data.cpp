@@ -217,7 +217,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     analyse(m, runs, experiment, options, err);
     m.runs = run_points(runs, scheme);
     m.workloads = workload_reports(m, workloads.names(), scheme);
-    add_warnings(m, runs, spec, scheme, options);
+    add_warnings(m, runs, store.warnings(), spec, scheme, options);
     m.trace = build_trace(store, runs, m.runs, options, err);
     if (!m.trace.note.empty() && m.trace.points.empty()) {
         m.warnings.push_back(WarningEntry{"report", "power over time: " + m.trace.note, 1});

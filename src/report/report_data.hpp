@@ -135,6 +135,7 @@ struct WarningEntry {
     std::string source;  ///< "plan", "runs", "failed run", "analysis", "report"
     std::string text;    ///< for aggregated run warnings: one example
     std::size_t count = 1;
+    std::string code{};  ///< run warnings: their code (joulebench/warning.hpp); "" for the rest
 };
 
 struct ReportModel {

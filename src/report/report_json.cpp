@@ -98,7 +98,8 @@ nlohmann::json to_json(const ReportModel& m) {
     j["trace"] = std::move(tr);
     j["warnings"] = nlohmann::json::array();
     for (const auto& w : m.warnings) {
-        j["warnings"].push_back({{"source", w.source}, {"text", w.text}, {"count", w.count}});
+        j["warnings"].push_back(
+            {{"source", w.source}, {"code", w.code}, {"text", w.text}, {"count", w.count}});
     }
     return j;
 }

@@ -1,4 +1,4 @@
-// The warnings box of the report: the plan's warnings, the runs' warnings aggregated by kind, the
+// The warnings box of the report: the plan's warnings, the runs' warnings aggregated by code, the
 // runs that did not finish, and the warnings of the `analyze DB` analyses.
 
 #include <fmt/core.h>
@@ -19,62 +19,39 @@ namespace {
 // A failed run's stderr shows its last line, at most this long.
 constexpr std::size_t kMaxTailChars = 200;
 
-// A run warning with its numbers replaced by '#', so that "took 12.3 s" and "took 14 s" count as
-// one kind. Digits glued to a name ("gpu0", "package1") are kept: they name a device.
-std::string warning_kind(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size();) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        const bool glued = i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
-                                     text[i - 1] == '_' || text[i - 1] == '-');
-        if (std::isdigit(c) && !glued) {
-            while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                                       (text[i] == '.' && i + 1 < text.size() &&
-                                        std::isdigit(static_cast<unsigned char>(text[i + 1]))))) {
-                ++i;
-            }
-            out += '#';
-            continue;
-        }
-        out += text[i];
-        ++i;
-    }
-    return out;
-}
-
 std::string plural(std::size_t n, const std::string& word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
-// Identical texts are counted once; texts that differ only in their numbers are one kind, shown
-// with an example.
-void add_run_warnings(ReportModel& m, const std::vector<RunRecord>& runs) {
-    std::vector<std::string> kinds;
-    std::map<std::string, std::pair<std::string, std::size_t>> seen;  // kind -> example, n
-    std::map<std::string, bool> varies;
-    for (const auto& r : runs) {
-        if (r.warnings_json.empty()) continue;
-        const auto j = nlohmann::json::parse(r.warnings_json, nullptr, false);
-        if (!j.is_array()) continue;
-        for (const auto& w : j) {
-            if (!w.is_string()) continue;
-            const std::string text = w.get<std::string>();
-            const std::string kind = warning_kind(text);
-            auto it = seen.find(kind);
-            if (it == seen.end()) {
-                kinds.push_back(kind);
-                seen.emplace(kind, std::make_pair(text, std::size_t{1}));
-            } else {
-                ++it->second.second;
-                if (it->second.first != text) varies[kind] = true;
-            }
+// One line per warning code (in order of first appearance, runs in plan order): how many warnings
+// have it, and an example text; when the texts differ (other devices, other numbers), how many.
+void add_run_warnings(ReportModel& m,
+                      const std::vector<std::pair<std::string, Warning>>& warnings) {
+    struct Kind {
+        std::string example;
+        std::size_t count = 0;
+        std::set<std::string> texts;
+    };
+    std::vector<std::string> codes;
+    std::map<std::string, Kind> kinds;
+    for (const auto& [run_id, w] : warnings) {
+        auto [it, added] = kinds.try_emplace(w.code);
+        if (added) {
+            codes.push_back(w.code);
+            it->second.example = w.text;
         }
+        ++it->second.count;
+        it->second.texts.insert(w.text);
     }
-    for (const auto& k : kinds) {
-        const auto& [example, n] = seen.at(k);
-        m.warnings.push_back(WarningEntry{
-            "runs", varies.count(k) != 0 ? k + " (e.g. \"" + example + "\")" : example, n});
+    for (const auto& code : codes) {
+        const Kind& k = kinds.at(code);
+        const std::size_t others = k.texts.size() - 1;
+        m.warnings.push_back(
+            WarningEntry{"runs",
+                         others == 0 ? k.example
+                                     : fmt::format("{} (and {} other text{} of this kind)",
+                                                   k.example, others, others == 1 ? "" : "s"),
+                         k.count, code});
     }
 }
 
@@ -132,6 +109,7 @@ void add_unfinished_runs(ReportModel& m, const std::vector<RunRecord>& runs,
 }  // namespace
 
 void add_warnings(ReportModel& m, const std::vector<RunRecord>& runs,
+                  const std::vector<std::pair<std::string, Warning>>& run_warnings,
                   const std::optional<ExperimentSpec>& spec, const CapScheme& scheme,
                   const ReportOptions& options) {
     if (spec) {
@@ -143,7 +121,7 @@ void add_warnings(ReportModel& m, const std::vector<RunRecord>& runs,
             m.warnings.push_back(WarningEntry{"plan", e.what(), 1});
         }
     }
-    add_run_warnings(m, runs);
+    add_run_warnings(m, run_warnings);
     add_unfinished_runs(m, runs, scheme, options);
     // The analyses of the three metrics share most warnings (excluded runs, cap tables).
     std::set<std::string> seen;

@@ -22,9 +22,11 @@ std::string table(const Table& t, TableFormat f) {
 
 Table warnings_table(const ReportModel& m) {
     // The heading names it already; the warning column holds long text.
-    Table t{.headers = {"source", "count", "warning"},
-            .align = {Align::kAuto, Align::kAuto, Align::kWrap}};
-    for (const auto& w : m.warnings) t.rows.push_back({w.source, std::to_string(w.count), w.text});
+    Table t{.headers = {"source", "code", "count", "warning"},
+            .align = {Align::kAuto, Align::kLeft, Align::kAuto, Align::kWrap}};
+    for (const auto& w : m.warnings) {
+        t.rows.push_back({w.source, w.code, std::to_string(w.count), w.text});
+    }
     return t;
 }
 

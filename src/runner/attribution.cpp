@@ -53,10 +53,11 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
         if (!machine_wide) continue;
         if (!share) {
             d.sharing = Sharing::kShared;
-            m.warnings.push_back(
+            m.warnings.push_back(make_warning(
+                warning_code::kCpuShared,
                 fmt::format("{}: shared: other runs ran at the same time and the CPU time share is "
                             "unknown, so this {:.3f} J includes theirs",
-                            d.info.id, d.energy_j));
+                            d.info.id, d.energy_j)));
             continue;
         }
         const double measured = d.energy_j;
@@ -67,11 +68,12 @@ void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
         d.avg_power_w *= *share;
         if (d.peak_power_w) *d.peak_power_w *= *share;
         if (d.counts_in_total) m.total_energy_j -= measured - d.energy_j;
-        m.warnings.push_back(fmt::format(
-            "{}: attributed: {:.3f} J of the {:.3f} J measured while other runs overlapped, by "
-            "this "
-            "run's share of the machine's busy CPU time ({:.3f} of {:.3f} CPU-s, {:.1f}%)",
-            d.info.id, d.energy_j, measured, run_cpu_s, *busy_s, *share * 100.0));
+        m.warnings.push_back(make_warning(
+            warning_code::kCpuAttributed,
+            fmt::format("{}: attributed: {:.3f} J of the {:.3f} J measured while other runs "
+                        "overlapped, by this run's share of the machine's busy CPU time ({:.3f} "
+                        "of {:.3f} CPU-s, {:.1f}%)",
+                        d.info.id, d.energy_j, measured, run_cpu_s, *busy_s, *share * 100.0)));
     }
     m.edp_js = energy_delay_product(m.total_energy_j, m.wall_s);
     m.ed2p_js2 = energy_delay_squared_product(m.total_energy_j, m.wall_s);

@@ -49,7 +49,8 @@ void conclude(const InstanceResult& ir, bool overlapped, std::optional<double> b
         // A remote measurement that did not come back (connection lost, killed).
         outcome.exit_code = ir.exit_code;
         outcome.started_at = ir.started_at;
-        outcome.warnings.push_back("no measurement came back from the environment");
+        outcome.warnings.push_back(make_warning(warning_code::kNoMeasurement,
+                                                "no measurement came back from the environment"));
     }
     switch (ir.end) {
         case InstanceResult::End::kTimedOut:
@@ -74,7 +75,9 @@ void conclude(const InstanceResult& ir, bool overlapped, std::optional<double> b
         // Reading the tail bounds memory for chatty workloads; the metrics line is last.
         outcome.metrics_json = last_json_object_line(file_tail(inst.stdout_file, 1U << 20));
         if (outcome.metrics_json.empty() && outcome.status == RunStatus::kDone) {
-            outcome.warnings.push_back("metrics: the workload printed no JSON object line on stdout");
+            outcome.warnings.push_back(
+                make_warning(warning_code::kNoMetrics,
+                             "metrics: the workload printed no JSON object line on stdout"));
         }
     }
 }
@@ -161,8 +164,8 @@ environments::WorkloadInstance RunExecutor::instance(const Slot& slot, const Run
 }
 
 RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Environment& env,
-                                                  environments::WorkloadInstance& inst,
-                                                  RunOutcome& outcome) {
+                                                   environments::WorkloadInstance& inst,
+                                                   RunOutcome& outcome) {
     InstanceRun out;
     const bool remote = env.measures_itself();
     const std::vector<Sensor*> sensors = slot.sensors.pointers();
@@ -206,10 +209,10 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
         if (busy_before && busy_after) out.busy_cpu_s = *busy_after - *busy_before;
         if (out.result.end != InstanceResult::End::kNotStarted) {
             out.result.measured =
-                measurement_of(inst, out.result, sensors, sampler, m_ctx.options.interval);
+                measurement_of(inst, out.result, slot.sensors, sampler, m_ctx.options.interval);
         }
     }
-    std::vector<std::string> env_warnings;
+    std::vector<Warning> env_warnings;
     env.end_instance(inst, phases, env_warnings);
     outcome.phases = phases.results();
     for (auto& w : out.result.warnings) outcome.warnings.push_back(std::move(w));
@@ -228,7 +231,8 @@ void RunExecutor::restore_caps(Caps& caps, RunOutcome& outcome) {
             m_caps_ok = false;
         }
         outcome.warnings.push_back(
-            fmt::format("caps: restore {}: {}", o.device.label, o.restore_error));
+            make_warning(warning_code::kCapNotRestored,
+                         fmt::format("caps: restore {}: {}", o.device.label, o.restore_error)));
         m_ctx.progress.message(
             fmt::format("error: caps: restore {}: {}", o.device.label, o.restore_error));
     }
@@ -291,13 +295,16 @@ void RunExecutor::execute(Slot& slot, const RunSpec& run, bool first_on_slot) {
         caps.clear();  // ScopedCap restored what it set before throwing; the rest now
         outcome.status = RunStatus::kFailed;
         outcome.stderr_tail = cap_error;
-        outcome.warnings.push_back("the workload did not run: its power cap could not be set: " +
-                                   cap_error);
+        outcome.warnings.push_back(
+            make_warning(warning_code::kCapNotSet,
+                         "the workload did not run: its power cap could not be set: " + cap_error));
         detail = cap_error;
     } else {
         const InstanceRun ran = run_instance(slot, env, inst, outcome);
         restore_caps(caps, outcome);
-        if (ran.trace_error) outcome.warnings.push_back(*ran.trace_error);
+        if (ran.trace_error) {
+            outcome.warnings.push_back(make_warning(warning_code::kTrace, *ran.trace_error));
+        }
         conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, detail);
         add_last_stderr_line(outcome, detail);
     }

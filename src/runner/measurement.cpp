@@ -7,7 +7,6 @@
 
 #include "joulebench/units.hpp"
 #include "measure/measure.hpp"
-#include "sensors/estimate/cpu_estimate.hpp"
 
 namespace joulebench::runner {
 
@@ -43,7 +42,7 @@ void PhaseSampler::phase(std::string_view name, const std::function<void()>& bod
             sampler->stop();
             double energy = 0.0;
             bool measured = true;
-            std::vector<std::string> ignored;
+            std::vector<Warning> ignored;
             for (std::size_t i = 0; i < m_sensors.size(); ++i) {
                 const DomainResult d = domain_result(*m_sensors[i], sampler->domains()[i], ignored);
                 if (!d.counts_in_total) continue;
@@ -64,9 +63,8 @@ void PhaseSampler::phase(std::string_view name, const std::function<void()>& bod
 }
 
 MeasureResult measurement_of(const environments::WorkloadInstance& inst,
-                             const environments::InstanceResult& ir,
-                             const std::vector<Sensor*>& sensors, const Sampler& sampler,
-                             std::chrono::milliseconds interval) {
+                             const environments::InstanceResult& ir, const SensorSet& sensors,
+                             const Sampler& sampler, std::chrono::milliseconds interval) {
     MeasureResult m;
     m.command = inst.command;
     m.exit_code = ir.exit_code;
@@ -76,47 +74,13 @@ MeasureResult measurement_of(const environments::WorkloadInstance& inst,
     m.cpu_user_s = ir.cpu_user_s;
     m.cpu_system_s = ir.cpu_system_s;
     m.interval_ms = static_cast<double>(interval.count());
-    apply_sampler_stats(m, sampler.stats());
-    for (std::size_t i = 0; i < sensors.size(); ++i) {
-        Sensor* s = sensors[i];
-        DomainResult r = domain_result(*s, sampler.domains()[i], m.warnings);
-        if (r.failed_reads > 0) {
-            m.warnings.push_back(
-                fmt::format("{}: {} failed reads: the trace has gaps", r.info.id, r.failed_reads));
-        }
-        if (r.health.resets > 0) {
-            m.warnings.push_back(fmt::format(
-                "{}: energy counter went backwards {} time(s): its energy is a lower bound",
-                r.info.id, r.health.resets));
-        }
-        if (auto* est = dynamic_cast<estimate::CpuEstimateSensor*>(s)) {
-            // The exact CPU time of this run's reaped tree: attributed to this run alone.
-            const auto& model = est->model();
-            const double exact = (m.cpu_user_s + m.cpu_system_s) * model.watts_per_cpu();
-            r.energy_j = std::max(r.energy_j, exact);
-            m.estimate = EstimateModel{model.cpu_model, model.tdp_w, model.threads_per_package,
-                                       model.watts_per_cpu(), model.source};
-            m.warnings.push_back("CPU energy is estimated from this run's CPU time, not measured");
-        }
-        if (r.counts_in_total) {
-            m.total_energy_j += r.energy_j;
-            if (r.info.kind == DomainKind::kEstimatedCpu) m.total_includes_estimate = true;
-        }
-        if (r.info.kind == DomainKind::kGpu) {
-            m.gpus.push_back(gpu_result(r.info, sampler.gpus()[i]));
-        }
-        m.domains.push_back(std::move(r));
-    }
-    if (m.late_ticks > 0) {
-        m.warnings.push_back(
-            fmt::format("sampler: {} reads started more than one period late", m.late_ticks));
-    }
+    // The environment killed what the workload left (it counts no orphans, it ends them).
+    complete_measurement(sensors, sampler, {}, 0, m);
     if (ir.left_processes) {
-        m.warnings.push_back(
-            "processes the workload started were still running when it ended; they were killed");
+        m.warnings.push_back(make_warning(
+            warning_code::kLeftProcesses,
+            "processes the workload started were still running when it ended; they were killed"));
     }
-    m.edp_js = energy_delay_product(m.total_energy_j, m.wall_s);
-    m.ed2p_js2 = energy_delay_squared_product(m.total_energy_j, m.wall_s);
     return m;
 }
 

@@ -13,16 +13,16 @@
 #include "joulebench/records.hpp"
 #include "measure/sampler.hpp"
 #include "sensors/estimate/process_tree.hpp"
+#include "sensors/registry.hpp"
 
 namespace joulebench::runner {
 
-/// The measurement of one instance from its sampler, without the parts that need the measured
-/// command to be joulebench's only child (run_measurement's wait4(-1)): the domains and their
-/// warnings, the CPU-time estimate of this run's own tree, the total, EDP and ED2P.
+/// The measurement of one instance from its sampler, by measure's own complete_measurement (the
+/// same domains, estimate, totals and warnings as `joulebench measure`), from the times and CPU
+/// times the environment reported.
 [[nodiscard]] MeasureResult measurement_of(const environments::WorkloadInstance& instance,
                                            const environments::InstanceResult& result,
-                                           const std::vector<Sensor*>& sensors,
-                                           const Sampler& sampler,
+                                           const SensorSet& sensors, const Sampler& sampler,
                                            std::chrono::milliseconds interval);
 
 /// Forwards the workload's pid to the CPU-time estimate, when the slot uses it (clock not null).

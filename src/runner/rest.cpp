@@ -28,8 +28,7 @@ void interruptible_wait(std::chrono::milliseconds duration, const std::atomic<bo
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-std::pair<double, std::optional<double>> observe_idle(Slot& slot,
-                                                      std::chrono::milliseconds window,
+std::pair<double, std::optional<double>> observe_idle(Slot& slot, std::chrono::milliseconds window,
                                                       const std::atomic<bool>& stop) {
     std::vector<std::optional<EnergySample>> first;
     for (auto& s : slot.sensors.sensors)
@@ -63,15 +62,18 @@ void rest_before_run(Slot& slot, const RestSpec& rest, std::chrono::milliseconds
     // At least one look, however short the timeout.
     do {
         std::tie(power, temp) = observe_idle(slot, std::chrono::milliseconds(500), stop);
-        const bool power_ok = power <= *slot.idle_power_w * kBaselinePowerRatio + kBaselinePowerSlackW;
+        const bool power_ok =
+            power <= *slot.idle_power_w * kBaselinePowerRatio + kBaselinePowerSlackW;
         const bool temp_ok =
             !temp || !slot.idle_temp_c || *temp <= *slot.idle_temp_c + kBaselineTempSlackC;
         if (power_ok && temp_ok) return;
     } while (!stop.load() && Clock::now() < until);
     if (stop.load()) return;
-    slot.pending_warnings.push_back(fmt::format(
-        "rest: not back near the idle baseline after {} ({:.1f} W, idle {:.1f} W): started anyway",
-        format_duration_ms(baseline_timeout), power, *slot.idle_power_w));
+    slot.pending_warnings.push_back(make_warning(
+        warning_code::kRestNotIdle,
+        fmt::format("rest: not back near the idle baseline after {} ({:.1f} W, idle {:.1f} W): "
+                    "started anyway",
+                    format_duration_ms(baseline_timeout), power, *slot.idle_power_w)));
 }
 
 }  // namespace joulebench::runner

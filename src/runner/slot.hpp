@@ -16,10 +16,10 @@ struct Slot {
     std::size_t number = 0;  ///< 0-based, in slot order
     std::optional<int> gpu;  ///< the GPU index; unset without [gpus]
     SensorSet sensors;
-    std::vector<GpuDevice> cap_gpus;         ///< the GPUs a run's GPU cap applies to
-    std::optional<double> idle_power_w;      ///< rest = "baseline": measured before the first run
+    std::vector<GpuDevice> cap_gpus;     ///< the GPUs a run's GPU cap applies to
+    std::optional<double> idle_power_w;  ///< rest = "baseline": measured before the first run
     std::optional<double> idle_temp_c;
-    std::vector<std::string> pending_warnings;  ///< for the next run (its rest did not reach idle)
+    std::vector<Warning> pending_warnings;  ///< for the next run (its rest did not reach idle)
 };
 
 }  // namespace joulebench::runner

@@ -1,12 +1,11 @@
 // The runs of a store: planned, running, finished (with their domains), counted and read.
 
-#include "joulebench/store.hpp"
-
 #include <fmt/core.h>
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
+#include "joulebench/store.hpp"
 #include "joulebench/units.hpp"
 #include "model/measure_json.hpp"
 #include "store/store_internal.hpp"
@@ -123,7 +122,8 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
     }
     for (const char* sql :
          {"DELETE FROM trace_chunks WHERE run_id = ?", "DELETE FROM trace_columns WHERE run_id = ?",
-          "DELETE FROM run_domains WHERE run_id = ?", "DELETE FROM run_warnings WHERE run_id = ?"}) {
+          "DELETE FROM run_domains WHERE run_id = ?",
+          "DELETE FROM run_warnings WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, run_id);
         d.run();
@@ -369,6 +369,16 @@ std::vector<DomainRecord> Store::domains(std::string_view run_id) const {
     return out;
 }
 
+std::vector<std::pair<std::string, Warning>> Store::warnings() const {
+    std::lock_guard lock(m_mutex);
+    Statement q(m_db,
+                "SELECT w.run_id, w.code, w.text FROM run_warnings w JOIN runs r USING (run_id) "
+                "ORDER BY r.plan_index, r.run_id, w.position");
+    std::vector<std::pair<std::string, Warning>> out;
+    while (q.step()) out.push_back({q.text(0), Warning{q.text(1), q.text(2)}});
+    return out;
+}
+
 std::vector<Warning> Store::warnings(std::string_view run_id) const {
     std::lock_guard lock(m_mutex);
     Statement q(m_db, "SELECT code, text FROM run_warnings WHERE run_id = ? ORDER BY position");
@@ -377,6 +387,5 @@ std::vector<Warning> Store::warnings(std::string_view run_id) const {
     while (q.step()) out.push_back({q.text(0), q.text(1)});
     return out;
 }
-
 
 }  // namespace joulebench

@@ -153,7 +153,7 @@ protected:
     }
     // begin, execute, end: the whole life of one instance.
     InstanceResult run(environments::ContainerEnvironment& env, const WorkloadInstance& inst,
-                       RecordingPhases& phases, std::vector<std::string>& warnings) const {
+                       RecordingPhases& phases, std::vector<Warning>& warnings) const {
         env.begin_instance(inst, phases);
         InstanceResult r = env.execute(inst, nullptr);
         env.end_instance(inst, phases, warnings);
@@ -189,7 +189,7 @@ TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCg
                                 "while [ $i -lt 300000 ]; do i=$((i+1)); done; exit 3"},
                                "run1");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
     EXPECT_EQ(r.exit_code, 3);
@@ -226,7 +226,7 @@ TEST_P(ContainerEnvironmentTest, TheWorkloadStartsOnlyInExecuteNotWhenTheContain
     const auto r = env.execute(inst, nullptr);
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_TRUE(fs::exists(shared / "started"));
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     env.end_instance(inst, phases, warnings);
     EXPECT_TRUE(m_engine->containers().empty());
 }
@@ -236,7 +236,7 @@ TEST_P(ContainerEnvironmentTest, ACommandMissingFromTheImageIsNotStartedWith127)
     env.prepare();
     const auto inst = instance({"no-such-program", "x"}, "run3");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kNotStarted);
     EXPECT_EQ(r.exit_code, 127);
@@ -252,7 +252,7 @@ TEST_P(ContainerEnvironmentTest, TimeoutSendsTermToTheWorkload) {
     auto inst = instance({"sleep", "30"}, "run4");
     inst.timeout = std::chrono::milliseconds(300);
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kTimedOut);
     EXPECT_EQ(r.signal, SIGTERM);
@@ -267,7 +267,7 @@ TEST_P(ContainerEnvironmentTest, AWorkloadIgnoringTermIsKilledAfterTheGrace) {
     inst.timeout = std::chrono::milliseconds(300);
     inst.kill_grace = std::chrono::milliseconds(500);
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kTimedOut);
     EXPECT_EQ(r.exit_code, 128 + SIGKILL);
@@ -289,7 +289,7 @@ TEST_P(ContainerEnvironmentTest, TheStopFlagInterruptsTheRun) {
     });
     const auto r = env.execute(inst, nullptr);
     stopper.join();
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     env.end_instance(inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kInterrupted);
     EXPECT_EQ(r.exit_code, 128 + SIGTERM);
@@ -300,7 +300,7 @@ TEST_P(ContainerEnvironmentTest, ProcessesLeftByTheWorkloadAreKilledAndReported)
     env.prepare();
     const auto inst = instance({"sh", "-c", "sleep 100 & echo bg"}, "run7");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto before = std::chrono::steady_clock::now();
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kExited);
@@ -315,7 +315,7 @@ TEST_P(ContainerEnvironmentTest, AWorkloadKilledByASignalReportsIt) {
     env.prepare();
     const auto inst = instance({"sh", "-c", "kill -9 $$"}, "run8");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kExited);
     EXPECT_EQ(r.signal, SIGKILL);
@@ -329,7 +329,7 @@ TEST_P(ContainerEnvironmentTest, RunsAsAnotherUserOfTheContainer) {
     env.prepare();
     const auto inst = instance({"id", "-u"}, "run9");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
     EXPECT_EQ(r.exit_code, 0) << test::read_file(inst.stderr_file);
@@ -343,7 +343,7 @@ TEST_P(ContainerEnvironmentTest, UnderTheEnginesInitTheHelperIsNotPid1AndStillWo
     env.prepare();
     auto inst = instance({"sh", "-c", "echo $$ > /dev/null; sleep 100 & exit 5"}, "run11");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.end, InstanceResult::End::kExited) << r.start_error;
     EXPECT_EQ(r.exit_code, 5) << test::read_file(inst.stderr_file);
@@ -381,7 +381,7 @@ TEST_P(ContainerEnvironmentTest, TheImagesEntrypointRunsBeforeTheCommandAsDocker
               nlohmann::json({"/bin/echo", "from-entrypoint"}));
     const auto inst = instance({"and", "the command"}, "run10");
     RecordingPhases phases;
-    std::vector<std::string> warnings;
+    std::vector<Warning> warnings;
     const auto r = run(env, inst, phases, warnings);
     EXPECT_EQ(r.exit_code, 0) << test::read_file(inst.stderr_file);
     EXPECT_EQ(test::read_file(inst.stdout_file), "from-entrypoint and the command\n");

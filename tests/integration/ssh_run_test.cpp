@@ -16,13 +16,13 @@
 #include <sstream>
 #include <thread>
 
+#include "environments/ssh_environment.hpp"
 #include "fakes/fake_nvml_builder.hpp"
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/sshd_server.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
-#include "environments/ssh_environment.hpp"
 
 namespace joulebench::environments {
 namespace {
@@ -320,7 +320,7 @@ TEST_F(SshRun, AnUnreachableHostIsRefusedWithFileLineHostAndSshsMessage) {
     EXPECT_THAT(r.start_error, HasSubstr("connection failed"));
     EXPECT_THAT(r.start_error, HasSubstr("Connection refused"));
     ASSERT_FALSE(r.warnings.empty());
-    EXPECT_THAT(r.warnings.back(), HasSubstr("not a workload failure"));
+    EXPECT_THAT(r.warnings.back().text, HasSubstr("not a workload failure"));
     EXPECT_THAT(read_file(inst.stderr_file), HasSubstr("joulebench: ssh: connection failed"));
 }
 

@@ -20,7 +20,7 @@ DomainResult domain(const char* id, DomainKind kind, Sharing sharing) {
 TEST(CpuEnergyMarks, ComeFromTheEstimateFlagAndTheDomainsSharing) {
     MeasureResult m;
     m.domains = {domain("gpu0", DomainKind::kGpu, Sharing::kAlone)};
-    m.warnings = {"gpu0: energy counter reset once"};
+    m.warnings = {make_warning(warning_code::kCounterReset, "gpu0: energy counter reset once")};
     const auto none = cpu_energy_marks(m);
     EXPECT_FALSE(none.estimated || none.attributed || none.shared);
     EXPECT_EQ(describe(none), "");
@@ -46,7 +46,8 @@ TEST(CpuEnergyMarks, ComeFromTheEstimateFlagAndTheDomainsSharing) {
     EXPECT_EQ(describe(shared), "CPU estimated, shared");
     // Words in a warning (a workload's own message, or the runner's) are not the fact.
     MeasureResult words;
-    words.warnings = {"the data is shared between runs", "package0: shared: x"};
+    words.warnings = {make_warning(warning_code::kOther, "the data is shared between runs"),
+                      make_warning(warning_code::kCpuShared, "package0: shared: x")};
     EXPECT_FALSE(cpu_energy_marks(words).shared);
 }
 

@@ -2,11 +2,12 @@
 // to turn the remote `joulebench measure --json` document back into a MeasureResult), and a
 // malformed document is a clear error naming where it is wrong.
 
+#include "model/measure_json.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "joulebench/error.hpp"
-#include "model/measure_json.hpp"
 
 namespace joulebench {
 namespace {
@@ -57,6 +58,9 @@ MeasureResult fully_populated() {
     core.energy_j = 0.0;
     core.avg_power_w = 0.0;
     core.counts_in_total = false;
+    core.sharing = Sharing::kAttributed;
+    core.cpu_time_share = 0.375;
+    core.measured_energy_j = 0.0;
     r.domains.push_back(core);
 
     DomainResult est;
@@ -129,7 +133,8 @@ MeasureResult fully_populated() {
     idle.domain_power_w = {{"package0", 1.5}, {"gpu0", 55.5}};
     r.idle = idle;
     r.estimate = EstimateModel{"Intel(R) Xeon(R)", 205.0, 48, 4.27, "cpuinfo"};
-    r.warnings = {"gpu0: 3 failed reads", "ünïcode \"quoted\""};
+    r.warnings = {make_warning(warning_code::kFailedReads, "gpu0: 3 failed reads"),
+                  make_warning(warning_code::kOther, "ünïcode \"quoted\"")};
     r.samples = 124;
     r.polls = 620;
     r.interval_ms = 100.0;
@@ -163,6 +168,9 @@ void expect_same(const DomainResult& a, const DomainResult& b) {
     EXPECT_EQ(a.disagreement_pct, b.disagreement_pct);
     EXPECT_EQ(a.idle_power_w, b.idle_power_w);
     EXPECT_EQ(a.net_energy_j, b.net_energy_j);
+    EXPECT_EQ(a.sharing, b.sharing);
+    EXPECT_EQ(a.cpu_time_share, b.cpu_time_share);
+    EXPECT_EQ(a.measured_energy_j, b.measured_energy_j);
 }
 
 void expect_same(const MeasureResult& a, const MeasureResult& b) {
@@ -270,6 +278,31 @@ TEST(MeasureJson, MinimalResultRoundTrips) {
     EXPECT_FALSE(back.idle.has_value());
     EXPECT_FALSE(back.estimate.has_value());
     EXPECT_FALSE(back.signal.has_value());
+}
+
+TEST(MeasureJson, WarningTextsStayStringsWithTheirCodesBeside) {
+    const auto j = measure_to_json(fully_populated());
+    EXPECT_EQ(j["warnings"], ordered({"gpu0: 3 failed reads", "ünïcode \"quoted\""}));
+    EXPECT_EQ(j["warning_codes"], ordered({"failed-reads", "other"}));
+    // A document written before codes existed: each text's code from its words.
+    auto old = j;
+    old.erase("warning_codes");
+    old["warnings"] = {"package0: shared: other runs ran at the same time",
+                       "gpu0: 2 failed reads: x", "something new"};
+    const auto back = measure_from_json(old);
+    ASSERT_EQ(back.warnings.size(), 3U);
+    EXPECT_EQ(back.warnings[0].code, "cpu-shared");
+    EXPECT_EQ(back.warnings[1].code, "failed-reads");
+    EXPECT_EQ(back.warnings[2].code, "other");
+    // Codes that do not pair with the texts are an error, not a guess.
+    auto bad = j;
+    bad["warning_codes"] = {"failed-reads"};
+    try {
+        (void)measure_from_json(bad);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_THAT(std::string(e.what()), HasSubstr("warning_codes: 1 codes for 2 warnings"));
+    }
 }
 
 TEST(MeasureJson, NewerKeysAreIgnored) {

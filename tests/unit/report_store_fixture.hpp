@@ -37,7 +37,8 @@ inline std::string report_experiment(const ReportStoreOptions& o) {
                     o.order + "\"\n[[workload]]\nname = \"" + o.workload +
                     "\"\ncommand = [\"true\"]\n";
     const std::string bare = "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n";
-    const std::string docker = "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"img:1\"\n";
+    const std::string docker =
+        "[[environment]]\nname = \"docker\"\ntype = \"docker\"\nimage = \"img:1\"\n";
     s += o.docker_first ? docker + bare : bare + docker;
     if (o.capped) s += "[power_caps]\ngpu_w = [100, 200]\n";
     if (o.capped && o.cpu_caps) s += "cpu_w = [50, 60]\n";
@@ -127,8 +128,9 @@ inline Plan write_report_store(const std::filesystem::path& path,
         m.ed2p_js2 = m.edp_js * m.wall_s;
         m.domains[0].energy_j = 0.7 * m.total_energy_j;
         m.domains[1].energy_j = 0.3 * m.total_energy_j;
-        m.warnings = {"gpu0: short run",
-                      "sampler: " + std::to_string(r.repetition + 1) + " late ticks"};
+        m.warnings = {make_warning(warning_code::kShortRun, "gpu0: short run"),
+                      make_warning(warning_code::kSamplerLate,
+                                   "sampler: " + std::to_string(r.repetition + 1) + " late ticks")};
         IdleResult idle;
         idle.duration_s = 10.0;
         idle.power_w = 42.5;

@@ -10,6 +10,8 @@
 // started too. Each run adds `gpu_joules` to its slot's GPU counter and `package_joules` to the
 // machine's CPU package counter while it runs.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,8 +24,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "capping/cap_journal.hpp"
 #include "environments/environment.hpp"
@@ -181,7 +181,9 @@ public:
     FakeCapper(FakeMachine& machine, CapDeviceInfo info, CapRange range)
         : m_machine(machine), m_info(std::move(info)), m_range(range) {}
     [[nodiscard]] const CapDeviceInfo& info() const override { return m_info; }
-    [[nodiscard]] Watts current_limit() const override { return Watts(m_machine.limit(m_info.key)); }
+    [[nodiscard]] Watts current_limit() const override {
+        return Watts(m_machine.limit(m_info.key));
+    }
     [[nodiscard]] Watts enforced_limit() const override { return current_limit(); }
     [[nodiscard]] CapRange constraints() const override { return m_range; }
     [[nodiscard]] std::optional<Watts> default_limit() const noexcept override { return {}; }
@@ -209,9 +211,9 @@ public:
         }
         for (const int i : *indices) {
             if (i < 0 || i >= m_machine.gpus()) {
-                throw Error(ErrorCategory::kInvalidArgument,
-                            fmt::format("GPU {} does not exist: {} GPU(s) here", i,
-                                        m_machine.gpus()));
+                throw Error(
+                    ErrorCategory::kInvalidArgument,
+                    fmt::format("GPU {} does not exist: {} GPU(s) here", i, m_machine.gpus()));
             }
             out.push_back(device(i));
         }
@@ -241,7 +243,8 @@ public:
         info.name = "package-0";
         info.label = "CPU package 0";
         std::vector<std::unique_ptr<PowerCapper>> out;
-        out.push_back(std::make_unique<FakeCapper>(m_machine, info, CapRange{Watts(10), Watts(250)}));
+        out.push_back(
+            std::make_unique<FakeCapper>(m_machine, info, CapRange{Watts(10), Watts(250)}));
         return out;
     }
     [[nodiscard]] std::string cpu_cap_source() const override { return "(fake)"; }
@@ -286,7 +289,7 @@ public:
     }
     void end_instance(const environments::WorkloadInstance& inst,
                       environments::PhaseRecorder& phases,
-                      std::vector<std::string>&) noexcept override {
+                      std::vector<Warning>&) noexcept override {
         try {
             phases.phase("fake-stop", [&] { m_machine.log.add("end " + inst.run_id); });
         } catch (...) {
@@ -331,8 +334,8 @@ inline environments::InstanceResult FakeEnvironment::execute(
     }
     const int gpu_index = gpu == "-" ? 0 : std::stoi(gpu);
     const std::string key = FakeMachine::gpu_key(gpu_index);
-    const std::string cap = m_machine.gpus() > gpu_index
-                                ? fmt::format("{}", m_machine.limit(key)) : std::string("-");
+    const std::string cap =
+        m_machine.gpus() > gpu_index ? fmt::format("{}", m_machine.limit(key)) : std::string("-");
     environments::InstanceResult r;
     r.start_time = Clock::now();
     r.started_at = unix_now();

@@ -87,8 +87,9 @@ TEST_F(SshRunTest, NothingCameBackIsNotStartedWithSshsOwnMessage) {
     const InstanceResult timed_out = result_of("", "", end);
     EXPECT_EQ(timed_out.end, InstanceResult::End::kTimedOut);
     ASSERT_EQ(timed_out.warnings.size(), 1U);
-    EXPECT_THAT(timed_out.warnings[0], HasSubstr("no message (ssh exit status 255); the run was "
-                                                 "ended before the remote command started"));
+    EXPECT_THAT(timed_out.warnings[0].text,
+                HasSubstr("no message (ssh exit status 255); the run was "
+                          "ended before the remote command started"));
 }
 
 TEST_F(SshRunTest, AConnectionCutBeforeTheEndLineHasNoMeasurement) {
@@ -98,8 +99,9 @@ TEST_F(SshRunTest, AConnectionCutBeforeTheEndLineHasNoMeasurement) {
     EXPECT_EQ(r.exit_code, 255);
     EXPECT_FALSE(r.measured.has_value());
     ASSERT_EQ(r.warnings.size(), 1U);
-    EXPECT_THAT(r.warnings[0], HasSubstr("ended before the remote measurement came back (ssh exit "
-                                         "status 0): no measurement"));
+    EXPECT_THAT(r.warnings[0].text,
+                HasSubstr("ended before the remote measurement came back (ssh exit "
+                          "status 0): no measurement"));
     EXPECT_EQ(read_text(m_instance.stdout_file), "hello\n");
 }
 
@@ -131,7 +133,7 @@ TEST_F(SshRunTest, TheMeasurementIsTheRunsResult) {
     ASSERT_TRUE(r.measured.has_value());
     EXPECT_EQ(r.measured->command, std::vector<std::string>{"work"});
     ASSERT_EQ(r.warnings.size(), 1U);  // only the login shell's output
-    EXPECT_THAT(r.warnings[0], HasSubstr("printed 5 bytes before the command started"));
+    EXPECT_THAT(r.warnings[0].text, HasSubstr("printed 5 bytes before the command started"));
     EXPECT_EQ(read_text(m_instance.stdout_file), "out");
 }
 

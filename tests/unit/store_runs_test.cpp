@@ -137,7 +137,7 @@ TEST_F(StoreRuns, FinishRunRecordsEverything) {
     outcome.caps = {AppliedCap{"gpu0", 150.0, 149.5}};
     outcome.phases = {PhaseResult{"container-start", 0.8, 12.5},
                       PhaseResult{"container-stop", 0.2, std::nullopt}};
-    outcome.warnings = {"rest cut short"};
+    outcome.warnings = {make_warning(warning_code::kRestNotIdle, "rest cut short")};
     outcome.stderr_tail = "last line\n";
     outcome.metrics_json = R"({"images_per_s": 812.5})";
     store.finish_run(outcome);
@@ -442,7 +442,8 @@ TEST_F(StoreRuns, ExportSumsThePhasesOutsideTheRunAsStartUp) {
     Store store(path(), Store::Mode::kExisting);
     store.mark_running(run(0).run_id, std::nullopt, std::nullopt, 0.0);
     RunOutcome o = test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(1.0));
-    o.phases = {{"container-create", 0.25, 2.5}, {"container-start", 0.5, 4.0},
+    o.phases = {{"container-create", 0.25, 2.5},
+                {"container-start", 0.5, 4.0},
                 {"container-remove", 0.125, 1.0}};
     store.finish_run(o);
     store.mark_running(run(1).run_id, std::nullopt, std::nullopt, 0.0);

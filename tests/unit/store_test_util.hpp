@@ -70,7 +70,7 @@ inline MeasureResult example_measure(double started_at, double scale = 1.0) {
     m.total_energy_j = 140.0 * scale;
     m.edp_js = m.total_energy_j * m.wall_s;
     m.ed2p_js2 = m.edp_js * m.wall_s;
-    m.warnings = {"gpu0: short run"};
+    m.warnings = {make_warning(warning_code::kShortRun, "gpu0: short run")};
     m.samples = 20;
     return m;
 }
