@@ -197,6 +197,20 @@ bool reachable_by_others(const fs::path& path) {
     return true;
 }
 
+fs::path joulebench_binary_for_others(const fs::path& dir) {
+    if (reachable_by_others(joulebench_binary())) return joulebench_binary();
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    const fs::path copy = dir / "joulebench";
+    fs::copy_file(joulebench_binary(), copy, fs::copy_options::overwrite_existing);
+    fs::permissions(copy, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    if (!reachable_by_others(copy)) {
+        throw std::runtime_error("no place other users can run joulebench from: " + copy.string());
+    }
+    return copy;
+}
+
 std::optional<fs::path> shared_datasets() {
     const fs::path p = fs::path(JOULEBENCH_SOURCE_DIR) / ".." / "shared" / "datasets";
     std::error_code ec;

@@ -97,6 +97,12 @@ std::vector<pid_t> children_of(pid_t pid);
 /// True when every folder above `path` lets other users through (o+x) and the file is o+rx.
 bool reachable_by_others(const std::filesystem::path& path);
 
+/// A joulebench binary another user (nobody) can run: the built one when reachable_by_others,
+/// else a copy in `dir` (made 0755, with the copy 0755). A clone in a private folder (mode 0700,
+/// as /root or mktemp -d) needs the copy. Throws std::runtime_error when `dir` itself cannot be
+/// reached by others either.
+std::filesystem::path joulebench_binary_for_others(const std::filesystem::path& dir);
+
 /// ../shared/datasets beside the source tree, or nullopt when absent (tests then skip).
 std::optional<std::filesystem::path> shared_datasets();
 

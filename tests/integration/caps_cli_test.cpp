@@ -465,7 +465,10 @@ TEST_F(CpuCapsCli, ANonRootUserGetsAPermissionErrorWithAHintAndNothingRuns) {
     ProcessOptions o = options();
     o.user = std::make_pair(nobody->pw_uid, nobody->pw_gid);
     o.env.emplace_back("JOULEBENCH_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
-    auto r = run_joulebench({"measure", "--cpu-power-cap", "100", "--", "touch", marker.string()}, o);
+    // From a clone in a private folder nobody cannot reach the built binary: a copy it can.
+    auto r = run_process({joulebench_binary_for_others(m_dir.path()).string(), "measure",
+                          "--cpu-power-cap", "100", "--", "touch", marker.string()},
+                         o);
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_THAT(r.err, HasSubstr("constraint_0_power_limit_uw: Permission denied"));
     EXPECT_THAT(r.err, HasSubstr("hint: writing a powercap limit needs root"));
