@@ -38,7 +38,7 @@ enum class RunOrder {
     kInterleaved,  ///< round robin over the variants, repetition by repetition, fixed order
 };
 
-enum class EnvironmentType { kBare, kDocker, kPodman, kSsh };
+enum class EnvironmentType { kBare, kDocker, kPodman, kSsh, kVm };
 
 enum class MetricsFormat {
     kNone,      ///< the workload reports nothing
@@ -105,6 +105,31 @@ struct EnvironmentSpec {
     /// ssh: extra client options, each "Name=value" as in ssh_config(5), passed as `-o` in file
     /// order (e.g. "ProxyJump=gateway", "UserKnownHostsFile=/path/known_hosts").
     std::vector<std::string> ssh_options;
+    /// vm: how the guest is booted and reached (docs/vm.md). `image`, `user` and
+    /// `identity_file` above are the guest's disk image, its ssh user and key.
+    struct Vm {
+        enum class Accel { kKvm, kTcg };
+        enum class Boot {
+            kOnce,    ///< one guest per slot, booted at its first run, stopped at tear-down
+            kPerRun,  ///< a fresh guest for every run
+        };
+        std::string kernel;  ///< direct kernel boot (-kernel), with initrd and append
+        std::string initrd;
+        std::string append;
+        Accel accel = Accel::kKvm;
+        int cpus = 1;
+        std::uint64_t memory_mib = 1024;
+        /// PCI addresses ("0000:3b:00.0") of VFIO-bound GPUs, one per GPU slot, in slot order.
+        std::vector<std::string> gpus;
+        std::vector<std::string> share;  ///< host folders mounted in the guest (9p)
+        Boot boot = Boot::kOnce;
+        std::chrono::milliseconds boot_timeout{std::chrono::minutes(5)};
+        bool persistent = false;  ///< write to the image itself, not a throw-away overlay
+        std::vector<std::string> qemu_args;  ///< appended to QEMU's argv as given
+        std::string qemu = "qemu-system-x86_64";  ///< the QEMU program (PATH or a path)
+        SourceLocation gpus_where;
+    };
+    Vm vm;
     SourceLocation where;
 };
 

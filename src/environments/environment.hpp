@@ -129,6 +129,25 @@ public:
     /// Whether the environment measures its runs itself (see InstanceResult::measured).
     [[nodiscard]] virtual bool measures_itself() const { return false; }
 
+    /// Environments that measure themselves but run on this machine (vm: a local QEMU guest)
+    /// leave the host's CPU package and DRAM to the runner: it measures them with the slot's
+    /// own CPU sensors over the run and they replace the remote measurement's CPU domains.
+    [[nodiscard]] virtual bool host_measures_cpu() const { return false; }
+
+    /// The local process that runs `instance` for such an environment (the guest's QEMU), so
+    /// that host CPU energy can be shared among overlapping runs by its CPU time. Unset when
+    /// there is none. Called between begin_instance() and end_instance().
+    [[nodiscard]] virtual std::optional<pid_t> host_process(
+        const WorkloadInstance& instance) const {
+        (void)instance;
+        return std::nullopt;
+    }
+
+    /// Called once, before the first run, with the GPU slots in slot order (their GPU index,
+    /// unset without [gpus]). Throws Error naming the experiment file and line when the
+    /// environment cannot serve them (vm: one GPU address per slot).
+    virtual void assign_slots(const std::vector<std::optional<int>>& slots) { (void)slots; }
+
     /// What the session records about this environment (runtime name and version, image id
     /// and size, remote host): a JSON object as text, "{}" when nothing. Called once, after
     /// prepare(). Never throws.

@@ -6,6 +6,7 @@
 #include "environments/bare_environment.hpp"
 #include "environments/ssh_environment.hpp"
 #include "environments/container_environment.hpp"
+#include "environments/vm_environment.hpp"
 
 namespace joulebench::environments {
 
@@ -18,6 +19,8 @@ std::unique_ptr<Environment> make_environment(const EnvironmentSpec& spec) {
         case EnvironmentType::kDocker:
         case EnvironmentType::kPodman:
             return std::make_unique<ContainerEnvironment>(spec);
+        case EnvironmentType::kVm:
+            return std::make_unique<VmEnvironment>(spec);
         default:
             break;
     }

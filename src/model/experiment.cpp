@@ -46,6 +46,8 @@ std::string_view to_string(EnvironmentType type) {
             return "podman";
         case EnvironmentType::kSsh:
             return "ssh";
+        case EnvironmentType::kVm:
+            return "vm";
     }
     return "bare";
 }
@@ -72,6 +74,7 @@ std::optional<EnvironmentType> environment_type_from_string(std::string_view tex
     if (text == "docker") return EnvironmentType::kDocker;
     if (text == "podman") return EnvironmentType::kPodman;
     if (text == "ssh") return EnvironmentType::kSsh;
+    if (text == "vm") return EnvironmentType::kVm;
     return std::nullopt;
 }
 

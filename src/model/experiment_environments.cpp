@@ -1,5 +1,6 @@
-// The experiment file's [[environment]] tables: bare, docker/podman (image, run_args) and ssh
-// (host, user, port, identity file, remote joulebench, ssh options).
+// The experiment file's [[environment]] tables: bare, docker/podman (image, run_args), ssh
+// (host, user, port, identity file, remote joulebench, ssh options) and vm (its own keys are read
+// in experiment_vm.cpp).
 
 #include <fmt/core.h>
 
@@ -16,6 +17,43 @@ namespace {
 
 bool is_container(EnvironmentType type) {
     return type == EnvironmentType::kDocker || type == EnvironmentType::kPodman;
+}
+
+// Which environment types each type-specific key applies to, and the hint of a misplaced one.
+struct TypedKey {
+    std::string_view key;
+    bool container;
+    bool ssh;
+    bool vm;
+};
+
+constexpr TypedKey kTypedKeys[] = {
+    {"image", true, false, true},          {"run_args", true, false, false},
+    {"host", false, true, false},          {"port", false, true, false},
+    {"remote_joulebench", false, true, false}, {"ssh_options", false, true, false},
+    {"user", false, true, true},           {"identity_file", false, true, true},
+    {"kernel", false, false, true},        {"initrd", false, false, true},
+    {"append", false, false, true},        {"accel", false, false, true},
+    {"cpus", false, false, true},          {"memory", false, false, true},
+    {"gpus", false, false, true},          {"share", false, false, true},
+    {"boot", false, false, true},          {"boot_timeout", false, false, true},
+    {"persistent", false, false, true},    {"qemu_args", false, false, true},
+    {"qemu", false, false, true},          {"libvirt_domain", false, false, true},
+};
+
+std::string types_of(const TypedKey& k) {
+    std::vector<std::string> types;
+    if (k.container) {
+        types.emplace_back("docker");
+        types.emplace_back("podman");
+    }
+    if (k.ssh) types.emplace_back("ssh");
+    if (k.vm) types.emplace_back("vm");
+    std::string out;
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        out += (i == 0 ? "" : i + 1 == types.size() ? " and " : ", ") + types[i];
+    }
+    return out;
 }
 
 }  // namespace
@@ -38,9 +76,9 @@ void ExperimentParser::parse_environments(const toml::table& root, ExperimentSpe
 EnvironmentSpec ExperimentParser::environment(const toml::table& t,
                                               std::set<std::string>& names) const {
     const SourceLocation loc = at(t);
-    check_keys(t, "[[environment]]",
-               {"name", "type", "image", "run_args", "host", "user", "port", "identity_file",
-                "remote_joulebench", "ssh_options"});
+    std::vector<std::string_view> allowed = {"name", "type"};
+    for (const auto& k : kTypedKeys) allowed.push_back(k.key);
+    check_keys(t, "[[environment]]", allowed);
     EnvironmentSpec e;
     e.where = loc;
     e.name = unique_name(t, "environment", loc, names);
@@ -50,13 +88,14 @@ EnvironmentSpec ExperimentParser::environment(const toml::table& t,
     const auto parsed = environment_type_from_string(type_text);
     if (!parsed) {
         fail(at(type), fmt::format("unknown environment type '{}'", type_text),
-             did_you_mean(type_text, {"bare", "docker", "podman", "ssh"},
-                          "use bare, docker, podman or ssh"));
+             did_you_mean(type_text, {"bare", "docker", "podman", "ssh", "vm"},
+                          "use bare, docker, podman, ssh or vm"));
     }
     e.type = *parsed;
     check_type_keys(t, e.type, type_text);
     if (is_container(e.type)) parse_container_keys(t, where_name, type_text, e);
     if (e.type == EnvironmentType::kSsh) parse_ssh_keys(t, where_name, e);
+    if (e.type == EnvironmentType::kVm) parse_vm_keys(t, where_name, e);
     return e;
 }
 
@@ -66,17 +105,15 @@ void ExperimentParser::check_type_keys(const toml::table& t, EnvironmentType typ
                                        const std::string& type_text) const {
     const bool container = is_container(type);
     const bool ssh = type == EnvironmentType::kSsh;
+    const bool vm = type == EnvironmentType::kVm;
     for (const auto& [key, value] : t) {
         const std::string_view k = key.str();
-        const bool container_key = k == "image" || k == "run_args";
-        const bool ssh_key = k == "host" || k == "user" || k == "port" || k == "identity_file" ||
-                             k == "remote_joulebench" || k == "ssh_options";
-        if ((container_key && !container) || (ssh_key && !ssh)) {
+        for (const auto& typed : kTypedKeys) {
+            if (typed.key != k) continue;
+            if ((typed.container && container) || (typed.ssh && ssh) || (typed.vm && vm)) break;
             fail(at(value),
                  fmt::format("key '{}' does not apply to environment type '{}'", k, type_text),
-                 container_key ? "image and run_args are for docker and podman"
-                               : "host, user, port, identity_file, remote_joulebench and "
-                                 "ssh_options are for ssh");
+                 fmt::format("{} is for {}", k, types_of(typed)));
         }
     }
 }

@@ -93,6 +93,10 @@ private:
     void parse_ssh_keys(const toml::table& t, const std::string& where_name,
                         EnvironmentSpec& e) const;
     void check_ssh_option(const toml::node& node, const std::string& option) const;
+    // The keys of a vm environment (experiment_vm.cpp).
+    void parse_vm_keys(const toml::table& t, const std::string& where_name,
+                       EnvironmentSpec& e) const;
+    void parse_vm_lists(const toml::table& t, EnvironmentSpec& e) const;
     [[nodiscard]] std::vector<double> caps_value(const toml::node& node,
                                                  std::string_view what) const;
     [[nodiscard]] std::vector<double> caps_range(const toml::node& node, const toml::table& range,

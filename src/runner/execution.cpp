@@ -6,6 +6,7 @@
 #include "joulebench/units.hpp"
 #include "measure/sampler.hpp"
 #include "model/cpu_energy_marks.hpp"
+#include "runner/host_cpu.hpp"
 #include "runner/measurement.hpp"
 #include "runner/rest.hpp"
 #include "runner/store_trace_sink.hpp"
@@ -171,7 +172,12 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
     const std::vector<Sensor*> sensors = slot.sensors.pointers();
     StoreTraceSink sink(m_ctx.store, inst.run_id);
     if (remote) inst.trace = &sink;  // the remote measure's trace comes back into it
-    PhaseSampler phases(remote ? std::vector<Sensor*>{} : sensors, m_ctx.options.interval);
+    // A local guest's phases (vm boot, shutdown) are measured by this machine's CPU counters.
+    const bool on_host = remote && env.host_measures_cpu();
+    PhaseSampler phases(on_host  ? host_cpu_sensors(slot.sensors)
+                        : remote ? std::vector<Sensor*>{}
+                                 : sensors,
+                        m_ctx.options.interval);
     std::string begin_error;
     try {
         env.begin_instance(inst, phases);
@@ -183,15 +189,24 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
     } else if (remote) {
         // Runs overlapping on the remote host share its CPU counters too; without its busy CPU
         // time their machine-wide CPU energy is labelled shared, not attributed.
+        // A local guest's runs share this machine's CPU counters with every local run.
         const std::string machine =
-            fmt::format("{}:{}", env.spec().host, env.spec().port.value_or(0));
+            on_host ? "" : fmt::format("{}:{}", env.spec().host, env.spec().port.value_or(0));
+        HostCpuMeasurement host(on_host ? host_cpu_sensors(slot.sensors) : std::vector<Sensor*>{},
+                                m_ctx.options.interval);
         m_overlaps.begin(inst.run_id, machine);
+        host.start(env.host_process(inst));
         try {
             out.result = env.execute(inst, nullptr);
         } catch (const Error& e) {
             out.result = not_started(e.what());
         }
+        host.stop();
         out.overlapped = m_overlaps.end(inst.run_id, machine);
+        if (out.result.measured && !host.empty()) {
+            host.apply(*out.result.measured, out.overlapped);  // shared by QEMU's CPU time
+            out.overlapped = false;
+        }
     } else {
         Sampler sampler(sensors, m_ctx.options.interval, &sink);
         ClockObserver observer(slot.sensors.cpu_clock.get());

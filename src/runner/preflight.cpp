@@ -157,6 +157,7 @@ Preflight preflight(const ExperimentSpec& spec, const RunnerOptions& options,
     out.cpu_caps = distinct_cpu_caps(spec);
     check_gpus(spec, *deps.cappers, out);
     check_cpu_caps(spec, *deps.cappers, out);
+    for (const auto& [name, env] : out.environments) env->assign_slots(out.slots);
     out.capping = !out.all_remote && (!out.gpu_caps.empty() || !out.cpu_caps.empty());
     if (out.capping) out.journal.emplace(deps.journal());  // throws naming the folder
     check_store_location(options.db);

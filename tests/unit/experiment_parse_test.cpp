@@ -240,7 +240,7 @@ std::vector<ErrorCase> error_cases() {
         {"ImageOnBare",
          kHead + kWork +
              lines({"[[environment]]", "name = \"b\"", "type = \"bare\"", "image = \"x\""}),
-         10, "key 'image' does not apply to environment type 'bare'", "docker and podman"},
+         10, "key 'image' does not apply to environment type 'bare'", "docker, podman and vm"},
         {"HostOnPodman",
          kHead + kWork +
              lines({"[[environment]]", "name = \"p\"", "type = \"podman\"", "image = \"x\"",

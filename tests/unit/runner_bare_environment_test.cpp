@@ -22,7 +22,7 @@ class BareEnvironmentTest : public ::testing::Test {
 protected:
     test::TempDir m_dir{"joulebench-bare-env"};
     BareEnvironment m_env{
-        EnvironmentSpec{"bare", EnvironmentType::kBare, {}, {}, {}, {}, {}, {}, {}, {}, {}}};
+        EnvironmentSpec{"bare", EnvironmentType::kBare, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};
 
     WorkloadInstance instance(std::vector<std::string> command) const {
         WorkloadInstance i;
