@@ -15,6 +15,10 @@ DEB_PACKAGES := build-essential cmake pkg-config \
 	python3-torch python3-torchvision \
 	docker.io podman busybox-static openssh-server openssh-client debootstrap catatonit
 
+# The vm environment (docs/vm.md): QEMU, and what scripts/build-test-guest.sh needs to build the
+# test guest (debootstrap above, mke2fs, ssh-keygen; objcopy of binutils strips the binary sent).
+DEB_PACKAGES += qemu-system-x86 qemu-utils e2fsprogs binutils
+
 # The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
 DEB_PACKAGES += chromium
 

@@ -65,6 +65,9 @@ std::vector<std::string> qemu_argv(const EnvironmentSpec& spec, const QemuLaunch
     argv.push_back(fmt::format("user,id=n0,hostfwd=tcp:127.0.0.1:{}-:22", launch.ssh_port));
     argv.emplace_back("-device");
     argv.emplace_back("virtio-net-pci,netdev=n0");
+    // Entropy from the host: without it sshd can wait minutes for the guest's random pool.
+    argv.emplace_back("-device");
+    argv.emplace_back("virtio-rng-pci");
     if (!launch.gpu.empty()) {
         argv.emplace_back("-device");
         argv.push_back("vfio-pci,host=" + launch.gpu);

@@ -155,8 +155,27 @@ void VmEnvironment::validate(const WorkloadSpec& workload) const {
 }
 
 void VmEnvironment::prepare() {
-    m_self = fs::read_symlink("/proc/self/exe");
-    m_remote_path = ".joulebench/joulebench-" + content_hash(m_self);
+    const fs::path self = fs::read_symlink("/proc/self/exe");
+    const std::string hash = content_hash(self);
+    m_remote_path = ".joulebench/joulebench-" + hash;
+    // A build with debug information is over 100 MB, slow to copy into an emulated guest: a
+    // copy without it is made once (objcopy, binutils); without objcopy the binary goes whole.
+    m_self = self;
+    const fs::path stripped = fs::temp_directory_path() / ("joulebench-guest-" + hash);
+    if (fs::exists(stripped)) {
+        m_self = stripped;
+        return;
+    }
+    const fs::path part = stripped.string() + fmt::format(".{}.part", ::getpid());
+    try {
+        const auto r = run_check({"objcopy", "--strip-debug", self.string(), part.string()},
+                                 kCopyTimeout);
+        std::error_code ec;
+        if (r.exit_code == 0) fs::rename(part, stripped, ec);
+        if (r.exit_code == 0 && !ec) m_self = stripped;
+        fs::remove(part, ec);
+    } catch (const Error&) {  // no objcopy: the whole binary
+    }
 }
 
 void VmEnvironment::assign_slots(const std::vector<std::optional<int>>& slots) {

@@ -36,7 +36,8 @@ public:
     /// Error "run: FILE:LINE: environment 'E': ..." (the guest is not booted here: a workload
     /// missing in the guest is a failed run).
     void validate(const WorkloadSpec& workload) const override;
-    /// Finds this joulebench's own binary and its content hash (the name of its copy in guests).
+    /// Finds this joulebench's own binary and its content hash (the name of its copy in guests),
+    /// and makes a copy without debug information to send (objcopy --strip-debug) when it can.
     void prepare() override;
     [[nodiscard]] bool measures_itself() const override { return true; }
     [[nodiscard]] bool host_measures_cpu() const override { return true; }

@@ -195,6 +195,8 @@ TEST(QemuArgv, TcgGuestWithKernelForwardAndThrowAwayOverlay) {
         "user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22",
         "-device",
         "virtio-net-pci,netdev=n0",
+        "-device",
+        "virtio-rng-pci",
         "-smp",
         "sockets=1",
     };

@@ -1,0 +1,293 @@
+// The vm environment end to end: `joulebench run` boots the real test guest of
+// scripts/build-test-guest.sh under QEMU's TCG (no KVM needed), with a fake GPU (fake NVML) and a
+// fake powercap tree on the host. A bare-vs-vm experiment (the guest's boot is a phase of its
+// first run, the host's package and DRAM counters replace the guest's CPU estimate), a guest that
+// does not boot in time (its runs fail with the console's tail, the experiment goes on), and a
+// SIGKILL of `joulebench run` that leaves no QEMU behind.
+//
+// The guest (debootstrap of a minimal bookworm with sshd and Debian's cloud kernel, about 1 to 2
+// minutes) is cached by content hash under ${JOULEBENCH_CACHE_DIR:-/var/cache/joulebench}/
+// test-guest/ and built here, once, when it is missing. Without root (debootstrap), debootstrap
+// or QEMU the tests skip saying why.
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "fakes/fake_nvml_builder.hpp"
+#include "fakes/fake_powercap_builder.hpp"
+#include "fakes/test_support.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+fs::path guest_script() {
+    return fs::path(JOULEBENCH_SOURCE_DIR) / "scripts" / "build-test-guest.sh";
+}
+
+bool on_path(const std::string& program) {
+    return test::run_process({"sh", "-c", "command -v " + program}).exit_code == 0;
+}
+
+// The cached test guest's folder, built when missing; empty with `skip` set when it cannot be.
+fs::path test_guest(std::string& skip) {
+    static std::string s_skip;
+    static const fs::path s_dir = [] {
+        if (::geteuid() != 0) {
+            s_skip = "building the test guest needs root (debootstrap)";
+            return fs::path();
+        }
+        for (const char* tool : {"qemu-system-x86_64", "debootstrap", "mke2fs", "ssh", "scp"}) {
+            if (!on_path(tool)) {
+                s_skip = fmt::format("{} is not installed (make deps)", tool);
+                return fs::path();
+            }
+        }
+        test::ProcessOptions options;
+        options.timeout = std::chrono::seconds(1200);
+        const auto r = test::run_process({guest_script().string()}, options);
+        if (r.exit_code != 0) {
+            s_skip = "scripts/build-test-guest.sh failed: " + r.err;
+            return fs::path();
+        }
+        std::string dir = r.out;
+        while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+        return fs::path(dir);
+    }();
+    skip = s_skip;
+    return s_dir;
+}
+
+// Live processes whose command line contains `needle` (QEMU's holds the session's log folder).
+std::vector<pid_t> processes_with(const std::string& needle) {
+    std::vector<pid_t> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline;
+        std::string stat;
+        try {
+            cmdline = test::read_file(e.path() / "cmdline");
+            stat = test::read_file(e.path() / "stat");
+        } catch (...) {
+            continue;
+        }
+        const auto paren = stat.rfind(')');
+        const bool zombie = paren != std::string::npos && paren + 2 < stat.size() &&
+                            stat[paren + 2] == 'Z';
+        if (!zombie && cmdline.find(needle) != std::string::npos &&
+            std::stoi(name) != ::getpid()) {
+            out.push_back(std::stoi(name));
+        }
+    }
+    return out;
+}
+
+template <class F>
+bool eventually(F&& done, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return done();
+}
+
+class VmRunCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string skip;
+        m_guest = test_guest(skip);
+        if (m_guest.empty()) GTEST_SKIP() << skip;
+        m_powercap = std::make_unique<test::FakePowercapTree>(m_dir.path() / "powercap");
+        m_powercap->add_typical_socket(0, 20.0, 12.0, 3.0);
+        m_powercap->start();
+        m_nvml = std::make_unique<test::FakeNvmlState>(m_dir.path() / "nvml.json", 1);
+    }
+
+    test::ProcessOptions options() const {
+        test::ProcessOptions o;
+        o.env = {{"JOULEBENCH_POWERCAP_ROOT", m_powercap->root().string()},
+                 {"JOULEBENCH_NVML_LIBRARY", JOULEBENCH_FAKE_NVML_PATH},
+                 {"JOULEBENCH_FAKE_NVML_STATE", m_nvml->path().string()},
+                 {"JOULEBENCH_STATE_DIR", (m_dir.path() / "state").string()}};
+        o.timeout = std::chrono::seconds(600);
+        return o;
+    }
+
+    // The test guest as an [[environment]] (guest.toml of the script, with these extra keys).
+    std::string vm_environment(const std::string& name, const std::string& extra) const {
+        return fmt::format(R"([[environment]]
+name = "{0}"
+type = "vm"
+image = "{1}/rootfs.img"
+kernel = "{1}/vmlinuz"
+initrd = "{1}/initrd.img"
+append = "root=/dev/vda rw console=ttyS0"
+accel = "tcg"
+cpus = 1
+memory = "512M"
+user = "bench"
+identity_file = "{1}/id_ed25519"
+{2}
+)",
+                           name, m_guest.string(), extra);
+    }
+
+    test::TempDir m_dir{"jb-vm-cli"};
+    fs::path m_guest;
+    std::unique_ptr<test::FakePowercapTree> m_powercap;
+    std::unique_ptr<test::FakeNvmlState> m_nvml;
+};
+
+std::map<std::string, DomainRecord> domains_of(const Store& store, const std::string& run_id) {
+    std::map<std::string, DomainRecord> out;
+    for (auto& d : store.domains(run_id)) out[d.domain] = d;
+    return out;
+}
+
+TEST_F(VmRunCli, BareVsVmBootsOnceMeasuresHostCpuAndStopsTheGuest) {
+    const fs::path file = m_dir.path() / "experiment.toml";
+    const fs::path db = m_dir.path() / "results.db";
+    test::write_file(file, R"([experiment]
+name = "bare-vs-vm"
+repetitions = 2
+order = "interleaved"
+
+[[workload]]
+name = "hello"
+command = ["sh", "-c", "echo hello from $(uname -n); sleep 1"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+)" + vm_environment("vm", "boot_timeout = \"4m\""));
+    const auto r = test::run_joulebench(
+        {"run", file.string(), "--db", db.string(), "--interval", "50"}, options());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const Store store(db, Store::Mode::kReadOnly);
+    std::vector<RunRecord> vm_runs;
+    for (auto& run : store.runs()) {
+        SCOPED_TRACE(run.environment + " " + run.run_id);
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.stderr_tail;
+        const auto domains = domains_of(store, run.run_id);
+        // The host's package is a counter in both environments (the fake powercap tree).
+        ASSERT_EQ(domains.count("package0"), 1U);
+        EXPECT_EQ(domains.at("package0").method, "counter");
+        EXPECT_GT(domains.at("package0").energy_j, 0.0);
+        EXPECT_EQ(domains.count("cpu-estimated"), 0U) << "the host counter replaces the estimate";
+        if (run.environment == "vm") vm_runs.push_back(run);
+    }
+    ASSERT_EQ(vm_runs.size(), 2U) << r.err;
+    std::sort(vm_runs.begin(), vm_runs.end(),
+              [](const auto& a, const auto& b) { return a.plan_index < b.plan_index; });
+    // boot = "once": the boot is a phase of the guest's first run only, with host energy.
+    const auto first = nlohmann::json::parse(vm_runs[0].phases_json);
+    ASSERT_EQ(first.size(), 1U) << vm_runs[0].phases_json;
+    EXPECT_EQ(first[0]["name"], "vm-boot");
+    EXPECT_GT(first[0]["wall_s"].get<double>(), 1.0);
+    EXPECT_GT(first[0]["energy_j"].get<double>(), 0.0) << vm_runs[0].phases_json;
+    EXPECT_THAT(vm_runs[1].phases_json, ::testing::AnyOf("", "[]"));
+    // The run's own time is measured in the guest around the workload (sleep 1).
+    for (const auto& run : vm_runs) {
+        ASSERT_TRUE(run.wall_s.has_value());
+        EXPECT_GE(*run.wall_s, 1.0);
+    }
+    // The workload ran in the guest (its host name), its output kept like any run's.
+    const fs::path logs = fs::path(db.string() + ".logs");
+    EXPECT_THAT(test::read_file(logs / (vm_runs[0].run_id + ".stdout")),
+                HasSubstr("hello from test-guest"));
+    // The serial console is kept with the session's logs.
+    bool console = false;
+    for (const auto& e : fs::directory_iterator(logs)) {
+        if (e.path().string().find(".console.log") == std::string::npos) continue;
+        console = true;
+        EXPECT_THAT(test::read_file(e.path()), HasSubstr("Linux version"));
+    }
+    EXPECT_TRUE(console) << "no console log in " << logs;
+    EXPECT_TRUE(processes_with(logs.string()).empty()) << "QEMU outlived joulebench run";
+    const auto host = nlohmann::json::parse(store.sessions().at(0).host_json);
+    EXPECT_EQ(host["environments"]["vm"]["type"], "vm") << host.dump();
+    EXPECT_EQ(host["environments"]["vm"]["accel"], "tcg") << host.dump();
+}
+
+TEST_F(VmRunCli, AGuestThatDoesNotBootInTimeFailsItsRunsAndTheExperimentGoesOn) {
+    const fs::path file = m_dir.path() / "experiment.toml";
+    const fs::path db = m_dir.path() / "results.db";
+    test::write_file(file, R"([experiment]
+name = "slow-boot"
+repetitions = 1
+
+[[workload]]
+name = "w"
+command = ["true"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+)" + vm_environment("vm", "boot_timeout = \"2s\""));
+    const auto r = test::run_joulebench({"run", file.string(), "--db", db.string()}, options());
+    EXPECT_EQ(r.exit_code, 1) << r.err;  // a failed run
+    std::map<std::string, RunRecord> runs;
+    for (auto& run : Store(db, Store::Mode::kReadOnly).runs()) runs[run.environment] = run;
+    ASSERT_EQ(runs.size(), 2U);
+    EXPECT_EQ(runs["bare"].status, RunStatus::kDone);
+    EXPECT_EQ(runs["vm"].status, RunStatus::kFailed);
+    EXPECT_THAT(runs["vm"].stderr_tail,
+                HasSubstr("did not answer ssh on 127.0.0.1:"));
+    EXPECT_THAT(runs["vm"].stderr_tail, HasSubstr("within boot_timeout 2s"));
+    EXPECT_THAT(runs["vm"].stderr_tail, HasSubstr(".console.log"));
+    // The failed boot is still a phase, with its time.
+    EXPECT_THAT(runs["vm"].phases_json, HasSubstr("vm-boot"));
+    EXPECT_TRUE(processes_with(db.string() + ".logs").empty());
+}
+
+TEST_F(VmRunCli, SigkillOfRunLeavesNoQemuBehind) {
+    const fs::path file = m_dir.path() / "experiment.toml";
+    const fs::path db = m_dir.path() / "results.db";
+    test::write_file(file, R"([experiment]
+name = "killed"
+repetitions = 1
+
+[[workload]]
+name = "long"
+command = ["sleep", "300"]
+
+)" + vm_environment("vm", ""));
+    test::ChildProcess child(
+        {test::joulebench_binary(), "run", file.string(), "--db", db.string()}, options());
+    const fs::path logs = db.string() + ".logs";
+    const std::string marker = logs.string();  // QEMU's console path is in there
+    // Mid-run: the guest booted and the workload's output file was opened.
+    auto running = [&] {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(logs, ec)) {
+            if (e.path().extension() == ".stdout") return true;
+        }
+        return false;
+    };
+    ASSERT_TRUE(eventually(running, std::chrono::seconds(300))) << child.err_so_far();
+    const std::vector<pid_t> qemu = processes_with(marker);
+    ASSERT_EQ(qemu.size(), 1U) << child.err_so_far();
+    child.send(SIGKILL);
+    EXPECT_EQ(child.wait().signal, SIGKILL);
+    EXPECT_TRUE(eventually([&] { return processes_with(marker).empty(); },
+                           std::chrono::seconds(30)))
+        << "QEMU " << qemu.at(0) << " outlived the SIGKILLed joulebench run";
+}
+
+}  // namespace
+}  // namespace joulebench
