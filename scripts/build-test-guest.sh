@@ -3,12 +3,13 @@
 # without mounting anything:
 #
 #   1. debootstrap --variant=minbase SUITE ROOT MIRROR with openssh-server, systemd-sysv, udev,
-#      initramfs-tools and linux-image-cloud-amd64 (Debian's cloud kernel, installed INSIDE the
-#      root, so its initrd is generated there; nothing is installed on this machine)
+#      initramfs-tools, sudo and linux-image-amd64 (Debian's kernel, installed INSIDE the root, so
+#      its initrd is generated there; nothing is installed on this machine). Not the cloud kernel
+#      (linux-image-cloud-amd64): it has no 9p, which `share` needs.
 #   2. vmlinuz and initrd.img copied out of the root's /boot
 #   3. a user `bench` whose ~/.ssh/authorized_keys holds a key pair made by this script
-#      (id_ed25519 beside the image), DHCP on every Ethernet link (systemd-networkd), a serial
-#      console, and a 9p mount point for shares
+#      (id_ed25519 beside the image) and who may sudo without a password, DHCP on every Ethernet
+#      link (systemd-networkd), and the 9p modules loaded at boot for shared folders
 #   4. `mke2fs -t ext4 -d ROOT` makes rootfs.img (raw ext4) from the folder, without mounting.
 #
 # The result is cached under ${JOULEBENCH_CACHE_DIR:-/var/cache/joulebench}/test-guest/HASH/,
@@ -41,7 +42,7 @@ export LC_ALL=C
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 suite=bookworm
-packages=openssh-server,systemd-sysv,udev,initramfs-tools,linux-image-cloud-amd64
+packages=openssh-server,systemd-sysv,udev,initramfs-tools,sudo,linux-image-amd64
 mirror=""
 cache_dir="${JOULEBENCH_CACHE_DIR:-/var/cache/joulebench}/test-guest"
 print_dir=0
@@ -173,6 +174,10 @@ make_guest() {
     install -d -m 700 "$root/home/bench/.ssh"
     install -m 600 "$dest/id_ed25519.pub" "$root/home/bench/.ssh/authorized_keys"
     chroot "$root" chown -R bench:bench /home/bench/.ssh
+    # The test user may become root without a password: joulebench mounts shared folders and
+    # the guest's measure may set caps (a test guest only; docs/vm.md).
+    printf 'bench ALL=(ALL) NOPASSWD: ALL\n' > "$root/etc/sudoers.d/bench"
+    chmod 440 "$root/etc/sudoers.d/bench"
     # No DNS here: sshd must not wait for reverse look-ups.
     printf 'UseDNS no\n' > "$root/etc/ssh/sshd_config.d/joulebench.conf"
 

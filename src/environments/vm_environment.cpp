@@ -332,6 +332,29 @@ void VmEnvironment::install_joulebench(Guest& guest) const {
     if (r.exit_code != 0) fail("chmod", r);
 }
 
+void VmEnvironment::mount_shares(const Guest& guest) const {
+    const auto& share = m_spec.vm.share;
+    if (share.empty()) return;
+    // Each folder at the same relative path below the user's home, where ssh commands (and so
+    // the workloads) start.
+    std::string script;
+    for (std::size_t i = 0; i < share.size(); ++i) {
+        const std::string dir = ssh::shell_quote(share[i]);
+        script += fmt::format(
+            "{2}mkdir -p {1} && sudo -n mount -t 9p -o trans=virtio,version=9p2000.L,ro jb{0} {1}",
+            i, dir, i == 0 ? "" : " && ");
+    }
+    const SshEnvironment ssh(guest.ssh_spec);
+    const auto r = run_check(ssh.ssh_argv(script), kSshProbeTimeout);
+    if (r.exit_code != 0) {
+        throw Error(ErrorCategory::kIo,
+                    fmt::format("vm: environment '{}': mount the shared folders in the guest: {}",
+                                m_spec.name, r.timed_out ? "timed out" : last_line(r.err)),
+                    "the guest needs 9p (Debian's linux-image-amd64 has it, the cloud kernel "
+                    "does not) and passwordless sudo for its user: see docs/vm.md, \"share\"");
+    }
+}
+
 void VmEnvironment::boot(Guest& guest, const WorkloadInstance& instance) {
     unsigned number = 0;
     {
@@ -347,6 +370,7 @@ void VmEnvironment::boot(Guest& guest, const WorkloadInstance& instance) {
         start_qemu(guest, instance, tag);
         wait_for_ssh(guest, instance);
         install_joulebench(guest);
+        mount_shares(guest);
         auto ssh_spec = guest.ssh_spec;
         guest.ssh = std::make_unique<SshEnvironment>(std::move(ssh_spec));
     } catch (const Error&) {

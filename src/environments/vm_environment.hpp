@@ -75,6 +75,7 @@ private:
     void start_qemu(Guest& guest, const WorkloadInstance& instance, const std::string& tag);
     void wait_for_ssh(Guest& guest, const WorkloadInstance& instance);
     void install_joulebench(Guest& guest) const;
+    void mount_shares(const Guest& guest) const;
     void stop(Guest& guest) noexcept;
     [[nodiscard]] std::string boot_failure(const Guest& guest, const std::string& why) const;
 
