@@ -156,8 +156,12 @@ make_guest() {
             "check the mirror (--mirror) and network access"
     fi
     log "debootstrap done in $(($(date +%s) - start_s)) s"
-    cp "$root"/boot/vmlinuz-* "$dest/vmlinuz"
-    cp "$root"/boot/initrd.img-* "$dest/initrd.img" ||
+    # The one kernel installed (update-initramfs may leave .dpkg-bak files beside its initrd).
+    local version
+    version="$(ls "$root/lib/modules")"
+    [ "$(echo "$version" | wc -l)" = 1 ] || die "find the kernel in $root/lib/modules: not exactly one"
+    cp "$root/boot/vmlinuz-$version" "$dest/vmlinuz"
+    cp "$root/boot/initrd.img-$version" "$dest/initrd.img" ||
         die "find the initrd in $root/boot: the kernel's postinst made none"
 
     echo test-guest > "$root/etc/hostname"

@@ -1,7 +1,8 @@
 // The vm environment end to end: `joulebench run` boots the real test guest of
 // scripts/build-test-guest.sh under QEMU's TCG (no KVM needed), with a fake GPU (fake NVML) and a
 // fake powercap tree on the host. A bare-vs-vm experiment (the guest's boot is a phase of its
-// first run, the host's package and DRAM counters replace the guest's CPU estimate), a guest that
+// first run, the host's package and DRAM counters replace the guest's CPU estimate, the workload
+// is a script of a folder shared with the guest over 9p), a guest that
 // does not boot in time (its runs fail with the console's tail, the experiment goes on), and a
 // SIGKILL of `joulebench run` that leaves no QEMU behind.
 //
@@ -167,15 +168,20 @@ order = "interleaved"
 
 [[workload]]
 name = "hello"
-command = ["sh", "-c", "echo hello from $(uname -n); sleep 1"]
+command = ["sh", "wl/hello.sh"]
 
 [[environment]]
 name = "bare"
 type = "bare"
 
-)" + vm_environment("vm", "boot_timeout = \"4m\""));
+)" + vm_environment("vm", "boot_timeout = \"4m\"\nshare = [\"wl\"]"));
+    // The workload is a file of a shared folder: the guest sees it at the same relative path.
+    fs::create_directories(m_dir.path() / "wl");
+    test::write_file(m_dir.path() / "wl" / "hello.sh", "echo hello from $(uname -n)\nsleep 1\n");
+    auto o = options();
+    o.cwd = m_dir.path();
     const auto r = test::run_joulebench(
-        {"run", file.string(), "--db", db.string(), "--interval", "50"}, options());
+        {"run", file.string(), "--db", db.string(), "--interval", "50"}, o);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const Store store(db, Store::Mode::kReadOnly);
     std::vector<RunRecord> vm_runs;
