@@ -229,12 +229,41 @@ type = "bare"
     EXPECT_EQ(host["environments"]["vm"]["accel"], "tcg") << host.dump();
 }
 
+// boot = "per-run": the run boots and stops a guest of its own, both phases measured on the host.
+TEST_F(VmRunCli, PerRunBootsAndStopsTheGuestAsPhasesOfTheRun) {
+    const fs::path file = m_dir.path() / "experiment.toml";
+    const fs::path db = m_dir.path() / "results.db";
+    test::write_file(file, R"([experiment]
+name = "per-run"
+repetitions = 1
+
+[[workload]]
+name = "hello"
+command = ["uname", "-n"]
+
+)" + vm_environment("vm", "boot = \"per-run\""));
+    const auto r = test::run_joulebench({"run", file.string(), "--db", db.string()}, options());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto runs = Store(db, Store::Mode::kReadOnly).runs();
+    ASSERT_EQ(runs.size(), 1U);
+    EXPECT_EQ(runs[0].status, RunStatus::kDone) << runs[0].stderr_tail;
+    const auto phases = nlohmann::json::parse(runs[0].phases_json);
+    ASSERT_EQ(phases.size(), 2U) << runs[0].phases_json;
+    EXPECT_EQ(phases[0]["name"], "vm-boot");
+    EXPECT_EQ(phases[1]["name"], "vm-shutdown");
+    for (const auto& p : phases) EXPECT_GT(p["energy_j"].get<double>(), 0.0) << p;
+    EXPECT_THAT(test::read_file(fs::path(db.string() + ".logs") / (runs[0].run_id + ".stdout")),
+                HasSubstr("test-guest"));
+    EXPECT_TRUE(processes_with(db.string() + ".logs").empty());
+}
+
 TEST_F(VmRunCli, AGuestThatDoesNotBootInTimeFailsItsRunsAndTheExperimentGoesOn) {
     const fs::path file = m_dir.path() / "experiment.toml";
     const fs::path db = m_dir.path() / "results.db";
     test::write_file(file, R"([experiment]
 name = "slow-boot"
-repetitions = 1
+repetitions = 2
+order = "interleaved"
 
 [[workload]]
 name = "w"
@@ -244,20 +273,35 @@ command = ["true"]
 name = "bare"
 type = "bare"
 
-)" + vm_environment("vm", "boot_timeout = \"2s\""));
+)" + vm_environment("once", "boot_timeout = \"2s\"") +
+                               vm_environment("per-run", "boot_timeout = \"2s\"\nboot = \"per-run\""));
     const auto r = test::run_joulebench({"run", file.string(), "--db", db.string()}, options());
-    EXPECT_EQ(r.exit_code, 1) << r.err;  // a failed run
-    std::map<std::string, RunRecord> runs;
-    for (auto& run : Store(db, Store::Mode::kReadOnly).runs()) runs[run.environment] = run;
-    ASSERT_EQ(runs.size(), 2U);
-    EXPECT_EQ(runs["bare"].status, RunStatus::kDone);
-    EXPECT_EQ(runs["vm"].status, RunStatus::kFailed);
-    EXPECT_THAT(runs["vm"].stderr_tail,
-                HasSubstr("did not answer ssh on 127.0.0.1:"));
-    EXPECT_THAT(runs["vm"].stderr_tail, HasSubstr("within boot_timeout 2s"));
-    EXPECT_THAT(runs["vm"].stderr_tail, HasSubstr(".console.log"));
-    // The failed boot is still a phase, with its time.
-    EXPECT_THAT(runs["vm"].phases_json, HasSubstr("vm-boot"));
+    EXPECT_EQ(r.exit_code, 1) << r.err;  // failed runs
+    std::map<std::string, std::vector<RunRecord>> runs;
+    for (auto& run : Store(db, Store::Mode::kReadOnly).runs()) {
+        runs[run.environment].push_back(run);
+    }
+    for (auto& [env, list] : runs) {
+        std::sort(list.begin(), list.end(),
+                  [](const auto& a, const auto& b) { return a.plan_index < b.plan_index; });
+        ASSERT_EQ(list.size(), 2U) << env;
+    }
+    for (const auto& run : runs["bare"]) EXPECT_EQ(run.status, RunStatus::kDone);
+    for (const std::string env : {"once", "per-run"}) {
+        for (const auto& run : runs[env]) {
+            SCOPED_TRACE(env + " " + run.run_id);
+            EXPECT_EQ(run.status, RunStatus::kFailed);
+            EXPECT_THAT(run.stderr_tail, HasSubstr("did not answer ssh on 127.0.0.1:"));
+            EXPECT_THAT(run.stderr_tail, HasSubstr("within boot_timeout 2s"));
+            EXPECT_THAT(run.stderr_tail, HasSubstr(".console.log); its last lines:"));
+        }
+    }
+    // The failed boot is still a phase, with its time; with boot = "once" the slot's next run
+    // fails at once with the same message, "per-run" tries again.
+    EXPECT_THAT(runs["once"][0].phases_json, HasSubstr("vm-boot"));
+    EXPECT_THAT(runs["once"][1].phases_json, ::testing::AnyOf("", "[]"));
+    EXPECT_EQ(runs["once"][0].stderr_tail, runs["once"][1].stderr_tail);
+    for (const auto& run : runs["per-run"]) EXPECT_THAT(run.phases_json, HasSubstr("vm-boot"));
     EXPECT_TRUE(processes_with(db.string() + ".logs").empty());
 }
 
