@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -71,6 +72,15 @@ std::string content_hash(const fs::path& file) {
     return to_hex(digest.data(), 8);
 }
 
+// "~/x" as ssh reads its -i argument: below $HOME. QEMU and access(2) do not expand it.
+fs::path expand_home(const std::string& path) {
+    const char* home = std::getenv("HOME");
+    if (path.rfind("~/", 0) == 0 && home != nullptr && *home != '\0') {
+        return fs::path(home) / path.substr(2);
+    }
+    return path;
+}
+
 images::CommandOutput run_check(const std::vector<std::string>& argv, milliseconds timeout) {
     images::CommandOptions options;
     options.timeout = timeout;
@@ -116,7 +126,7 @@ void VmEnvironment::validate(const WorkloadSpec& workload) const {
     }
     auto readable = [&](const std::string& path, std::string_view key) {
         if (path.empty()) return;
-        if (::access(path.c_str(), R_OK) != 0) {
+        if (::access(expand_home(path).c_str(), R_OK) != 0) {
             throw system_error(fmt::format("{}: {} {}", where(), key, path), errno,
                                "paths are relative to the folder joulebench runs in");
         }
@@ -233,10 +243,10 @@ void VmEnvironment::start_qemu(Guest& guest, const WorkloadInstance& instance,
     guest.console = logs / (tag + ".console.log");
     guest.qemu_log = logs / (tag + ".qemu.log");
     QemuLaunch launch;
-    launch.image = fs::absolute(m_spec.image);
+    launch.image = fs::absolute(expand_home(m_spec.image));
     launch.image_format = image_format(launch.image);
-    if (!m_spec.vm.kernel.empty()) launch.kernel = fs::absolute(m_spec.vm.kernel);
-    if (!m_spec.vm.initrd.empty()) launch.initrd = fs::absolute(m_spec.vm.initrd);
+    if (!m_spec.vm.kernel.empty()) launch.kernel = fs::absolute(expand_home(m_spec.vm.kernel));
+    if (!m_spec.vm.initrd.empty()) launch.initrd = fs::absolute(expand_home(m_spec.vm.initrd));
     launch.console = guest.console;
     launch.gpu = guest.gpu;
     for (std::size_t i = 0; i < m_spec.vm.share.size(); ++i) {

@@ -270,6 +270,22 @@ TEST(VmEnvironment, ValidateNamesDevKvmAndUnboundGpus) {
     EXPECT_NO_THROW(ok.validate(w));
 }
 
+TEST(VmEnvironment, PathsStartingWithTildeAreBelowHome) {
+    test::TempDir dir("jb-vm-home");
+    test::write_file(dir.path() / "disk.raw", "raw");
+    test::write_file(dir.path() / "key", "key");
+    test::ScopedEnv home("HOME", dir.path().string());
+    WorkloadSpec w;
+    w.name = "w";
+    w.command = {"true"};
+    const std::string keys = "image = \"~/disk.raw\"\naccel = \"tcg\"\nqemu = \"sh\"\n";
+    VmEnvironment found(parse_vm(keys + "identity_file = \"~/key\"\n"));
+    EXPECT_NO_THROW(found.validate(w));
+    VmEnvironment missing(parse_vm(keys + "identity_file = \"~/no-key\"\n"));
+    EXPECT_THAT([&] { missing.validate(w); },
+                ::testing::ThrowsMessage<Error>(HasSubstr("identity_file ~/no-key")));
+}
+
 TEST(QemuCommand, ImageFormatFromMagicAndFreePort) {
     test::TempDir dir("jb-vm-image");
     test::write_file(dir.path() / "a.qcow2", std::string("QFI\xfb\x00\x00\x00\x03", 8));
