@@ -263,8 +263,9 @@ void VmEnvironment::start_qemu(Guest& guest, const WorkloadInstance& instance,
         // Another program took the port between free_loopback_port() and QEMU's bind.
         if (said.find("host forwarding") != std::string::npos && attempt < kPortAttempts) continue;
         throw Error(ErrorCategory::kIo,
-                    boot_failure(guest, fmt::format("QEMU exited at once with status {}: {}",
-                                                    status, said)));
+                    boot_failure(guest, fmt::format("QEMU exited with status {} while the guest "
+                                                    "booted{}",
+                                                    status, said.empty() ? "" : ": " + said)));
     }
     guest.ssh_spec = EnvironmentSpec{};
     guest.ssh_spec.name = m_spec.name;
