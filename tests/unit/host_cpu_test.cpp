@@ -91,8 +91,8 @@ TEST_F(HostCpu, OverlappingRunsShareByTheQemuProcessCpuTime) {
     const pid_t busy = ::fork();
     ASSERT_GE(busy, 0);
     if (busy == 0) {
-        for (;;) {  // a "QEMU" that burns CPU until killed
-        }
+        volatile unsigned long spins = 0;
+        for (;;) spins = spins + 1;  // a "QEMU" that burns CPU until killed
     }
     HostCpuMeasurement host(host_cpu_sensors(m_set), std::chrono::milliseconds(20));
     host.start(busy);
