@@ -130,7 +130,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
     } catch (const Error& e) {
         throw sweep_error(e);
     }
-    report(opts, analysis::summarise_sweep(Store(db, Store::Mode::kReadOnly).runs(),
+    report(opts, analysis::summarise_sweep(Store(db, Store::Mode::kReadOnly).observations(),
                                            request.caps_w));
 
     const auto& c = summary.counts;

@@ -45,9 +45,19 @@ enum class Sharing {
     kShared,      ///< includes other runs' energy (their share unknown)
 };
 
+/// Where a domain was measured, seen from the machine joulebench runs on.
+enum class Location {
+    kHost,    ///< on this machine (bare and container runs, the host side of a VM run)
+    kGuest,   ///< inside a VM joulebench booted (`type = "vm"`: its GPUs)
+    kRemote,  ///< on another machine, by its own joulebench (`type = "ssh"`)
+};
+
 [[nodiscard]] std::string_view to_string(Method method);
 /// "alone", "attributed", "shared".
 [[nodiscard]] std::string_view to_string(Sharing sharing);
+/// "host", "guest", "remote".
+[[nodiscard]] std::string_view to_string(Location location);
+[[nodiscard]] std::optional<Location> location_from_string(std::string_view text);
 /// Parses the names produced by to_string; nullopt when unknown.
 [[nodiscard]] std::optional<Method> method_from_string(std::string_view text);
 [[nodiscard]] std::optional<Sharing> sharing_from_string(std::string_view text);

@@ -141,11 +141,22 @@ struct PowerCapsSpec {
     SourceLocation cpu_where;
 };
 
+/// [gpus] mode: how runs use the GPU slots.
+enum class GpuMode {
+    kSlots,  ///< each slot takes the next run of the plan (runs of different cells side by side)
+    kGang,   ///< every run runs as one instance per slot, all started together
+};
+
+/// "slots", "gang".
+[[nodiscard]] std::string_view to_string(GpuMode mode);
+
 /// [gpus]: which GPUs get run slots. Without the table, no GPU slots (runs go one at a time).
 struct GpuSelection {
     bool all = false;          ///< devices = "all": every GPU the runner finds
     std::vector<int> devices;  ///< indices in PCI bus order, distinct, >= 0
+    GpuMode mode = GpuMode::kSlots;
     SourceLocation where;
+    SourceLocation mode_where;  ///< of `mode`, when written
 };
 
 struct ExperimentSpec {

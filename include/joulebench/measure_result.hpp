@@ -34,6 +34,9 @@ struct DomainResult {
     std::optional<double> cpu_time_share;
     /// kAttributed: the energy the domain measured over the run, before attribution.
     std::optional<double> measured_energy_j;
+    /// Where it was measured: a `measure` document says kHost for its own machine; the runner
+    /// relabels the domains of remote (ssh) and guest (vm) measurements.
+    Location measured_on = Location::kHost;
 };
 
 struct GpuResult {

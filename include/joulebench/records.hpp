@@ -71,6 +71,21 @@ struct PhaseResult {
     std::string name;  ///< "container-start", "container-stop", ...
     double wall_s = 0.0;
     std::optional<double> energy_j;  ///< measured energy of the phase, when measured
+    std::optional<int> instance;     ///< gang mode: the instance it belongs to
+};
+
+/// One instance of a gang-mode run ([gpus] mode = "gang"): the run on one GPU slot, measured on
+/// its own GPU (docs/runner.md, "Gang mode").
+struct InstanceOutcome {
+    int instance = 0;        ///< 0-based, in slot order
+    std::optional<int> gpu;  ///< the slot's GPU
+    RunStatus status = RunStatus::kDone;  ///< done, failed, timeout or interrupted
+    std::optional<MeasureResult> measure;
+    std::optional<int> exit_code;  ///< overrides measure->exit_code when set
+    std::optional<int> signal;
+    double started_at = 0.0;  ///< Unix seconds; when 0: measure->started_at
+    double ended_at = 0.0;    ///< Unix seconds; when 0: started_at + measure->wall_s
+    std::string stderr_tail;
 };
 
 /// Everything recorded when a run ends, written by Store::finish_run in one transaction.
@@ -92,6 +107,12 @@ struct RunOutcome {
     std::vector<Warning> warnings;  ///< added to measure->warnings
     std::string stderr_tail;        ///< the last lines of the workload's stderr
     std::string metrics_json;       ///< workload-reported metrics (a JSON object) or empty
+    /// Gang mode: one per GPU slot, all started together; empty in slots mode. The run's own
+    /// figures are then derived from them (Store::finish_run, docs/store.md) and `measure` is
+    /// unset.
+    std::vector<InstanceOutcome> instances;
+    /// Gang mode: the last instance's start minus the first's, in seconds.
+    std::optional<double> start_skew_s;
 };
 
 /// Every warning of a finished run, in order: its measurement's, then the runner's and its
@@ -135,6 +156,11 @@ struct RunRecord {
     bool total_includes_estimate = false;
     bool cpu_attributed = false;
     bool cpu_shared = false;
+    /// Gang mode: how many instances the run has (0 in slots mode), and, in the records of
+    /// Store::observations(), which one this is (always 0 in slots mode).
+    unsigned instances = 0;
+    int instance = 0;
+    std::optional<double> start_skew_s;  ///< gang mode: see RunOutcome
 };
 
 /// Energy per domain of a finished run.
@@ -153,6 +179,8 @@ struct DomainRecord {
     Sharing sharing = Sharing::kAlone;  ///< see DomainResult
     std::optional<double> cpu_time_share;
     std::optional<double> measured_energy_j;
+    Location measured_on = Location::kHost;  ///< see DomainResult
+    int instance = 0;                        ///< gang mode: the instance it belongs to
 };
 
 /// An idle baseline measured by the runner (before the first run, or for rest = "baseline").
@@ -184,6 +212,7 @@ struct Trace {
 /// first value of each row the time in seconds.
 struct TraceChunk {
     std::string run_id;
+    int instance = 0;                  ///< gang mode: the instance; 0 otherwise
     int chunk = 0;                     ///< 0, 1, 2... within the run
     std::vector<TraceColumn> columns;  ///< recorded with chunk 0
     std::size_t rows = 0;

@@ -49,7 +49,7 @@ class Store {
 public:
     /// The schema version this joulebench writes (PRAGMA user_version). 2: domains say how their
     /// energy was shared, warnings carry codes (run_warnings).
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     enum class Mode {
         kCreate,    ///< create the file when missing; migrate an older schema
@@ -116,6 +116,12 @@ public:
     [[nodiscard]] StatusCounts status_counts() const;
     /// Runs, in plan order, optionally only those with one of `statuses`.
     [[nodiscard]] std::vector<RunRecord> runs(const std::vector<RunStatus>& statuses = {}) const;
+    /// What analysis counts as observations, in plan order: each run, except that a gang-mode
+    /// run is one record per instance (`instance`, `gpu` and the measured figures its own; the
+    /// rest of the run's). An instance's status is its own, but the instances of a run that is
+    /// not done never read done (a run counts only when all its instances are done).
+    [[nodiscard]] std::vector<RunRecord> observations(
+        const std::vector<RunStatus>& statuses = {}) const;
     /// One run, or nullopt.
     [[nodiscard]] std::optional<RunRecord> run(std::string_view run_id) const;
     /// Run ids that still need to run: planned, interrupted, and (when `retry_failures`) failed and
@@ -147,8 +153,8 @@ public:
 
     /// Appends one trace chunk (one transaction). Used by StoreTraceSink.
     void append_trace_chunk(const TraceChunk& chunk);
-    /// The stored trace of a run (empty Trace when none).
-    [[nodiscard]] Trace trace(std::string_view run_id) const;
+    /// The stored trace of a run (empty Trace when none); gang mode: of one of its instances.
+    [[nodiscard]] Trace trace(std::string_view run_id, int instance = 0) const;
 
     void record_idle_baseline(const IdleBaselineRecord& baseline);
     [[nodiscard]] std::vector<IdleBaselineRecord> idle_baselines() const;

@@ -449,7 +449,7 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs, const StoreExp
 }
 
 StoreAnalysis analyse_store(const Store& store, const StoreAnalysisOptions& options) {
-    const std::vector<RunRecord> runs = store.runs();
+    const std::vector<RunRecord> runs = store.observations();
     const std::optional<ExperimentRecord> experiment = store.experiment();
     if (runs.empty()) {
         throw Error(ErrorCategory::kNotFound,

@@ -258,12 +258,12 @@ void ContainerEnvironment::begin_instance(const WorkloadInstance& instance, Phas
     auto inst = std::make_shared<Instance>();
     {
         const std::lock_guard lock(m_mutex);
-        m_instances[instance.run_id] = inst;
+        m_instances[instance.key()] = inst;
     }
-    inst->name = fmt::format("joulebench-{}-{}", instance.run_id, random_hex(4));
+    inst->name = fmt::format("joulebench-{}-{}", instance.key(), random_hex(4));
 
     // The run folder and the socket joulebench-hold connects to.
-    std::string tmpl = (m_session_dir / (instance.run_id + "-XXXXXX")).string();
+    std::string tmpl = (m_session_dir / (instance.key() + "-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr)
         throw system_error(fmt::format("run: {}: create a run folder", where()), errno);
     inst->run_dir = tmpl;
@@ -345,7 +345,7 @@ void ContainerEnvironment::start_container(Instance& inst) {
 InstanceResult ContainerEnvironment::execute(const WorkloadInstance& instance,
                                              InstanceObserver* observer) {
     InstanceResult result;
-    const std::shared_ptr<Instance> inst = find(instance.run_id);
+    const std::shared_ptr<Instance> inst = find(instance.key());
     const auto not_started = [&](std::string why) {
         result.end = InstanceResult::End::kNotStarted;
         result.start_error = std::move(why);
@@ -486,7 +486,7 @@ void ContainerEnvironment::end_instance(const WorkloadInstance& instance, PhaseR
     std::shared_ptr<Instance> inst;
     try {
         const std::lock_guard lock(m_mutex);
-        const auto it = m_instances.find(instance.run_id);
+        const auto it = m_instances.find(instance.key());
         if (it == m_instances.end()) return;
         inst = it->second;
         m_instances.erase(it);

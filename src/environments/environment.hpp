@@ -40,6 +40,14 @@ namespace joulebench::environments {
 /// One workload instance to run (one attempt of one run of the plan).
 struct WorkloadInstance {
     std::string run_id;
+    /// Gang mode ([gpus] mode = "gang"): which of the run's instances, one per GPU slot, all
+    /// running at once; 0 otherwise.
+    int instance = 0;
+    /// Names the instance uniquely among those running: the run id, with ".N" for gang
+    /// instances after the first (container names, per-instance folders).
+    [[nodiscard]] std::string key() const {
+        return instance == 0 ? run_id : run_id + "." + std::to_string(instance);
+    }
     std::vector<std::string> command;  ///< argv, never through a shell
     /// Variables set for the workload (its [[workload]] env, CUDA_VISIBLE_DEVICES, JOULEBENCH_*).
     std::vector<std::pair<std::string, std::string>> env;

@@ -457,7 +457,12 @@ InstanceResult VmEnvironment::execute(const WorkloadInstance& instance,
                                 [](const auto& kv) { return kv.first == "CUDA_VISIBLE_DEVICES"; }),
                  in.env.end());
     if (in.gpu) in.env.emplace_back("CUDA_VISIBLE_DEVICES", "0");
-    return guest->ssh->execute(in, nullptr);
+    InstanceResult result = guest->ssh->execute(in, nullptr);
+    // What the guest's joulebench measured, it measured inside the guest.
+    if (result.measured) {
+        for (auto& d : result.measured->domains) d.measured_on = Location::kGuest;
+    }
+    return result;
 }
 
 void VmEnvironment::stop(Guest& guest) noexcept {

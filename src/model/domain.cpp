@@ -56,6 +56,22 @@ std::optional<Method> method_from_string(std::string_view text) {
     return std::nullopt;
 }
 
+std::string_view to_string(Location location) {
+    switch (location) {
+        case Location::kHost: return "host";
+        case Location::kGuest: return "guest";
+        case Location::kRemote: return "remote";
+    }
+    return "unknown";
+}
+
+std::optional<Location> location_from_string(std::string_view text) {
+    for (const Location l : {Location::kHost, Location::kGuest, Location::kRemote}) {
+        if (to_string(l) == text) return l;
+    }
+    return std::nullopt;
+}
+
 std::optional<Sharing> sharing_from_string(std::string_view text) {
     for (const Sharing s : {Sharing::kAlone, Sharing::kAttributed, Sharing::kShared}) {
         if (to_string(s) == text) return s;

@@ -24,6 +24,10 @@ std::string to_string(const SourceLocation& where) {
     return fmt::format("{}:{}: ", where.file, where.line);
 }
 
+std::string_view to_string(GpuMode mode) {
+    return mode == GpuMode::kGang ? "gang" : "slots";
+}
+
 std::string_view to_string(RunOrder order) {
     switch (order) {
         case RunOrder::kShuffled:

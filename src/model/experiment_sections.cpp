@@ -148,7 +148,7 @@ void ExperimentParser::parse_gpus(const toml::table& root, ExperimentSpec& spec)
     const toml::node* node = root.get("gpus");
     if (node == nullptr) return;
     const toml::table& t = table_value(*node, "[gpus]");
-    check_keys(t, "[gpus]", {"devices"});
+    check_keys(t, "[gpus]", {"devices", "mode"});
     const toml::node& devices = require(t, "devices", "[gpus]", at(t));
     GpuSelection selection;
     selection.where = at(devices);
@@ -178,6 +178,16 @@ void ExperimentParser::parse_gpus(const toml::table& root, ExperimentSpec& spec)
     } else {
         fail(at(devices), fmt::format("devices must be a list of GPU indices or \"all\", not {}",
                                       toml_type_name(devices)));
+    }
+    if (const toml::node* mode = t.get("mode")) {
+        selection.mode_where = at(*mode);
+        const std::string m = string_value(*mode, "mode");
+        if (m == "gang") {
+            selection.mode = GpuMode::kGang;
+        } else if (m != "slots") {
+            fail(at(*mode), fmt::format("mode '{}' is not \"slots\" or \"gang\"", m),
+                 "\"slots\": each GPU takes the next run; \"gang\": every run on every GPU at once");
+        }
     }
     spec.gpus = std::move(selection);
 }

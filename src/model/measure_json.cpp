@@ -57,6 +57,7 @@ json measure_to_json(const MeasureResult& r) {
             o["net_energy_j"] = opt(d.net_energy_j);
         }
         o["sharing"] = std::string(to_string(d.sharing));
+        o["measured_on"] = std::string(to_string(d.measured_on));
         if (d.sharing == Sharing::kAttributed) {
             o["cpu_time_share"] = opt(d.cpu_time_share);
             o["measured_energy_j"] = opt(d.measured_energy_j);
@@ -304,6 +305,13 @@ public:
         if (o.contains("idle_power_w")) {
             d.idle_power_w = number_at(o, path, "idle_power_w");
             d.net_energy_j = optional_number_at(o, path, "net_energy_j");
+        }
+        // Documents written before domains said where they were measured: this machine.
+        if (o.contains("measured_on")) {
+            const std::string where = string_at(o, path, "measured_on");
+            const auto parsed = location_from_string(where);
+            if (!parsed) fail(join(path, "measured_on"), fmt::format("unknown place '{}'", where));
+            d.measured_on = *parsed;
         }
         // Documents written before domains carried their sharing (store schema 2) said it only
         // in their warnings: such a domain reads as measured alone.

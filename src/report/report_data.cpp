@@ -166,7 +166,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     m.joulebench_version = JOULEBENCH_VERSION;
     m.generated_at = utc(static_cast<double>(std::time(nullptr)));
     const std::string err = where(m.db);
-    const std::vector<RunRecord> runs = store.runs();
+    const std::vector<RunRecord> runs = store.observations();
     if (runs.empty()) {
         throw Error(ErrorCategory::kNotFound, err + "the store holds no runs",
                     "plan and run an experiment first (joulebench run FILE --db DB)");

@@ -55,7 +55,11 @@ TraceReport build_trace(const Store& store, const std::vector<RunRecord>& runs,
                     to_string(chosen->status),
                     chosen->energy_j ? ", E = " + number_cell(*chosen->energy_j) + " J" : "");
     tr.idle_power_w = chosen->idle_power_w;
-    const Trace trace = store.trace(chosen->run_id);
+    if (chosen->instances > 0) {
+        tr.title += fmt::format(", instance {} of {}{}", chosen->instance, chosen->instances,
+                                chosen->gpu ? fmt::format(" on GPU {}", *chosen->gpu) : "");
+    }
+    const Trace trace = store.trace(chosen->run_id, chosen->instance);
     tr.rows = trace.times_s.size();
     if (tr.rows == 0) {
         tr.note = "no sample trace is stored for this run";
@@ -63,7 +67,7 @@ TraceReport build_trace(const Store& store, const std::vector<RunRecord>& runs,
     }
     std::set<std::string> in_total;
     for (const auto& d : store.domains(chosen->run_id)) {
-        if (d.counts_in_total) in_total.insert(d.domain);
+        if (d.counts_in_total && d.instance == chosen->instance) in_total.insert(d.domain);
     }
     std::vector<std::size_t> power_cols;
     for (std::size_t c = 0; c < trace.columns.size(); ++c) {

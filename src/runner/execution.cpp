@@ -140,20 +140,24 @@ RunExecutor::Caps RunExecutor::apply_caps(const Slot& slot, const RunSpec& run, 
 }
 
 environments::WorkloadInstance RunExecutor::instance(const Slot& slot, const RunSpec& run,
-                                                     const WorkloadSpec& workload,
-                                                     bool remote) const {
+                                                     const WorkloadSpec& workload, bool remote,
+                                                     int instance) const {
     environments::WorkloadInstance inst;
     inst.run_id = run.run_id;
+    inst.instance = instance;
     inst.command = workload.command;
     inst.env = workload.env;
     inst.env.emplace_back("JOULEBENCH_RUN_ID", run.run_id);
     inst.env.emplace_back("JOULEBENCH_REPETITION", std::to_string(run.repetition));
+    if (m_ctx.spec.gpus && m_ctx.spec.gpus->mode == GpuMode::kGang) {
+        inst.env.emplace_back("JOULEBENCH_INSTANCE", std::to_string(instance));
+    }
     inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     if (slot.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*slot.gpu));
     inst.gpu = slot.gpu;
     inst.timeout = workload.timeout;
-    inst.stdout_file = m_ctx.logs_dir / (run.run_id + ".stdout");
-    inst.stderr_file = m_ctx.logs_dir / (run.run_id + ".stderr");
+    inst.stdout_file = m_ctx.logs_dir / (inst.key() + ".stdout");
+    inst.stderr_file = m_ctx.logs_dir / (inst.key() + ".stderr");
     inst.stop = &m_ctx.stop;
     inst.kill_grace = m_ctx.options.kill_grace;
     inst.interval = m_ctx.options.interval;
@@ -166,11 +170,11 @@ environments::WorkloadInstance RunExecutor::instance(const Slot& slot, const Run
 
 RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Environment& env,
                                                    environments::WorkloadInstance& inst,
-                                                   RunOutcome& outcome) {
+                                                   RunOutcome& outcome, StartGate& gate) {
     InstanceRun out;
     const bool remote = env.measures_itself();
     const std::vector<Sensor*> sensors = slot.sensors.pointers();
-    StoreTraceSink sink(m_ctx.store, inst.run_id);
+    StoreTraceSink sink(m_ctx.store, inst.run_id, inst.instance, 600);
     if (remote) inst.trace = &sink;  // the remote measure's trace comes back into it
     // A local guest's phases (vm boot, shutdown) are measured by this machine's CPU counters.
     const bool on_host = remote && env.host_measures_cpu();
@@ -185,6 +189,7 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
         begin_error = e.what();
     }
     if (!begin_error.empty()) {
+        gate.leave();
         out.result = not_started(begin_error);
     } else if (remote) {
         // Runs overlapping on the remote host share its CPU counters too; without its busy CPU
@@ -194,7 +199,8 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
             on_host ? "" : fmt::format("{}:{}", env.spec().host, env.spec().port.value_or(0));
         HostCpuMeasurement host(on_host ? host_cpu_sensors(slot.sensors) : std::vector<Sensor*>{},
                                 m_ctx.options.interval);
-        m_overlaps.begin(inst.run_id, machine);
+        gate.pass();
+        m_overlaps.begin(inst.key(), machine);
         host.start(env.host_process(inst));
         try {
             out.result = env.execute(inst, nullptr);
@@ -202,7 +208,15 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
             out.result = not_started(e.what());
         }
         host.stop();
-        out.overlapped = m_overlaps.end(inst.run_id, machine);
+        out.overlapped = m_overlaps.end(inst.key(), machine);
+        // The remote measure's domains were measured there (a vm environment says "guest"
+        // itself).
+        if (out.result.measured) {
+            for (auto& d : out.result.measured->domains) {
+                if (d.measured_on == Location::kHost) d.measured_on = Location::kRemote;
+            }
+        }
+        // A local guest's CPU domains are this machine's, measured here (labelled "host").
         if (out.result.measured && !host.empty()) {
             host.apply(*out.result.measured, out.overlapped);  // shared by QEMU's CPU time
             out.overlapped = false;
@@ -210,7 +224,8 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
     } else {
         Sampler sampler(sensors, m_ctx.options.interval, &sink);
         ClockObserver observer(slot.sensors.cpu_clock.get());
-        m_overlaps.begin(inst.run_id, "");
+        gate.pass();
+        m_overlaps.begin(inst.key(), "");
         const std::optional<double> busy_before = machine_busy_cpu_s();
         sampler.start();
         try {
@@ -220,7 +235,7 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
         }
         sampler.stop();
         const std::optional<double> busy_after = machine_busy_cpu_s();
-        out.overlapped = m_overlaps.end(inst.run_id, "");
+        out.overlapped = m_overlaps.end(inst.key(), "");
         if (busy_before && busy_after) out.busy_cpu_s = *busy_after - *busy_before;
         if (out.result.end != InstanceResult::End::kNotStarted) {
             out.result.measured =
@@ -253,7 +268,7 @@ void RunExecutor::restore_caps(Caps& caps, RunOutcome& outcome) {
     }
 }
 
-void RunExecutor::record(const Slot& slot, const RunSpec& run, const RunOutcome& outcome,
+void RunExecutor::record(const RunSpec& run, std::optional<int> gpu, const RunOutcome& outcome,
                          const std::string& detail) {
     try {
         m_ctx.store.finish_run(outcome);
@@ -268,24 +283,36 @@ void RunExecutor::record(const Slot& slot, const RunSpec& run, const RunOutcome&
         energy = outcome.measure->total_energy_j;
         wall = outcome.measure->wall_s;
         energy_how = describe(cpu_energy_marks(*outcome.measure));
+    } else if (!outcome.instances.empty()) {
+        // Gang mode: the energy of every instance together, over the time all of them took.
+        double sum = 0.0;
+        double first = 0.0;
+        double last = 0.0;
+        bool all = true;
+        for (const auto& i : outcome.instances) {
+            if (!i.measure) {
+                all = false;
+                continue;
+            }
+            sum += i.measure->total_energy_j;
+            if (first == 0.0 || i.measure->started_at < first) first = i.measure->started_at;
+            last = std::max(last, i.measure->started_at + i.measure->wall_s);
+            if (energy_how.empty()) energy_how = describe(cpu_energy_marks(*i.measure));
+        }
+        if (all) energy = sum;
+        wall = last > first ? last - first : 0.0;
     }
-    m_ctx.progress.finished(run, slot.gpu, outcome.status, wall, energy, detail, energy_how);
+    m_ctx.progress.finished(run, gpu, outcome.status, wall, energy, detail, energy_how);
     std::lock_guard lock(m_mutex);
     ++m_executed;
 }
 
-void RunExecutor::execute(Slot& slot, const RunSpec& run, bool first_on_slot) {
+RunExecutor::SlotRun RunExecutor::run_on_slot(Slot& slot, const RunSpec& run, int number,
+                                              StartGate& gate) {
     const WorkloadSpec& workload = *m_ctx.workloads.at(run.workload);
     environments::Environment& env = *m_ctx.environments.at(run.environment);
-    // Rest before every run but the slot's first (never measured).
-    if (!first_on_slot) {
-        rest_before_run(slot, m_ctx.spec.rest, m_ctx.options.baseline_timeout, m_ctx.stop);
-    }
-    if (m_ctx.stop.load()) return;
-
-    m_ctx.store.mark_running(run.run_id, m_ctx.session_id, slot.gpu, unix_now());
-    m_ctx.progress.started(run, slot.gpu);
-    RunOutcome outcome;
+    SlotRun out;
+    RunOutcome& outcome = out.outcome;
     outcome.run_id = run.run_id;
     outcome.gpu = slot.gpu;
     outcome.warnings = std::move(slot.pending_warnings);
@@ -303,28 +330,44 @@ void RunExecutor::execute(Slot& slot, const RunSpec& run, bool first_on_slot) {
         if (o.enforced) applied.applied_w = o.enforced->value();
         outcome.caps.push_back(applied);
     }
-    environments::WorkloadInstance inst = instance(slot, run, workload, remote);
+    environments::WorkloadInstance inst = instance(slot, run, workload, remote, number);
 
-    std::string detail;
     if (!cap_error.empty()) {
+        gate.leave();
         caps.clear();  // ScopedCap restored what it set before throwing; the rest now
         outcome.status = RunStatus::kFailed;
         outcome.stderr_tail = cap_error;
         outcome.warnings.push_back(
             make_warning(warning_code::kCapNotSet,
                          "the workload did not run: its power cap could not be set: " + cap_error));
-        detail = cap_error;
-    } else {
-        const InstanceRun ran = run_instance(slot, env, inst, outcome);
-        restore_caps(caps, outcome);
-        if (ran.trace_error) {
-            outcome.warnings.push_back(make_warning(warning_code::kTrace, *ran.trace_error));
-        }
-        conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, detail);
-        add_last_stderr_line(outcome, detail);
+        out.detail = cap_error;
+        return out;
     }
-    outcome.ended_at = 0.0;
-    record(slot, run, outcome, detail);
+    const InstanceRun ran = run_instance(slot, env, inst, outcome, gate);
+    restore_caps(caps, outcome);
+    if (ran.trace_error) {
+        outcome.warnings.push_back(make_warning(warning_code::kTrace, *ran.trace_error));
+    }
+    conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, out.detail);
+    add_last_stderr_line(outcome, out.detail);
+    if (ran.result.end != InstanceResult::End::kNotStarted) out.started_at = ran.result.started_at;
+    return out;
 }
+
+void RunExecutor::execute(Slot& slot, const RunSpec& run, bool first_on_slot) {
+    // Rest before every run but the slot's first (never measured).
+    if (!first_on_slot) {
+        rest_before_run(slot, m_ctx.spec.rest, m_ctx.options.baseline_timeout, m_ctx.stop);
+    }
+    if (m_ctx.stop.load()) return;
+
+    m_ctx.store.mark_running(run.run_id, m_ctx.session_id, slot.gpu, unix_now());
+    m_ctx.progress.started(run, slot.gpu);
+    StartGate no_gate(nullptr);
+    SlotRun ran = run_on_slot(slot, run, 0, no_gate);
+    ran.outcome.ended_at = 0.0;
+    record(run, slot.gpu, ran.outcome, ran.detail);
+}
+
 
 }  // namespace joulebench::runner

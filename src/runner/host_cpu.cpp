@@ -90,6 +90,7 @@ void HostCpuMeasurement::apply(MeasureResult& m, bool overlapped) const {
     std::vector<DomainResult> host;
     for (std::size_t i = 0; i < m_sensors.size(); ++i) {
         host.push_back(domain_result(*m_sensors[i], m_sampler->domains()[i], m.warnings));
+        host.back().measured_on = Location::kHost;
     }
     if (overlapped) {
         // attribute_cpu_energy takes the run's CPU time from the measurement: here that is the

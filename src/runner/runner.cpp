@@ -97,6 +97,20 @@ std::vector<const RunSpec*> pending_runs(const Store& store, const Plan& plan, u
     return queue;
 }
 
+// Gang mode: the runs one after another, each on every slot at once.
+void run_gang(const std::vector<std::unique_ptr<Slot>>& slots,
+              const std::vector<const RunSpec*>& queue, RunExecutor& executor,
+              const std::atomic<bool>& stop) {
+    std::vector<Slot*> all;
+    for (const auto& s : slots) all.push_back(s.get());
+    bool first = true;
+    for (const RunSpec* run : queue) {
+        if (stop.load() || !executor.caps_ok()) return;
+        executor.execute_gang(all, *run, first);
+        first = false;
+    }
+}
+
 }  // namespace
 
 Runner::Runner(ExperimentSpec spec, RunnerOptions options, RunnerDependencies dependencies)
@@ -158,6 +172,7 @@ RunnerSummary Runner::run() {
                           *m_deps.cappers, pf.journal ? &*pf.journal : nullptr, stop, progress,
                           pf.logs_dir});
     QueueScheduler scheduler;
+    const bool gang = m_spec.gpus && m_spec.gpus->mode == GpuMode::kGang;
     std::optional<std::string> fatal;
     for (unsigned pass = 0; pass <= m_options.retries && !stop.load(); ++pass) {
         const std::vector<const RunSpec*> queue = pending_runs(*store, pf.plan, pass);
@@ -168,11 +183,15 @@ RunnerSummary Runner::run() {
         }
         progress.add_pending(queue.size());
         try {
-            scheduler.run(
-                slots.size(), queue, [&] { return !stop.load() && executor.caps_ok(); },
-                [&](std::size_t slot, const RunSpec& run, bool first) {
-                    executor.execute(*slots[slot], run, first);
-                });
+            if (gang) {
+                run_gang(slots, queue, executor, stop);
+            } else {
+                scheduler.run(
+                    slots.size(), queue, [&] { return !stop.load() && executor.caps_ok(); },
+                    [&](std::size_t slot, const RunSpec& run, bool first) {
+                        executor.execute(*slots[slot], run, first);
+                    });
+            }
         } catch (const std::exception& e) {
             fatal = e.what();
             break;

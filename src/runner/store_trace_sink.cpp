@@ -20,6 +20,12 @@ StoreTraceSink::StoreTraceSink(Store& store, std::string run_id, std::size_t row
     m_chunk.run_id = std::move(run_id);
 }
 
+StoreTraceSink::StoreTraceSink(Store& store, std::string run_id, int instance,
+                               std::size_t rows_per_chunk)
+    : StoreTraceSink(store, std::move(run_id), rows_per_chunk) {
+    m_chunk.instance = instance;
+}
+
 void StoreTraceSink::begin(const std::vector<const Sensor*>& sensors) {
     m_chunk.columns.clear();
     m_chunk.chunk = 0;

@@ -28,6 +28,8 @@ class StoreTraceSink final : public TraceSink {
 public:
     /// `store` must outlive the sink.
     StoreTraceSink(Store& store, std::string run_id, std::size_t rows_per_chunk = 600);
+    /// Gang mode: the trace of instance `instance` of the run.
+    StoreTraceSink(Store& store, std::string run_id, int instance, std::size_t rows_per_chunk);
     ~StoreTraceSink() override = default;
     StoreTraceSink(const StoreTraceSink&) = delete;
     StoreTraceSink& operator=(const StoreTraceSink&) = delete;

@@ -1,4 +1,5 @@
-// `joulebench export`: one row per run (CSV or JSON). Column meanings: docs/store.md.
+// `joulebench export`: one row per run, or per instance of a gang-mode run (CSV or JSON), as
+// Store::observations() gives them. Column meanings: docs/store.md.
 
 #include <fmt/core.h>
 
@@ -22,7 +23,8 @@ const std::vector<Column>& columns() {
         {"run_id", Kind::kText},        {"plan_index", Kind::kInteger},
         {"workload", Kind::kText},      {"environment", Kind::kText},
         {"power_cap_w", Kind::kReal},   {"cpu_power_cap_w", Kind::kReal},
-        {"repetition", Kind::kInteger}, {"gpu", Kind::kInteger},
+        {"repetition", Kind::kInteger}, {"instance", Kind::kInteger},
+        {"gpu", Kind::kInteger},
         {"status", Kind::kText},        {"attempt", Kind::kInteger},
         {"started_at", Kind::kReal},    {"ended_at", Kind::kReal},
         {"exit_code", Kind::kInteger},  {"signal", Kind::kInteger},
@@ -77,7 +79,7 @@ const std::vector<std::string>& export_columns() {
 
 std::vector<std::vector<std::string>> export_rows(const Store& store) {
     std::vector<std::vector<std::string>> rows;
-    for (const RunRecord& r : store.runs()) {
+    for (const RunRecord& r : store.observations()) {
         // An empty warnings list exports as an empty cell, so that clean runs read clean.
         const std::string warnings = r.warnings_json == "[]" ? std::string() : r.warnings_json;
         const auto [startup_wall, startup_energy] = startup(r.phases_json);
@@ -89,6 +91,7 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
             cell(r.gpu_cap_w),
             cell(r.cpu_cap_w),
             std::to_string(r.repetition),
+            std::to_string(r.instance),
             cell_int(r.gpu),
             std::string(to_string(r.status)),
             std::to_string(r.attempt),

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "joulebench/error.hpp"
+#include "joulebench/experiment.hpp"
 #include "joulebench/warning.hpp"
 #include "store/store_internal.hpp"
 
@@ -75,6 +77,31 @@ void upgrade_to_2(sqlite3* db) {
                 shared.run();
             }
         }
+    }
+}
+
+// Schema 2 -> 3, the data: the domains of runs in an `ssh` environment were measured by the
+// remote host's joulebench. The environment's type is read from the experiment file the store
+// keeps; a file that no longer parses leaves every domain "host" (as the store said before).
+void upgrade_to_3(sqlite3* db) {
+    Statement q(db, "SELECT file_text, file_name FROM experiment");
+    if (!q.step()) return;
+    std::vector<std::string> remote;
+    try {
+        const ExperimentSpec spec = parse_experiment_text(q.text(0), q.text(1));
+        for (const auto& e : spec.environments) {
+            if (e.type == EnvironmentType::kSsh) remote.push_back(e.name);
+        }
+    } catch (const Error&) {
+        return;
+    }
+    Statement u(db,
+                "UPDATE run_domains SET measured_on = 'remote' WHERE run_id IN (SELECT run_id FROM "
+                "runs WHERE environment = ?)");
+    for (const auto& name : remote) {
+        u.reset();
+        u.bind(1, name);
+        u.run();
     }
 }
 
@@ -218,6 +245,65 @@ CREATE TABLE run_warnings (
 );
 )sql",
          upgrade_to_2},
+        // 3: where each domain was measured (host, guest, remote) and gang mode's instances:
+        // one row per instance of a run (run_instances), the instance of each domain and of
+        // each trace (the trace tables get `instance` into their key, so they are rebuilt).
+        {R"sql(
+ALTER TABLE run_domains ADD COLUMN measured_on TEXT NOT NULL DEFAULT 'host'
+    CHECK (measured_on IN ('host', 'guest', 'remote'));
+ALTER TABLE run_domains ADD COLUMN instance INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN instances INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN start_skew_s REAL;
+CREATE TABLE run_instances (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    instance INTEGER NOT NULL,
+    gpu INTEGER,
+    status TEXT NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    exit_code INTEGER,
+    signal INTEGER,
+    wall_s REAL,
+    cpu_user_s REAL,
+    cpu_system_s REAL,
+    energy_j REAL,
+    gpu_energy_j REAL,
+    cpu_energy_j REAL,
+    edp_js REAL,
+    ed2p_js2 REAL,
+    total_includes_estimate INTEGER NOT NULL DEFAULT 0,
+    idle_power_w REAL,
+    net_energy_j REAL,
+    stderr_tail TEXT NOT NULL DEFAULT '',
+    measure_json TEXT,
+    PRIMARY KEY (run_id, instance)
+);
+CREATE TABLE trace_columns_3 (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    instance INTEGER NOT NULL DEFAULT 0,
+    column_index INTEGER NOT NULL,
+    domain TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    PRIMARY KEY (run_id, instance, column_index)
+);
+INSERT INTO trace_columns_3 (run_id, instance, column_index, domain, quantity)
+    SELECT run_id, 0, column_index, domain, quantity FROM trace_columns;
+DROP TABLE trace_columns;
+ALTER TABLE trace_columns_3 RENAME TO trace_columns;
+CREATE TABLE trace_chunks_3 (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    instance INTEGER NOT NULL DEFAULT 0,
+    chunk INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, instance, chunk)
+);
+INSERT INTO trace_chunks_3 (run_id, instance, chunk, rows, data)
+    SELECT run_id, 0, chunk, rows, data FROM trace_chunks;
+DROP TABLE trace_chunks;
+ALTER TABLE trace_chunks_3 RENAME TO trace_chunks;
+)sql",
+         upgrade_to_3},
     };
     return kMigrations;
 }

@@ -29,7 +29,8 @@ const char* const kRunColumns =
     "metrics_json, measure_json, coalesce(total_includes_estimate, 0), "
     "EXISTS (SELECT 1 FROM run_domains d WHERE d.run_id = runs.run_id AND d.sharing = "
     "'attributed'), "
-    "EXISTS (SELECT 1 FROM run_domains d WHERE d.run_id = runs.run_id AND d.sharing = 'shared')";
+    "EXISTS (SELECT 1 FROM run_domains d WHERE d.run_id = runs.run_id AND d.sharing = 'shared'), "
+    "instances, start_skew_s";
 
 RunRecord read_run(const Statement& q) {
     RunRecord r;
@@ -65,6 +66,8 @@ RunRecord read_run(const Statement& q) {
     r.total_includes_estimate = q.integer(29) != 0;
     r.cpu_attributed = q.integer(30) != 0;
     r.cpu_shared = q.integer(31) != 0;
+    r.instances = static_cast<unsigned>(q.integer(32));
+    r.start_skew_s = q.opt_real(33);
     return r;
 }
 

@@ -3,6 +3,7 @@
 // migrations.cpp): the statements, the run columns and their reader, the trace encoding.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,38 @@ inline constexpr int kApplicationId = 0x4a427374;
 /// The columns read_run reads, in its order (a SELECT list over `runs`).
 extern const char* const kRunColumns;
 [[nodiscard]] RunRecord read_run(const Statement& q);
+
+/// A finished run's start and end (Unix seconds): the outcome's, else its measurement's (or its
+/// first instance's start and last instance's end), else the time it was marked running.
+struct Span {
+    double started_at = 0.0;
+    double ended_at = 0.0;
+};
+[[nodiscard]] Span run_span(const RunOutcome& outcome, double marked_running_at);
+
+/// The measured figures of a run's (or instance's) row.
+struct Figures {
+    std::optional<double> wall_s, cpu_user_s, cpu_system_s, energy_j, gpu_energy_j, cpu_energy_j;
+    std::optional<double> edp_js, ed2p_js2, idle_power_w, net_energy_j;
+    bool includes_estimate = false;
+    std::optional<std::string> measure_json;  ///< the whole measure document
+};
+/// From a measurement (null: only the wall time of `span`).
+[[nodiscard]] Figures figures_of(const MeasureResult* m, const Span& span);
+/// Gang mode: the run from its instances (docs/store.md).
+[[nodiscard]] Figures figures_of(const std::vector<InstanceOutcome>& instances, const Span& span);
+/// Binds wall_s, cpu_user_s, cpu_system_s, energy_j, gpu_energy_j, cpu_energy_j, edp_js,
+/// ed2p_js2, total_includes_estimate, idle_power_w, net_energy_j to parameters first...first+10.
+void bind_figures(Statement& s, int first, const Figures& f);
+/// The energy of the domains that count in the total: GPU, and the rest (CPU).
+[[nodiscard]] std::pair<std::optional<double>, std::optional<double>> gpu_and_cpu_energy(
+    const MeasureResult& m);
+/// Inserts a measurement's domains with indices from `first_index`; returns the next index.
+int insert_domains(sqlite3* db, const std::string& run_id, const MeasureResult& m, int instance,
+                   int first_index);
+/// Gang mode: the instance rows and their domains.
+void insert_instances(sqlite3* db, const std::string& run_id,
+                      const std::vector<InstanceOutcome>& instances);
 
 /// Little-endian float64 encoding of trace values (explicit, so a store written on one machine
 /// reads the same on any other).

@@ -122,8 +122,8 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
     }
     for (const char* sql :
          {"DELETE FROM trace_chunks WHERE run_id = ?", "DELETE FROM trace_columns WHERE run_id = ?",
-          "DELETE FROM run_domains WHERE run_id = ?",
-          "DELETE FROM run_warnings WHERE run_id = ?"}) {
+          "DELETE FROM run_domains WHERE run_id = ?", "DELETE FROM run_warnings WHERE run_id = ?",
+          "DELETE FROM run_instances WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, run_id);
         d.run();
@@ -135,7 +135,8 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
         "cpu_user_s = NULL, cpu_system_s = NULL, energy_j = NULL, gpu_energy_j = NULL, "
         "cpu_energy_j = NULL, edp_js = NULL, ed2p_js2 = NULL, total_includes_estimate = NULL, "
         "idle_power_w = NULL, net_energy_j = NULL, caps_json = '[]', warnings_json = '[]', "
-        "phases_json = '[]', stderr_tail = '', metrics_json = NULL, measure_json = NULL "
+        "phases_json = '[]', stderr_tail = '', metrics_json = NULL, measure_json = NULL, "
+        "instances = 0, start_skew_s = NULL "
         "WHERE run_id = ?");
     q.bind(1, session_id).bind(2, gpu).bind(3, started_at).bind(4, run_id);
     q.run();
@@ -174,20 +175,10 @@ RunJson run_json(const RunOutcome& outcome) {
             {{"name", p.name},
              {"wall_s", p.wall_s},
              {"energy_j", p.energy_j ? nlohmann::json(*p.energy_j) : nlohmann::json(nullptr)}});
+        if (p.instance) j.phases.back()["instance"] = *p.instance;
     }
     for (const auto& w : run_warnings(outcome)) j.warnings.push_back(w.text);
     return j;
-}
-
-// The energy of the domains that count in the total, split into GPU and the rest (CPU).
-std::pair<std::optional<double>, std::optional<double>> gpu_and_cpu_energy(const MeasureResult& m) {
-    double gpu = 0.0;
-    double cpu = 0.0;
-    for (const auto& d : m.domains) {
-        if (!d.counts_in_total) continue;
-        (d.info.kind == DomainKind::kGpu ? gpu : cpu) += d.energy_j;
-    }
-    return {gpu, cpu};
 }
 
 // The run as marked running: its attempt, session and start.
@@ -210,38 +201,6 @@ RunningRow running_row(sqlite3* db, const std::string& run_id, const std::filesy
                     "call mark_running first");
     }
     return {q.integer(1), q.opt_integer(2), q.opt_real(3).value_or(0.0)};
-}
-
-void insert_domains(sqlite3* db, const std::string& run_id, const MeasureResult& m) {
-    Statement d(
-        db,
-        "INSERT INTO run_domains (run_id, domain_index, domain, kind, device_index, method, "
-        "backend, name, energy_j, avg_power_w, peak_power_w, counts_in_total, "
-        "cross_check_energy_j, disagreement_pct, idle_power_w, net_energy_j, failed_reads, wraps, "
-        "resets, sharing, cpu_time_share, measured_energy_j) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    int index = 0;
-    for (const auto& dom : m.domains) {
-        d.reset();
-        d.bind(1, run_id).bind(2, index++).bind(3, dom.info.id).bind(4, to_string(dom.info.kind));
-        if (dom.info.index >= 0) {
-            d.bind(5, dom.info.index);
-        } else {
-            d.bind_null(5);
-        }
-        d.bind(6, to_string(dom.info.method)).bind(7, dom.info.backend).bind(8, dom.info.name);
-        d.bind(9, dom.energy_j).bind(10, dom.avg_power_w).bind(11, dom.peak_power_w);
-        d.bind(12, dom.counts_in_total ? 1 : 0)
-            .bind(13, dom.cross_check_energy_j)
-            .bind(14, dom.disagreement_pct);
-        d.bind(15, dom.idle_power_w).bind(16, dom.net_energy_j);
-        d.bind(17, static_cast<std::int64_t>(dom.failed_reads + dom.health.failed_reads));
-        d.bind(18, static_cast<std::int64_t>(dom.health.wraps))
-            .bind(19, static_cast<std::int64_t>(dom.health.resets));
-        d.bind(20, to_string(dom.sharing)).bind(21, dom.cpu_time_share);
-        d.bind(22, dom.measured_energy_j);
-        d.run();
-    }
 }
 
 void insert_warnings(sqlite3* db, const std::string& run_id, const std::vector<Warning>& warnings) {
@@ -272,39 +231,20 @@ void Store::finish_run(const RunOutcome& outcome) {
     std::lock_guard lock(m_mutex);
     Transaction tx(m_db);
     const RunningRow row = running_row(m_db, outcome.run_id, m_path);
-    // Start: the outcome's, else the measurement's, else the one given to mark_running.
-    double started_at = outcome.started_at;
-    if (started_at == 0.0 && m != nullptr) started_at = m->started_at;
-    if (started_at == 0.0) started_at = row.started_at;
-    double ended_at = outcome.ended_at;
-    if (ended_at == 0.0 && m != nullptr) ended_at = started_at + m->wall_s;
-    if (ended_at == 0.0) ended_at = unix_now();
+    // Start: the outcome's, else the measurement's (or first instance's), else mark_running's.
+    const Span span = run_span(outcome, row.started_at);
+    const Figures fig = outcome.instances.empty() ? figures_of(m, span) : figures_of(outcome.instances, span);
     Statement u(
         m_db,
         "UPDATE runs SET status = ?, gpu = coalesce(?, gpu), started_at = ?, ended_at = ?, "
         "exit_code = ?, signal = ?, wall_s = ?, cpu_user_s = ?, cpu_system_s = ?, energy_j = ?, "
         "gpu_energy_j = ?, cpu_energy_j = ?, edp_js = ?, ed2p_js2 = ?, "
         "total_includes_estimate = ?, idle_power_w = ?, net_energy_j = ?, caps_json = ?, "
-        "warnings_json = ?, phases_json = ?, stderr_tail = ?, metrics_json = ?, measure_json = ? "
-        "WHERE run_id = ?");
-    u.bind(1, to_string(outcome.status)).bind(2, outcome.gpu).bind(3, started_at).bind(4, ended_at);
-    u.bind(5, exit_code).bind(6, signal);
-    if (m != nullptr) {
-        const auto [gpu_energy, cpu_energy] = gpu_and_cpu_energy(*m);
-        u.bind(7, m->wall_s).bind(8, m->cpu_user_s).bind(9, m->cpu_system_s);
-        u.bind(10, m->total_energy_j).bind(11, gpu_energy).bind(12, cpu_energy);
-        u.bind(13, m->edp_js).bind(14, m->ed2p_js2).bind(15, m->total_includes_estimate ? 1 : 0);
-        if (m->idle) {
-            u.bind(16, m->idle->power_w).bind(17, m->idle->net_energy_j);
-        } else {
-            u.bind_null(16).bind_null(17);
-        }
-        u.bind(23, measure_to_json(*m).dump());
-    } else {
-        for (int i = 7; i <= 17; ++i) u.bind_null(i);
-        if (ended_at > started_at && started_at > 0.0) u.bind(7, ended_at - started_at);
-        u.bind_null(23);
-    }
+        "warnings_json = ?, phases_json = ?, stderr_tail = ?, metrics_json = ?, measure_json = ?, "
+        "instances = ?, start_skew_s = ? WHERE run_id = ?");
+    u.bind(1, to_string(outcome.status)).bind(2, outcome.gpu).bind(3, span.started_at);
+    u.bind(4, span.ended_at).bind(5, exit_code).bind(6, signal);
+    bind_figures(u, 7, fig);  // 7..17
     u.bind(18, json.caps.dump()).bind(19, json.warnings.dump()).bind(20, json.phases.dump());
     u.bind(21, outcome.stderr_tail);
     if (json.metrics.is_null()) {
@@ -312,15 +252,19 @@ void Store::finish_run(const RunOutcome& outcome) {
     } else {
         u.bind(22, json.metrics.dump());
     }
-    u.bind(24, outcome.run_id);
+    u.bind(23, fig.measure_json);
+    u.bind(24, static_cast<std::int64_t>(outcome.instances.size())).bind(25, outcome.start_skew_s);
+    u.bind(26, outcome.run_id);
     u.run();
     for (const char* sql : {"DELETE FROM run_domains WHERE run_id = ?",
-                            "DELETE FROM run_warnings WHERE run_id = ?"}) {
+                            "DELETE FROM run_warnings WHERE run_id = ?",
+                            "DELETE FROM run_instances WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, outcome.run_id);
         d.run();
     }
-    if (m != nullptr) insert_domains(m_db, outcome.run_id, *m);
+    if (m != nullptr) insert_domains(m_db, outcome.run_id, *m, 0, 0);
+    insert_instances(m_db, outcome.run_id, outcome.instances);
     insert_warnings(m_db, outcome.run_id, run_warnings(outcome));
     Statement a(m_db,
                 "INSERT OR REPLACE INTO run_attempts (run_id, attempt, session_id, status, gpu, "
@@ -328,12 +272,8 @@ void Store::finish_run(const RunOutcome& outcome) {
                 "?, (SELECT gpu FROM runs WHERE run_id = ?1), ?, ?, ?, ?, ?, ?)");
     a.bind(1, outcome.run_id).bind(2, row.attempt).bind(3, row.session_id);
     a.bind(4, to_string(outcome.status));
-    a.bind(5, started_at).bind(6, ended_at).bind(7, exit_code).bind(8, signal);
-    if (m != nullptr) {
-        a.bind(9, m->total_energy_j);
-    } else {
-        a.bind_null(9);
-    }
+    a.bind(5, span.started_at).bind(6, span.ended_at).bind(7, exit_code).bind(8, signal);
+    a.bind(9, fig.energy_j);
     a.bind(10, outcome.stderr_tail);
     a.run();
     tx.commit();
@@ -344,7 +284,8 @@ std::vector<DomainRecord> Store::domains(std::string_view run_id) const {
     Statement q(
         m_db,
         "SELECT run_id, domain_index, domain, kind, method, energy_j, avg_power_w, peak_power_w, "
-        "counts_in_total, idle_power_w, net_energy_j, sharing, cpu_time_share, measured_energy_j "
+        "counts_in_total, idle_power_w, net_energy_j, sharing, cpu_time_share, measured_energy_j, "
+        "measured_on, instance "
         "FROM run_domains WHERE run_id = ? ORDER BY domain_index");
     q.bind(1, run_id);
     std::vector<DomainRecord> out;
@@ -364,6 +305,8 @@ std::vector<DomainRecord> Store::domains(std::string_view run_id) const {
         d.sharing = sharing_from_string(q.text(11)).value_or(Sharing::kAlone);
         d.cpu_time_share = q.opt_real(12);
         d.measured_energy_j = q.opt_real(13);
+        d.measured_on = location_from_string(q.text(14)).value_or(Location::kHost);
+        d.instance = static_cast<int>(q.integer(15));
         out.push_back(std::move(d));
     }
     return out;

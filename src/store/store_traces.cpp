@@ -25,39 +25,46 @@ void Store::append_trace_chunk(const TraceChunk& chunk) {
     Transaction tx(m_db);
     if (chunk.chunk == 0) {
         Statement c(m_db,
-                    "INSERT INTO trace_columns (run_id, column_index, domain, quantity) VALUES (?, "
-                    "?, ?, ?)");
+                    "INSERT INTO trace_columns (run_id, instance, column_index, domain, quantity) "
+                    "VALUES (?, ?, ?, ?, ?)");
         int index = 0;
         for (const auto& column : chunk.columns) {
             c.reset();
             c.bind(1, chunk.run_id)
-                .bind(2, index++)
-                .bind(3, column.domain)
-                .bind(4, column.quantity);
+                .bind(2, chunk.instance)
+                .bind(3, index++)
+                .bind(4, column.domain)
+                .bind(5, column.quantity);
             c.run();
         }
     }
-    Statement q(m_db, "INSERT INTO trace_chunks (run_id, chunk, rows, data) VALUES (?, ?, ?, ?)");
-    q.bind(1, chunk.run_id).bind(2, chunk.chunk).bind(3, static_cast<std::int64_t>(chunk.rows));
-    q.bind_blob(4, blob.data(), blob.size());
+    Statement q(m_db,
+                "INSERT INTO trace_chunks (run_id, instance, chunk, rows, data) VALUES (?, ?, ?, "
+                "?, ?)");
+    q.bind(1, chunk.run_id).bind(2, chunk.instance).bind(3, chunk.chunk);
+    q.bind(4, static_cast<std::int64_t>(chunk.rows));
+    q.bind_blob(5, blob.data(), blob.size());
     q.run();
     tx.commit();
 }
 
-Trace Store::trace(std::string_view run_id) const {
+Trace Store::trace(std::string_view run_id, int instance) const {
     std::lock_guard lock(m_mutex);
     Trace trace;
     {
         Statement c(
             m_db,
-            "SELECT domain, quantity FROM trace_columns WHERE run_id = ? ORDER BY column_index");
-        c.bind(1, run_id);
+            "SELECT domain, quantity FROM trace_columns WHERE run_id = ? AND instance = ? ORDER BY "
+            "column_index");
+        c.bind(1, run_id).bind(2, instance);
         while (c.step()) trace.columns.push_back(TraceColumn{c.text(0), c.text(1)});
     }
     trace.values.resize(trace.columns.size());
     const std::size_t width = trace.columns.size() + 1;
-    Statement q(m_db, "SELECT rows, data FROM trace_chunks WHERE run_id = ? ORDER BY chunk");
-    q.bind(1, run_id);
+    Statement q(m_db,
+                "SELECT rows, data FROM trace_chunks WHERE run_id = ? AND instance = ? ORDER BY "
+                "chunk");
+    q.bind(1, run_id).bind(2, instance);
     while (q.step()) {
         const auto rows = static_cast<std::size_t>(q.integer(0));
         const auto* p = static_cast<const unsigned char*>(q.blob(1));

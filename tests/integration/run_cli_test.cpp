@@ -283,6 +283,95 @@ TEST_F(RunCli, TwoGpuSlotsRunConcurrentlyEachMeasuringOnlyItsGpu) {
     EXPECT_TRUE(overlap) << "no two runs on different GPUs overlapped";
 }
 
+// Gang mode: each run as one instance per GPU, the instances of a run meeting each other (each
+// waits until the other has started: they ran at the same time), then a SIGKILL in the middle
+// and a resume that runs every instance of the unfinished runs and none of the finished ones.
+TEST_F(RunCli, GangModeRunsEveryRunOnBothGpusAtOnceAndAResumeAfterSigkillLosesNoInstance) {
+    const fs::path meet = m_dir.path() / "meet";
+    fs::create_directories(meet);
+    write(fmt::format(R"toml([experiment]
+name = "gang"
+repetitions = 3
+seed = 3
+
+[[workload]]
+name = "w"
+command = ["sh", "-c", "echo $JOULEBENCH_RUN_ID $JOULEBENCH_INSTANCE $CUDA_VISIBLE_DEVICES >> {log}; touch {meet}/$JOULEBENCH_RUN_ID.$JOULEBENCH_INSTANCE; other=$((1 - JOULEBENCH_INSTANCE)); i=0; while [ ! -e {meet}/$JOULEBENCH_RUN_ID.$other ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; [ -e {meet}/$JOULEBENCH_RUN_ID.$other ] || exit 9; sleep 0.2"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+
+[power_caps]
+gpu_w = [150, 250]
+
+[gpus]
+devices = [0, 1]
+mode = "gang"
+)toml",
+                      fmt::arg("log", log()), fmt::arg("meet", meet.string())));
+    ChildProcess child(
+        {joulebench_binary(), "run", m_file.string(), "--db", m_db.string(), "--interval", "20"},
+        options());
+    ASSERT_TRUE(eventually([&] { return lines_of(log()).size() >= 5; })) << child.err_so_far();
+    child.send(SIGKILL);
+    EXPECT_EQ(child.wait().signal, SIGKILL);
+    EXPECT_TRUE(eventually([&] {
+        return m_state.limits(0).current_mw == 400000U && m_state.limits(1).current_mw == 400000U;
+    }));
+    std::set<std::string> done_before;
+    for (const auto& run : runs()) {
+        if (run.status == RunStatus::kDone) done_before.insert(run.run_id);
+    }
+    EXPECT_GE(done_before.size(), 1U);
+    EXPECT_LT(done_before.size(), 6U);
+
+    const auto resumed = jb();
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const Store store(m_db, Store::Mode::kReadOnly);
+    const auto all = store.runs();
+    ASSERT_EQ(all.size(), 6U);
+    for (const auto& run : all) {
+        EXPECT_EQ(run.status, RunStatus::kDone) << run.run_id;
+        EXPECT_EQ(run.instances, 2U);
+        ASSERT_TRUE(run.start_skew_s.has_value());
+    }
+    // Every (run, instance) once, on its own GPU, with only its GPU's domain.
+    std::set<std::pair<std::string, int>> observed;
+    for (const auto& o : store.observations()) {
+        EXPECT_EQ(o.status, RunStatus::kDone);
+        ASSERT_TRUE(o.gpu.has_value());
+        EXPECT_EQ(*o.gpu, o.instance);
+        EXPECT_TRUE(observed.insert({o.run_id, o.instance}).second) << o.run_id;
+        ASSERT_TRUE(o.gpu_energy_j.has_value());
+        EXPECT_GT(*o.gpu_energy_j, 0.0);
+        std::set<std::string> gpus;
+        for (const auto& d : store.domains(o.run_id)) {
+            if (d.instance == o.instance && d.kind == "gpu") gpus.insert(d.domain);
+        }
+        EXPECT_EQ(gpus, std::set<std::string>{fmt::format("gpu{}", o.instance)});
+    }
+    EXPECT_EQ(observed.size(), 12U);
+    // The workload saw its instance and its GPU; a run done before the kill never ran again.
+    std::map<std::string, int> executions;
+    for (const auto& line : lines_of(log())) {
+        std::istringstream in(line);
+        std::string id, instance, gpu;
+        in >> id >> instance >> gpu;
+        EXPECT_EQ(instance, gpu) << line;
+        ++executions[id + "." + instance];
+    }
+    for (const auto& id : done_before) {
+        EXPECT_EQ(executions[id + ".0"], 1) << id << " was re-run";
+        EXPECT_EQ(executions[id + ".1"], 1) << id << " was re-run";
+    }
+    // Export: one row per instance, with its instance and GPU.
+    const auto exported = run_joulebench({"export", m_db.string(), "--format", "csv"}, options());
+    ASSERT_EQ(exported.exit_code, 0) << exported.err;
+    EXPECT_THAT(exported.out, HasSubstr(",repetition,instance,gpu,"));
+    EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n'), 13);
+}
+
 TEST_F(RunCli, SigtermStopsAfterRestoringCapsAndTheRunningRunIsInterruptedThenResumed) {
     const fs::path sleep_file = m_dir.path() / "sleep";
     write_file(sleep_file, "20\n");

@@ -170,11 +170,23 @@ order = "interleaved"
 name = "hello"
 command = ["sh", "wl/hello.sh"]
 
+# The guest's joulebench measures a fake GPU too: the fake NVML of a shared folder (the
+# variables reach the remote measure as they reach the workload).
+[workload.env]
+JOULEBENCH_NVML_LIBRARY = "fake/libnvidia-ml.so.1"
+JOULEBENCH_FAKE_NVML_STATE = "fake/nvml.json"
+
 [[environment]]
 name = "bare"
 type = "bare"
 
-)" + vm_environment("vm", "boot_timeout = \"4m\"\nshare = [\"wl\"]"));
+)" + vm_environment("vm", "boot_timeout = \"4m\"\nshare = [\"wl\", \"fake\"]"));
+    fs::create_directories(m_dir.path() / "fake");
+    fs::copy_file(JOULEBENCH_FAKE_NVML_PATH, m_dir.path() / "fake" / "libnvidia-ml.so.1");
+    // The guest's clock is not the host's: its fake GPU's counter starts when it is loaded.
+    test::FakeNvmlState(m_dir.path() / "fake" / "nvml.json", 1).update([](nlohmann::json& doc) {
+        for (auto& gpu : doc["gpus"]) gpu.erase("energy_anchor_ns");
+    });
     // The workload is a file of a shared folder: the guest sees it at the same relative path.
     fs::create_directories(m_dir.path() / "wl");
     test::write_file(m_dir.path() / "wl" / "hello.sh", "echo hello from $(uname -n)\nsleep 1\n");
@@ -193,7 +205,13 @@ type = "bare"
         ASSERT_EQ(domains.count("package0"), 1U);
         EXPECT_EQ(domains.at("package0").method, "counter");
         EXPECT_GT(domains.at("package0").energy_j, 0.0);
+        EXPECT_EQ(domains.at("package0").measured_on, Location::kHost);
         EXPECT_EQ(domains.count("cpu-estimated"), 0U) << "the host counter replaces the estimate";
+        // The GPU: the host's fake for bare runs, the guest's own for vm runs.
+        ASSERT_EQ(domains.count("gpu0"), 1U);
+        EXPECT_GT(domains.at("gpu0").energy_j, 0.0);
+        EXPECT_EQ(domains.at("gpu0").measured_on,
+                  run.environment == "vm" ? Location::kGuest : Location::kHost);
         if (run.environment == "vm") vm_runs.push_back(run);
     }
     ASSERT_EQ(vm_runs.size(), 2U) << r.err;

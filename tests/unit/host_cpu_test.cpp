@@ -77,6 +77,7 @@ TEST_F(HostCpu, HostCountersReplaceTheGuestEstimate) {
             EXPECT_EQ(d.info.method, Method::kCounter);
             EXPECT_GT(d.energy_j, 0.0);
             EXPECT_EQ(d.sharing, Sharing::kAlone);
+            EXPECT_EQ(d.measured_on, Location::kHost);
         }
         if (d.counts_in_total) total += d.energy_j;
     }

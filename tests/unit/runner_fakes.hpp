@@ -6,7 +6,7 @@
 //
 // A workload's command names its script: {"ok"} ends with 0, {"fail"} with 1, {"fail-once"}
 // fails its first attempt and then succeeds, {"hang"} runs until the stop flag is set,
-// {"timeout"} ends as timed out, {"meet"} waits (at most 20 s) until a second "meet" run has
+// {"hang-first"} hangs in the first run that executes it (first attempt), {"timeout"} ends as timed out, {"meet"} waits (at most 20 s) until a second "meet" run has
 // started too. Each run adds `gpu_joules` to its slot's GPU counter and `package_joules` to the
 // machine's CPU package counter while it runs.
 
@@ -78,6 +78,9 @@ public:
     EventLog log;
     double gpu_joules = 10.0;
     double package_joules = 5.0;
+    /// When > 0, a run adds this many joules per watt of its GPU's limit instead of gpu_joules
+    /// (a GPU that draws what its cap allows).
+    double gpu_joules_per_cap_watt = 0.0;
     /// Writes of these values (key, watts) throw (a device that refuses a cap).
     std::set<std::pair<std::string, double>> refuse;
 
@@ -110,6 +113,12 @@ public:
         std::lock_guard lock(m_mutex);
         return ++m_attempts[run_id];
     }
+    /// Whether `run_id` is the first run that asked (for "hang-first").
+    bool first_run(const std::string& run_id) {
+        std::lock_guard lock(m_mutex);
+        if (m_first_run.empty()) m_first_run = run_id;
+        return m_first_run == run_id;
+    }
     /// "meet": returns once a second "meet" run has arrived too (true), or after 20 s (false).
     bool meet() {
         std::unique_lock lock(m_mutex);
@@ -125,6 +134,7 @@ private:
     std::map<std::string, double> m_energy_j;
     std::map<std::string, int> m_attempts;
     int m_arrived = 0;
+    std::string m_first_run;
     std::condition_variable m_met;
 };
 
@@ -341,13 +351,18 @@ inline environments::InstanceResult FakeEnvironment::execute(
     r.started_at = unix_now();
     m_machine.log.add(fmt::format("execute {} gpu={} cap={}", inst.run_id, gpu, cap));
     const std::string script = inst.command.front();
-    const int attempt = m_machine.attempt(inst.run_id);
-    if (m_machine.gpus() > gpu_index) m_machine.add_energy(key, m_machine.gpu_joules);
+    const int attempt = m_machine.attempt(inst.key());
+    if (m_machine.gpus() > gpu_index) {
+        m_machine.add_energy(key, m_machine.gpu_joules_per_cap_watt > 0.0
+                                      ? m_machine.gpu_joules_per_cap_watt * m_machine.limit(key)
+                                      : m_machine.gpu_joules);
+    }
     m_machine.add_energy("package0", m_machine.package_joules);
     r.cpu_user_s = 0.01;
     if (script == "fail" || (script == "fail-once" && attempt == 1)) {
         r.exit_code = 1;
-    } else if (script == "hang") {
+    } else if (script == "hang" ||
+               (script == "hang-first" && attempt == 1 && m_machine.first_run(inst.run_id))) {
         while (!inst.stop->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         r.end = End::kInterrupted;
         r.exit_code = 128 + 15;

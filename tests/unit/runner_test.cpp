@@ -294,6 +294,123 @@ TEST_F(RunnerTest, OverlappingRunsSayHowTheirCpuPackageEnergyWasShared) {
     }
 }
 
+const std::string kGang = "[gpus]\ndevices = [0, 1]\nmode = \"gang\"\n";
+
+TEST_F(RunnerTest, GangModeRunsEachRunOnEveryGpuAtOnceEachUnderTheRunsCap) {
+    m_machine->gpu_joules_per_cap_watt = 0.1;
+    const auto s = spec(workload("w", "meet") + kBare + "[power_caps]\ngpu_w = [150, 250]\n" + kGang);
+    const auto summary = run(s);
+    EXPECT_EQ(summary.counts.done, 2U);
+    EXPECT_TRUE(summary.caps_restored);
+    const auto plan = make_plan(s);
+    ASSERT_EQ(plan.runs.size(), 2U);
+    // The first run's two instances waited for each other: they ran at the same time.
+    const auto met = m_machine->log.only({"met ", "alone "});
+    ASSERT_EQ(met.size(), 4U);
+    EXPECT_EQ(met[0], "met " + plan.runs[0].run_id);
+    EXPECT_EQ(met[1], "met " + plan.runs[0].run_id);
+    // Every instance of a run ran on its own GPU under the run's cap, and no instance of the
+    // next run started before every instance of the previous one had ended.
+    const auto events = m_machine->log.only({"execute ", "done "});
+    ASSERT_EQ(events.size(), 8U);
+    for (std::size_t r = 0; r < 2; ++r) {
+        const std::string id = plan.runs[r].run_id;
+        const std::string cap = fmt::format("{}", *plan.runs[r].gpu_cap_w);
+        std::set<std::string> executed;
+        for (std::size_t i = 4 * r; i < 4 * r + 4; ++i) {
+            EXPECT_THAT(events[i], HasSubstr(id)) << "instances of two runs overlapped";
+            if (events[i].rfind("execute ", 0) == 0) {
+                EXPECT_THAT(events[i], HasSubstr("cap=" + cap));
+                executed.insert(events[i].substr(events[i].find("gpu="), 5));
+            }
+        }
+        EXPECT_EQ(executed, (std::set<std::string>{"gpu=0", "gpu=1"}));
+    }
+    // Stored: one row per run (its instances together), one observation per instance.
+    const Store store(m_db, Store::Mode::kReadOnly);
+    for (const auto& r : store.runs()) {
+        EXPECT_EQ(r.instances, 2U);
+        EXPECT_FALSE(r.gpu.has_value());
+        ASSERT_TRUE(r.start_skew_s.has_value());
+        EXPECT_GE(*r.start_skew_s, 0.0);
+        ASSERT_TRUE(r.gpu_energy_j.has_value());
+        EXPECT_NEAR(*r.gpu_energy_j, 2 * 0.1 * *r.gpu_cap_w, 1e-6);
+    }
+    const auto observations = store.observations();
+    ASSERT_EQ(observations.size(), 4U);
+    std::set<std::pair<std::string, int>> seen;
+    for (const auto& o : observations) {
+        EXPECT_EQ(o.status, RunStatus::kDone);
+        ASSERT_TRUE(o.gpu.has_value());
+        EXPECT_EQ(o.gpu, o.instance);  // instance i ran on the i-th slot, GPU i here
+        ASSERT_TRUE(o.gpu_energy_j.has_value());
+        EXPECT_NEAR(*o.gpu_energy_j, 0.1 * *o.gpu_cap_w, 1e-6) << o.run_id << " " << o.instance;
+        seen.insert({o.run_id, o.instance});
+        // Its domains are its own GPU's, stored under its instance; its CPU package energy was
+        // measured while the other instance ran too, so it says how it was shared.
+        std::set<std::string> gpus;
+        for (const auto& d : store.domains(o.run_id)) {
+            if (d.instance == o.instance && d.kind == "gpu") gpus.insert(d.domain);
+        }
+        EXPECT_EQ(gpus, std::set<std::string>{fmt::format("gpu{}", *o.gpu)});
+        EXPECT_TRUE(o.cpu_attributed || o.cpu_shared);
+        EXPECT_FALSE(store.trace(o.run_id, o.instance).times_s.empty());
+    }
+    EXPECT_EQ(seen.size(), 4U);
+    EXPECT_EQ(m_machine->limit(FakeMachine::gpu_key(0)), 400.0);
+    EXPECT_EQ(m_machine->limit(FakeMachine::gpu_key(1)), 400.0);
+}
+
+TEST_F(RunnerTest, AGangRunIsDoneOnlyWhenEveryInstanceIsAndAStoppedOneRunsAgainWhole) {
+    std::thread stopper([&] {
+        for (int i = 0; i < 2000 && m_machine->log.only({"execute "}).size() < 2; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        m_stop = true;
+    });
+    const auto s = spec(workload("w", "hang-first") + kBare + kGang, 2);
+    const auto first = run(s);
+    stopper.join();
+    EXPECT_TRUE(first.stopped);
+    EXPECT_EQ(first.counts.interrupted, 1U);
+    EXPECT_EQ(first.counts.done, 0U);
+    {
+        const Store store(m_db, Store::Mode::kReadOnly);
+        for (const auto& o : store.observations({RunStatus::kDone})) ADD_FAILURE() << o.run_id;
+    }
+    m_stop = false;
+    const auto second = run(s);
+    EXPECT_EQ(second.counts.done, 2U);
+    const Store store(m_db, Store::Mode::kReadOnly);
+    const auto observations = store.observations();
+    ASSERT_EQ(observations.size(), 4U);  // two runs, two instances each, none twice
+    std::map<std::string, int> per_run;
+    for (const auto& o : observations) {
+        EXPECT_EQ(o.status, RunStatus::kDone);
+        ++per_run[o.run_id];
+    }
+    for (const auto& [id, n] : per_run) EXPECT_EQ(n, 2) << id;
+    // The stopped run ran again whole: each of its instances twice; the other run's once.
+    std::map<std::string, int> executions;
+    for (const auto& e : m_machine->log.only({"execute "})) ++executions[e.substr(8, e.find(' ', 8) - 8)];
+    std::vector<int> counts;
+    for (const auto& [id, n] : executions) counts.push_back(n);
+    std::sort(counts.begin(), counts.end());
+    EXPECT_EQ(counts, (std::vector<int>{2, 4}));
+}
+
+TEST_F(RunnerTest, GangModeIsReadFromTheGpusTableAndAnUnknownModeIsRefused) {
+    EXPECT_EQ(spec(workload("w", "ok") + kBare + kGang).gpus->mode, GpuMode::kGang);
+    EXPECT_EQ(spec(workload("w", "ok") + kBare + "[gpus]\ndevices = [0]\n").gpus->mode,
+              GpuMode::kSlots);
+    try {
+        (void)spec(workload("w", "ok") + kBare + "[gpus]\ndevices = [0]\nmode = \"gangs\"\n");
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("experiment.toml:"));
+        EXPECT_THAT(e.what(), HasSubstr("mode 'gangs' is not \"slots\" or \"gang\""));
+    }
+}
+
 TEST_F(RunnerTest, AStopEndsTheRunningRunAsInterruptedAndStartsNoOther) {
     std::thread stopper([&] {
         for (int i = 0; i < 2000 && m_machine->log.only({"execute "}).empty(); ++i)

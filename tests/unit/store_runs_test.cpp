@@ -135,8 +135,8 @@ TEST_F(StoreRuns, FinishRunRecordsEverything) {
     outcome.run_id = run(0).run_id;
     outcome.measure = test::example_measure(1700000000.5);
     outcome.caps = {AppliedCap{"gpu0", 150.0, 149.5}};
-    outcome.phases = {PhaseResult{"container-start", 0.8, 12.5},
-                      PhaseResult{"container-stop", 0.2, std::nullopt}};
+    outcome.phases = {PhaseResult{"container-start", 0.8, 12.5, std::nullopt},
+                      PhaseResult{"container-stop", 0.2, std::nullopt, std::nullopt}};
     outcome.warnings = {make_warning(warning_code::kRestNotIdle, "rest cut short")};
     outcome.stderr_tail = "last line\n";
     outcome.metrics_json = R"({"images_per_s": 812.5})";
@@ -394,7 +394,7 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     }
     ASSERT_EQ(lines.size(), 9u);  // header + 8 runs
     EXPECT_EQ(lines[0],
-              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,gpu,"
+              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,instance,gpu,"
               "status,attempt,"
               "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_"
               "js,ed2p_js2,"
@@ -402,13 +402,13 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
     EXPECT_EQ(lines[plain + 1],
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
-                  ",,1,1,done,1,1700000000.25," +
+                  ",,1,0,1,done,1,1700000000.25," +
                   "1700000002.25,0,,2,140,100,40,280,560,,,,,\"[\"\"gpu0: short run\"\"]\",,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
+                                     ",0,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];
@@ -442,13 +442,13 @@ TEST_F(StoreRuns, ExportSumsThePhasesOutsideTheRunAsStartUp) {
     Store store(path(), Store::Mode::kExisting);
     store.mark_running(run(0).run_id, std::nullopt, std::nullopt, 0.0);
     RunOutcome o = test::outcome(run(0).run_id, RunStatus::kDone, test::example_measure(1.0));
-    o.phases = {{"container-create", 0.25, 2.5},
-                {"container-start", 0.5, 4.0},
-                {"container-remove", 0.125, 1.0}};
+    o.phases = {{"container-create", 0.25, 2.5, std::nullopt},
+                {"container-start", 0.5, 4.0, std::nullopt},
+                {"container-remove", 0.125, 1.0, std::nullopt}};
     store.finish_run(o);
     store.mark_running(run(1).run_id, std::nullopt, std::nullopt, 0.0);
     RunOutcome partial = test::outcome(run(1).run_id, RunStatus::kDone, test::example_measure(2.0));
-    partial.phases = {{"container-create", 0.25, 2.5}, {"container-start", 1.0, std::nullopt}};
+    partial.phases = {{"container-create", 0.25, 2.5, std::nullopt}, {"container-start", 1.0, std::nullopt, std::nullopt}};
     store.finish_run(partial);
 
     const auto doc = nlohmann::json::parse(export_json(store));

@@ -3,6 +3,7 @@
 // to schema 2: every warning gets its code, every domain the CPU attribution named gets its
 // sharing, nothing that was stored changes, and every reader works on the upgraded store.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -84,7 +85,7 @@ TEST(StoreUpgrade, AReadOnlyOpenOfAnOldStoreRefusesAndSaysHow) {
         Store store(db, Store::Mode::kReadOnly);
         FAIL() << "read-only open of schema 1";
     } catch (const Error& e) {
-        EXPECT_THAT(std::string(e.what()), HasSubstr("schema version 1 is older than 2"));
+        EXPECT_THAT(std::string(e.what()), HasSubstr(fmt::format("schema version 1 is older than {}", Store::kSchemaVersion)));
     }
     EXPECT_EQ(user_version(db), 1);  // nothing written
 }
@@ -118,7 +119,7 @@ TEST(StoreUpgrade, WarningsGetTheirCodesAndDomainsTheirSharingAndNothingElseChan
     ASSERT_EQ(before.size(), 12U);
 
     const Store store(db, Store::Mode::kExisting);  // a writing open upgrades
-    EXPECT_EQ(store.schema_version(), 2);
+    EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
     EXPECT_FALSE(Store::needs_upgrade(db));
     const auto after = store.runs();
     ASSERT_EQ(after.size(), before.size());
@@ -174,8 +175,8 @@ TEST(StoreUpgrade, TheEstimateStaysMarkedAndItsWarningCoded) {
     TempDir dir;
     const fs::path db = load_v1(dir, "v1-estimated");
     const Store store(db, Store::Mode::kReadUpgrade);  // what analyze, report and export use
-    EXPECT_EQ(store.schema_version(), 2);
-    EXPECT_EQ(user_version(db), 2);
+    EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
+    EXPECT_EQ(user_version(db), Store::kSchemaVersion);
     for (const auto& r : store.runs()) {
         EXPECT_TRUE(r.total_includes_estimate) << r.run_id;
         EXPECT_FALSE(r.cpu_attributed || r.cpu_shared);
@@ -206,7 +207,7 @@ TEST(StoreUpgrade, EveryReaderWorksOnAnUpgradedStore) {
     EXPECT_EQ(export_rows(store).size(), 12U);
     // A second upgrade finds nothing to do; merge takes the upgraded store as an input.
     const Store again(db, Store::Mode::kReadUpgrade);
-    EXPECT_EQ(again.schema_version(), 2);
+    EXPECT_EQ(again.schema_version(), Store::kSchemaVersion);
     const auto merged = Store::merge({db}, dir.path() / "merged.db");
     EXPECT_EQ(merged.runs, 12U);
     const Store out(dir.path() / "merged.db", Store::Mode::kReadOnly);
@@ -221,10 +222,49 @@ TEST(StoreUpgrade, MergeUpgradesAnOldInputFirst) {
     const fs::path db = load_v1(dir, "v1-estimated");
     const auto merged = Store::merge({db}, dir.path() / "merged.db");
     EXPECT_EQ(merged.runs, 2U);
-    EXPECT_EQ(user_version(db), 2);
+    EXPECT_EQ(user_version(db), Store::kSchemaVersion);
     const Store out(dir.path() / "merged.db", Store::Mode::kReadOnly);
     for (const auto& r : out.runs()) EXPECT_TRUE(r.total_includes_estimate);
 }
 
 }  // namespace
+// Schema 3 says where each domain was measured: the domains of runs in an ssh environment were
+// measured by the remote host's joulebench. The store's experiment file says which environment
+// that is (here the fixture's "bare" made an ssh one, before the upgrade).
+TEST(StoreUpgrade, DomainsOfSshRunsAreMarkedRemoteAndAllOthersHost) {
+    TempDir dir;
+    const fs::path db = load_v1(dir, "v1-attributed");
+    {
+        sqlite3* raw = nullptr;
+        ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(raw,
+                               "UPDATE experiment SET file_text = replace(file_text, "
+                               "'type = \"bare\"', 'type = \"ssh\"' || char(10) || "
+                               "'host = \"gpu-node\"')",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(raw);
+    }
+    const Store store(db, Store::Mode::kExisting);
+    std::size_t domains = 0;
+    for (const auto& r : store.runs({RunStatus::kDone})) {
+        for (const auto& d : store.domains(r.run_id)) {
+            EXPECT_EQ(d.measured_on, Location::kRemote) << r.run_id << " " << d.domain;
+            EXPECT_EQ(d.instance, 0);
+            ++domains;
+        }
+        EXPECT_EQ(r.instances, 0U);
+    }
+    EXPECT_GT(domains, 0U);
+
+    // Without the change, every domain stays measured here.
+    TempDir other;
+    const Store plain(load_v1(other, "v1-attributed"), Store::Mode::kExisting);
+    for (const auto& r : plain.runs({RunStatus::kDone})) {
+        for (const auto& d : plain.domains(r.run_id)) EXPECT_EQ(d.measured_on, Location::kHost);
+    }
+    // And the observations of a store without gang runs are its runs.
+    EXPECT_EQ(plain.observations().size(), plain.runs().size());
+}
+
 }  // namespace joulebench::test
