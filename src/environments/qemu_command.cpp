@@ -112,8 +112,8 @@ int free_loopback_port() {
 std::string kvm_unusable_reason() {
     // Tests point this at a missing file: the machines they run on may have /dev/kvm.
     const char* test_device = std::getenv("JOULEBENCH_KVM_DEVICE");
-    const std::string device = test_device != nullptr && *test_device != '\0' ? test_device
-                                                                             : "/dev/kvm";
+    const std::string device =
+        test_device != nullptr && *test_device != '\0' ? test_device : "/dev/kvm";
     const UniqueFd fd(::open(device.c_str(), O_RDWR | O_CLOEXEC));
     if (fd.open()) return {};
     return fmt::format("{}: {}", device, std::strerror(errno));

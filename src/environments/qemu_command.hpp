@@ -28,10 +28,11 @@ struct QemuLaunch {
 /// The argv: `QEMU -name guest=MARKER -machine q35 -accel kvm|tcg -cpu host|max -smp N -m MIB
 /// -nodefaults -no-user-config -no-reboot -display none -serial file:CONSOLE -drive
 /// file=IMAGE,format=F,if=virtio[,snapshot=on] [-kernel K [-initrd I] [-append A]] -netdev
-/// user,id=n0,hostfwd=tcp:127.0.0.1:PORT-:22 -device virtio-net-pci,netdev=n0 -device virtio-rng-pci [-device
-/// vfio-pci,host=BDF] [-virtfs local,path=P,mount_tag=T,security_model=none,readonly=on]...
-/// QEMU_ARGS...`; snapshot=on (a throw-away overlay QEMU deletes itself) unless persistent;
-/// -no-reboot: a guest that reboots or panics ends QEMU, and so its runs.
+/// user,id=n0,hostfwd=tcp:127.0.0.1:PORT-:22 -device virtio-net-pci,netdev=n0 -device
+/// virtio-rng-pci [-device vfio-pci,host=BDF] [-virtfs
+/// local,path=P,mount_tag=T,security_model=none,readonly=on]... QEMU_ARGS...`; snapshot=on (a
+/// throw-away overlay QEMU deletes itself) unless persistent; -no-reboot: a guest that reboots or
+/// panics ends QEMU, and so its runs.
 [[nodiscard]] std::vector<std::string> qemu_argv(const EnvironmentSpec& spec,
                                                  const QemuLaunch& launch);
 

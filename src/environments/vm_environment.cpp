@@ -104,7 +104,9 @@ struct VmEnvironment::Guest {
 
 VmEnvironment::VmEnvironment(EnvironmentSpec spec) : m_spec(std::move(spec)) {}
 
-VmEnvironment::~VmEnvironment() { tear_down(); }
+VmEnvironment::~VmEnvironment() {
+    tear_down();
+}
 
 std::string VmEnvironment::where() const {
     return fmt::format("run: {}environment '{}'", to_string(m_spec.where), m_spec.name);
@@ -157,8 +159,8 @@ void VmEnvironment::validate(const WorkloadSpec& workload) const {
             fs::read_symlink(fs::path("/sys/bus/pci/devices") / gpu / "driver", ec);
         if (ec || driver.filename() != "vfio-pci") {
             throw Error(ErrorCategory::kInvalidArgument,
-                        fmt::format("{}: gpus: {} is not bound to vfio-pci (driver: {})",
-                                    where(), gpu, ec ? ec.message() : driver.filename().string()),
+                        fmt::format("{}: gpus: {} is not bound to vfio-pci (driver: {})", where(),
+                                    gpu, ec ? ec.message() : driver.filename().string()),
                         "bind it to vfio-pci before the run: see docs/kvm-host.md");
         }
     }
@@ -178,8 +180,8 @@ void VmEnvironment::prepare() {
     }
     const fs::path part = stripped.string() + fmt::format(".{}.part", ::getpid());
     try {
-        const auto r = run_check({"objcopy", "--strip-debug", self.string(), part.string()},
-                                 kCopyTimeout);
+        const auto r =
+            run_check({"objcopy", "--strip-debug", self.string(), part.string()}, kCopyTimeout);
         std::error_code ec;
         if (r.exit_code == 0) fs::rename(part, stripped, ec);
         if (r.exit_code == 0 && !ec) m_self = stripped;
@@ -191,16 +193,16 @@ void VmEnvironment::prepare() {
 void VmEnvironment::assign_slots(const std::vector<std::optional<int>>& slots) {
     const auto& gpus = m_spec.vm.gpus;
     if (gpus.empty()) return;
-    const bool all_gpu_slots = std::all_of(slots.begin(), slots.end(),
-                                           [](const auto& s) { return s.has_value(); });
+    const bool all_gpu_slots =
+        std::all_of(slots.begin(), slots.end(), [](const auto& s) { return s.has_value(); });
     if (!all_gpu_slots || slots.size() != gpus.size()) {
         const std::size_t gpu_slots = all_gpu_slots ? slots.size() : 0;
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("run: {}environment '{}': gpus lists {} GPU(s), but the "
-                                "experiment has {} GPU slot(s)",
-                                to_string(m_spec.vm.gpus_where), m_spec.name, gpus.size(),
-                                gpu_slots),
-                    "give one PCI address per GPU of [gpus] devices, in the same order");
+        throw Error(
+            ErrorCategory::kInvalidArgument,
+            fmt::format("run: {}environment '{}': gpus lists {} GPU(s), but the "
+                        "experiment has {} GPU slot(s)",
+                        to_string(m_spec.vm.gpus_where), m_spec.name, gpus.size(), gpu_slots),
+            "give one PCI address per GPU of [gpus] devices, in the same order");
     }
     for (std::size_t i = 0; i < slots.size(); ++i) m_slot_gpu[*slots[i]] = gpus[i];
 }
@@ -301,11 +303,12 @@ void VmEnvironment::wait_for_ssh(Guest& guest, const WorkloadInstance& instance)
         }
         const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
         if (left <= milliseconds(0)) {
-            throw Error(ErrorCategory::kIo,
-                        boot_failure(guest, fmt::format("the guest did not answer ssh on "
-                                                        "127.0.0.1:{} within boot_timeout {}",
-                                                        *guest.ssh_spec.port,
-                                                        format_duration_ms(m_spec.vm.boot_timeout))));
+            throw Error(
+                ErrorCategory::kIo,
+                boot_failure(guest, fmt::format("the guest did not answer ssh on "
+                                                "127.0.0.1:{} within boot_timeout {}",
+                                                *guest.ssh_spec.port,
+                                                format_duration_ms(m_spec.vm.boot_timeout))));
         }
         const auto r = run_check(argv, std::min<milliseconds>(left, kSshProbeTimeout));
         if (r.exit_code == 0) return;
@@ -318,10 +321,10 @@ void VmEnvironment::install_joulebench(Guest& guest) const {
     const std::string path = ssh::shell_quote(m_remote_path);
     if (run_check(ssh.ssh_argv("test -x " + path), kSshProbeTimeout).exit_code == 0) return;
     auto fail = [&](const std::string& step, const images::CommandOutput& r) {
-        throw Error(ErrorCategory::kIo,
-                    fmt::format("vm: environment '{}': copy {} into the guest: {}: {}",
-                                m_spec.name, m_self.string(), step,
-                                r.timed_out ? "timed out" : last_line(r.err)));
+        throw Error(
+            ErrorCategory::kIo,
+            fmt::format("vm: environment '{}': copy {} into the guest: {}: {}", m_spec.name,
+                        m_self.string(), step, r.timed_out ? "timed out" : last_line(r.err)));
     };
     auto r = run_check(ssh.ssh_argv("mkdir -p .joulebench"), kSshProbeTimeout);
     if (r.exit_code != 0) fail("mkdir .joulebench", r);
@@ -427,8 +430,8 @@ void VmEnvironment::end_instance(const WorkloadInstance& instance, PhaseRecorder
     try {
         phases.phase("vm-shutdown", [&] { stop(*guest); });
     } catch (const std::exception& e) {
-        warnings.push_back(make_warning(warning_code::kOther,
-                                        fmt::format("vm: stop the guest: {}", e.what())));
+        warnings.push_back(
+            make_warning(warning_code::kOther, fmt::format("vm: stop the guest: {}", e.what())));
     }
 }
 

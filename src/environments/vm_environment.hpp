@@ -80,8 +80,8 @@ private:
     [[nodiscard]] std::string boot_failure(const Guest& guest, const std::string& why) const;
 
     EnvironmentSpec m_spec;
-    std::filesystem::path m_self;  ///< this joulebench binary, copied into guests
-    std::string m_remote_path;     ///< where it is copied: ~/.joulebench/joulebench-HASH
+    std::filesystem::path m_self;           ///< this joulebench binary, copied into guests
+    std::string m_remote_path;              ///< where it is copied: ~/.joulebench/joulebench-HASH
     std::map<int, std::string> m_slot_gpu;  ///< slot's GPU index (-1: none) -> PCI address
     mutable std::mutex m_mutex;
     std::map<int, std::unique_ptr<Guest>> m_guests;  ///< by slot_key

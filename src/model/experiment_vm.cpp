@@ -128,8 +128,8 @@ void ExperimentParser::parse_vm_keys(const toml::table& t, const std::string& wh
     if (const toml::node* n = t.get("persistent")) {
         const auto* b = n->as_boolean();
         if (b == nullptr) {
-            fail(at(*n), fmt::format("persistent must be true or false, not {}",
-                                     toml_type_name(*n)));
+            fail(at(*n),
+                 fmt::format("persistent must be true or false, not {}", toml_type_name(*n)));
         }
         vm.persistent = b->get();
     }

@@ -80,11 +80,10 @@ void HostCpuMeasurement::apply(MeasureResult& m, bool overlapped) const {
     m.domains.erase(std::remove_if(m.domains.begin(), m.domains.end(),
                                    [](const DomainResult& d) { return is_cpu_kind(d.info.kind); }),
                     m.domains.end());
-    m.warnings.erase(std::remove_if(m.warnings.begin(), m.warnings.end(),
-                                    [](const Warning& w) {
-                                        return w.code == warning_code::kCpuEstimated;
-                                    }),
-                     m.warnings.end());
+    m.warnings.erase(
+        std::remove_if(m.warnings.begin(), m.warnings.end(),
+                       [](const Warning& w) { return w.code == warning_code::kCpuEstimated; }),
+        m.warnings.end());
     m.estimate.reset();
     m.total_includes_estimate = false;
     std::vector<DomainResult> host;

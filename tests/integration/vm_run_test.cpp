@@ -85,10 +85,9 @@ std::vector<pid_t> processes_with(const std::string& needle) {
             continue;
         }
         const auto paren = stat.rfind(')');
-        const bool zombie = paren != std::string::npos && paren + 2 < stat.size() &&
-                            stat[paren + 2] == 'Z';
-        if (!zombie && cmdline.find(needle) != std::string::npos &&
-            std::stoi(name) != ::getpid()) {
+        const bool zombie =
+            paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+        if (!zombie && cmdline.find(needle) != std::string::npos && std::stoi(name) != ::getpid()) {
             out.push_back(std::stoi(name));
         }
     }
@@ -192,8 +191,8 @@ type = "bare"
     test::write_file(m_dir.path() / "wl" / "hello.sh", "echo hello from $(uname -n)\nsleep 1\n");
     auto o = options();
     o.cwd = m_dir.path();
-    const auto r = test::run_joulebench(
-        {"run", file.string(), "--db", db.string(), "--interval", "50"}, o);
+    const auto r =
+        test::run_joulebench({"run", file.string(), "--db", db.string(), "--interval", "50"}, o);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const Store store(db, Store::Mode::kReadOnly);
     std::vector<RunRecord> vm_runs;
@@ -351,8 +350,8 @@ name = "long"
 command = ["sleep", "300"]
 
 )" + vm_environment("vm", ""));
-    test::ChildProcess child(
-        {test::joulebench_binary(), "run", file.string(), "--db", db.string()}, options());
+    test::ChildProcess child({test::joulebench_binary(), "run", file.string(), "--db", db.string()},
+                             options());
     const fs::path logs = db.string() + ".logs";
     const std::string marker = logs.string();  // QEMU's console path is in there
     // Mid-run: the guest booted and the workload's output file was opened.
@@ -368,8 +367,8 @@ command = ["sleep", "300"]
     ASSERT_EQ(qemu.size(), 1U) << child.err_so_far();
     child.send(SIGKILL);
     EXPECT_EQ(child.wait().signal, SIGKILL);
-    EXPECT_TRUE(eventually([&] { return processes_with(marker).empty(); },
-                           std::chrono::seconds(30)))
+    EXPECT_TRUE(
+        eventually([&] { return processes_with(marker).empty(); }, std::chrono::seconds(30)))
         << "QEMU " << qemu.at(0) << " outlived the SIGKILLed joulebench run";
 }
 

@@ -3,6 +3,8 @@
 // measurement, the total follows, and when runs overlap they are attributed by the CPU time of
 // the guest's QEMU process (here: a busy child process of the test).
 
+#include "runner/host_cpu.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,7 +15,6 @@
 
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
-#include "runner/host_cpu.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench::runner {

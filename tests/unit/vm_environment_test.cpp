@@ -3,6 +3,8 @@
 // the GPU slots check, the local checks of validate() (/dev/kvm, vfio-pci binding), the image
 // format, and a QemuProcess that dies with the process that started it (SIGKILL).
 
+#include "environments/vm_environment.hpp"
+
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +18,6 @@
 
 #include "environments/qemu_command.hpp"
 #include "environments/qemu_process.hpp"
-#include "environments/vm_environment.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -257,15 +258,15 @@ TEST(VmEnvironment, ValidateNamesDevKvmAndUnboundGpus) {
             EXPECT_THAT(e.hint(), HasSubstr("accel = \"tcg\""));
         }
     }
-    VmEnvironment gpu(parse_vm(img + "qemu = \"sh\"\naccel = \"tcg\"\ngpus = [\"0000:ff:1f.7\"]\n"));
-    EXPECT_THAT([&] { gpu.validate(w); },
-                ::testing::ThrowsMessage<Error>(HasSubstr("0000:ff:1f.7 is not bound to vfio-pci")));
+    VmEnvironment gpu(
+        parse_vm(img + "qemu = \"sh\"\naccel = \"tcg\"\ngpus = [\"0000:ff:1f.7\"]\n"));
+    EXPECT_THAT([&] { gpu.validate(w); }, ::testing::ThrowsMessage<Error>(
+                                              HasSubstr("0000:ff:1f.7 is not bound to vfio-pci")));
     VmEnvironment missing(parse_vm("image = \"/no/such/disk\"\naccel = \"tcg\"\nqemu = \"sh\"\n"));
     EXPECT_THAT([&] { missing.validate(w); },
                 ::testing::ThrowsMessage<Error>(HasSubstr("image /no/such/disk")));
     VmEnvironment no_qemu(parse_vm(img + "accel = \"tcg\"\nqemu = \"no-such-qemu-xyz\"\n"));
-    EXPECT_THAT([&] { no_qemu.validate(w); },
-                ::testing::ThrowsMessage<Error>(HasSubstr("QEMU")));
+    EXPECT_THAT([&] { no_qemu.validate(w); }, ::testing::ThrowsMessage<Error>(HasSubstr("QEMU")));
     VmEnvironment ok(parse_vm(img + "accel = \"tcg\"\nqemu = \"sh\"\n"));
     EXPECT_NO_THROW(ok.validate(w));
 }
