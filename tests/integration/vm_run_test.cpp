@@ -372,5 +372,34 @@ command = ["sleep", "300"]
         << "QEMU " << qemu.at(0) << " outlived the SIGKILLed joulebench run";
 }
 
+// SIGTERM (as Ctrl-C) while the guest boots: joulebench stops the boot, ends QEMU and exits.
+TEST_F(VmRunCli, SigtermDuringTheBootStopsTheGuest) {
+    const fs::path file = m_dir.path() / "experiment.toml";
+    const fs::path db = m_dir.path() / "results.db";
+    test::write_file(file, R"([experiment]
+name = "terminated"
+repetitions = 1
+
+[[workload]]
+name = "w"
+command = ["true"]
+
+)" + vm_environment("vm", ""));
+    test::ChildProcess child({test::joulebench_binary(), "run", file.string(), "--db", db.string()},
+                             options());
+    const std::string marker = db.string() + ".logs";
+    ASSERT_TRUE(
+        eventually([&] { return !processes_with(marker).empty(); }, std::chrono::seconds(120)))
+        << child.err_so_far();
+    child.send(SIGTERM);
+    const auto r = child.wait();
+    EXPECT_NE(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(r.signal.has_value()) << "joulebench handles SIGTERM itself";
+    EXPECT_TRUE(processes_with(marker).empty()) << "QEMU outlived joulebench run";
+    const auto runs = Store(db, Store::Mode::kReadOnly).runs();
+    ASSERT_EQ(runs.size(), 1U);
+    EXPECT_NE(runs[0].status, RunStatus::kDone);
+}
+
 }  // namespace
 }  // namespace joulebench
