@@ -148,6 +148,10 @@ std::string render_html(const ReportModel& m) {
         s += "<h3>Best caps and overheads</h3>\n";
         s += table_html(w.best_caps);
         s += table_html(w.overhead_summary);
+        if (!w.gpu_spread.rows.empty()) {
+            s += "<h3>Spread between GPUs</h3>\n";
+            s += table_html(w.gpu_spread);
+        }
         s += "<h3>Statistics</h3>\n";
         s += "<p class=\"note\">As <code>joulebench analyze DB</code> computes them per block: "
              "Shapiro-Wilk, Kruskal-Wallis (ANOVA when every group is normal), Dunn's test with "

@@ -14,6 +14,7 @@
 #include <set>
 #include <utility>
 
+#include "analysis/gpu_spread.hpp"
 #include "analysis/ordering.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -217,6 +218,7 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     analyse(m, runs, experiment, options, err);
     m.runs = run_points(runs, scheme);
     m.workloads = workload_reports(m, workloads.names(), scheme);
+    for (auto& w : m.workloads) w.gpu_spread = analysis::gpu_spread_table(runs, w.name, m.environments);
     add_warnings(m, runs, store.warnings(), spec, scheme, options);
     m.trace = build_trace(store, runs, m.runs, options, err);
     if (!m.trace.note.empty() && m.trace.points.empty()) {

@@ -94,6 +94,7 @@ struct WorkloadReport {
     std::vector<OverheadPoint> overheads;  ///< non-baseline environments only
     Table best_caps;                       ///< E, EDP, ED2P optima per environment
     Table overhead_summary;                ///< average and maximum over caps
+    Table gpu_spread;  ///< gang mode: per-GPU medians under the same cap (no rows otherwise)
     std::vector<StatisticsBlock> statistics;
 };
 

@@ -72,6 +72,7 @@ std::string render_tables(const ReportModel& m, TableFormat f) {
         s += render_heading("Workload '" + w.name + "'", 2, f);
         s += table(w.best_caps, f);
         s += table(w.overhead_summary, f);
+        if (!w.gpu_spread.rows.empty()) s += table(w.gpu_spread, f);
         for (const auto& b : w.statistics) s += statistics(b, f);
     }
 

@@ -59,9 +59,11 @@ RunnerSummary print_dry_run(const ExperimentSpec& spec, const RunnerOptions& opt
                    options.db.string(), done);
     }
     fmt::print(
-        "experiment {}: {} runs in this plan ({} in all), {} slot(s){}; everything checked, "
+        "experiment {}: {} runs in this plan ({} in all), {} slot(s){}{}; everything checked, "
         "nothing run\n",
         spec.name, pf.plan.runs.size(), pf.plan.total_runs, pf.slots.size(),
+        spec.gpus && spec.gpus->mode == GpuMode::kGang ? " in gang mode (every run on every slot)"
+                                                       : "",
         pf.capping ? ", caps within every device's range" : "");
     for (const auto& r : pf.plan.runs) {
         fmt::print("{:>5}  {}  {}\n", r.plan_index, r.run_id, describe_run(r));

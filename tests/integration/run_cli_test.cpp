@@ -370,6 +370,16 @@ mode = "gang"
     ASSERT_EQ(exported.exit_code, 0) << exported.err;
     EXPECT_THAT(exported.out, HasSubstr(",repetition,instance,gpu,"));
     EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n'), 13);
+    // The report shows each GPU's medians under each cap.
+    const fs::path md = m_dir.path() / "report.md";
+    const auto report = run_joulebench(
+        {"report", m_db.string(), "-o", md.string(), "--format", "md", "--resamples", "200"},
+        options());
+    ASSERT_EQ(report.exit_code, 0) << report.err;
+    const std::string text = read_file(md);
+    EXPECT_THAT(text, HasSubstr("Spread between GPUs under the same cap"));
+    EXPECT_THAT(text, HasSubstr("| bare | 150 W | 0 | 3 |"));
+    EXPECT_THAT(text, HasSubstr("| bare | 250 W | 1 | 3 |"));
 }
 
 TEST_F(RunCli, SigtermStopsAfterRestoringCapsAndTheRunningRunIsInterruptedThenResumed) {

@@ -471,6 +471,10 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
             double remote_gpu_j = 0.0;
             for (const auto& d : m["domains"]) {
                 if (d["kind"] == "gpu") remote_gpu_j += d["energy_j"].get<double>();
+                EXPECT_EQ(d["measured_on"], "remote") << run.measure_json;
+            }
+            for (const auto& d : Store(m_db, Store::Mode::kReadOnly).domains(run.run_id)) {
+                EXPECT_EQ(d.measured_on, Location::kRemote) << d.domain;
             }
             EXPECT_DOUBLE_EQ(*run.gpu_energy_j, remote_gpu_j);
             ASSERT_TRUE(run.wall_s.has_value());
