@@ -26,7 +26,7 @@
 #
 # Needs root (debootstrap), debootstrap, mke2fs (e2fsprogs), ssh-keygen, and network access to
 # the Debian mirror (or its packages already in /var/cache/apt/archives, hard-linked in first).
-# About 2 to 3 minutes on 2 cores; the image is about 600 MB (sparse).
+# About 2 minutes on 2 cores; the image is about 1 GB (sparse), the kernel and initrd about 50 MB.
 #
 # usage: scripts/build-test-guest.sh [options]
 #   --mirror URL      default: the first Debian mirror of this machine's apt sources
