@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <future>
+#include <memory>
 
 #include "common/unique_fd.hpp"
 #include "joulebench/error.hpp"
@@ -53,13 +54,16 @@ QemuProcess::QemuProcess(const std::vector<std::string>& argv,
     for (auto& a : storage) args.push_back(a.data());
     args.push_back(nullptr);
 
-    std::promise<std::pair<pid_t, int>> started;  // pid, or -1 and errno
-    auto result = started.get_future();
+    // pid, or -1 and errno. Shared with the thread: set_value may still be finishing there when
+    // this constructor has its answer and returns.
+    auto started = std::make_shared<std::promise<std::pair<pid_t, int>>>();
+    auto result = started->get_future();
     const pid_t parent = ::getpid();
-    m_waiter = std::thread([&, this] {
+    // By reference: args, program and out, which the thread uses only before set_value.
+    m_waiter = std::thread([&args, &program, &out, started, parent, this] {
         int report[2];
         if (::pipe2(report, O_CLOEXEC) != 0) {
-            started.set_value({-1, errno});
+            started->set_value({-1, errno});
             return;
         }
         const pid_t pid = ::fork();
@@ -73,11 +77,11 @@ QemuProcess::QemuProcess(const std::vector<std::string>& argv,
         if (pid < 0) exec_errno = fork_errno;
         if (failed) {
             if (pid > 0) ::waitpid(pid, nullptr, 0);
-            started.set_value({-1, exec_errno});
+            started->set_value({-1, exec_errno});
             return;
         }
         m_pid = pid;
-        started.set_value({pid, 0});
+        started->set_value({pid, 0});
         reap();
     });
     const auto [pid, error] = result.get();
