@@ -118,6 +118,7 @@ void add_plan_command(CLI::App& app, CommandContext& ctx) {
                 for (const int g : spec.gpus->devices)
                     gpus += (gpus.empty() ? "" : ", ") + std::to_string(g);
             }
+            if (spec.gpus->mode == GpuMode::kGang) gpus += " (gang: every run on every slot at once)";
         }
         fmt::print("  warmup {}; rest {}; GPU slots {}\n", warmup, rest, gpus);
         if (shard) {
