@@ -105,12 +105,8 @@ void upgrade_to_3(sqlite3* db) {
     }
 }
 
-}  // namespace
-
-const std::vector<Migration>& migrations() {
-    static const std::vector<Migration> kMigrations = {
-        // 1: the first schema.
-        {R"sql(
+// 1: the first schema.
+constexpr const char* kSchema1 = R"sql(
 CREATE TABLE experiment (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     name TEXT NOT NULL,
@@ -227,11 +223,11 @@ CREATE TABLE idle_baselines (
     temperature_c REAL,
     context TEXT NOT NULL DEFAULT ''
 );
-)sql",
-         nullptr},
-        // 2: how each domain's energy was shared, and warnings with codes (joulebench 0.1.0
-        // stores said both only in warning texts; upgrade_to_2 reads them from there).
-        {R"sql(
+)sql";
+
+// 2: how each domain's energy was shared, and warnings with codes (joulebench 0.1.0 stores said
+// both only in warning texts; upgrade_to_2 reads them from there).
+constexpr const char* kSchema2 = R"sql(
 ALTER TABLE run_domains ADD COLUMN sharing TEXT NOT NULL DEFAULT 'alone'
     CHECK (sharing IN ('alone', 'attributed', 'shared'));
 ALTER TABLE run_domains ADD COLUMN cpu_time_share REAL;
@@ -243,12 +239,12 @@ CREATE TABLE run_warnings (
     text TEXT NOT NULL,
     PRIMARY KEY (run_id, position)
 );
-)sql",
-         upgrade_to_2},
-        // 3: where each domain was measured (host, guest, remote) and gang mode's instances:
-        // one row per instance of a run (run_instances), the instance of each domain and of
-        // each trace (the trace tables get `instance` into their key, so they are rebuilt).
-        {R"sql(
+)sql";
+
+// 3: where each domain was measured (host, guest, remote) and gang mode's instances: one row per
+// instance of a run (run_instances), the instance of each domain and of each trace (the trace
+// tables get `instance` into their key, so they are rebuilt).
+constexpr const char* kSchema3 = R"sql(
 ALTER TABLE run_domains ADD COLUMN measured_on TEXT NOT NULL DEFAULT 'host'
     CHECK (measured_on IN ('host', 'guest', 'remote'));
 ALTER TABLE run_domains ADD COLUMN instance INTEGER NOT NULL DEFAULT 0;
@@ -302,11 +298,17 @@ INSERT INTO trace_chunks_3 (run_id, instance, chunk, rows, data)
     SELECT run_id, 0, chunk, rows, data FROM trace_chunks;
 DROP TABLE trace_chunks;
 ALTER TABLE trace_chunks_3 RENAME TO trace_chunks;
-)sql",
-         upgrade_to_3},
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+    static const std::vector<Migration> kMigrations = {
+        {kSchema1, nullptr},
+        {kSchema2, upgrade_to_2},
+        {kSchema3, upgrade_to_3},
     };
     return kMigrations;
 }
 
 }  // namespace joulebench::store_detail
-

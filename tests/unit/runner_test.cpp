@@ -346,14 +346,17 @@ TEST_F(RunnerTest, GangModeRunsEachRunOnEveryGpuAtOnceEachUnderTheRunsCap) {
         ASSERT_TRUE(o.gpu_energy_j.has_value());
         EXPECT_NEAR(*o.gpu_energy_j, 0.1 * *o.gpu_cap_w, 1e-6) << o.run_id << " " << o.instance;
         seen.insert({o.run_id, o.instance});
-        // Its domains are its own GPU's, stored under its instance; its CPU package energy was
-        // measured while the other instance ran too, so it says how it was shared.
+        // Its domains are its own GPU's, stored under its instance; in the first run (whose
+        // instances met) its CPU package energy was measured while the other instance ran too,
+        // so it says how it was shared (the second run's instances may not overlap at all).
         std::set<std::string> gpus;
         for (const auto& d : store.domains(o.run_id)) {
             if (d.instance == o.instance && d.kind == "gpu") gpus.insert(d.domain);
         }
         EXPECT_EQ(gpus, std::set<std::string>{fmt::format("gpu{}", *o.gpu)});
-        EXPECT_TRUE(o.cpu_attributed || o.cpu_shared);
+        if (o.run_id == plan.runs[0].run_id) {
+            EXPECT_TRUE(o.cpu_attributed || o.cpu_shared);
+        }
         EXPECT_FALSE(store.trace(o.run_id, o.instance).times_s.empty());
     }
     EXPECT_EQ(seen.size(), 4U);
