@@ -466,7 +466,8 @@ TEST_F(CpuCapsCli, ANonRootUserGetsAPermissionErrorWithAHintAndNothingRuns) {
     o.user = std::make_pair(nobody->pw_uid, nobody->pw_gid);
     o.env.emplace_back("JOULEBENCH_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
     // From a clone in a private folder nobody cannot reach the built binary: a copy it can.
-    auto r = run_process({joulebench_binary_for_others(m_dir.path()).string(), "measure",
+    const std::string binary = joulebench_binary_for_others(m_dir.path()).string();
+    auto r = run_process({binary, "measure",
                           "--cpu-power-cap", "100", "--", "touch", marker.string()},
                          o);
     EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -480,11 +481,11 @@ TEST_F(CpuCapsCli, ANonRootUserGetsAPermissionErrorWithAHintAndNothingRuns) {
     ProcessOptions user = o;
     user.env.emplace_back("JOULEBENCH_STATE_DIR", std::nullopt);
     user.env.emplace_back("XDG_STATE_HOME", "/xdg/state");
-    EXPECT_EQ(parse_json(run_joulebench({"caps", "show", "--json"}, user).out).at("journal_dir"),
+    EXPECT_EQ(parse_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
               "/xdg/state/joulebench/caps");
     user.env.emplace_back("XDG_STATE_HOME", std::nullopt);
     user.env.emplace_back("HOME", "/home/someone");
-    EXPECT_EQ(parse_json(run_joulebench({"caps", "show", "--json"}, user).out).at("journal_dir"),
+    EXPECT_EQ(parse_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
               "/home/someone/.local/state/joulebench/caps");
 }
 
