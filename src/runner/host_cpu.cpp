@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "joulebench/units.hpp"
 #include "measure/measure.hpp"
 #include "runner/attribution.hpp"
+#include "sensors/estimate/process_tree.hpp"
 
 namespace joulebench::runner {
 
@@ -26,21 +26,12 @@ std::optional<double> process_cpu_s(pid_t pid) {
     std::ifstream in(fmt::format("/proc/{}/stat", pid));
     std::string line;
     if (!std::getline(in, line)) return std::nullopt;
-    // The fields after the command name (which may hold spaces) in parentheses.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    std::istringstream fields(line.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0;
-    unsigned long long stime = 0;
-    // state is field 3; utime and stime are fields 14 and 15.
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
+    // The CPU-time estimate's own parser of the line (the command name may hold spaces and ')').
+    estimate::ProcStat stat;
+    if (!estimate::parse_proc_stat(line.data(), line.size(), stat)) return std::nullopt;
     const long ticks = ::sysconf(_SC_CLK_TCK);
-    if (ticks <= 0 || !fields) return std::nullopt;
-    return static_cast<double>(utime + stime) / static_cast<double>(ticks);
+    if (ticks <= 0) return std::nullopt;
+    return static_cast<double>(stat.cpu_ticks) / static_cast<double>(ticks);
 }
 
 std::vector<Sensor*> host_cpu_sensors(const SensorSet& sensors) {

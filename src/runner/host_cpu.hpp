@@ -18,7 +18,8 @@
 
 namespace joulebench::runner {
 
-/// CPU time (user + system) of process `pid` and all its threads, seconds; nullopt when it
+/// CPU time (user + system) of process `pid`, all its threads and its reaped children, seconds
+/// (utime + stime + cutime + cstime, read as the CPU-time estimate reads them); nullopt when it
 /// cannot be read (the process is gone).
 [[nodiscard]] std::optional<double> process_cpu_s(pid_t pid);
 
