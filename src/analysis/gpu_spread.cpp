@@ -36,6 +36,9 @@ Table gpu_spread_table(const std::vector<RunRecord>& observations, const std::st
     t.csv_name = "gpu_spread";
     using Key = std::tuple<std::size_t, std::optional<double>, std::optional<double>>;
     std::map<Key, std::map<int, PerGpu>> groups;
+    bool includes_estimate = false;  // how the energies in the table were obtained
+    bool cpu_attributed = false;
+    bool cpu_shared = false;
     for (const auto& o : observations) {
         if (o.workload != workload || o.instances == 0 || o.status != RunStatus::kDone ||
             !o.gpu || !o.energy_j || !o.wall_s) {
@@ -43,6 +46,9 @@ Table gpu_spread_table(const std::vector<RunRecord>& observations, const std::st
         }
         const auto env = std::find(environments.begin(), environments.end(), o.environment);
         const auto order = static_cast<std::size_t>(env - environments.begin());
+        includes_estimate = includes_estimate || o.total_includes_estimate;
+        cpu_attributed = cpu_attributed || o.cpu_attributed;
+        cpu_shared = cpu_shared || o.cpu_shared;
         PerGpu& g = groups[Key{order, o.gpu_cap_w, o.cpu_cap_w}][*o.gpu];
         g.energy_j.push_back(*o.energy_j);
         g.wall_s.push_back(*o.wall_s);
@@ -79,7 +85,13 @@ Table gpu_spread_table(const std::vector<RunRecord>& observations, const std::st
     } else {
         t.note =
             "Every GPU ran the same runs at the same time under the same cap: differences here are "
-            "the GPUs' own (and their cooling's), not the environment's.";
+            "the GPUs' own (and their cooling's), not the environment's. E is each instance's "
+            "total (its GPU's energy, plus the CPU package and DRAM";
+        if (cpu_attributed) t.note += ", attributed by CPU-time share";
+        if (cpu_shared) t.note += ", some shared with other instances (share unknown)";
+        t.note += ")";
+        if (includes_estimate) t.note += "; some include the CPU-time estimate";
+        t.note += ".";
     }
     return t;
 }
