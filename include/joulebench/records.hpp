@@ -115,6 +115,14 @@ struct RunOutcome {
     std::optional<double> start_skew_s;
 };
 
+/// Gang mode: an instance's start and end (Unix seconds): its own, else its measurement's.
+[[nodiscard]] std::pair<double, double> instance_span(const InstanceOutcome& instance);
+/// Gang mode: the first instance's start and the last one's end (Unix seconds; 0 when unknown).
+[[nodiscard]] std::pair<double, double> instances_span(const std::vector<InstanceOutcome>& instances);
+/// Gang mode: the sum of the instances' total energies, when every instance was measured.
+[[nodiscard]] std::optional<double> instances_energy_j(
+    const std::vector<InstanceOutcome>& instances);
+
 /// Every warning of a finished run, in order: its measurement's, then the runner's and its
 /// environment's (what the store keeps in run_warnings and, as texts, in warnings_json).
 [[nodiscard]] std::vector<Warning> run_warnings(const RunOutcome& outcome);

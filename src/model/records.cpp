@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "joulebench/units.hpp"
 
 namespace joulebench {
@@ -30,6 +33,34 @@ std::optional<RunStatus> run_status_from_string(std::string_view text) {
         if (to_string(s) == text) return s;
     }
     return std::nullopt;
+}
+
+std::pair<double, double> instance_span(const InstanceOutcome& i) {
+    double started = i.started_at;
+    if (started == 0.0 && i.measure) started = i.measure->started_at;
+    double ended = i.ended_at;
+    if (ended == 0.0 && i.measure) ended = started + i.measure->wall_s;
+    return {started, ended};
+}
+
+std::pair<double, double> instances_span(const std::vector<InstanceOutcome>& instances) {
+    double first = 0.0;
+    double last = 0.0;
+    for (const auto& i : instances) {
+        const auto [started, ended] = instance_span(i);
+        if (started > 0.0 && (first == 0.0 || started < first)) first = started;
+        last = std::max(last, ended);
+    }
+    return {first, last};
+}
+
+std::optional<double> instances_energy_j(const std::vector<InstanceOutcome>& instances) {
+    double sum = 0.0;
+    for (const auto& i : instances) {
+        if (!i.measure) return std::nullopt;
+        sum += i.measure->total_energy_j;
+    }
+    return sum;
 }
 
 std::vector<Warning> run_warnings(const RunOutcome& outcome) {

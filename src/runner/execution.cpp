@@ -285,22 +285,12 @@ void RunExecutor::record(const RunSpec& run, std::optional<int> gpu, const RunOu
         energy_how = describe(cpu_energy_marks(*outcome.measure));
     } else if (!outcome.instances.empty()) {
         // Gang mode: the energy of every instance together, over the time all of them took.
-        double sum = 0.0;
-        double first = 0.0;
-        double last = 0.0;
-        bool all = true;
-        for (const auto& i : outcome.instances) {
-            if (!i.measure) {
-                all = false;
-                continue;
-            }
-            sum += i.measure->total_energy_j;
-            if (first == 0.0 || i.measure->started_at < first) first = i.measure->started_at;
-            last = std::max(last, i.measure->started_at + i.measure->wall_s);
-            if (energy_how.empty()) energy_how = describe(cpu_energy_marks(*i.measure));
-        }
-        if (all) energy = sum;
+        energy = instances_energy_j(outcome.instances);
+        const auto [first, last] = instances_span(outcome.instances);
         wall = last > first ? last - first : 0.0;
+        for (const auto& i : outcome.instances) {
+            if (i.measure && energy_how.empty()) energy_how = describe(cpu_energy_marks(*i.measure));
+        }
     }
     m_ctx.progress.finished(run, gpu, outcome.status, wall, energy, detail, energy_how);
     std::lock_guard lock(m_mutex);

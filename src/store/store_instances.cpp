@@ -14,17 +14,6 @@
 
 namespace joulebench::store_detail {
 
-namespace {
-
-std::pair<double, double> instance_span(const InstanceOutcome& i) {
-    double started = i.started_at;
-    if (started == 0.0 && i.measure) started = i.measure->started_at;
-    double ended = i.ended_at;
-    if (ended == 0.0 && i.measure) ended = started + i.measure->wall_s;
-    return {started, ended};
-}
-
-}  // namespace
 
 std::pair<std::optional<double>, std::optional<double>> gpu_and_cpu_energy(const MeasureResult& m) {
     double gpu = 0.0;
@@ -41,13 +30,7 @@ Span run_span(const RunOutcome& outcome, double marked_running_at) {
     Span s;
     s.started_at = outcome.started_at;
     if (s.started_at == 0.0 && m != nullptr) s.started_at = m->started_at;
-    double first = 0.0;
-    double last = 0.0;
-    for (const auto& i : outcome.instances) {
-        const auto [started, ended] = instance_span(i);
-        if (started > 0.0 && (first == 0.0 || started < first)) first = started;
-        last = std::max(last, ended);
-    }
+    const auto [first, last] = instances_span(outcome.instances);
     if (s.started_at == 0.0) s.started_at = first;
     if (s.started_at == 0.0) s.started_at = marked_running_at;
     s.ended_at = outcome.ended_at;
