@@ -49,7 +49,7 @@ class Store {
 public:
     /// The schema version this joulebench writes (PRAGMA user_version). 2: domains say how their
     /// energy was shared, warnings carry codes (run_warnings).
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     enum class Mode {
         kCreate,    ///< create the file when missing; migrate an older schema
@@ -103,6 +103,12 @@ public:
     void end_session(std::int64_t session_id, double ended_at);
     /// Every session, in id order.
     [[nodiscard]] std::vector<SessionRecord> sessions() const;
+    /// Records phases of a session outside every run (a vm guest's shutdown after its slot's
+    /// last run), for `environment` on the slot of `gpu`, after those already recorded.
+    void add_session_phases(std::int64_t session_id, std::string_view environment,
+                            std::optional<int> gpu, const std::vector<PhaseResult>& phases);
+    /// Every session phase, by session and in the order recorded.
+    [[nodiscard]] std::vector<SessionPhase> session_phases() const;
 
     /// Inserts the runs that are not in the store yet with status planned (existing runs are
     /// left untouched), in one transaction. Returns how many were added.

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/text_escape.hpp"
@@ -24,7 +25,8 @@ const std::vector<Column>& columns() {
         {"workload", Kind::kText},      {"environment", Kind::kText},
         {"power_cap_w", Kind::kReal},   {"cpu_power_cap_w", Kind::kReal},
         {"repetition", Kind::kInteger}, {"instance", Kind::kInteger},
-        {"gpu", Kind::kInteger},
+        {"gpu", Kind::kInteger},        {"node", Kind::kText},
+        {"slurm_job", Kind::kText},
         {"status", Kind::kText},        {"attempt", Kind::kInteger},
         {"started_at", Kind::kReal},    {"ended_at", Kind::kReal},
         {"exit_code", Kind::kInteger},  {"signal", Kind::kInteger},
@@ -77,9 +79,25 @@ const std::vector<std::string>& export_columns() {
     return kNames;
 }
 
+// Where each session ran: its node, and its Slurm job ("ARRAY_TASK" for an array task, as
+// Slurm writes it, else the job id).
+std::map<std::int64_t, std::pair<std::string, std::string>> session_places(const Store& store) {
+    std::map<std::int64_t, std::pair<std::string, std::string>> places;
+    for (const SessionRecord& s : store.sessions()) {
+        std::string job = s.slurm_job_id.value_or("");
+        if (s.slurm_array_job_id && s.slurm_array_task_id)
+            job = *s.slurm_array_job_id + "_" + *s.slurm_array_task_id;
+        places[s.id] = {s.node.value_or(""), job};
+    }
+    return places;
+}
+
 std::vector<std::vector<std::string>> export_rows(const Store& store) {
     std::vector<std::vector<std::string>> rows;
+    const auto places = session_places(store);
     for (const RunRecord& r : store.observations()) {
+        const auto place = r.session_id ? places.find(*r.session_id) : places.end();
+        const bool placed = place != places.end();
         // An empty warnings list exports as an empty cell, so that clean runs read clean.
         const std::string warnings = r.warnings_json == "[]" ? std::string() : r.warnings_json;
         const auto [startup_wall, startup_energy] = startup(r.phases_json);
@@ -93,6 +111,8 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
             std::to_string(r.repetition),
             std::to_string(r.instance),
             cell_int(r.gpu),
+            placed ? place->second.first : std::string(),
+            placed ? place->second.second : std::string(),
             std::string(to_string(r.status)),
             std::to_string(r.attempt),
             cell(r.started_at),

@@ -300,6 +300,28 @@ DROP TABLE trace_chunks;
 ALTER TABLE trace_chunks_3 RENAME TO trace_chunks;
 )sql";
 
+// 4: where and under which allocation a session ran (the node; Slurm's job, array job and task
+// ids; the allocation's CPUs and GPUs against the node's) and the phases of a session outside
+// every run (a vm guest booted once per slot is shut down after the slot's last run).
+constexpr const char* kSchema4 = R"sql(
+ALTER TABLE sessions ADD COLUMN node TEXT;
+ALTER TABLE sessions ADD COLUMN slurm_job_id TEXT;
+ALTER TABLE sessions ADD COLUMN slurm_array_job_id TEXT;
+ALTER TABLE sessions ADD COLUMN slurm_array_task_id TEXT;
+ALTER TABLE sessions ADD COLUMN allocation_json TEXT;
+UPDATE sessions SET node = json_extract(host_json, '$.hostname') WHERE json_valid(host_json);
+CREATE TABLE session_phases (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    position INTEGER NOT NULL,
+    environment TEXT NOT NULL,
+    gpu INTEGER,
+    name TEXT NOT NULL,
+    wall_s REAL NOT NULL,
+    energy_j REAL,
+    PRIMARY KEY (session_id, position)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -307,6 +329,7 @@ const std::vector<Migration>& migrations() {
         {kSchema1, nullptr},
         {kSchema2, upgrade_to_2},
         {kSchema3, upgrade_to_3},
+        {kSchema4, nullptr},
     };
     return kMigrations;
 }

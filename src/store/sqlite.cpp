@@ -107,6 +107,11 @@ std::int64_t Statement::integer(int column) const {
     return sqlite3_column_int64(m_stmt, column);
 }
 
+std::optional<std::string> Statement::opt_text(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return text(column);
+}
+
 std::optional<double> Statement::opt_real(int column) const {
     if (is_null(column)) return std::nullopt;
     return real(column);

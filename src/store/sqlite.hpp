@@ -61,6 +61,7 @@ public:
     [[nodiscard]] std::int64_t integer(int column) const;
     [[nodiscard]] std::optional<double> opt_real(int column) const;
     [[nodiscard]] std::optional<std::int64_t> opt_integer(int column) const;
+    [[nodiscard]] std::optional<std::string> opt_text(int column) const;
     [[nodiscard]] const void* blob(int column) const;
     [[nodiscard]] std::size_t bytes(int column) const;
 

@@ -274,10 +274,10 @@ std::int64_t Store::begin_session(const SessionInfo& session) {
         throw Error(ErrorCategory::kInvalidArgument,
                     "store: begin session: host_json is not valid JSON");
     }
-    Statement q(
-        m_db,
-        "INSERT INTO sessions (host_json, joulebench_version, command_line, shard, started_at) "
-        "VALUES (?, ?, ?, ?, ?)");
+    Statement q(m_db,
+                "INSERT INTO sessions (host_json, joulebench_version, command_line, shard, "
+                "started_at, node, slurm_job_id, slurm_array_job_id, slurm_array_task_id, "
+                "allocation_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, session.host_json).bind(2, session.joulebench_version).bind(3, session.command_line);
     if (session.shard) {
         q.bind(4, fmt::format("{}/{}", session.shard->index, session.shard->count));
@@ -285,6 +285,13 @@ std::int64_t Store::begin_session(const SessionInfo& session) {
         q.bind_null(4);
     }
     q.bind(5, session.started_at);
+    if (session.node.empty()) {
+        q.bind_null(6);
+    } else {
+        q.bind(6, session.node);
+    }
+    q.bind(7, session.slurm_job_id).bind(8, session.slurm_array_job_id);
+    q.bind(9, session.slurm_array_task_id).bind(10, session.allocation_json);
     q.run();
     return sqlite3_last_insert_rowid(m_db);
 }
@@ -300,7 +307,8 @@ std::vector<SessionRecord> Store::sessions() const {
     std::lock_guard lock(m_mutex);
     Statement q(m_db,
                 "SELECT id, host_json, joulebench_version, command_line, shard, started_at, "
-                "ended_at FROM sessions ORDER BY id");
+                "ended_at, node, slurm_job_id, slurm_array_job_id, slurm_array_task_id, "
+                "allocation_json FROM sessions ORDER BY id");
     std::vector<SessionRecord> out;
     while (q.step()) {
         SessionRecord s;
@@ -311,7 +319,53 @@ std::vector<SessionRecord> Store::sessions() const {
         if (!q.is_null(4)) s.shard = q.text(4);
         s.started_at = q.real(5);
         s.ended_at = q.opt_real(6);
+        s.node = q.opt_text(7);
+        s.slurm_job_id = q.opt_text(8);
+        s.slurm_array_job_id = q.opt_text(9);
+        s.slurm_array_task_id = q.opt_text(10);
+        s.allocation_json = q.opt_text(11);
         out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void Store::add_session_phases(std::int64_t session_id, std::string_view environment,
+                               std::optional<int> gpu, const std::vector<PhaseResult>& phases) {
+    if (phases.empty()) return;
+    std::lock_guard lock(m_mutex);
+    Transaction tx(m_db);
+    Statement next(m_db,
+                   "SELECT coalesce(max(position) + 1, 0) FROM session_phases WHERE session_id = ?");
+    next.bind(1, session_id);
+    next.step();
+    std::int64_t position = next.integer(0);
+    Statement q(m_db,
+                "INSERT INTO session_phases (session_id, position, environment, gpu, name, wall_s, "
+                "energy_j) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& p : phases) {
+        q.reset();
+        q.bind(1, session_id).bind(2, position++).bind(3, environment).bind(4, gpu);
+        q.bind(5, p.name).bind(6, p.wall_s).bind(7, p.energy_j);
+        q.run();
+    }
+    tx.commit();
+}
+
+std::vector<SessionPhase> Store::session_phases() const {
+    std::lock_guard lock(m_mutex);
+    Statement q(m_db,
+                "SELECT session_id, environment, gpu, name, wall_s, energy_j FROM session_phases "
+                "ORDER BY session_id, position");
+    std::vector<SessionPhase> out;
+    while (q.step()) {
+        SessionPhase p;
+        p.session_id = q.integer(0);
+        p.environment = q.text(1);
+        if (!q.is_null(2)) p.gpu = static_cast<int>(q.integer(2));
+        p.phase.name = q.text(3);
+        p.phase.wall_s = q.real(4);
+        p.phase.energy_j = q.opt_real(5);
+        out.push_back(std::move(p));
     }
     return out;
 }

@@ -178,6 +178,7 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
                     "WHERE run_id IN (SELECT run_id FROM temp.winners)";
                 const std::vector<std::pair<std::string, std::string>> steps = {
                     {copy_sql(out.m_db, "sessions", "", false), "sessions"},
+                    {copy_sql(out.m_db, "session_phases", "", false), "session_phases"},
                     {copy_sql(out.m_db, "runs", only_winners, false), "runs"},
                     {copy_sql(out.m_db, "run_domains", only_winners, false), "run_domains"},
                     {copy_sql(out.m_db, "run_instances", only_winners, false), "run_instances"},

@@ -21,6 +21,10 @@ protected:
         m_plan = make_plan(m_spec);
     }
     std::filesystem::path db(const char* name) const { return m_dir.path() / name; }
+    /// The plan index of the k-th run (0-based) of shard i of n.
+    std::size_t in_shard(unsigned i, unsigned n, std::size_t k) const {
+        return make_plan(m_spec, Shard{i, n}).runs.at(k).plan_index;
+    }
 
     /// A store holding the runs of `shard` (all runs when nullopt), with `host` as its session.
     void create(const std::filesystem::path& path, std::optional<Shard> shard,
@@ -30,7 +34,14 @@ protected:
         store.add_planned_runs(make_plan(m_spec, shard).runs);
         SessionInfo session;
         session.host_json = R"({"host":")" + host + R"("})";
+        session.node = host;
+        session.slurm_job_id = "9" + std::to_string(host.size());
+        session.slurm_array_job_id = "90";
+        session.slurm_array_task_id = std::to_string(shard ? shard->index : 0);
+        session.allocation_json = R"({"job_cpus":4})";
         m_sessions[path] = store.begin_session(session);
+        store.add_session_phases(m_sessions[path], "kvm", 0,
+                                 {PhaseResult{"vm-shutdown", 1.5, 30.0 + static_cast<double>(host.size()), std::nullopt}});
         store.record_idle_baseline(
             IdleBaselineRecord{m_sessions[path], "gpu0", 1.0, 5.0, 20.0, std::nullopt, host});
     }
@@ -56,19 +67,22 @@ protected:
 TEST_F(StoreMerge, ShardsJoinIntoTheWholePlan) {
     create(db("a.db"), Shard{1, 2}, "alpha");
     create(db("b.db"), Shard{2, 2}, "beta");
-    finish(db("a.db"), 0, RunStatus::kDone, 1.0, 100.0);
-    finish(db("b.db"), 1, RunStatus::kDone, 2.0, 200.0);
+    const std::size_t a0 = in_shard(1, 2, 0);
+    const std::size_t b0 = in_shard(2, 2, 0);
+    const std::size_t b1 = in_shard(2, 2, 1);
+    finish(db("a.db"), a0, RunStatus::kDone, 1.0, 100.0);
+    finish(db("b.db"), b0, RunStatus::kDone, 2.0, 200.0);
     {
         // A trace in b, to check that it comes along.
         Store b(db("b.db"), Store::Mode::kExisting);
-        b.mark_running(m_plan.runs[3].run_id, m_sessions[db("b.db")], 1, 300.0);
-        StoreTraceSink sink(b, m_plan.runs[3].run_id, 2);
+        b.mark_running(m_plan.runs[b1].run_id, m_sessions[db("b.db")], 1, 300.0);
+        StoreTraceSink sink(b, m_plan.runs[b1].run_id, 2);
         std::vector<const Sensor*> none;
         sink.begin(none);
         for (int i = 0; i < 5; ++i) sink.row(i * 0.5, {}, {});
         sink.end();
         b.finish_run(
-            test::outcome(m_plan.runs[3].run_id, RunStatus::kDone, test::example_measure(300.0)));
+            test::outcome(m_plan.runs[b1].run_id, RunStatus::kDone, test::example_measure(300.0)));
     }
 
     const MergeReport report = Store::merge({db("a.db"), db("b.db")}, db("c.db"));
@@ -82,9 +96,9 @@ TEST_F(StoreMerge, ShardsJoinIntoTheWholePlan) {
     ASSERT_EQ(runs.size(), 8u);
     for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].run_id, m_plan.runs[i].run_id);
     EXPECT_EQ(c.status_counts().done, 3u);
-    EXPECT_DOUBLE_EQ(*c.run(m_plan.runs[1].run_id)->energy_j, 280.0);
-    EXPECT_EQ(c.domains(m_plan.runs[1].run_id).size(), 3u);
-    EXPECT_EQ(c.trace(m_plan.runs[3].run_id).times_s.size(), 5u);
+    EXPECT_DOUBLE_EQ(*c.run(m_plan.runs[b0].run_id)->energy_j, 280.0);
+    EXPECT_EQ(c.domains(m_plan.runs[b0].run_id).size(), 3u);
+    EXPECT_EQ(c.trace(m_plan.runs[b1].run_id).times_s.size(), 5u);
     // Sessions are renumbered, and every run still points at the session of its own host.
     sqlite3_stmt* stmt = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(
@@ -98,8 +112,23 @@ TEST_F(StoreMerge, ShardsJoinIntoTheWholePlan) {
             reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
     }
     sqlite3_finalize(stmt);
-    EXPECT_EQ(host_of[m_plan.runs[0].run_id], R"({"host":"alpha"})");
-    EXPECT_EQ(host_of[m_plan.runs[1].run_id], R"({"host":"beta"})");
+    EXPECT_EQ(host_of[m_plan.runs[a0].run_id], R"({"host":"alpha"})");
+    EXPECT_EQ(host_of[m_plan.runs[b0].run_id], R"({"host":"beta"})");
+    // Where each session ran comes along, and its phases follow it.
+    const auto sessions = c.sessions();
+    ASSERT_EQ(sessions.size(), 2u);
+    EXPECT_EQ(sessions[0].node, std::optional<std::string>("alpha"));
+    EXPECT_EQ(sessions[1].node, std::optional<std::string>("beta"));
+    EXPECT_EQ(sessions[1].slurm_array_task_id, std::optional<std::string>("2"));
+    EXPECT_EQ(sessions[1].allocation_json, std::optional<std::string>(R"({"job_cpus":4})"));
+    const auto phases = c.session_phases();
+    ASSERT_EQ(phases.size(), 2u);
+    EXPECT_EQ(phases[0].session_id, sessions[0].id);
+    EXPECT_EQ(phases[1].session_id, sessions[1].id);
+    EXPECT_EQ(phases[1].environment, "kvm");
+    EXPECT_EQ(phases[1].gpu, 0);
+    EXPECT_EQ(phases[1].phase.name, "vm-shutdown");
+    EXPECT_DOUBLE_EQ(*phases[1].phase.energy_j, 34.0);
     const auto baselines = c.idle_baselines();
     ASSERT_EQ(baselines.size(), 2u);
     EXPECT_NE(baselines[0].session_id, baselines[1].session_id);

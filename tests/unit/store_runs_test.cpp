@@ -376,7 +376,13 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     std::size_t quoted = 0;
     while (m_plan.runs[quoted].workload == "w") ++quoted;
     ASSERT_LT(plain, 4u);  // both in the first round, so repetition 1
-    store.mark_running(run(plain).run_id, std::nullopt, 1, 0.0);
+    // The done run ran in task 3 of Slurm array job 700 on node gpu01.
+    SessionInfo in_slurm;
+    in_slurm.node = "gpu01";
+    in_slurm.slurm_job_id = "703";
+    in_slurm.slurm_array_job_id = "700";
+    in_slurm.slurm_array_task_id = "3";
+    store.mark_running(run(plain).run_id, store.begin_session(in_slurm), 1, 0.0);
     store.finish_run(
         test::outcome(run(plain).run_id, RunStatus::kDone, test::example_measure(1700000000.25)));
     store.mark_running(run(quoted).run_id, std::nullopt, std::nullopt, 1700000100.0);
@@ -395,20 +401,20 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     ASSERT_EQ(lines.size(), 9u);  // header + 8 runs
     EXPECT_EQ(lines[0],
               "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,instance,gpu,"
-              "status,attempt,"
+              "node,slurm_job,status,attempt,"
               "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_"
               "js,ed2p_js2,"
               "idle_power_w,net_energy_j,startup_wall_s,startup_energy_j,warnings,metrics,phases");
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
     EXPECT_EQ(lines[plain + 1],
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
-                  ",,1,0,1,done,1,1700000000.25," +
+                  ",,1,0,1,gpu01,700_3,done,1,1700000000.25," +
                   "1700000002.25,0,,2,140,100,40,280,560,,,,,\"[\"\"gpu0: short run\"\"]\",,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",0,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
+                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];

@@ -267,4 +267,18 @@ TEST(StoreUpgrade, DomainsOfSshRunsAreMarkedRemoteAndAllOthersHost) {
     EXPECT_EQ(plain.observations().size(), plain.runs().size());
 }
 
+TEST(StoreUpgrade, SessionsGetTheirNodeFromTheHostNameAndNoSlurmJob) {
+    TempDir dir;
+    const Store store(load_v1(dir, "v1-attributed"), Store::Mode::kExisting);
+    const auto sessions = store.sessions();
+    ASSERT_FALSE(sessions.empty());
+    for (const auto& s : sessions) {
+        EXPECT_EQ(s.node, std::optional<std::string>("vm"));  // host_json's hostname
+        EXPECT_FALSE(s.slurm_job_id.has_value());
+        EXPECT_FALSE(s.allocation_json.has_value());
+    }
+    EXPECT_TRUE(store.session_phases().empty());
+    EXPECT_EQ(user_version(store.path()), Store::kSchemaVersion);
+}
+
 }  // namespace joulebench::test
