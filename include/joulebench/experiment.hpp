@@ -256,8 +256,13 @@ struct Plan {
 ///   std::uniform_int_distribution are implementation-defined), so the order is the same with
 ///   every compiler and standard library; rounds are shuffled in order r = 1..R;
 /// - blocked: variant by variant, repetitions 1..R together (adds blocked_order_warning()).
-/// With a shard I/N, keeps the runs whose plan_index % N == I - 1 (shards partition the plan).
+/// With a shard I/N, keeps the runs of shard_of() I: shards partition the plan, differ in size by
+/// one run at most, and each gets every variant in equal measure (within one run).
 /// Throws Error (kInternal) in the (practically impossible) case of two runs with the same id.
 [[nodiscard]] Plan make_plan(const ExperimentSpec& spec, std::optional<Shard> shard = std::nullopt);
+
+/// The shard (1..count) of `run` among `count`: runs dealt round the shards in order variant x
+/// repetition, i.e. (variant * repetitions + repetition - 1) mod count, plus one.
+[[nodiscard]] unsigned shard_of(const RunSpec& run, unsigned repetitions, unsigned count);
 
 }  // namespace joulebench

@@ -46,6 +46,13 @@ struct SessionInfo {
     std::string command_line;  ///< how it was started
     std::optional<Shard> shard;
     double started_at = 0.0;  ///< Unix seconds
+    std::string node;         ///< the machine's name (Slurm's node name inside a job)
+    /// Inside a Slurm job: its id, and for an array task the array's job id and the task id.
+    std::optional<std::string> slurm_job_id;
+    std::optional<std::string> slurm_array_job_id;
+    std::optional<std::string> slurm_array_task_id;
+    /// Inside a Slurm job: what it holds against the node (a JSON object, docs/slurm.md).
+    std::optional<std::string> allocation_json;
 };
 
 /// A session as stored (Store::sessions).
@@ -57,7 +64,13 @@ struct SessionRecord {
     std::optional<std::string> shard;  ///< "I/N" or none
     double started_at = 0.0;           ///< Unix seconds
     std::optional<double> ended_at;    ///< Unix seconds; none while running or after a crash
+    std::optional<std::string> node;   ///< as in SessionInfo
+    std::optional<std::string> slurm_job_id;
+    std::optional<std::string> slurm_array_job_id;
+    std::optional<std::string> slurm_array_task_id;
+    std::optional<std::string> allocation_json;
 };
+
 
 /// What the runner applied for a run (requested and, where known, read back).
 struct AppliedCap {
@@ -72,6 +85,15 @@ struct PhaseResult {
     double wall_s = 0.0;
     std::optional<double> energy_j;  ///< measured energy of the phase, when measured
     std::optional<int> instance;     ///< gang mode: the instance it belongs to
+};
+
+/// A phase of a session outside every run (Store::add_session_phases): a vm guest booted once
+/// per slot is shut down after the slot's last run.
+struct SessionPhase {
+    std::int64_t session_id = 0;
+    std::string environment;
+    std::optional<int> gpu;  ///< the slot's GPU; unset without [gpus]
+    PhaseResult phase;
 };
 
 /// One instance of a gang-mode run ([gpus] mode = "gang"): the run on one GPU slot, measured on

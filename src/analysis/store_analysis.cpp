@@ -12,6 +12,7 @@
 #include <map>
 #include <tuple>
 
+#include "analysis/node_spread.hpp"
 #include "analysis/ordering.hpp"
 #include "analysis/store_caps.hpp"
 #include "joulebench/error.hpp"
@@ -30,15 +31,6 @@ std::string where(std::string_view db) {
     return "analyze: analyse store " + std::string(db) + ": ";
 }
 
-std::optional<double> metric_value(const RunRecord& r, std::string_view metric) {
-    if (metric == "energy_j") return r.energy_j;
-    if (metric == "wall_s") return r.wall_s;
-    if (metric == "edp_js") return r.edp_js;
-    if (metric == "ed2p_js2") return r.ed2p_js2;
-    if (metric == "gpu_energy_j") return r.gpu_energy_j;
-    if (metric == "cpu_energy_j") return r.cpu_energy_j;
-    return std::nullopt;
-}
 
 // The key of a block: the four factors, the `by` one left empty.
 struct BlockKey {
@@ -403,6 +395,16 @@ StoreExperiment parse_store_experiment(const ExperimentRecord* record) {
     return out;
 }
 
+std::optional<double> metric_value(const RunRecord& r, std::string_view metric) {
+    if (metric == "energy_j") return r.energy_j;
+    if (metric == "wall_s") return r.wall_s;
+    if (metric == "edp_js") return r.edp_js;
+    if (metric == "ed2p_js2") return r.ed2p_js2;
+    if (metric == "gpu_energy_j") return r.gpu_energy_j;
+    if (metric == "cpu_energy_j") return r.cpu_energy_j;
+    return std::nullopt;
+}
+
 StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs, const StoreExperiment& experiment,
                                  const StoreAnalysisOptions& options, std::string_view db) {
     StoreAnalysis out;
@@ -456,8 +458,13 @@ StoreAnalysis analyse_store(const Store& store, const StoreAnalysisOptions& opti
                     where(store.path().string()) + "the store holds no runs",
                     "plan and run an experiment first (joulebench run)");
     }
-    return analyse_store_runs(runs, parse_store_experiment(experiment ? &*experiment : nullptr),
-                              options, store.path().string());
+    StoreAnalysis out = analyse_store_runs(
+        runs, parse_store_experiment(experiment ? &*experiment : nullptr), options,
+        store.path().string());
+    std::map<std::int64_t, std::string> node_of;
+    for (const auto& s : store.sessions()) node_of[s.id] = s.node.value_or("");
+    for (auto& w : node_differences(runs, node_of, options.metric)) out.warnings.push_back(std::move(w));
+    return out;
 }
 
 }  // namespace joulebench::analysis

@@ -42,6 +42,8 @@ enum class StoreFactor { kEnvironment, kWorkload, kGpuCap, kCpuCap };
 /// The per-run metrics a store analysis can read: "energy_j", "wall_s", "edp_js", "ed2p_js2",
 /// "gpu_energy_j", "cpu_energy_j" (RunRecord columns, see docs/store.md).
 [[nodiscard]] const std::vector<std::string>& store_metrics();
+/// A run's value of one of store_metrics(); unset when the run has none (or another name).
+[[nodiscard]] std::optional<double> metric_value(const RunRecord& r, std::string_view metric);
 
 /// A cap level as a group or block label: "150 W" (format_watts), or "uncapped".
 [[nodiscard]] std::string cap_label(const std::optional<double>& cap_w);

@@ -166,6 +166,12 @@ std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> resolve_request(cons
         }
         const auto selected = system->select(env.gpus);
         if (request.all_gpus) {
+            if (selected.empty() && system->allocation()) {
+                throw Error(ErrorCategory::kInvalidArgument,
+                            fmt::format("caps: --power-cap: no GPU to cap: {} holds {}",
+                                        system->allocation()->job, system->allocation()->describe()),
+                            "ask Slurm for GPUs (--gres=gpu:N or --gpus=N)");
+            }
             if (selected.empty()) {
                 throw Error(ErrorCategory::kInvalidArgument,
                             system->devices().empty() ? "caps: --power-cap: no GPU to cap: NVML reports no GPUs"

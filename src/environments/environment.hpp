@@ -193,6 +193,17 @@ public:
         (void)warnings;
     }
 
+    /// After the session's last run, before tear_down(): ends what outlived the runs on the slot
+    /// of `gpu` (a vm guest booted once per slot is shut down), each step through `phases` so
+    /// that it is measured apart and recorded as a phase of the session. Must not throw;
+    /// problems go into `warnings`.
+    virtual void finish_slot(std::optional<int> gpu, PhaseRecorder& phases,
+                             std::vector<Warning>& warnings) noexcept {
+        (void)gpu;
+        (void)phases;
+        (void)warnings;
+    }
+
     /// Runs one instance to its end and returns how it ended. Throws only when the environment
     /// itself is broken; a workload that fails, crashes, times out or cannot start is a result.
     virtual InstanceResult execute(const WorkloadInstance& instance,

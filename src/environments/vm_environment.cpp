@@ -418,10 +418,20 @@ void VmEnvironment::begin_instance(const WorkloadInstance& instance, PhaseRecord
 void VmEnvironment::end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
                                  std::vector<Warning>& warnings) noexcept {
     if (m_spec.vm.boot != EnvironmentSpec::Vm::Boot::kPerRun) return;
+    shut_down(slot_key(instance), phases, warnings);
+}
+
+void VmEnvironment::finish_slot(std::optional<int> gpu, PhaseRecorder& phases,
+                                std::vector<Warning>& warnings) noexcept {
+    shut_down(gpu.value_or(-1), phases, warnings);
+}
+
+void VmEnvironment::shut_down(int key, PhaseRecorder& phases,
+                              std::vector<Warning>& warnings) noexcept {
     std::unique_ptr<Guest> guest;
     {
         std::lock_guard lock(m_mutex);
-        const auto it = m_guests.find(slot_key(instance));
+        const auto it = m_guests.find(key);
         if (it == m_guests.end()) return;
         guest = std::move(it->second);
         m_guests.erase(it);

@@ -56,6 +56,8 @@ public:
     /// boot = "per-run": stops the guest as phase "vm-shutdown".
     void end_instance(const WorkloadInstance& instance, PhaseRecorder& phases,
                       std::vector<Warning>& warnings) noexcept override;
+    void finish_slot(std::optional<int> gpu, PhaseRecorder& phases,
+                     std::vector<Warning>& warnings) noexcept override;
     /// Runs the instance in the slot's guest over ssh. The guest sees its one GPU as GPU 0
     /// (`--gpus 0`, CUDA_VISIBLE_DEVICES=0), or none without `gpus`.
     InstanceResult execute(const WorkloadInstance& instance, InstanceObserver* observer) override;
@@ -77,6 +79,8 @@ private:
     void install_joulebench(Guest& guest) const;
     void mount_shares(const Guest& guest) const;
     void stop(Guest& guest) noexcept;
+    /// Shuts the guest of slot `key` down (if it runs) as the phase "vm-shutdown".
+    void shut_down(int key, PhaseRecorder& phases, std::vector<Warning>& warnings) noexcept;
     [[nodiscard]] std::string boot_failure(const Guest& guest, const std::string& why) const;
 
     EnvironmentSpec m_spec;

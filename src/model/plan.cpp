@@ -101,6 +101,11 @@ Shard parse_shard(std::string_view text) {
     return shard;
 }
 
+unsigned shard_of(const RunSpec& run, unsigned repetitions, unsigned count) {
+    const std::size_t dealt = run.variant * repetitions + (run.repetition - 1);
+    return static_cast<unsigned>(dealt % count) + 1;
+}
+
 Plan make_plan(const ExperimentSpec& spec, std::optional<Shard> shard) {
     if (shard && (shard->count == 0 || shard->index < 1 || shard->index > shard->count)) {
         throw Error(ErrorCategory::kInvalidArgument,
@@ -181,8 +186,12 @@ Plan make_plan(const ExperimentSpec& spec, std::optional<Shard> shard) {
     }
     plan.total_runs = runs.size();
     if (shard && shard->count > 1) {
+        // The runs are dealt round the shards like cards, variant by variant (repetitions of a
+        // variant one after another): every shard gets every cell in equal measure (within one),
+        // so a node's hardware does not stand in for a factor, and shards differ by one run at
+        // most. Each shard keeps the plan's order.
         for (auto& run : runs) {
-            if (run.plan_index % shard->count == shard->index - 1)
+            if (shard_of(run, spec.repetitions, shard->count) == shard->index)
                 plan.runs.push_back(std::move(run));
         }
     } else {

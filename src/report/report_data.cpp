@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "analysis/gpu_spread.hpp"
+#include "analysis/node_spread.hpp"
 #include "analysis/ordering.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -220,6 +221,14 @@ ReportModel build_report(const Store& store, const ReportOptions& options) {
     m.workloads = workload_reports(m, workloads.names(), scheme);
     for (auto& w : m.workloads) w.gpu_spread = analysis::gpu_spread_table(runs, w.name, m.environments);
     add_warnings(m, runs, store.warnings(), spec, scheme, options);
+    {
+        std::map<std::int64_t, std::string> node_of;
+        for (const auto& s : store.sessions()) node_of[s.id] = s.node.value_or("");
+        for (const auto& metric : {"energy_j", "wall_s"}) {
+            for (auto& w : analysis::node_differences(runs, node_of, metric))
+                m.warnings.push_back(WarningEntry{"analysis", std::move(w), 1});
+        }
+    }
     m.trace = build_trace(store, runs, m.runs, options, err);
     if (!m.trace.note.empty() && m.trace.points.empty()) {
         m.warnings.push_back(WarningEntry{"report", "power over time: " + m.trace.note, 1});

@@ -41,16 +41,33 @@ std::optional<double> machine_busy_cpu_s() {
            static_cast<double>(ticks);
 }
 
+namespace {
+
+bool machine_wide(DomainKind k) {
+    return k == DomainKind::kPackage || k == DomainKind::kDram || k == DomainKind::kCore ||
+           k == DomainKind::kUncore || k == DomainKind::kPsys;
+}
+
+}  // namespace
+
+void mark_node_shared(MeasureResult& m, const std::string& why) {
+    for (auto& d : m.domains) {
+        if (!machine_wide(d.info.kind) || d.measured_on == Location::kRemote) continue;
+        d.sharing = Sharing::kShared;
+        m.warnings.push_back(make_warning(
+            warning_code::kCpuShared,
+            fmt::format("{}: shared: {}; other jobs on the node ran at the same time, so this "
+                        "{:.3f} J includes theirs",
+                        d.info.id, why, d.energy_j)));
+    }
+}
+
 void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s) {
     const double run_cpu_s = m.cpu_user_s + m.cpu_system_s;
     std::optional<double> share;
     if (busy_s && *busy_s > 0) share = std::clamp(run_cpu_s / *busy_s, 0.0, 1.0);
     for (auto& d : m.domains) {
-        const DomainKind k = d.info.kind;
-        const bool machine_wide = k == DomainKind::kPackage || k == DomainKind::kDram ||
-                                  k == DomainKind::kCore || k == DomainKind::kUncore ||
-                                  k == DomainKind::kPsys;
-        if (!machine_wide) continue;
+        if (!machine_wide(d.info.kind)) continue;
         if (!share) {
             d.sharing = Sharing::kShared;
             m.warnings.push_back(make_warning(

@@ -38,4 +38,9 @@ private:
 /// EDP follow.
 void attribute_cpu_energy(MeasureResult& m, std::optional<double> busy_s);
 
+/// On a node shared with other jobs (a Slurm job that does not hold the whole node), every
+/// machine-wide CPU domain measured on this node includes their energy: labels it "shared" and
+/// says so in a warning naming `why` (the job's CPUs against the node's).
+void mark_node_shared(MeasureResult& m, const std::string& why);
+
 }  // namespace joulebench::runner

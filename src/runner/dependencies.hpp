@@ -15,6 +15,7 @@
 
 #include "capping/cap_journal.hpp"
 #include "capping/cap_session.hpp"
+#include "common/slurm_job.hpp"
 #include "environments/environment.hpp"
 #include "joulebench/experiment.hpp"
 #include "joulebench/power_capper.hpp"
@@ -101,6 +102,8 @@ struct RunnerDependencies {
     /// Where progress and messages go, and whether it is a terminal (one line rewritten in place).
     std::FILE* progress = stderr;
     bool terminal = false;
+    /// The Slurm job the runs are in (production: current_slurm_job()); none outside Slurm.
+    std::optional<SlurmJob> slurm_job;
 };
 
 /// The machine's own: environments::make_environment, NVML and powercap (root

@@ -339,6 +339,7 @@ RunExecutor::SlotRun RunExecutor::run_on_slot(Slot& slot, const RunSpec& run, in
         outcome.warnings.push_back(make_warning(warning_code::kTrace, *ran.trace_error));
     }
     conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, out.detail);
+    if (outcome.measure && m_ctx.node_shared) mark_node_shared(*outcome.measure, *m_ctx.node_shared);
     add_last_stderr_line(outcome, out.detail);
     if (ran.result.end != InstanceResult::End::kNotStarted) out.started_at = ran.result.started_at;
     return out;

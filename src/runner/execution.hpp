@@ -42,6 +42,9 @@ struct ExecutionContext {
     const std::atomic<bool>& stop;
     Progress& progress;
     std::filesystem::path logs_dir;
+    /// Inside a Slurm job that shares its node: the job's CPUs against the node's (this
+    /// node's CPU domains include other jobs' energy: mark_node_shared).
+    std::optional<std::string> node_shared = std::nullopt;
 };
 
 /// Gang mode: where the instances of a run wait for each other, so that every workload starts

@@ -38,7 +38,7 @@ public:
     std::vector<GpuDevice> gpus(const std::optional<std::vector<int>>& indices) override {
         const nvml::NvmlSystem& system = nvml_system();
         const std::vector<nvml::NvmlDevice> devices =
-            indices ? system.select(nvml::GpuSelection::list(*indices)) : system.devices();
+            system.select(indices ? nvml::GpuSelection::list(*indices) : nvml::GpuSelection::all());
         std::vector<GpuDevice> out;
         out.reserve(devices.size());
         for (const auto& d : devices) out.push_back({d.index(), d.name(), d.uuid(), d.pci_bus_id()});
@@ -51,8 +51,11 @@ public:
     }
 
     std::unique_ptr<PowerCapper> gpu_capper(const GpuDevice& gpu) override {
-        for (const auto& d : nvml_system().devices()) {
-            if (d.index() == gpu.index) return std::make_unique<capping::NvmlCapper>(d);
+        const nvml::NvmlSystem& system = nvml_system();
+        for (const auto& d : system.devices()) {
+            if (d.index() != gpu.index) continue;
+            system.check_held(d.index(), fmt::format("cap GPU {}", d.index()));
+            return std::make_unique<capping::NvmlCapper>(d);
         }
         throw Error(ErrorCategory::kNotFound,
                     fmt::format("run: cap GPU {}: NVML does not list it", gpu.index));
@@ -129,6 +132,7 @@ RunnerDependencies production_dependencies() {
     d.arm_stop = [] { install_stop_handlers(); };
     d.progress = stderr;
     d.terminal = ::isatty(STDERR_FILENO) == 1;
+    d.slurm_job = current_slurm_job();
     return d;
 }
 

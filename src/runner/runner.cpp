@@ -150,12 +150,18 @@ RunnerSummary Runner::run() {
     session.command_line = m_options.command_line;
     session.shard = m_options.shard;
     session.started_at = unix_now();
+    place_session(session, m_deps.slurm_job);
     const std::int64_t session_id = store->begin_session(session);
     std::vector<std::unique_ptr<Slot>> slots = make_slots(pf, *m_deps.sensors);
 
     Progress progress(m_deps.progress, m_deps.terminal, pf.plan.runs.size(), summary.already_done,
                       slots.size());
     for (const auto& w : pf.plan.warnings) progress.message("warning: " + w);
+    if (const auto shared = node_sharing(m_deps.slurm_job)) {
+        progress.message(fmt::format("warning: {}: CPU package and DRAM energy include the other "
+                                     "jobs' and are labelled shared",
+                                     *shared));
+    }
     if (!interrupted.empty()) {
         progress.message(fmt::format(
             "joulebench run: {} run(s) were interrupted last time and run again", interrupted.size()));
@@ -172,7 +178,7 @@ RunnerSummary Runner::run() {
     // ---- the runs: pass 0, then one pass per retry ---------------------------------------------
     RunExecutor executor({m_spec, m_options, *store, session_id, pf.environments, pf.workloads,
                           *m_deps.cappers, pf.journal ? &*pf.journal : nullptr, stop, progress,
-                          pf.logs_dir});
+                          pf.logs_dir, node_sharing(m_deps.slurm_job)});
     QueueScheduler scheduler;
     const bool gang = m_spec.gpus && m_spec.gpus->mode == GpuMode::kGang;
     std::optional<std::string> fatal;
@@ -200,6 +206,7 @@ RunnerSummary Runner::run() {
         }
         if (!executor.caps_ok()) break;
     }
+    finish_slots(pf, slots, *store, session_id, m_options.interval, progress);
     progress.close();
     store->end_session(session_id, unix_now());
     summary.executed = executor.executed();

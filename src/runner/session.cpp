@@ -10,11 +10,14 @@
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "environments/bare_environment.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
+#include "runner/host_cpu.hpp"
+#include "runner/measurement.hpp"
 #include "runner/rest.hpp"
 
 namespace joulebench::runner {
@@ -56,6 +59,70 @@ void PreparedEnvironments::prepare(const Preflight& pf) {
             for (const auto& index : pf.slots)
                 if (index) remote_gpus.push_back(*index);
             env->check_caps(pf.gpu_caps, pf.cpu_caps, remote_gpus);
+        }
+    }
+}
+
+namespace {
+
+unsigned node_cpus() {
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<unsigned>(n) : std::thread::hardware_concurrency();
+}
+
+}  // namespace
+
+void place_session(SessionInfo& session, const std::optional<SlurmJob>& job) {
+    utsname u{};
+    if (::uname(&u) == 0) session.node = u.nodename;
+    if (!job) return;
+    if (!job->node.empty()) session.node = job->node;
+    session.slurm_job_id = job->job_id;
+    session.slurm_array_job_id = job->array_job_id;
+    session.slurm_array_task_id = job->array_task_id;
+    nlohmann::ordered_json a;
+    a["job"] = job->display_id();
+    if (job->step_id) a["step"] = *job->step_id;
+    a["node_cpus"] = node_cpus();
+    a["job_cpus"] = job->cpus_on_node ? nlohmann::ordered_json(*job->cpus_on_node) : nullptr;
+    a["whole_node"] = !node_sharing(job).has_value();
+    a["gpus"] = job->gpu_source.empty() ? nlohmann::ordered_json(nullptr)
+                                        : nlohmann::ordered_json(job->gpu_source);
+    session.allocation_json = a.dump();
+}
+
+std::optional<std::string> node_sharing(const std::optional<SlurmJob>& job) {
+    if (!job) return std::nullopt;
+    const unsigned node = node_cpus();
+    if (!job->cpus_on_node) {
+        return fmt::format("{} does not say how many of the node's {} CPUs it holds "
+                           "(no SLURM_CPUS_ON_NODE)",
+                           job->label(), node);
+    }
+    if (*job->cpus_on_node >= node) return std::nullopt;
+    return fmt::format("{} holds {} of the node's {} CPUs (SLURM_CPUS_ON_NODE)", job->label(),
+                       *job->cpus_on_node, node);
+}
+
+void finish_slots(const Preflight& preflight, const std::vector<std::unique_ptr<Slot>>& slots,
+                  Store& store, std::int64_t session_id, std::chrono::milliseconds interval,
+                  Progress& progress) {
+    for (const auto& [name, env] : preflight.environments) {
+        for (const auto& slot : slots) {
+            const bool remote = env->measures_itself();
+            PhaseSampler phases(remote && env->host_measures_cpu() ? host_cpu_sensors(slot->sensors)
+                                : remote                           ? std::vector<Sensor*>{}
+                                                                   : slot->sensors.pointers(),
+                                interval);
+            std::vector<Warning> warnings;
+            env->finish_slot(slot->gpu, phases, warnings);
+            for (const auto& w : warnings) progress.message(fmt::format("warning: {}: {}", name, w.text));
+            try {
+                store.add_session_phases(session_id, name, slot->gpu, phases.results());
+            } catch (const std::exception& e) {
+                progress.message(fmt::format("warning: {}: record the session's phases: {}", name,
+                                             e.what()));
+            }
         }
     }
 }
@@ -114,6 +181,24 @@ std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOption
                                 options.db.string(), options.experiment_file.string(), e.what()),
                     "run again with --new to move the old store aside and start afresh, or give "
                     "another --db");
+    }
+    if (plan.shard && plan.shard->count > 1) {
+        // A store of another shard (or dealt by an older joulebench by plan position) holds runs
+        // this shard does not: adding this shard's runs would mix two shards in one store.
+        std::set<std::string> ours;
+        for (const auto& r : plan.runs) ours.insert(r.run_id);
+        std::size_t foreign = 0;
+        for (const auto& r : store->runs()) foreign += ours.count(r.run_id) == 0 ? 1 : 0;
+        if (foreign > 0) {
+            throw Error(ErrorCategory::kInvalidArgument,
+                        fmt::format("run: {} holds {} run(s) that are not in shard {}/{} of the "
+                                    "plan: it was run as another shard (or sharded by a joulebench "
+                                    "before schema 4, which dealt runs by plan position)",
+                                    options.db.string(), foreign, plan.shard->index,
+                                    plan.shard->count),
+                        "give each shard its own store (--db), or finish an old shard store with "
+                        "the joulebench that began it");
+        }
     }
     interrupted = store->mark_stale_running_interrupted();
     store->add_planned_runs(plan.runs);

@@ -6,11 +6,14 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/slurm_job.hpp"
 #include "environments/environment.hpp"
 #include "joulebench/store.hpp"
 #include "runner/dependencies.hpp"
@@ -62,6 +65,22 @@ private:
 std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOptions& options,
                                   const Plan& plan, std::vector<std::string>& interrupted,
                                   std::FILE* messages);
+
+/// Where the session runs: the node (Slurm's node name inside a job, else the host name) and,
+/// inside a Slurm job, its ids and what it holds of the node (allocation_json).
+void place_session(SessionInfo& session, const std::optional<SlurmJob>& job);
+
+/// Inside a Slurm job that does not hold every CPU of its node: "Slurm job 12 holds 4 of the
+/// node's 64 CPUs (SLURM_CPUS_ON_NODE)", for mark_node_shared; none outside Slurm or when the
+/// job holds the whole node.
+[[nodiscard]] std::optional<std::string> node_sharing(const std::optional<SlurmJob>& job);
+
+/// After the last run: every environment finishes every slot (Environment::finish_slot: a vm
+/// guest booted once per slot is shut down), each phase measured with the slot's sensors (a
+/// local guest's with the host's CPU counters) and recorded as a phase of the session.
+void finish_slots(const Preflight& preflight, const std::vector<std::unique_ptr<Slot>>& slots,
+                  Store& store, std::int64_t session_id, std::chrono::milliseconds interval,
+                  Progress& progress);
 
 /// One slot per GPU of the plan (or one without [gpus]), each with its sensors. Throws the
 /// Error of a GPU selection the sensors refuse.

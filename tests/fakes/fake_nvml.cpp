@@ -389,6 +389,19 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int len
     }
 }
 
+nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int* minor) {
+    Call call("nvmlDeviceGetMinorNumber", device, true);
+    if (!call.ok()) return call.rc();
+    if (minor == nullptr) return nv::kErrorInvalidArgument;
+    try {
+        // /dev/nvidiaN; by default N is the GPU's position in the state file.
+        *minor = call.gpu().value("minor", static_cast<unsigned>(call.gpu_index()));
+        return nv::kSuccess;
+    } catch (const std::exception& e) {
+        return call.fail(e);
+    }
+}
+
 nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned int length) {
     Call call("nvmlSystemGetDriverVersion", nullptr, false);
     if (!call.ok()) return call.rc();

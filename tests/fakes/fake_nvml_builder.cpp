@@ -155,6 +155,11 @@ const FakeNvmlState& FakeNvmlState::set_pci_bus_id(unsigned gpu, const std::stri
     return *this;
 }
 
+const FakeNvmlState& FakeNvmlState::set_minor_number(unsigned gpu, unsigned minor) const {
+    update_gpu(gpu, [&](json& g) { g["minor"] = minor; });
+    return *this;
+}
+
 const FakeNvmlState& FakeNvmlState::set_power_mw(unsigned gpu, unsigned power_mw) const {
     update_gpu(gpu, [&](json& g) {
         // Fold the energy accrued at the old power into the anchor, then change the power.

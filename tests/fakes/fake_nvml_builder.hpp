@@ -55,6 +55,8 @@ public:
     const FakeNvmlState& set_name(unsigned gpu, const std::string& name) const;
     const FakeNvmlState& set_uuid(unsigned gpu, const std::string& uuid) const;
     const FakeNvmlState& set_pci_bus_id(unsigned gpu, const std::string& bus_id) const;
+    /// The minor number of the GPU's device file (/dev/nvidiaN); by default its position.
+    const FakeNvmlState& set_minor_number(unsigned gpu, unsigned minor) const;
     /// Changes the power draw from now on; the energy counter keeps what it accrued so far.
     const FakeNvmlState& set_power_mw(unsigned gpu, unsigned power_mw) const;
     /// Sets the energy counter to `energy_mj` now; a value below the current one is a counter

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -196,7 +197,9 @@ TEST(Plan, ShardsPartitionThePlanExactly) {
             smallest = std::min(smallest, part.runs.size());
             largest = std::max(largest, part.runs.size());
             for (const auto& run : part.runs) {
-                EXPECT_EQ(run.plan_index % n, i - 1);
+                // Dealt like cards in the order variant x repetition (docs/experiment.md).
+                const std::size_t reps = whole.total_runs / whole.variants;
+                EXPECT_EQ((run.variant * reps + run.repetition - 1) % n, i - 1);
                 EXPECT_EQ(run.run_id, whole.runs[run.plan_index].run_id);
                 seen.insert(run.run_id);
             }
@@ -204,6 +207,33 @@ TEST(Plan, ShardsPartitionThePlanExactly) {
         EXPECT_EQ(seen.size(), whole.total_runs) << n;
         for (const auto& run : whole.runs) EXPECT_EQ(seen.count(run.run_id), 1u) << n;
         EXPECT_LE(largest - smallest, 1u) << n;
+    }
+}
+
+// Every shard gets every cell (workload x environment x cap) in equal measure, within one run,
+// whatever the order: with 4 variants and 2 shards, plan_index % 2 would give each shard only
+// half of the cells.
+TEST(Plan, ShardsAreBalancedPerCell) {
+    for (const RunOrder order : {RunOrder::kInterleaved, RunOrder::kBlocked, RunOrder::kShuffled}) {
+        ExperimentSpec spec = example();
+        spec.order = order;
+        const Plan whole = make_plan(spec);
+        for (unsigned n : {2u, 3u, 4u, 5u}) {
+            std::map<std::size_t, std::vector<std::size_t>> per_cell;  // variant -> count per shard
+            for (unsigned i = 1; i <= n; ++i) {
+                for (const auto& run : make_plan(spec, Shard{i, n}).runs) {
+                    auto& counts = per_cell[run.variant];
+                    counts.resize(n);
+                    ++counts[i - 1];
+                }
+            }
+            ASSERT_EQ(per_cell.size(), whole.variants);
+            for (auto& [variant, counts] : per_cell) {
+                counts.resize(n);
+                const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+                EXPECT_LE(*hi - *lo, 1u) << "variant " << variant << ", " << n << " shards";
+            }
+        }
     }
 }
 

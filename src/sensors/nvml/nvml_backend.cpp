@@ -88,7 +88,9 @@ NvmlSystem NvmlSystem::open(const NvmlLibraryOptions& options) {
     return NvmlSystem(NvmlLibrary::load(options));
 }
 
-NvmlSystem::NvmlSystem(std::shared_ptr<const NvmlLibrary> library) : m_library(std::move(library)) {
+NvmlSystem::NvmlSystem(std::shared_ptr<const NvmlLibrary> library,
+                       const std::optional<SlurmJob>& job)
+    : m_library(std::move(library)) {
     const NvmlApi& api = m_library->api();
     m_notes.push_back("library: " + m_library->description());
     for (const auto& note : m_library->search_notes()) m_notes.push_back(note);
@@ -160,11 +162,21 @@ NvmlSystem::NvmlSystem(std::shared_ptr<const NvmlLibrary> library) : m_library(s
         m_devices.emplace_back(m_library, gpu.handle, static_cast<int>(position), gpu.nvml_index,
                                std::move(gpu.name), std::move(gpu.uuid), std::move(gpu.pci_bus_id));
     }
+    if (job) m_allocation = match_allocation(m_devices, *job);
+    if (m_allocation) {
+        m_notes.push_back(fmt::format("{} holds {}; the node's other GPUs are not used",
+                                      m_allocation->job, m_allocation->describe()));
+    }
 }
 
 std::vector<NvmlDevice> NvmlSystem::select(const GpuSelection& selection) const {
     switch (selection.mode) {
-        case GpuSelection::Mode::kAll: return m_devices;
+        case GpuSelection::Mode::kAll: {
+            std::vector<NvmlDevice> held;
+            for (const auto& d : m_devices)
+                if (holds(d.index())) held.push_back(d);
+            return held;
+        }
         case GpuSelection::Mode::kNone: return {};
         case GpuSelection::Mode::kList: break;
     }
@@ -178,6 +190,7 @@ std::vector<NvmlDevice> NvmlSystem::select(const GpuSelection& selection) const 
                         "`joulebench sensors` lists the GPUs; indices follow PCI bus order "
                         "(as nvidia-smi)");
         }
+        check_held(index, fmt::format("select GPU {}", index));
         if (std::find(seen.begin(), seen.end(), index) != seen.end()) continue;
         seen.push_back(index);
         out.push_back(m_devices[static_cast<std::size_t>(index)]);
@@ -203,7 +216,12 @@ BackendProbe probe_nvml(const NvmlSystem& system, const GpuSelection& selection,
             probe.skipped.emplace_back("nvml: no GPUs selected (--gpus none)");
             return probe;
         }
-        for (auto& device : system.select(selection)) {
+        const auto selected = system.select(selection);
+        if (selected.empty() && system.allocation()) {
+            probe.skipped.push_back(fmt::format("nvml: {} holds {}", system.allocation()->job,
+                                                system.allocation()->describe()));
+        }
+        for (auto device : selected) {
             try {
                 probe.sensors.push_back(std::make_unique<NvmlSensor>(std::move(device)));
             } catch (const Error& e) {

@@ -8,8 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/slurm_job.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/sensor.hpp"
 #include "sensors/nvml/nvml_device.hpp"
@@ -36,6 +38,23 @@ struct NvmlProbeOptions {
     GpuSelection gpus;
 };
 
+/// The GPUs a Slurm job holds among those NVML lists (docs/slurm.md, "Inside an allocation").
+struct GpuAllocation {
+    std::string job;        ///< "Slurm job 1234"
+    std::vector<int> held;  ///< joulebench indices of the GPUs the job holds, ascending
+    std::string how;        ///< how they were matched ("SLURM_JOB_GPUS=1, by device minor number")
+    /// "GPU 1 (SLURM_JOB_GPUS=1, by device minor number)": for messages.
+    [[nodiscard]] std::string describe() const;
+};
+
+/// Matches a job's GPUs to `devices` (joulebench order): by the minor numbers of
+/// SLURM_STEP_GPUS / SLURM_JOB_GPUS, else by the UUIDs of CUDA_VISIBLE_DEVICES, else (numeric
+/// CUDA_VISIBLE_DEVICES) only when NVML lists exactly that many GPUs, the job's cgroup hiding the
+/// others; never by index alone. A job whose GPUs cannot be matched holds none, and `how` says
+/// why. JOULEBENCH_SLURM_GPUS=ignore in the job's environment turns this off (none returned).
+[[nodiscard]] std::optional<GpuAllocation> match_allocation(const std::vector<NvmlDevice>& devices,
+                                                            const SlurmJob& job);
+
 /// The GPUs NVML reports, in PCI bus order, sharing one loaded library.
 class NvmlSystem {
 public:
@@ -43,7 +62,10 @@ public:
     /// the NVML category when a required per-device call fails.
     static NvmlSystem open(const NvmlLibraryOptions& options = {});
     /// Enumerates the GPUs of an already initialised library (e.g. one from a hand-built table).
-    explicit NvmlSystem(std::shared_ptr<const NvmlLibrary> library);
+    /// Inside a Slurm job (`job`), selection `all` means the GPUs the job holds, and a GPU it
+    /// does not hold cannot be selected (match_allocation).
+    explicit NvmlSystem(std::shared_ptr<const NvmlLibrary> library,
+                        const std::optional<SlurmJob>& job = current_slurm_job());
 
     [[nodiscard]] const std::shared_ptr<const NvmlLibrary>& library() const { return m_library; }
     /// nvmlSystemGetDriverVersion, or empty when unavailable.
@@ -52,9 +74,17 @@ public:
     [[nodiscard]] const std::vector<NvmlDevice>& devices() const { return m_devices; }
     /// Facts for `sensors -v` (library path, driver version, missing optional symbols).
     [[nodiscard]] const std::vector<std::string>& notes() const { return m_notes; }
+    /// Inside a Slurm job: the GPUs it holds; unset outside Slurm.
+    [[nodiscard]] const std::optional<GpuAllocation>& allocation() const { return m_allocation; }
+    /// Whether GPU `index` may be used: always outside Slurm, else when the job holds it.
+    [[nodiscard]] bool holds(int index) const;
+    /// Throws Error kInvalidArgument naming the job and what it holds unless holds(index);
+    /// `what` says what was asked ("select GPU 1", "cap GPU 1").
+    void check_held(int index, std::string_view what) const;
 
-    /// The devices `selection` names, in the order given (duplicates removed). Throws Error
-    /// kInvalidArgument naming the valid indices when an index is out of range.
+    /// The devices `selection` names, in the order given (duplicates removed); `all` means the
+    /// GPUs a Slurm job holds. Throws Error kInvalidArgument naming the valid indices when an
+    /// index is out of range, and naming the job's GPUs when the job does not hold it.
     [[nodiscard]] std::vector<NvmlDevice> select(const GpuSelection& selection) const;
 
 private:
@@ -62,6 +92,7 @@ private:
     std::string m_driver_version;
     std::vector<NvmlDevice> m_devices;
     std::vector<std::string> m_notes;
+    std::optional<GpuAllocation> m_allocation;
 };
 
 /// Probes the NVML backend; never throws. Sensors for the selected GPUs, skip reasons

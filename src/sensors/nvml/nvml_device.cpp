@@ -27,6 +27,13 @@ NvmlDevice::NvmlDevice(std::shared_ptr<const NvmlLibrary> library, nvmlDevice_t 
       m_uuid(std::move(uuid)),
       m_pci_bus_id(std::move(pci_bus_id)) {}
 
+std::optional<unsigned> NvmlDevice::minor_number() const noexcept {
+    if (api().nvmlDeviceGetMinorNumber == nullptr) return std::nullopt;
+    unsigned minor = 0;
+    if (api().nvmlDeviceGetMinorNumber(m_handle, &minor) != kSuccess) return std::nullopt;
+    return minor;
+}
+
 std::string NvmlDevice::label() const {
     if (m_pci_bus_id.empty()) return fmt::format("GPU {} ({})", m_index, m_name);
     return fmt::format("GPU {} ({}, {})", m_index, m_name, m_pci_bus_id);

@@ -30,6 +30,9 @@ public:
     [[nodiscard]] const std::string& uuid() const { return m_uuid; }
     /// NVML's busId, "00000000:3B:00.0"; empty when nvmlDeviceGetPciInfo_v3 is unavailable.
     [[nodiscard]] const std::string& pci_bus_id() const { return m_pci_bus_id; }
+    /// The minor number of its device file (/dev/nvidiaN), as Slurm's SLURM_JOB_GPUS names
+    /// GPUs; unset when NVML cannot say.
+    [[nodiscard]] std::optional<unsigned> minor_number() const noexcept;
     [[nodiscard]] nvmlDevice_t handle() const { return m_handle; }
     [[nodiscard]] const std::shared_ptr<const NvmlLibrary>& library() const { return m_library; }
     [[nodiscard]] const NvmlApi& api() const { return m_library->api(); }
