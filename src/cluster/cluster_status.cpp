@@ -23,12 +23,16 @@ std::optional<fs::file_time_type> mtime(const fs::path& path) {
     return t;
 }
 
-// results.db is missing or older than a shard store (or its write-ahead log).
+// results.db is missing or older than a shard store (or its write-ahead log, when that holds
+// something: a reader's open may touch an empty one).
 bool results_stale(const fs::path& dir, unsigned shards) {
     const auto results = mtime(dir / kResultsName);
     for (unsigned i = 1; i <= shards; ++i) {
-        for (const std::string suffix : {"", "-wal"}) {
-            const auto t = mtime(dir / (shard_store_name(i) + suffix));
+        const fs::path store = dir / shard_store_name(i);
+        const fs::path wal = dir / (shard_store_name(i) + "-wal");
+        std::error_code ec;
+        const auto wal_size = fs::file_size(wal, ec);
+        for (const auto t : {mtime(store), !ec && wal_size > 0 ? mtime(wal) : std::nullopt}) {
             if (t && (!results || *t > *results)) return true;
         }
     }
