@@ -20,9 +20,9 @@ namespace {
 
 std::string merge_line(const cluster::ClusterStatus& s) {
     const auto& m = s.merge;
-    std::string line = m.slurm.job_id.empty()
-                           ? std::string("merge job: none submitted")
-                           : fmt::format("merge job {}: {}", m.slurm.job_id, to_string(m.slurm.state));
+    std::string line = m.slurm.job_id.empty() ? std::string("merge job: none submitted")
+                                              : fmt::format("merge job {}: {}", m.slurm.job_id,
+                                                            to_string(m.slurm.state));
     if (!m.results_exist) return line + "; results.db not written yet";
     return line + (m.results_stale ? "; results.db is older than a shard store"
                                    : "; results.db is up to date");
@@ -37,7 +37,8 @@ void add_status_command(CLI::App& app, CommandContext& ctx) {
     };
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
-        "status", "Show where a Slurm submission stands: each shard's job and runs, the merge, an ETA");
+        "status",
+        "Show where a Slurm submission stands: each shard's job and runs, the merge, an ETA");
     sub->add_option("DIR", opts->dir, "The folder of `joulebench submit --slurm --out DIR`")
         ->required();
     sub->add_flag("--json", opts->json, "Print it as JSON on stdout");

@@ -66,10 +66,11 @@ void print_submitted(const cluster::SubmitOutcome& outcome, const fs::path& dir)
 }
 
 void run_new(const SubmitCliOptions& o) {
-    if (o.file.empty()) throw CLI::ValidationError("submit", "give an experiment FILE, or --resume DIR");
+    if (o.file.empty())
+        throw CLI::ValidationError("submit", "give an experiment FILE, or --resume DIR");
     if (!o.slurm) {
-        throw CLI::ValidationError("submit",
-                                   "--slurm is required: Slurm is the only backend of submit today");
+        throw CLI::ValidationError(
+            "submit", "--slurm is required: Slurm is the only backend of submit today");
     }
     cluster::SubmitRequest request;
     request.experiment_file = o.file;
@@ -120,15 +121,17 @@ void run_resume(const SubmitCliOptions& o, bool shards_given) {
 void add_submit_command(CLI::App& app, CommandContext& ctx) {
     auto o = std::make_shared<SubmitCliOptions>();
     auto* sub = app.add_subcommand(
-        "submit", "Run an experiment as Slurm jobs: one array task per shard, then a merge job "
-                  "(docs/slurm.md)");
+        "submit",
+        "Run an experiment as Slurm jobs: one array task per shard, then a merge job "
+        "(docs/slurm.md)");
     sub->add_option("file", o->file, "The experiment file (TOML)");
     sub->add_flag("--slurm", o->slurm, "Submit to Slurm with sbatch (required: the only backend)");
     auto* shards = sub->add_option("--shards", o->shards, "Number of shards (array tasks)")
                        ->check(CLI::Range(1U, 10000U));
     sub->add_option("--partition", o->slurm_options.partition, "Slurm partition (-p)");
     sub->add_option("--account", o->slurm_options.account, "Slurm account (-A)");
-    sub->add_option("--time", o->slurm_options.time, "Time limit of each shard's job (Slurm's syntax)");
+    sub->add_option("--time", o->slurm_options.time,
+                    "Time limit of each shard's job (Slurm's syntax)");
     sub->add_option("--gpus-per-shard", o->slurm_options.gpus_per_shard,
                     "GPUs each shard holds (--gres=gpu:K)")
         ->check(CLI::Range(0U, 1024U));

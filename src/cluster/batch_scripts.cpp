@@ -61,7 +61,9 @@ std::string header(const Manifest& m, const fs::path& dir, std::string_view what
 
 }  // namespace
 
-std::string shard_store_name(unsigned index) { return fmt::format("shard-{}.db", index); }
+std::string shard_store_name(unsigned index) {
+    return fmt::format("shard-{}.db", index);
+}
 
 std::string shard_script_name(std::size_t submission) {
     return submission <= 1 ? "shards.sbatch" : fmt::format("shards-{}.sbatch", submission);
@@ -114,9 +116,9 @@ std::string shard_array_script(const Manifest& m, const fs::path& dir,
     s += "\nset -eu\n";
     s += "shard=\"${SLURM_ARRAY_TASK_ID:?not started as a Slurm array task}\"\n";
     s += "dir=" + shell_quote(dir.string()) + "\n";
-    s += fmt::format("exec {} run {} --shard \"$shard/{}\" --db \"$dir/shard-$shard.db\"\n",
-                     shell_quote(m.joulebench.string()), shell_quote(m.experiment_file.string()),
-                     n);
+    s +=
+        fmt::format("exec {} run {} --shard \"$shard/{}\" --db \"$dir/shard-$shard.db\"\n",
+                    shell_quote(m.joulebench.string()), shell_quote(m.experiment_file.string()), n);
     return s;
 }
 
@@ -140,23 +142,24 @@ std::string merge_script(const Manifest& m, const fs::path& dir) {
         "    i=$((i + 1))\n"
         "done\n",
         m.options.shards);
-    s += "if [ \"$#\" -eq 0 ]; then\n"
-         "    echo \"joulebench merge job: no shard store in $dir, nothing to merge\" >&2\n"
-         "    exit 1\n"
-         "fi\n"
-         "tmp=\"$dir/results.db.merging-${SLURM_JOB_ID:-$$}\"\n"
-         "rm -f \"$tmp\" \"$tmp-wal\" \"$tmp-shm\"\n"
-         "if [ \"$#\" -eq 1 ]; then\n"
-         "    # `joulebench merge` joins two or more stores; one is copied (with its log, if any).\n"
-         "    cp \"$1\" \"$tmp\"\n"
-         "    if [ -f \"$1-wal\" ]; then cp \"$1-wal\" \"$tmp-wal\"; fi\n"
-         "else\n"
-         "    \"$jb\" merge \"$@\" -o \"$tmp\"\n"
-         "fi\n"
-         "rm -f \"$dir/results.db-wal\" \"$dir/results.db-shm\"\n"
-         "if [ -f \"$tmp-wal\" ]; then mv -f \"$tmp-wal\" \"$dir/results.db-wal\"; fi\n"
-         "mv -f \"$tmp\" \"$dir/results.db\"\n"
-         "\"$jb\" report \"$dir/results.db\" -o \"$dir/report.html\"\n";
+    s +=
+        "if [ \"$#\" -eq 0 ]; then\n"
+        "    echo \"joulebench merge job: no shard store in $dir, nothing to merge\" >&2\n"
+        "    exit 1\n"
+        "fi\n"
+        "tmp=\"$dir/results.db.merging-${SLURM_JOB_ID:-$$}\"\n"
+        "rm -f \"$tmp\" \"$tmp-wal\" \"$tmp-shm\"\n"
+        "if [ \"$#\" -eq 1 ]; then\n"
+        "    # `joulebench merge` joins two or more stores; one is copied (with its log, if any).\n"
+        "    cp \"$1\" \"$tmp\"\n"
+        "    if [ -f \"$1-wal\" ]; then cp \"$1-wal\" \"$tmp-wal\"; fi\n"
+        "else\n"
+        "    \"$jb\" merge \"$@\" -o \"$tmp\"\n"
+        "fi\n"
+        "rm -f \"$dir/results.db-wal\" \"$dir/results.db-shm\"\n"
+        "if [ -f \"$tmp-wal\" ]; then mv -f \"$tmp-wal\" \"$dir/results.db-wal\"; fi\n"
+        "mv -f \"$tmp\" \"$dir/results.db\"\n"
+        "\"$jb\" report \"$dir/results.db\" -o \"$dir/report.html\"\n";
     return s;
 }
 

@@ -15,8 +15,9 @@
 namespace joulebench::cluster {
 
 /// File names in DIR.
-[[nodiscard]] std::string shard_store_name(unsigned index);   ///< "shard-I.db"
-[[nodiscard]] std::string shard_script_name(std::size_t submission);  ///< "shards.sbatch", "shards-2.sbatch"
+[[nodiscard]] std::string shard_store_name(unsigned index);  ///< "shard-I.db"
+[[nodiscard]] std::string shard_script_name(
+    std::size_t submission);  ///< "shards.sbatch", "shards-2.sbatch"
 inline constexpr const char* kMergeScriptName = "merge.sbatch";
 inline constexpr const char* kResultsName = "results.db";
 inline constexpr const char* kReportName = "report.html";

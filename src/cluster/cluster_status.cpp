@@ -170,20 +170,21 @@ Table status_table(const ClusterStatus& s) {
             .headers = {"shard", "job", "slurm state", "runs done", "failed", "store"}};
     for (const auto& shard : s.shards) {
         const auto& p = shard.progress;
-        const std::string job =
-            shard.slurm.job_id.empty() ? "-" : fmt::format("{}_{}", shard.slurm.job_id, shard.index);
-        const std::string store = !p.error.empty() ? "unreadable: " + p.error
-                                  : !p.exists      ? "not yet"
+        const std::string job = shard.slurm.job_id.empty()
+                                    ? "-"
+                                    : fmt::format("{}_{}", shard.slurm.job_id, shard.index);
+        const std::string store = !p.error.empty()   ? "unreadable: " + p.error
+                                  : !p.exists        ? "not yet"
                                   : shard.finished() ? "finished"
                                                      : "in progress";
-        t.rows.push_back({std::to_string(shard.index), job,
-                          std::string(to_string(shard.slurm.state)),
-                          fmt::format("{}/{}", p.done, p.planned), std::to_string(p.failed),
-                          store});
+        t.rows.push_back(
+            {std::to_string(shard.index), job, std::string(to_string(shard.slurm.state)),
+             fmt::format("{}/{}", p.done, p.planned), std::to_string(p.failed), store});
     }
-    t.rows.push_back({"total", "", "", fmt::format("{}/{}", s.done, s.planned),
-                      std::to_string(s.failed), ""});
-    t.align = {Align::kLeft, Align::kLeft, Align::kLeft, Align::kRight, Align::kRight, Align::kLeft};
+    t.rows.push_back(
+        {"total", "", "", fmt::format("{}/{}", s.done, s.planned), std::to_string(s.failed), ""});
+    t.align = {Align::kLeft,  Align::kLeft,  Align::kLeft,
+               Align::kRight, Align::kRight, Align::kLeft};
     t.note = "ETA: " + (s.eta_s ? duration_text(*s.eta_s) + " (" + s.eta_note + ")" : s.eta_note);
     return t;
 }
@@ -192,16 +193,17 @@ json status_json(const ClusterStatus& s) {
     json shards = json::array();
     for (const auto& shard : s.shards) {
         const auto& p = shard.progress;
-        shards.push_back({{"shard", shard.index},
-                          {"job_id", shard.slurm.job_id.empty() ? json() : json(shard.slurm.job_id)},
-                          {"state", to_string(shard.slurm.state)},
-                          {"slurm_state", shard.slurm.slurm_text},
-                          {"planned", p.planned},
-                          {"done", p.done},
-                          {"failed", p.failed},
-                          {"finished", shard.finished()},
-                          {"store_exists", p.exists},
-                          {"store_error", p.error.empty() ? json() : json(p.error)}});
+        shards.push_back(
+            {{"shard", shard.index},
+             {"job_id", shard.slurm.job_id.empty() ? json() : json(shard.slurm.job_id)},
+             {"state", to_string(shard.slurm.state)},
+             {"slurm_state", shard.slurm.slurm_text},
+             {"planned", p.planned},
+             {"done", p.done},
+             {"failed", p.failed},
+             {"finished", shard.finished()},
+             {"store_exists", p.exists},
+             {"store_error", p.error.empty() ? json() : json(p.error)}});
     }
     const auto& m = s.merge;
     return json{{"shards", shards},

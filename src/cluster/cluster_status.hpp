@@ -21,8 +21,8 @@ struct ShardProgress {
     bool exists = false;
     std::size_t planned = 0;  ///< the shard's runs in the plan (make_plan with its Shard)
     std::size_t done = 0;
-    std::size_t failed = 0;  ///< failed or timed out (an end status: not run again by a resume)
-    std::size_t ended = 0;   ///< done + failed
+    std::size_t failed = 0;   ///< failed or timed out (an end status: not run again by a resume)
+    std::size_t ended = 0;    ///< done + failed
     double wall_sum_s = 0.0;  ///< over the done runs that have a wall time
     std::size_t wall_count = 0;
     std::string error;  ///< why the store could not be read ("" when it could)
@@ -51,7 +51,7 @@ struct ClusterStatus {
     std::size_t planned = 0, done = 0, failed = 0;
     std::size_t running_shards = 0;
     std::optional<double> eta_s;
-    std::string eta_note;  ///< how the ETA was estimated, or why there is none
+    std::string eta_note;      ///< how the ETA was estimated, or why there is none
     std::string state_source;  ///< "sacct", "scontrol", ...
     std::vector<std::string> notes;
 };

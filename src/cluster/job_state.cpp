@@ -10,30 +10,18 @@ namespace joulebench::cluster {
 namespace {
 
 constexpr std::array<std::pair<std::string_view, JobState>, 24> kWords{{
-    {"PENDING", JobState::kPending},
-    {"RUNNING", JobState::kRunning},
-    {"CONFIGURING", JobState::kRunning},
-    {"RESIZING", JobState::kRunning},
-    {"SIGNALING", JobState::kRunning},
-    {"COMPLETING", JobState::kCompleting},
-    {"STAGE_OUT", JobState::kCompleting},
-    {"SUSPENDED", JobState::kSuspended},
-    {"STOPPED", JobState::kSuspended},
-    {"REQUEUED", JobState::kRequeued},
-    {"REQUEUE_HOLD", JobState::kRequeued},
-    {"REQUEUE_FED", JobState::kRequeued},
-    {"COMPLETED", JobState::kCompleted},
-    {"FAILED", JobState::kFailed},
-    {"SPECIAL_EXIT", JobState::kFailed},
-    {"CANCELLED", JobState::kCancelled},
-    {"REVOKED", JobState::kCancelled},
-    {"TIMEOUT", JobState::kTimeout},
-    {"PREEMPTED", JobState::kPreempted},
-    {"NODE_FAIL", JobState::kNodeFail},
-    {"OUT_OF_MEMORY", JobState::kOutOfMemory},
-    {"BOOT_FAIL", JobState::kBootFail},
-    {"DEADLINE", JobState::kDeadline},
-    {"UNKNOWN", JobState::kUnknown},
+    {"PENDING", JobState::kPending},           {"RUNNING", JobState::kRunning},
+    {"CONFIGURING", JobState::kRunning},       {"RESIZING", JobState::kRunning},
+    {"SIGNALING", JobState::kRunning},         {"COMPLETING", JobState::kCompleting},
+    {"STAGE_OUT", JobState::kCompleting},      {"SUSPENDED", JobState::kSuspended},
+    {"STOPPED", JobState::kSuspended},         {"REQUEUED", JobState::kRequeued},
+    {"REQUEUE_HOLD", JobState::kRequeued},     {"REQUEUE_FED", JobState::kRequeued},
+    {"COMPLETED", JobState::kCompleted},       {"FAILED", JobState::kFailed},
+    {"SPECIAL_EXIT", JobState::kFailed},       {"CANCELLED", JobState::kCancelled},
+    {"REVOKED", JobState::kCancelled},         {"TIMEOUT", JobState::kTimeout},
+    {"PREEMPTED", JobState::kPreempted},       {"NODE_FAIL", JobState::kNodeFail},
+    {"OUT_OF_MEMORY", JobState::kOutOfMemory}, {"BOOT_FAIL", JobState::kBootFail},
+    {"DEADLINE", JobState::kDeadline},         {"UNKNOWN", JobState::kUnknown},
 }};
 
 }  // namespace
@@ -55,21 +43,36 @@ JobState job_state_from_slurm(std::string_view text) {
 
 std::string_view to_string(JobState state) {
     switch (state) {
-        case JobState::kUnknown: return "unknown";
-        case JobState::kPending: return "pending";
-        case JobState::kRunning: return "running";
-        case JobState::kCompleting: return "completing";
-        case JobState::kSuspended: return "suspended";
-        case JobState::kRequeued: return "requeued";
-        case JobState::kCompleted: return "completed";
-        case JobState::kFailed: return "failed";
-        case JobState::kCancelled: return "cancelled";
-        case JobState::kTimeout: return "timeout";
-        case JobState::kPreempted: return "preempted";
-        case JobState::kNodeFail: return "node_fail";
-        case JobState::kOutOfMemory: return "out_of_memory";
-        case JobState::kBootFail: return "boot_fail";
-        case JobState::kDeadline: return "deadline";
+        case JobState::kUnknown:
+            return "unknown";
+        case JobState::kPending:
+            return "pending";
+        case JobState::kRunning:
+            return "running";
+        case JobState::kCompleting:
+            return "completing";
+        case JobState::kSuspended:
+            return "suspended";
+        case JobState::kRequeued:
+            return "requeued";
+        case JobState::kCompleted:
+            return "completed";
+        case JobState::kFailed:
+            return "failed";
+        case JobState::kCancelled:
+            return "cancelled";
+        case JobState::kTimeout:
+            return "timeout";
+        case JobState::kPreempted:
+            return "preempted";
+        case JobState::kNodeFail:
+            return "node_fail";
+        case JobState::kOutOfMemory:
+            return "out_of_memory";
+        case JobState::kBootFail:
+            return "boot_fail";
+        case JobState::kDeadline:
+            return "deadline";
     }
     return "unknown";
 }
@@ -80,8 +83,10 @@ bool is_active(JobState state) {
         case JobState::kRunning:
         case JobState::kCompleting:
         case JobState::kSuspended:
-        case JobState::kRequeued: return true;
-        default: return false;
+        case JobState::kRequeued:
+            return true;
+        default:
+            return false;
     }
 }
 

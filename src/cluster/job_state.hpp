@@ -16,7 +16,7 @@ enum class JobState {
     kSuspended,   ///< also stopped
     kRequeued,    ///< also requeue_hold, requeue_fed
     kCompleted,
-    kFailed,  ///< also special_exit
+    kFailed,     ///< also special_exit
     kCancelled,  ///< also revoked
     kTimeout,
     kPreempted,

@@ -78,7 +78,9 @@ const SubmittedJob* Manifest::latest_merge_job() const {
     return nullptr;
 }
 
-fs::path manifest_path(const fs::path& dir) { return dir / "submission.json"; }
+fs::path manifest_path(const fs::path& dir) {
+    return dir / "submission.json";
+}
 
 json to_json(const Manifest& m) {
     json jobs = json::array();
@@ -123,7 +125,8 @@ Manifest manifest_from_json(const json& j, const std::string& source) {
     m.options.time = get<std::string>(options, "time", source);
     m.options.gpus_per_shard = get<unsigned>(options, "gpus_per_shard", source);
     m.options.sbatch_args = get<std::vector<std::string>>(options, "sbatch_args", source);
-    for (const auto& job : get<json>(j, "jobs", source)) m.jobs.push_back(job_from_json(job, source));
+    for (const auto& job : get<json>(j, "jobs", source))
+        m.jobs.push_back(job_from_json(job, source));
     return m;
 }
 
@@ -133,10 +136,10 @@ Manifest read_manifest(const fs::path& dir) {
     if (!in) {
         std::error_code ec;
         if (!fs::exists(path, ec)) {
-            throw Error(ErrorCategory::kNotFound,
-                        fmt::format("slurm: read {}: no submission in {}", path.string(),
-                                    dir.string()),
-                        "give the folder that `joulebench submit FILE --slurm --out DIR` wrote");
+            throw Error(
+                ErrorCategory::kNotFound,
+                fmt::format("slurm: read {}: no submission in {}", path.string(), dir.string()),
+                "give the folder that `joulebench submit FILE --slurm --out DIR` wrote");
         }
         throw Error(ErrorCategory::kIo, fmt::format("slurm: read {}: cannot open", path.string()));
     }
@@ -159,13 +162,13 @@ void write_manifest(const fs::path& dir, const Manifest& manifest) {
 void check_matches(const Manifest& manifest, const std::string& experiment_sha256,
                    std::optional<unsigned> shards) {
     if (manifest.experiment_sha256 != experiment_sha256) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("slurm: {} changed since it was submitted (SHA-256 {} then, {} "
-                                "now): its shard stores belong to the old file",
-                                manifest.experiment_file.string(),
-                                manifest.experiment_sha256.substr(0, 12),
-                                experiment_sha256.substr(0, 12)),
-                    "restore the submitted file, or submit the new one into another --out folder");
+        throw Error(
+            ErrorCategory::kInvalidArgument,
+            fmt::format("slurm: {} changed since it was submitted (SHA-256 {} then, {} "
+                        "now): its shard stores belong to the old file",
+                        manifest.experiment_file.string(), manifest.experiment_sha256.substr(0, 12),
+                        experiment_sha256.substr(0, 12)),
+            "restore the submitted file, or submit the new one into another --out folder");
     }
     if (shards && *shards != manifest.options.shards) {
         throw Error(ErrorCategory::kInvalidArgument,

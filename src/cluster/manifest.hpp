@@ -18,7 +18,7 @@ struct SlurmOptions {
     unsigned shards = 1;
     std::string partition;  ///< "" for the cluster's default
     std::string account;
-    std::string time;  ///< Slurm's time-limit syntax, per shard job ("" for the default)
+    std::string time;             ///< Slurm's time-limit syntax, per shard job ("" for the default)
     unsigned gpus_per_shard = 0;  ///< 0: no --gres line
     /// Each written into the scripts as `#SBATCH ARG`, as given.
     std::vector<std::string> sbatch_args;
@@ -28,10 +28,10 @@ struct SlurmOptions {
 struct SubmittedJob {
     std::string kind;  ///< "shards" (an array job, one task per shard) or "merge"
     std::string job_id;
-    std::vector<unsigned> tasks;  ///< shards: the array's task ids (= shard indices)
+    std::vector<unsigned> tasks;     ///< shards: the array's task ids (= shard indices)
     std::vector<std::string> after;  ///< merge: the jobs it waits for (afterany)
-    std::string script;   ///< the script's file name in DIR
-    std::string submitted_at;  ///< UTC, ISO 8601
+    std::string script;              ///< the script's file name in DIR
+    std::string submitted_at;        ///< UTC, ISO 8601
 };
 
 struct Manifest {

@@ -21,7 +21,9 @@ std::optional<unsigned> to_unsigned(std::string_view text) {
     return value;
 }
 
-bool is_job_id(std::string_view text) { return to_unsigned(text).has_value(); }
+bool is_job_id(std::string_view text) {
+    return to_unsigned(text).has_value();
+}
 
 // One "ID", "ID_TASK" or "ID_[RANGES]" of sacct's JobID column, with its state.
 void add_sacct_job(std::string_view id, std::string_view state_text, std::vector<TaskState>& out) {
@@ -39,7 +41,8 @@ void add_sacct_job(std::string_view id, std::string_view state_text, std::vector
         tasks = tasks.substr(1, tasks.size() - 2);
     }
     try {
-        for (const unsigned t : parse_task_ids(tasks)) out.push_back({std::string(job), t, state, text});
+        for (const unsigned t : parse_task_ids(tasks))
+            out.push_back({std::string(job), t, state, text});
     } catch (const Error&) {
         // A form this version does not know: skipped, the task then reads unknown.
     }
@@ -53,7 +56,8 @@ std::string scontrol_field(std::string_view line, std::string_view key) {
         if (pos == 0 || line[pos - 1] == ' ') {
             const std::size_t start = pos + needle.size();
             const std::size_t end = line.find(' ', start);
-            return std::string(line.substr(start, end == std::string_view::npos ? end : end - start));
+            return std::string(
+                line.substr(start, end == std::string_view::npos ? end : end - start));
         }
         pos += needle.size();
     }
@@ -131,7 +135,8 @@ std::vector<TaskState> parse_scontrol(std::string_view text) {
             continue;
         }
         try {
-            for (const unsigned t : parse_task_ids(tasks)) out.push_back({array, t, state, state_text});
+            for (const unsigned t : parse_task_ids(tasks))
+                out.push_back({array, t, state, state_text});
         } catch (const Error&) {
             // A form this version does not know: the tasks then read unknown.
         }

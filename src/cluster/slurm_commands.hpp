@@ -29,7 +29,7 @@ using CommandRunner = std::function<CommandResult(const std::vector<std::string>
 
 /// The state of one job, or of one task of an array job.
 struct TaskState {
-    std::string job_id;           ///< the array's job id (or the plain job's)
+    std::string job_id;            ///< the array's job id (or the plain job's)
     std::optional<unsigned> task;  ///< the array task id; nullopt for a job that is no array
     JobState state = JobState::kUnknown;
     std::string slurm_text;  ///< Slurm's own word(s), e.g. "CANCELLED by 0"

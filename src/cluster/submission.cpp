@@ -55,8 +55,8 @@ void submit_merge(const fs::path& dir, const std::vector<std::string>& after,
 }
 
 // Writes and submits the array job of `tasks`; records it.
-std::string submit_shards(const fs::path& dir, const std::vector<unsigned>& tasks,
-                          bool dry_run, SubmitOutcome& outcome, const CommandRunner& run) {
+std::string submit_shards(const fs::path& dir, const std::vector<unsigned>& tasks, bool dry_run,
+                          SubmitOutcome& outcome, const CommandRunner& run) {
     Manifest& m = outcome.manifest;
     const std::string name = shard_script_name(shard_submissions(m) + 1);
     outcome.scripts.push_back(write_script(dir, name, shard_array_script(m, dir, tasks)));
@@ -74,8 +74,8 @@ ExperimentSpec parse_for_submission(const fs::path& file, unsigned shards) {
     const std::size_t total = make_plan(spec).total_runs;
     if (shards > total) {
         throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("submit: --shards {} is more than the {} runs of {}", shards,
-                                total, file.string()),
+                    fmt::format("submit: --shards {} is more than the {} runs of {}", shards, total,
+                                file.string()),
                     "every shard needs at least one run: use --shards " + std::to_string(total) +
                         " or fewer");
     }
@@ -147,8 +147,8 @@ SubmitOutcome submit_resume(const ResumeRequest& request, const CommandRunner& r
         if (!id.empty()) after.push_back(id);
     }
     const bool merge_active = is_active(status.merge.slurm.state);
-    const bool merge_due = !outcome.resubmitted_shards.empty() ||
-                           (status.merge.results_stale && !merge_active);
+    const bool merge_due =
+        !outcome.resubmitted_shards.empty() || (status.merge.results_stale && !merge_active);
     if (!merge_due) {
         outcome.nothing_to_do = outcome.resubmitted_shards.empty();
         outcome.summary = after.empty() ? "every shard is finished and results.db is up to date"

@@ -24,10 +24,10 @@ struct SubmitRequest {
 
 struct SubmitOutcome {
     Manifest manifest;
-    std::vector<SubmittedJob> submitted;  ///< by this call, in order
+    std::vector<SubmittedJob> submitted;         ///< by this call, in order
     std::vector<std::filesystem::path> scripts;  ///< written by this call
-    std::vector<unsigned> resubmitted_shards;  ///< resume: the shards submitted again
-    std::optional<ClusterStatus> status;       ///< resume: what it was decided on
+    std::vector<unsigned> resubmitted_shards;    ///< resume: the shards submitted again
+    std::optional<ClusterStatus> status;         ///< resume: what it was decided on
     /// Resume: every shard is finished and results.db is up to date: nothing was submitted.
     bool nothing_to_do = false;
     /// Resume: every shard is finished or still in an active job; only a merge job (if any).

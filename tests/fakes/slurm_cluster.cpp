@@ -24,12 +24,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kPrograms[] = {"munged", "slurmctld", "slurmd", "sbatch", "squeue",
-                                     "scontrol", "scancel", "srun", "sinfo"};
+constexpr const char* kPrograms[] = {"munged",   "slurmctld", "slurmd", "sbatch", "squeue",
+                                     "scontrol", "scancel",   "srun",   "sinfo"};
 
 bool on_path(const std::string& name) {
-    for (const std::string dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin",
-                                  "/usr/local/sbin"}) {
+    for (const std::string dir :
+         {"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin"}) {
         if (::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
     }
     return false;
@@ -102,7 +102,8 @@ void stop_child(std::unique_ptr<test::ChildProcess>& child) noexcept {
 std::optional<std::string> SlurmCluster::unavailable_reason() {
     if (::geteuid() != 0) return "a test Slurm cluster needs root (slurmd runs jobs as root here)";
     for (const char* p : kPrograms) {
-        if (!on_path(p)) return fmt::format("{} is not installed (apt-get install slurm-wlm munge)", p);
+        if (!on_path(p))
+            return fmt::format("{} is not installed (apt-get install slurm-wlm munge)", p);
     }
     // slurmd hands GPUs to jobs only when gres.conf names character devices.
     const std::string probe = fmt::format("/tmp/joulebench-mknod-probe-{}", ::getpid());
@@ -116,7 +117,8 @@ std::optional<std::string> SlurmCluster::unavailable_reason() {
 SlurmCluster::SlurmCluster(unsigned gpus) {
     // Under /tmp, not the test's temporary folder: munged (another user) must reach its socket.
     std::string tmpl = "/tmp/joulebench-slurm-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("slurm fixture: mkdtemp failed");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+        throw std::runtime_error("slurm fixture: mkdtemp failed");
     m_dir = tmpl;
     fs::permissions(m_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                fs::perms::others_read | fs::perms::others_exec);
@@ -133,7 +135,9 @@ SlurmCluster::SlurmCluster(unsigned gpus) {
     }
 }
 
-SlurmCluster::~SlurmCluster() { stop(); }
+SlurmCluster::~SlurmCluster() {
+    stop();
+}
 
 void SlurmCluster::write_config(unsigned gpus) {
     for (const char* sub : {"state", "spool", "log", "dev"}) fs::create_directories(m_dir / sub);
@@ -194,7 +198,8 @@ void SlurmCluster::start_munge() {
             }
         }
     }
-    std::vector<std::string> argv{program("munged"), "-F",
+    std::vector<std::string> argv{program("munged"),
+                                  "-F",
                                   "--key-file=" + (dir / "munge.key").string(),
                                   "--socket=" + (dir / "munge.socket").string(),
                                   "--pid-file=" + (dir / "munged.pid").string(),
@@ -253,9 +258,14 @@ test::ProcessResult SlurmCluster::run_in_job(
     const unsigned n = ++m_jobs_run;
     const fs::path out = m_dir / fmt::format("job-{}.out", n);
     const fs::path err = m_dir / fmt::format("job-{}.err", n);
-    std::vector<std::string> cmd{"sbatch", "--wait", "--quiet", "--chdir=/tmp",
-                                 "--job-name=joulebench-test-job", "--output=" + out.string(),
-                                 "--error=" + err.string(), "--wrap=" + shell_join(argv)};
+    std::vector<std::string> cmd{"sbatch",
+                                 "--wait",
+                                 "--quiet",
+                                 "--chdir=/tmp",
+                                 "--job-name=joulebench-test-job",
+                                 "--output=" + out.string(),
+                                 "--error=" + err.string(),
+                                 "--wrap=" + shell_join(argv)};
     if (gpus > 0) cmd.insert(cmd.begin() + 1, fmt::format("--gres=gpu:{}", gpus));
     test::ProcessOptions o;
     o.env = env();

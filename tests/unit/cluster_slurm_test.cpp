@@ -25,17 +25,28 @@ test::ProcessOptions with_env(const std::string& name, const std::string& value)
 
 TEST(SlurmState, EveryStateWordOfSacctAndScontrol) {
     const std::vector<std::pair<std::string, JobState>> cases{
-        {"PENDING", JobState::kPending},          {"RUNNING", JobState::kRunning},
-        {"CONFIGURING", JobState::kRunning},      {"COMPLETING", JobState::kCompleting},
-        {"SUSPENDED", JobState::kSuspended},      {"REQUEUED", JobState::kRequeued},
-        {"REQUEUE_HOLD", JobState::kRequeued},    {"COMPLETED", JobState::kCompleted},
-        {"FAILED", JobState::kFailed},            {"CANCELLED by 0", JobState::kCancelled},
-        {"CANCELLED+", JobState::kCancelled},     {"TIMEOUT", JobState::kTimeout},
-        {"PREEMPTED", JobState::kPreempted},      {"NODE_FAIL", JobState::kNodeFail},
-        {"OUT_OF_MEMORY", JobState::kOutOfMemory}, {"BOOT_FAIL", JobState::kBootFail},
-        {"DEADLINE", JobState::kDeadline},        {"SPECIAL_EXIT", JobState::kFailed},
-        {"REVOKED", JobState::kCancelled},        {"running", JobState::kRunning},
-        {"SOMETHING_NEW", JobState::kUnknown},    {"", JobState::kUnknown}};
+        {"PENDING", JobState::kPending},
+        {"RUNNING", JobState::kRunning},
+        {"CONFIGURING", JobState::kRunning},
+        {"COMPLETING", JobState::kCompleting},
+        {"SUSPENDED", JobState::kSuspended},
+        {"REQUEUED", JobState::kRequeued},
+        {"REQUEUE_HOLD", JobState::kRequeued},
+        {"COMPLETED", JobState::kCompleted},
+        {"FAILED", JobState::kFailed},
+        {"CANCELLED by 0", JobState::kCancelled},
+        {"CANCELLED+", JobState::kCancelled},
+        {"TIMEOUT", JobState::kTimeout},
+        {"PREEMPTED", JobState::kPreempted},
+        {"NODE_FAIL", JobState::kNodeFail},
+        {"OUT_OF_MEMORY", JobState::kOutOfMemory},
+        {"BOOT_FAIL", JobState::kBootFail},
+        {"DEADLINE", JobState::kDeadline},
+        {"SPECIAL_EXIT", JobState::kFailed},
+        {"REVOKED", JobState::kCancelled},
+        {"running", JobState::kRunning},
+        {"SOMETHING_NEW", JobState::kUnknown},
+        {"", JobState::kUnknown}};
     for (const auto& [word, state] : cases) {
         EXPECT_EQ(job_state_from_slurm(word), state) << word;
     }
@@ -45,9 +56,9 @@ TEST(SlurmState, EveryStateWordOfSacctAndScontrol) {
                              JobState::kSuspended, JobState::kRequeued}) {
         EXPECT_TRUE(is_active(s)) << to_string(s);
     }
-    for (const JobState s : {JobState::kUnknown, JobState::kCompleted, JobState::kFailed,
-                             JobState::kCancelled, JobState::kTimeout, JobState::kPreempted,
-                             JobState::kNodeFail, JobState::kOutOfMemory}) {
+    for (const JobState s :
+         {JobState::kUnknown, JobState::kCompleted, JobState::kFailed, JobState::kCancelled,
+          JobState::kTimeout, JobState::kPreempted, JobState::kNodeFail, JobState::kOutOfMemory}) {
         EXPECT_FALSE(is_active(s)) << to_string(s);
     }
 }
@@ -120,7 +131,8 @@ TEST(SlurmQuery, SacctFirstThenScontrolForWhatSacctDoesNotKnow) {
     std::vector<std::vector<std::string>> calls;
     const CommandRunner run = [&](const std::vector<std::string>& argv) {
         calls.push_back(argv);
-        if (argv[0] == "sacct") return CommandResult{1, "", "Slurm accounting storage is disabled\n"};
+        if (argv[0] == "sacct")
+            return CommandResult{1, "", "Slurm accounting storage is disabled\n"};
         if (argv.back() == "5") {
             return CommandResult{0, "JobId=5 ArrayJobId=5 ArrayTaskId=1-2 JobState=PENDING\n", ""};
         }
@@ -198,12 +210,12 @@ TEST(SlurmScripts, ARealShellPassesNastyPathsThroughUnchanged) {
                      "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>\\n' \"$a\"; done\n"
                      "if [ \"$1\" = merge ]; then eval \"last=\\${$#}\"; : > \"$last\"; fi\n");
     std::filesystem::permissions(m.joulebench, std::filesystem::perms::owner_all);
-    const auto shard = test::run_process(
-        {"/bin/sh", "-c", shard_array_script(m, where + "/out", {1, 2, 3})},
-        with_env("SLURM_ARRAY_TASK_ID", "2"));
+    const auto shard =
+        test::run_process({"/bin/sh", "-c", shard_array_script(m, where + "/out", {1, 2, 3})},
+                          with_env("SLURM_ARRAY_TASK_ID", "2"));
     ASSERT_EQ(shard.exit_code, 0) << shard.err;
-    EXPECT_EQ(shard.out, "<run>\n<" + m.experiment_file.string() + ">\n<--shard>\n<2/3>\n<--db>\n<" +
-                             where + "/out/shard-2.db>\n");
+    EXPECT_EQ(shard.out, "<run>\n<" + m.experiment_file.string() +
+                             ">\n<--shard>\n<2/3>\n<--db>\n<" + where + "/out/shard-2.db>\n");
     // The merge job with two of three shard stores: merges those two, then reports.
     test::write_file(where + "/out/shard-1.db", "");
     test::write_file(where + "/out/shard-3.db", "");
