@@ -94,6 +94,14 @@ void run_resume(const SubmitCliOptions& o, bool shards_given) {
     if (!o.file.empty()) {
         throw CLI::ValidationError("submit", "--resume DIR takes no FILE: the submission names it");
     }
+    const auto& s = o.slurm_options;
+    if (!s.partition.empty() || !s.account.empty() || !s.time.empty() || s.gpus_per_shard > 0 ||
+        !s.sbatch_args.empty() || !o.out.empty()) {
+        throw CLI::ValidationError(
+            "submit",
+            "--resume keeps the submission's options (DIR/submission.json): leave out "
+            "--partition, --account, --time, --gpus-per-shard, --sbatch-arg and --out");
+    }
     cluster::ResumeRequest request;
     request.dir = o.resume;
     if (shards_given) request.shards = o.shards;

@@ -7,6 +7,7 @@
 
 #include "cluster/slurm_commands.hpp"
 #include "images/command_output.hpp"
+#include "joulebench/error.hpp"
 
 namespace joulebench::cli {
 
@@ -15,7 +16,21 @@ inline cluster::CommandRunner slurm_command_runner() {
         images::CommandOptions options;
         // A busy controller answers slowly (Slurm's own client time-out is 60 s by default).
         options.timeout = std::chrono::seconds(180);
-        const images::CommandOutput out = images::run_command(argv, options);
+        images::CommandOutput out;
+        try {
+            out = images::run_command(argv, options);
+        } catch (const Error& e) {
+            // Say it in Slurm's words, not the image helper's; the category (kNotFound) stays,
+            // status falls back from sacct to scontrol on it.
+            Error error(e.category(),
+                        "slurm: run " + argv.front() + ": " +
+                            (e.category() == ErrorCategory::kNotFound ? "not found on PATH"
+                                                                      : std::string(e.what())),
+                        "run joulebench on a machine with Slurm's client commands (a login "
+                        "node), with Slurm's bin folder on PATH");
+            error.set_exit_code(1);
+            throw error;
+        }
         cluster::CommandResult r{out.exit_code, out.out, out.err};
         if (out.timed_out) {
             r.exit_code = r.exit_code == 0 ? 124 : r.exit_code;

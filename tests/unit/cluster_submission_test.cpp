@@ -265,5 +265,28 @@ TEST_F(ClusterSubmission, FailedRunsEndAShardAndEverythingDoneSubmitsNothing) {
     EXPECT_THROW((void)submit_resume({m_dir, std::nullopt, false}, m_slurm.runner()), Error);
 }
 
+TEST_F(ClusterSubmission, TheEtaIsTheMeanWallTimeTimesRunsLeftOverRunningShards) {
+    (void)submit_new(request(3), m_slurm.runner());
+    fill_shard(1, 2);  // two done runs of 2 s each (started 1000, ended 1002)
+    fill_shard(2, 1);
+    m_slurm.sacct_lines["100"] = "100_1|COMPLETED\n100_2|RUNNING\n100_3|RUNNING\n";
+    const Manifest m = read_manifest(m_dir);
+    const ClusterStatus s =
+        compute_status(m, m_dir, spec(), query_states(m_slurm.runner(), jobs_to_query(m)));
+    EXPECT_EQ(s.running_shards, 2U);
+    ASSERT_TRUE(s.eta_s.has_value()) << s.eta_note;
+    double wall = 0.0;
+    std::size_t n = 0;
+    for (const auto& shard : s.shards) {
+        wall += shard.progress.wall_sum_s;
+        n += shard.progress.wall_count;
+    }
+    ASSERT_EQ(n, 3U);
+    // 3 runs left (shard 2: 1, shard 3: 2) over 2 running shards.
+    EXPECT_DOUBLE_EQ(*s.eta_s, wall / 3.0 * 3.0 / 2.0);
+    EXPECT_THAT(s.eta_note, HasSubstr("3 runs left / 2 running shards"));
+    EXPECT_TRUE(shards_to_resume(s).empty());  // 2 and 3 are still running
+}
+
 }  // namespace
 }  // namespace joulebench::cluster
