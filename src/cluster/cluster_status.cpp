@@ -177,9 +177,14 @@ Table status_table(const ClusterStatus& s) {
                                   : !p.exists        ? "not yet"
                                   : shard.finished() ? "finished"
                                                      : "in progress";
-        t.rows.push_back(
-            {std::to_string(shard.index), job, std::string(to_string(shard.slurm.state)),
-             fmt::format("{}/{}", p.done, p.planned), std::to_string(p.failed), store});
+        std::string state(to_string(shard.slurm.state));
+        // sacct did not answer (no accounting) and the controller forgot the job (MinJobAge).
+        if (shard.slurm.state == JobState::kUnknown && s.state_source == "scontrol") {
+            state += " (no accounting)";
+        }
+        t.rows.push_back({std::to_string(shard.index), job, state,
+                          fmt::format("{}/{}", p.done, p.planned), std::to_string(p.failed),
+                          store});
     }
     t.rows.push_back(
         {"total", "", "", fmt::format("{}/{}", s.done, s.planned), std::to_string(s.failed), ""});
