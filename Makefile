@@ -22,6 +22,10 @@ DEB_PACKAGES += qemu-system-x86 qemu-utils e2fsprogs binutils
 # The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
 DEB_PACKAGES += chromium
 
+# Slurm (docs/slurm.md): `submit --slurm` and `status` call sbatch, sacct, squeue and scontrol; the
+# integration tests start a single-node cluster of their own (slurmctld, slurmd, munged).
+DEB_PACKAGES += slurm-wlm munge
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps configure build test test-unit test-asan demo bench clean format

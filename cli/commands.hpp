@@ -24,5 +24,7 @@ void add_run_command(CLI::App& app, CommandContext& ctx);
 void add_sweep_command(CLI::App& app, CommandContext& ctx);
 void add_report_command(CLI::App& app, CommandContext& ctx);
 void add_image_command(CLI::App& app, CommandContext& ctx);
+void add_submit_command(CLI::App& app, CommandContext& ctx);
+void add_status_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

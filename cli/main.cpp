@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
     joulebench::cli::add_sweep_command(app, ctx);
     joulebench::cli::add_report_command(app, ctx);
     joulebench::cli::add_image_command(app, ctx);
+    joulebench::cli::add_submit_command(app, ctx);
+    joulebench::cli::add_status_command(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -28,30 +28,6 @@ constexpr std::size_t kMaxEndLineBytes = 64;
 
 }  // namespace
 
-std::string shell_quote(std::string_view word) {
-    std::string out;
-    out.reserve(word.size() + 2);
-    out += '\'';
-    for (const char c : word) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    out += '\'';
-    return out;
-}
-
-std::string shell_join(const std::vector<std::string>& words) {
-    std::string out;
-    for (const auto& w : words) {
-        if (!out.empty()) out += ' ';
-        out += shell_quote(w);
-    }
-    return out;
-}
-
 std::string make_nonce() { return random_hex(16); }
 
 std::string start_line(std::string_view nonce) {

@@ -39,17 +39,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/shell_words.hpp"
 #include "joulebench/sensor.hpp"
 #include "measure/sampler.hpp"
 
 namespace joulebench::environments::ssh {
 
-/// `word` quoted for a POSIX shell: enclosed in single quotes, each `'` written as `'\''`. Every
-/// byte but NUL (which no argv word can hold) comes through unchanged; "" becomes ''.
-[[nodiscard]] std::string shell_quote(std::string_view word);
-
-/// Each word quoted with shell_quote, separated by single spaces.
-[[nodiscard]] std::string shell_join(const std::vector<std::string>& words);
+/// Quoting for the remote shell: common/shell_words.hpp.
+using joulebench::shell_join;
+using joulebench::shell_quote;
 
 /// 32 random lower-case hex digits (128 bits from getrandom(2)).
 [[nodiscard]] std::string make_nonce();

@@ -31,9 +31,11 @@ InstanceResult not_started(const std::string& why) {
 // The run's status, and the reason shown beside a run that is not done.
 // `overlapped`: another run ran on the same machine meanwhile; `busy_cpu_s`: the machine's busy
 // CPU time over the run, when known (local runs).
+// `stopping`: joulebench was asked to stop (a signal) by the time the instance ended.
 void conclude(const InstanceResult& ir, bool overlapped, std::optional<double> busy_cpu_s,
-              const WorkloadSpec& workload, const environments::WorkloadInstance& inst,
-              RunOutcome& outcome, std::string& detail) {
+              bool stopping, const WorkloadSpec& workload,
+              const environments::WorkloadInstance& inst, RunOutcome& outcome,
+              std::string& detail) {
     outcome.stderr_tail = file_tail(inst.stderr_file, kStderrTailBytes);
     if (ir.end == InstanceResult::End::kNotStarted) {
         outcome.status = RunStatus::kFailed;
@@ -65,6 +67,15 @@ void conclude(const InstanceResult& ir, bool overlapped, std::optional<double> b
         default:
             outcome.status =
                 ir.exit_code == 0 && outcome.measure ? RunStatus::kDone : RunStatus::kFailed;
+            if (outcome.status == RunStatus::kFailed && stopping) {
+                // Ended while joulebench was being stopped: a batch system that cancels,
+                // preempts or times out a job signals every process of it, the workload too,
+                // which may then end before joulebench ends it. Not the workload's failure: a
+                // resume runs it again.
+                outcome.status = RunStatus::kInterrupted;
+                detail = "interrupted";
+                break;
+            }
             if (ir.exit_code != 0) {
                 detail = ir.signal ? fmt::format("killed by signal {}", *ir.signal)
                                    : fmt::format("exit status {}", ir.exit_code);
@@ -338,7 +349,8 @@ RunExecutor::SlotRun RunExecutor::run_on_slot(Slot& slot, const RunSpec& run, in
     if (ran.trace_error) {
         outcome.warnings.push_back(make_warning(warning_code::kTrace, *ran.trace_error));
     }
-    conclude(ran.result, ran.overlapped, ran.busy_cpu_s, workload, inst, outcome, out.detail);
+    conclude(ran.result, ran.overlapped, ran.busy_cpu_s, m_ctx.stop.load(), workload, inst,
+             outcome, out.detail);
     if (outcome.measure && m_ctx.node_shared) mark_node_shared(*outcome.measure, *m_ctx.node_shared);
     add_last_stderr_line(outcome, out.detail);
     if (ran.result.end != InstanceResult::End::kNotStarted) out.started_at = ran.result.started_at;

@@ -367,6 +367,12 @@ inline environments::InstanceResult FakeEnvironment::execute(
         r.end = End::kInterrupted;
         r.exit_code = 128 + 15;
         r.signal = 15;
+    } else if (script == "signalled-at-stop") {
+        // A batch system signals the workload too: it dies of SIGTERM before the environment
+        // ends it, so the environment reports an exit, not an interruption.
+        while (!inst.stop->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        r.exit_code = 128 + 15;
+        r.signal = 15;
     } else if (script == "timeout") {
         r.end = End::kTimedOut;
         r.exit_code = 128 + 9;

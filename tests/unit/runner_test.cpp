@@ -429,6 +429,19 @@ TEST_F(RunnerTest, AStopEndsTheRunningRunAsInterruptedAndStartsNoOther) {
     EXPECT_EQ(m_machine->log.only({"execute "}).size(), 1U);
 }
 
+TEST_F(RunnerTest, AWorkloadKilledByTheStopSignalItselfIsInterruptedNotFailed) {
+    std::thread stopper([&] {
+        for (int i = 0; i < 2000 && m_machine->log.only({"execute "}).empty(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        m_stop = true;
+    });
+    const auto summary = run(spec(workload("w", "signalled-at-stop") + kBare));
+    stopper.join();
+    EXPECT_TRUE(summary.stopped);
+    EXPECT_EQ(runs_by_workload()["w/1"].status, RunStatus::kInterrupted);
+    EXPECT_EQ(summary.counts.failed, 0U);
+}
+
 TEST_F(RunnerTest, ACapThatCannotBeSetFailsThatRunOnly) {
     m_machine->refuse.insert({FakeMachine::gpu_key(0), 150.0});
     const auto summary =
