@@ -120,6 +120,20 @@ type = "bare"
         EXPECT_EQ(runs.size(), planned.size());
         EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), planned);
         for (const auto& id : planned) EXPECT_EQ(ids.count(id), 1U) << id;
+        // Every run's session says where it ran: the node, and the array task of its shard.
+        std::map<std::int64_t, SessionRecord> sessions;
+        for (const auto& s : store.sessions()) sessions[s.id] = s;
+        for (const auto& run : runs) {
+            ASSERT_TRUE(run.session_id.has_value()) << run.run_id;
+            const SessionRecord& s = sessions.at(*run.session_id);
+            EXPECT_EQ(s.node, std::optional<std::string>(s_cluster->node_name())) << run.run_id;
+            EXPECT_TRUE(s.slurm_job_id.has_value()) << run.run_id;
+            EXPECT_TRUE(s.slurm_array_job_id.has_value()) << run.run_id;
+            ASSERT_TRUE(s.slurm_array_task_id.has_value()) << run.run_id;
+            EXPECT_EQ(s.shard, std::optional<std::string>(*s.slurm_array_task_id + "/3"))
+                << run.run_id;
+            EXPECT_TRUE(s.allocation_json.has_value()) << run.run_id;
+        }
     }
     nlohmann::json status_json() const {
         const auto r = jb({"status", m_out.string(), "--json"});
@@ -276,6 +290,38 @@ TEST_F(SlurmSubmit, AJobHoldingOneOfTheTwoGpusIsHandedExactlyOne) {
     vars = variables(two.out);
     EXPECT_EQ(vars["SLURM_JOB_GPUS"], "0,1") << two.out;
     EXPECT_EQ(vars["CUDA_VISIBLE_DEVICES"], "0,1") << two.out;
+}
+
+// Inside a job holding one of the node's two GPUs, `measure` measures that GPU alone, found by
+// the minor number of its device file (here /dev/nvidia0 is the second GPU in bus order, as on
+// some hosts), and a cap on the other GPU is refused naming the job; a cap on its own is set.
+TEST_F(SlurmSubmit, InsideAJobMeasureSeesTheJobsGpuAndCapsNoOther) {
+    m_nvml.set_minor_number(0, 1).set_minor_number(1, 0);
+    const std::string bin = JOULEBENCH_BINARY_PATH;
+    const auto in_job = [&](const std::string& script) {
+        return s_cluster->run_in_job({"sh", "-c", script}, 1, options().env);
+    };
+    const auto seen = in_job("echo GPUS=$SLURM_JOB_GPUS; '" + bin +
+                             "' measure -q --json - -- true");
+    ASSERT_EQ(seen.exit_code, 0) << seen.out << seen.err;
+    const auto line = seen.out.find("GPUS=");
+    ASSERT_NE(line, std::string::npos) << seen.out;
+    const int minor = seen.out[line + 5] - '0';
+    ASSERT_TRUE(minor == 0 || minor == 1) << seen.out;
+    const int held = 1 - minor;  // the GPU whose device file is /dev/nvidia<minor>
+    const auto json = nlohmann::json::parse(seen.out.substr(seen.out.find('{')));
+    std::vector<std::string> gpus;
+    for (const auto& d : json["domains"]) {
+        if (d["kind"] == "gpu") gpus.push_back(d["id"].get<std::string>());
+    }
+    EXPECT_EQ(gpus, std::vector<std::string>{fmt::format("gpu{}", held)}) << seen.out;
+
+    const auto other = in_job(fmt::format("'{}' measure -q --power-cap {}=150 -- true", bin, 1 - held));
+    EXPECT_NE(other.exit_code, 0);
+    EXPECT_THAT(other.out + other.err, HasSubstr("does not hold it"));
+    EXPECT_THAT(other.out + other.err, HasSubstr("Slurm job"));
+    const auto own = in_job(fmt::format("'{}' measure -q --power-cap {}=150 -- true", bin, held));
+    EXPECT_EQ(own.exit_code, 0) << own.out << own.err;
 }
 
 }  // namespace

@@ -223,6 +223,15 @@ type = "bare"
     EXPECT_GT(first[0]["wall_s"].get<double>(), 1.0);
     EXPECT_GT(first[0]["energy_j"].get<double>(), 0.0) << vm_runs[0].phases_json;
     EXPECT_THAT(vm_runs[1].phases_json, ::testing::AnyOf("", "[]"));
+    // ... and its shutdown, after the slot's last run, is a phase of the session, with host
+    // energy, never inside a run.
+    const auto phases = store.session_phases();
+    ASSERT_EQ(phases.size(), 1U);
+    EXPECT_EQ(phases[0].environment, "vm");
+    EXPECT_EQ(phases[0].phase.name, "vm-shutdown");
+    EXPECT_EQ(phases[0].session_id, store.sessions().at(0).id);
+    ASSERT_TRUE(phases[0].phase.energy_j.has_value());
+    EXPECT_GT(*phases[0].phase.energy_j, 0.0);
     // The run's own time is measured in the guest around the workload (sleep 1).
     for (const auto& run : vm_runs) {
         ASSERT_TRUE(run.wall_s.has_value());

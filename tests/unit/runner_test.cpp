@@ -5,10 +5,12 @@
 // recorded from the sensors.
 
 #include <gmock/gmock.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -152,6 +154,57 @@ TEST_F(RunnerTest, TheRecordedEnergyIsWhatTheSensorsCountedDuringTheRun) {
     ASSERT_EQ(domains.size(), 2U);
     EXPECT_EQ(domains[0].domain, "gpu1");
     EXPECT_EQ(domains[1].domain, "package0");
+}
+
+// Inside a Slurm job that holds part of its node, the node's CPU package counter also counts the
+// other jobs: the domain is labelled shared and a warning names the job's CPUs against the
+// node's; the session records the node, the job and the allocation.
+TEST_F(RunnerTest, OnANodeSharedWithOtherJobsCpuEnergyIsLabelledShared) {
+    auto d = deps();
+    SlurmJob job;
+    job.job_id = "812";
+    job.array_job_id = "810";
+    job.array_task_id = "2";
+    job.node = "gpu07";
+    job.cpus_on_node = 1;  // of a node with more (or, on a one-CPU machine, all: see below)
+    d.slurm_job = job;
+    const bool whole_node = ::sysconf(_SC_NPROCESSORS_ONLN) <= 1;
+    runner::Runner(spec(workload("w", "ok") + kBare), options(), std::move(d)).run();
+    const Store store(m_db, Store::Mode::kReadOnly);
+    const auto r = store.runs().at(0);
+    ASSERT_EQ(r.status, RunStatus::kDone);
+    bool package = false;
+    for (const auto& dom : store.domains(r.run_id)) {
+        if (dom.domain != "package0") continue;
+        package = true;
+        EXPECT_EQ(dom.sharing, whole_node ? Sharing::kAlone : Sharing::kShared);
+    }
+    EXPECT_TRUE(package);
+    if (!whole_node) {
+        EXPECT_THAT(r.warnings_json, HasSubstr("Slurm job 812 (array task 810_2) holds 1 of the node's"));
+    }
+    const auto sessions = store.sessions();
+    ASSERT_EQ(sessions.size(), 1u);
+    EXPECT_EQ(sessions[0].node, std::optional<std::string>("gpu07"));
+    EXPECT_EQ(sessions[0].slurm_job_id, std::optional<std::string>("812"));
+    EXPECT_EQ(sessions[0].slurm_array_task_id, std::optional<std::string>("2"));
+    ASSERT_TRUE(sessions[0].allocation_json.has_value());
+    const auto a = nlohmann::json::parse(*sessions[0].allocation_json);
+    EXPECT_EQ(a["job"], "810_2");
+    EXPECT_EQ(a["job_cpus"], 1);
+    EXPECT_EQ(a["whole_node"], whole_node);
+}
+
+TEST_F(RunnerTest, OutsideSlurmTheSessionHasANodeAndNoJob) {
+    run(spec(workload("w", "ok") + kBare));
+    const Store store(m_db, Store::Mode::kReadOnly);
+    const auto sessions = store.sessions();
+    ASSERT_EQ(sessions.size(), 1u);
+    EXPECT_TRUE(sessions[0].node.has_value());
+    EXPECT_FALSE(sessions[0].slurm_job_id.has_value());
+    for (const auto& dom : store.domains(store.runs().at(0).run_id)) {
+        EXPECT_NE(dom.sharing, Sharing::kShared) << dom.domain;
+    }
 }
 
 TEST_F(RunnerTest, AFailedWorkloadIsAFailedRunAndTheExperimentGoesOn) {
