@@ -44,12 +44,16 @@ public:
 class CapperRegistry {
 public:
     virtual ~CapperRegistry() = default;
-    /// The GPUs in PCI bus order: every one (`indices` unset), or those listed in the order given.
+    /// The GPUs in PCI bus order: every one (`indices` unset; inside a Slurm job, every one it
+    /// holds), or those listed in the order given.
     /// Throws Error when they cannot be listed (no NVML, an index that is not a GPU here).
     [[nodiscard]] virtual std::vector<GpuDevice> gpus(
         const std::optional<std::vector<int>>& indices) = 0;
     /// The GPU driver's version, "" when unknown or no GPU was listed.
     [[nodiscard]] virtual std::string gpu_driver() = 0;
+    /// Inside a Slurm job: which GPUs it holds, as "Slurm job 12 holds GPU 1 (...)", for
+    /// messages; empty outside Slurm.
+    [[nodiscard]] virtual std::string gpu_scope() { return {}; }
     /// The capper of a GPU that gpus() listed. Throws Error.
     [[nodiscard]] virtual std::unique_ptr<PowerCapper> gpu_capper(const GpuDevice& gpu) = 0;
     /// The cappers of every CPU package; why others were left out goes into `skipped`.

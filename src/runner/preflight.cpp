@@ -65,9 +65,13 @@ void check_gpus(const ExperimentSpec& spec, CapperRegistry& cappers, Preflight& 
             rethrow_at(e, where, "[gpus] devices");
         }
         if (out.slot_gpus.empty()) {
+            const std::string scope = cappers.gpu_scope();
             throw Error(ErrorCategory::kNotFound,
-                        fmt::format("run: {}no GPU found: NVML reports none", to_string(where)),
-                        "remove [gpus] and [power_caps] gpu_w to run without GPUs");
+                        fmt::format("run: {}no GPU found: {}", to_string(where),
+                                    scope.empty() ? "NVML reports none" : scope),
+                        scope.empty() ? "remove [gpus] and [power_caps] gpu_w to run without GPUs"
+                                      : "ask Slurm for GPUs (--gres=gpu:N or --gpus=N), or remove "
+                                        "[gpus] and [power_caps] gpu_w to run without GPUs");
         }
         for (const auto& gpu : out.slot_gpus) {
             const auto capper = cappers.gpu_capper(gpu);

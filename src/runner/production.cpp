@@ -50,6 +50,11 @@ public:
         return m_nvml ? m_nvml->driver_version() : std::string();
     }
 
+    std::string gpu_scope() override {
+        const auto& a = nvml_system().allocation();
+        return a ? fmt::format("{} holds {}", a->job, a->describe()) : std::string();
+    }
+
     std::unique_ptr<PowerCapper> gpu_capper(const GpuDevice& gpu) override {
         const nvml::NvmlSystem& system = nvml_system();
         for (const auto& d : system.devices()) {

@@ -123,7 +123,8 @@ TEST_F(StoreCli, ExportCsvToStdoutAndJsonToAFile) {
 
 TEST_F(StoreCli, MergeJoinsShardsAndRefusesOtherExperiments) {
     const auto a = make_store("a.db", Shard{1, 2}, 0, 1.0);
-    const auto b = make_store("b.db", Shard{2, 2}, 1, 2.0);
+    const auto b =
+        make_store("b.db", Shard{2, 2}, make_plan(m_spec, Shard{2, 2}).runs.at(0).plan_index, 2.0);
     const auto c = m_dir.path() / "c.db";
     const auto r = test::run_joulebench({"merge", a.string(), b.string(), "-o", c.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -341,7 +341,7 @@ TEST_F(NvmlSensorTest, EntryPointListMatchesTheFakeExports) {
     const NvmlApi api = NvmlLibrary::resolve_table(FakeNvmlEnvironment::library_path());
     const auto library = NvmlLibrary::from_table(api, "fake");
     EXPECT_TRUE(library->missing_optional().empty());
-    EXPECT_EQ(nvml_entry_points().size(), 22U);
+    EXPECT_EQ(nvml_entry_points().size(), 23U);
     EXPECT_EQ(std::count_if(nvml_entry_points().begin(), nvml_entry_points().end(),
                             [](const NvmlEntryPoint& e) { return e.required; }),
               7);
