@@ -176,19 +176,13 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
                 }
                 const std::string only_winners =
                     "WHERE run_id IN (SELECT run_id FROM temp.winners)";
-                const std::vector<std::pair<std::string, std::string>> steps = {
-                    {copy_sql(out.m_db, "sessions", "", false), "sessions"},
-                    {copy_sql(out.m_db, "session_phases", "", false), "session_phases"},
-                    {copy_sql(out.m_db, "runs", only_winners, false), "runs"},
-                    {copy_sql(out.m_db, "run_domains", only_winners, false), "run_domains"},
-                    {copy_sql(out.m_db, "run_instances", only_winners, false), "run_instances"},
-                    {copy_sql(out.m_db, "run_warnings", only_winners, false), "run_warnings"},
-                    {copy_sql(out.m_db, "run_attempts", only_winners, false), "run_attempts"},
-                    {copy_sql(out.m_db, "trace_columns", only_winners, false), "trace_columns"},
-                    {copy_sql(out.m_db, "trace_chunks", only_winners, false), "trace_chunks"},
-                    {copy_sql(out.m_db, "idle_baselines", "ORDER BY id", true), "idle_baselines"},
-                };
-                for (const auto& [sql, what] : steps) {
+                std::vector<std::string> steps = {copy_sql(out.m_db, "sessions", "", false),
+                                                  copy_sql(out.m_db, "session_phases", "", false)};
+                for (const char* table : {"runs", "run_domains", "run_instances", "run_warnings",
+                                          "run_attempts", "trace_columns", "trace_chunks"})
+                    steps.push_back(copy_sql(out.m_db, table, only_winners, false));
+                steps.push_back(copy_sql(out.m_db, "idle_baselines", "ORDER BY id", true));
+                for (const auto& sql : steps) {
                     Statement q(out.m_db, sql);
                     // Every ":offset" in the statement is the same (first) parameter.
                     if (sql.find(":offset") != std::string::npos) q.bind(1, offset);
