@@ -103,6 +103,7 @@ ExperimentSpec parse_experiment_text(std::string_view text, std::string source_n
                     fmt::format("experiment: {}:{}: TOML syntax: {} (column {})", source_name,
                                 begin.line, e.description(), begin.column));
     }
+    parser.check_no_nul(root);
     parser.check_keys(root, "the file",
                       {"experiment", "workload", "environment", "power_caps", "gpus"});
     ExperimentSpec spec;

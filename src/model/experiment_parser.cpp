@@ -80,6 +80,24 @@ const toml::node& ExperimentParser::require(const toml::table& table, std::strin
     return *node;
 }
 
+void ExperimentParser::check_no_nul(const toml::node& node) const {
+    const auto refuse = [&](const SourceLocation& where, std::string_view what) {
+        fail(where, fmt::format("{} holds a NUL character (\\u0000)", what),
+             "remove it: commands, environment variables and names cannot hold NUL, which "
+             "would cut them short");
+    };
+    if (const auto* s = node.as_string()) {
+        if (s->get().find('\0') != std::string::npos) refuse(at(node), "a string");
+    } else if (const auto* t = node.as_table()) {
+        for (const auto& [key, value] : *t) {
+            if (key.str().find('\0') != std::string_view::npos) refuse(at(key, value), "a key");
+            check_no_nul(value);
+        }
+    } else if (const auto* a = node.as_array()) {
+        for (const auto& element : *a) check_no_nul(element);
+    }
+}
+
 std::string ExperimentParser::string_value(const toml::node& node, std::string_view what) const {
     const auto* s = node.as_string();
     if (s == nullptr) {

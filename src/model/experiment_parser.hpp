@@ -42,6 +42,10 @@ public:
     [[noreturn]] void fail(const SourceLocation& where, const std::string& problem,
                            std::string hint = {}) const;
 
+    /// Rejects a NUL character in any string or key of the document (`\u0000`): argv, the
+    /// environment and names are C strings, which it would cut short.
+    void check_no_nul(const toml::node& node) const;
+
     /// Rejects keys not in `allowed`, with a suggestion.
     void check_keys(const toml::table& table, std::string_view where_name,
                     const std::vector<std::string_view>& allowed) const;

@@ -25,7 +25,12 @@ namespace joulebench::runner {
 namespace fs = std::filesystem;
 
 StoreLock::StoreLock(const fs::path& db) {
-    const fs::path lock_path(db.string() + ".lock");
+    // Keyed on the store itself, not on the path as typed: a symlink to it, or a path through
+    // "x/..", names the same lock.
+    std::error_code ec;
+    fs::path real = fs::weakly_canonical(fs::absolute(db, ec), ec);
+    if (ec || real.empty()) real = db;
+    const fs::path lock_path(real.string() + ".lock");
     m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (m_fd < 0) throw system_error(fmt::format("run: lock the store {}", db.string()), errno);
     if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {

@@ -123,6 +123,35 @@ TEST(ExperimentParse, MissingFileIsNotFound) {
     }
 }
 
+// A NUL in any string or key would cut argv, the environment or a name short (`tr\u0000ue` ran
+// `tr`): refused with the file and line of the string (issue 13, defect 4).
+TEST(ExperimentParse, ANulCharacterAnywhereIsRefusedWithItsLine) {
+    const std::string head =
+        "[experiment]\nname = \"n\"\nrepetitions = 1\n"
+        "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"[[workload]]\nname = \"w\"\ncommand = [\"tr\\u0000ue\"]\n", "e.toml:9: a string"},
+        {"[[workload]]\nname = \"w\\u0000x\"\ncommand = [\"true\"]\n", "e.toml:8: a string"},
+        {"[[workload]]\nname = \"w\"\ncommand = [\"true\"]\nenv = { A = \"1\\u0000\" }\n",
+         "e.toml:10: a string"},
+        {"[[workload]]\nname = \"w\"\ncommand = [\"true\"]\nenv = { \"A\\u0000B\" = \"1\" }\n",
+         "e.toml:10: a key"},
+    };
+    for (const auto& [body, expected] : cases) {
+        try {
+            (void)parse_experiment_text(head + body, "e.toml");
+            ADD_FAILURE() << "accepted: " << body;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
+            EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+        }
+    }
+    // The same file without the NUL parses.
+    EXPECT_NO_THROW((void)parse_experiment_text(
+        head + "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n", "e.toml"));
+}
+
 TEST(Duration, ParsesUnitsAndRejectsTheRest) {
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));
     EXPECT_EQ(parse_duration("60s"), std::chrono::milliseconds(60000));
