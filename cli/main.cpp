@@ -6,12 +6,44 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "joulebench/error.hpp"
+
+namespace {
+
+// What CLI11's conversions let through but means nothing here: an empty value, and for a number
+// NaN, an infinity or a negative value. Checked here once for every option of every command, so
+// that no command forgets it (`--cpu-power-cap nan` was accepted).
+std::string check_value(std::string& value, bool numeric) {
+    if (value.empty()) return "the value is empty";
+    if (!numeric) return {};
+    char* end = nullptr;
+    const double x = std::strtod(value.c_str(), &end);
+    if (end == value.c_str()) return {};  // not a number: CLI11's own conversion says so
+    if (!std::isfinite(x)) return "must be a finite number, not " + value;
+    if (x < 0) return "must not be negative, not " + value;
+    return {};
+}
+
+void check_option_values(CLI::App& app) {
+    for (CLI::Option* o : app.get_options()) {
+        if (o->get_expected_min() == 0 || o->get_positional()) continue;  // flags; argv of commands
+        // "FLOAT", or "FLOAT:POSITIVE" with a validator's description.
+        const std::string type = o->get_type_name().substr(0, o->get_type_name().find(':'));
+        const bool numeric = type == "FLOAT" || type == "INT" || type == "UINT";
+        o->check(CLI::Validator([numeric](std::string& v) { return check_value(v, numeric); }, ""));
+    }
+    for (CLI::App* sub : app.get_subcommands({})) check_option_values(*sub);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     // Started with SIGCHLD ignored (inherited from a parent that set SIG_IGN), the kernel would
@@ -38,6 +70,8 @@ int main(int argc, char** argv) {
     joulebench::cli::add_image_command(app, ctx);
     joulebench::cli::add_submit_command(app, ctx);
     joulebench::cli::add_status_command(app, ctx);
+
+    check_option_values(app);
 
     try {
         app.parse(argc, argv);

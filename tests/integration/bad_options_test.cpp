@@ -1,0 +1,61 @@
+// Bad option values are bad usage (exit 2) for every command, never silently used: NaN,
+// infinities, empty and negative numbers, and empty values (issue 13, defect 5: `--cpu-power-cap
+// nan` and `run --rest-timeout nan` were accepted and stored a duration of -9.2e15 s).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "fakes/test_support.hpp"
+
+namespace joulebench {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(BadOptions, NumbersThatMeanNothingAreBadUsage) {
+    test::TempDir dir;
+    const std::string file = (dir.path() / "e.toml").string();
+    test::write_file(file,
+                     "[experiment]\nname = \"e\"\nrepetitions = 1\n"
+                     "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n"
+                     "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n");
+    const std::string db = (dir.path() / "r.db").string();
+    const std::vector<std::vector<std::string>> cases = {
+        {"measure", "--cpu-power-cap", "nan", "--", "true"},
+        {"measure", "--cpu-tdp", "nan", "--", "true"},
+        {"measure", "--idle-baseline", "nan", "--", "true"},
+        {"measure", "--idle-baseline", "inf", "--", "true"},
+        {"measure", "--idle-baseline", "-1", "--", "true"},
+        {"measure", "--power-cap", "", "--", "true"},
+        {"measure", "--interval", "", "--", "true"},
+        {"run", file, "--db", db, "--idle-baseline", "nan"},
+        {"run", file, "--db", db, "--rest-timeout", "nan"},
+        {"run", file, "--db", db, "--rest-timeout", "-5"},
+        {"analyze", db, "--alpha", "nan"},
+        {"burn", "--seconds", "inf"},
+        {"sensors", "--cpu-tdp", "-inf"},
+    };
+    for (const auto& args : cases) {
+        const auto r = test::run_joulebench(args);
+        std::string shown;
+        for (const auto& a : args) shown += "'" + a + "' ";
+        EXPECT_EQ(r.exit_code, 2) << shown << "\n" << r.out << r.err;
+        // Named by the option's own range where it has one, else by the common check.
+        EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("finite"), HasSubstr("negative"),
+                                             HasSubstr("empty"), HasSubstr("not in range")))
+            << shown << "\n" << r.err;
+    }
+    // Nothing was run or written.
+    EXPECT_FALSE(std::filesystem::exists(db));
+    // The same options with sound values still work, and an empty argument of the measured
+    // command is the command's own.
+    const auto ok = test::run_joulebench({"measure", "-q", "--idle-baseline", "0", "--cpu-tdp", "100",
+                                          "--", "sh", "-c", "test -z \"$1\"", "sh", ""});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+}  // namespace
+}  // namespace joulebench
