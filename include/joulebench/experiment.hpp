@@ -188,6 +188,10 @@ struct ExperimentSpec {
 /// As parse_experiment_file, for text; `source_name` stands for the file name in messages.
 [[nodiscard]] ExperimentSpec parse_experiment_text(std::string_view text, std::string source_name);
 
+/// The most runs an experiment's plan may have (workloads x environments x GPU caps x CPU caps x
+/// repetitions); a file whose plan is larger is refused naming the count and this limit.
+inline constexpr std::size_t kMaxPlannedRuns = 1000000;
+
 /// The seed used when the file has none: the first 8 bytes of SHA-256("joulebench-seed\0" + name),
 /// big-endian.
 [[nodiscard]] std::uint64_t seed_from_name(std::string_view experiment_name);

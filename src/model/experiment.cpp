@@ -90,6 +90,26 @@ std::vector<double> distinct_sorted(std::vector<double> values) {
     return values;
 }
 
+// Refuses a plan too large to hold (1e6 repetitions x 100 caps ended in std::bad_alloc).
+void check_plan_size(const ExperimentSpec& spec, const std::string& source_name) {
+    const double runs = static_cast<double>(spec.workloads.size()) *
+                        static_cast<double>(spec.environments.size()) *
+                        static_cast<double>(std::max<std::size_t>(1, spec.power_caps.gpu_w.size())) *
+                        static_cast<double>(std::max<std::size_t>(1, spec.power_caps.cpu_w.size())) *
+                        static_cast<double>(spec.repetitions);
+    if (runs <= static_cast<double>(kMaxPlannedRuns)) return;
+    throw Error(ErrorCategory::kInvalidArgument,
+                fmt::format("experiment: {}: the plan would have {:.0f} runs ({} workloads x {} "
+                            "environments x {} GPU caps x {} CPU caps x {} repetitions), more "
+                            "than the limit of {}",
+                            source_name, runs, spec.workloads.size(), spec.environments.size(),
+                            std::max<std::size_t>(1, spec.power_caps.gpu_w.size()),
+                            std::max<std::size_t>(1, spec.power_caps.cpu_w.size()),
+                            spec.repetitions, kMaxPlannedRuns),
+                "fewer caps (a coarser step) or repetitions; split a study this large into "
+                "several experiment files");
+}
+
 }  // namespace
 
 ExperimentSpec parse_experiment_text(std::string_view text, std::string source_name) {
@@ -112,6 +132,7 @@ ExperimentSpec parse_experiment_text(std::string_view text, std::string source_n
     parser.parse_environments(root, spec);
     parser.parse_caps(root, spec);
     parser.parse_gpus(root, spec);
+    check_plan_size(spec, source_name);
     spec.source_name = std::move(source_name);
     spec.source_text = std::string(text);
     spec.source_sha256 = sha256_hex(text);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 #include <set>
 
 #include "model/did_you_mean.hpp"
@@ -118,11 +119,37 @@ void ExperimentParser::check_type_keys(const toml::table& t, EnvironmentType typ
     }
 }
 
+namespace {
+
+// An image reference as docker and podman accept it (the grammar of
+// github.com/distribution/reference): [registry[:port]/]path[:tag][@digest], the path's
+// components lower-case; or an image id (12 to 64 hex digits, or sha256:<64 hex>). Anything
+// else, above all a name starting with '-', would reach the engine's command line as an option.
+bool valid_image_reference(const std::string& image) {
+    static const std::regex kId("(sha256:)?[0-9a-f]{12,64}");
+    static const std::regex kReference(
+        "(([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+        "(:[0-9]+)?/)?"
+        "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*"
+        "(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+        "(@[a-z0-9]+([+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?");
+    if (image.size() > 255) return false;
+    return std::regex_match(image, kId) || std::regex_match(image, kReference);
+}
+
+}  // namespace
+
 void ExperimentParser::parse_container_keys(const toml::table& t, const std::string& where_name,
                                             const std::string& type_text,
                                             EnvironmentSpec& e) const {
-    e.image =
-        name_value(require(t, "image", where_name + " (type " + type_text + ")", e.where), "image");
+    const toml::node& image = require(t, "image", where_name + " (type " + type_text + ")", e.where);
+    e.image = name_value(image, "image");
+    if (!valid_image_reference(e.image)) {
+        fail(at(image), fmt::format("image '{}' is not an image name {} would accept", e.image,
+                                    type_text),
+             "write [registry/]name[:tag][@sha256:digest], the name in lower case (e.g. "
+             "\"joulebench/debian-cpu:latest\"), or an image id");
+    }
     if (const toml::node* args = t.get("run_args")) e.run_args = string_array(*args, "run_args");
 }
 

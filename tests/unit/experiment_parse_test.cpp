@@ -152,6 +152,61 @@ TEST(ExperimentParse, ANulCharacterAnywhereIsRefusedWithItsLine) {
         head + "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n", "e.toml"));
 }
 
+// A plan too large to hold is refused naming its size and the limit, before anything is
+// expanded (1e6 repetitions x 100 caps ended in std::bad_alloc: issue 13, defect 7).
+TEST(ExperimentParse, AHugePlanIsRefusedNamingItsSizeAndTheLimit) {
+    const std::string file =
+        "[experiment]\nname = \"n\"\nrepetitions = 1000000\n"
+        "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n"
+        "[[environment]]\nname = \"bare\"\ntype = \"bare\"\n"
+        "[power_caps]\ngpu_w = { from = 100, to = 199, step = 1 }\n";
+    try {
+        (void)parse_experiment_text(file, "big.toml");
+        FAIL() << "a plan of 1e8 runs was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
+        EXPECT_NE(std::string(e.what()).find("big.toml: the plan would have 100000000 runs (1 "
+                                             "workloads x 1 environments x 100 GPU caps x 1 CPU "
+                                             "caps x 1000000 repetitions), more than the limit "
+                                             "of 1000000"),
+                  std::string::npos)
+            << e.what();
+    }
+    // At the limit it is accepted.
+    std::string at_limit = file;
+    at_limit.replace(at_limit.find("to = 199"), 8, "to = 100");
+    EXPECT_NO_THROW((void)parse_experiment_text(at_limit, "big.toml"));
+}
+
+// An image name the engines would not accept is refused at parse time with its line: one that
+// starts with '-' would reach `docker create` as an option (issue 13, defect 9).
+TEST(ExperimentParse, ImageNamesAreCheckedAsDockerAndPodmanWould) {
+    const auto file = [](const std::string& image) {
+        return "[experiment]\nname = \"n\"\nrepetitions = 1\n"
+               "[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n"
+               "[[environment]]\nname = \"c\"\ntype = \"docker\"\nimage = \"" +
+               image + "\"\n";
+    };
+    const std::string hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for (const std::string& good :
+         {std::string("busybox"), std::string("busybox:1.36"),
+          std::string("joulebench/debian-cpu:latest"),
+          std::string("registry.example.org:5000/team/img:v1.2-rc_3"),
+          "ghcr.io/a/b@sha256:" + hex, std::string("0123456789ab"), "sha256:" + hex}) {
+        EXPECT_NO_THROW((void)parse_experiment_text(file(good), "e.toml")) << good;
+    }
+    for (const char* bad :
+         {"-v", "--privileged", "Busybox", "img:", "img:-tag", "a//b", "img name", "img@sha256:xyz"}) {
+        try {
+            (void)parse_experiment_text(file(bad), "e.toml");
+            ADD_FAILURE() << "accepted image " << bad;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.category(), ErrorCategory::kInvalidArgument);
+            EXPECT_NE(std::string(e.what()).find("e.toml:10:"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(Duration, ParsesUnitsAndRejectsTheRest) {
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));
     EXPECT_EQ(parse_duration("60s"), std::chrono::milliseconds(60000));
