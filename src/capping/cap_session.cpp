@@ -103,6 +103,30 @@ std::unique_ptr<PowerCapper> CapperFactory::open(const JournalEntry& entry) {
     throw Error(ErrorCategory::kInternal, fmt::format("caps: unknown backend '{}' in {}", entry.backend, entry.path.string()));
 }
 
+namespace {
+
+// An entry is written back only when the file it is in, the key it was filed under and the device
+// found all name the same device: an entry filed under GPU 0's key whose source names GPU 1 would
+// otherwise restore GPU 1 and report GPU 0 restored (issue 13, defect 3). A mismatch is an error,
+// and the entry is kept for a person to look at.
+void check_entry_matches(const CapJournal& journal, const JournalEntry& e, const CapDeviceInfo& found) {
+    const auto mismatch = [&](const std::string& what) {
+        return Error(ErrorCategory::kIo, fmt::format("caps: journal {} does not agree with itself: {}; nothing written",
+                                                     e.path.string(), what),
+                     "look at the entry: restore that device by hand (caps set) and delete the file");
+    };
+    if (!e.path.empty() && e.path.filename() != journal.path_for(e.backend, e.key).filename()) {
+        throw mismatch(fmt::format("the file's name is not {} (backend '{}', key '{}')",
+                                   journal.path_for(e.backend, e.key).filename().string(), e.backend, e.key));
+    }
+    if (found.backend != e.backend || found.key != e.key || found.source != e.source) {
+        throw mismatch(fmt::format("it is filed under key '{}' but its source '{}' is the device with key '{}'",
+                                   e.key, e.source, found.key));
+    }
+}
+
+}  // namespace
+
 RestoreReport restore_journal(const CapJournal& journal, CapperFactory& factory, const RestoreFilter& filter) noexcept {
     RestoreReport report;
     try {
@@ -133,6 +157,7 @@ RestoreReport restore_journal(const CapJournal& journal, CapperFactory& factory,
             }
             try {
                 const auto capper = factory.open(e);
+                check_entry_matches(journal, e, capper->info());
                 capper->set_limit(e.original());
                 (void)verify_cap(*capper, e.original());
                 journal.remove(e);

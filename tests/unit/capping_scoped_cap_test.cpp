@@ -355,6 +355,43 @@ TEST_F(ScopedCapTest, AReplayThatFailsKeepsTheEntryAndSaysWhy) {
     EXPECT_TRUE(m_state.calls().empty());
 }
 
+// An entry filed under GPU 0's key whose source names GPU 1, or an entry in a file not named
+// after its key, is refused and kept: nothing is written to either GPU (issue 13, defect 3).
+TEST_F(ScopedCapTest, AnEntryThatDisagreesWithItsKeyOrFileIsRefusedAndKept) {
+    m_state.set_limits(0, {200000, 200000, 100000, 400000, 400000});
+    m_state.set_limits(1, {300000, 300000, 100000, 400000, 400000});
+    JournalEntry forged = new_journal_entry(gpu(0)->info(), Watts(400.0), Watts(400.0), Watts(200.0));
+    forged.owner.pid = 1;
+    forged.owner.start_ticks = 1;
+    forged.source = gpu(1)->info().source;  // GPU 1's UUID, filed under GPU 0's key
+    m_journal.create(forged);
+    CapperFactory factory;
+    const auto report = restore_journal(m_journal, factory, {});
+    ASSERT_EQ(report.failed.size(), 1U);
+    EXPECT_THAT(report.failed[0], HasSubstr("does not agree with itself"));
+    EXPECT_THAT(report.failed[0], HasSubstr(gpu(1)->info().key));
+    EXPECT_THAT(report.failed[0], HasSubstr("kept"));
+    EXPECT_TRUE(report.restored.empty());
+    EXPECT_EQ(journal_files(), 1U);
+    EXPECT_EQ(m_state.limits(0).current_mw, 200000U);
+    EXPECT_EQ(m_state.limits(1).current_mw, 300000U);
+
+    // A whole, consistent entry for GPU 1 moved into GPU 0's file name.
+    std::filesystem::remove(m_journal.path_for(forged.backend, forged.key));
+    JournalEntry moved = new_journal_entry(gpu(1)->info(), Watts(400.0), Watts(400.0), Watts(300.0));
+    moved.owner = forged.owner;
+    m_journal.create(moved);
+    std::filesystem::rename(m_journal.path_for(moved.backend, moved.key),
+                            m_journal.path_for(forged.backend, forged.key));
+    const auto second = restore_journal(m_journal, factory, {});
+    ASSERT_EQ(second.failed.size(), 1U);
+    EXPECT_THAT(second.failed[0], HasSubstr("the file's name is not"));
+    EXPECT_TRUE(second.restored.empty());
+    EXPECT_EQ(journal_files(), 1U);
+    EXPECT_EQ(m_state.limits(1).current_mw, 300000U);
+    EXPECT_TRUE(m_state.calls().empty());
+}
+
 TEST(PowerCapResults, AGpuIsThrottledWhenSwPowerCapWasSeen) {
     CapOutcome gpu0;
     gpu0.device.target = CapTarget::kGpu;
