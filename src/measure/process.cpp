@@ -181,6 +181,13 @@ ExitStatus wait_for(pid_t pid, estimate::ProcessTreeCpuClock* clock) {
             if (p != pid && ::kill(p, 0) == 0) out.orphans_alive.push_back(p);
         }
     }
+    // A subreaper's children now are what the command left running, even those started and
+    // orphaned before the tree was first searched (`setsid daemon &; exit`: issue 13, defect 6).
+    for (const pid_t p : estimate::children_of(::getpid())) {
+        if (p != pid && std::find(out.orphans_alive.begin(), out.orphans_alive.end(), p) == out.orphans_alive.end()) {
+            out.orphans_alive.push_back(p);
+        }
+    }
     return out;
 }
 

@@ -66,7 +66,9 @@ struct ExitStatus {
 };
 
 /// Waits for `pid` to end, reaping (and accounting to `clock`, when given) every other
-/// descendant re-parented here on the way. Retries on EINTR.
+/// descendant re-parented here on the way. Retries on EINTR. `orphans_alive` lists the tree's
+/// members still running and every child of this process other than `pid`: the caller is a
+/// subreaper that runs this one command, so any other child is one the command left behind.
 ExitStatus wait_for(pid_t pid, estimate::ProcessTreeCpuClock* clock);
 
 /// A descriptor that becomes readable when `pid` ends (pidfd_open, Linux 5.3), or -1 where the

@@ -63,13 +63,82 @@ bool read_stat_fd(int fd, ProcStat& out) noexcept {
     return parse_proc_stat(buf.data(), static_cast<std::size_t>(n), out);
 }
 
+// The children of every thread of `pid`, from /proc/PID/task/*/children (CONFIG_PROC_CHILDREN).
+std::vector<pid_t> children_from_files(pid_t pid) {
+    std::vector<pid_t> out;
+    const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(task_dir.c_str());
+    if (dir == nullptr) return out;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        const std::string file = task_dir + "/" + e->d_name + "/children";
+        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        std::array<char, 4096> buf{};
+        const ssize_t n = ::read(fd, buf.data(), buf.size() - 1);
+        ::close(fd);
+        const char* p = buf.data();
+        const char* end = buf.data() + (n > 0 ? n : 0);
+        while (p < end) {
+            int child = 0;
+            const auto [ptr, ec] = std::from_chars(p, end, child);
+            if (ec != std::errc()) {
+                ++p;
+                continue;
+            }
+            p = ptr;
+            out.push_back(child);
+        }
+    }
+    ::closedir(dir);
+    return out;
+}
+
+// One pass over /proc: every process's parent.
+std::unordered_map<pid_t, pid_t> parents_of_all() {
+    std::unordered_map<pid_t, pid_t> parent_of;
+    DIR* dir = ::opendir("/proc");
+    if (dir == nullptr) return parent_of;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        int pid = 0;
+        const char* name_end = e->d_name + std::strlen(e->d_name);
+        if (std::from_chars(e->d_name, name_end, pid).ec != std::errc()) continue;
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ProcStat st;
+        if (read_stat_fd(fd, st)) parent_of[pid] = st.ppid;
+        ::close(fd);
+    }
+    ::closedir(dir);
+    return parent_of;
+}
+
+bool have_children_files() noexcept {
+    return ::access(("/proc/self/task/" + std::to_string(::getpid()) + "/children").c_str(), R_OK) == 0;
+}
+
 }  // namespace
+
+std::vector<pid_t> children_of(pid_t parent) noexcept {
+    try {
+        if (have_children_files()) return children_from_files(parent);
+        std::vector<pid_t> out;
+        for (const auto& [pid, ppid] : parents_of_all()) {
+            if (ppid == parent) out.push_back(pid);
+        }
+        return out;
+    } catch (...) {
+        return {};
+    }
+}
 
 ProcessTreeCpuClock::ProcessTreeCpuClock() {
     const long hz = ::sysconf(_SC_CLK_TCK);
     if (hz > 0) m_ticks_per_second = static_cast<double>(hz);
-    m_have_children_files = ::access("/proc/self/task", F_OK) == 0 &&
-                            ::access(("/proc/self/task/" + std::to_string(::getpid()) + "/children").c_str(), R_OK) == 0;
+    m_have_children_files = have_children_files();
 }
 
 ProcessTreeCpuClock::~ProcessTreeCpuClock() {
@@ -121,56 +190,18 @@ void ProcessTreeCpuClock::discover() noexcept {
             while (!frontier.empty()) {
                 const pid_t pid = frontier.back();
                 frontier.pop_back();
-                const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-                DIR* dir = ::opendir(task_dir.c_str());
-                if (dir == nullptr) continue;
-                while (dirent* e = ::readdir(dir)) {
-                    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-                    const std::string file = task_dir + "/" + e->d_name + "/children";
-                    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-                    if (fd < 0) continue;
-                    std::array<char, 4096> buf{};
-                    const ssize_t n = ::read(fd, buf.data(), buf.size() - 1);
-                    ::close(fd);
-                    const char* p = buf.data();
-                    const char* end = buf.data() + (n > 0 ? n : 0);
-                    while (p < end) {
-                        int child = 0;
-                        const auto [ptr, ec] = std::from_chars(p, end, child);
-                        if (ec != std::errc()) {
-                            ++p;
-                            continue;
-                        }
-                        p = ptr;
-                        if (m_members.count(child) == 0) {
-                            add_member(child);
-                            frontier.push_back(child);
-                        }
+                for (const pid_t child : children_from_files(pid)) {
+                    if (m_members.count(child) == 0) {
+                        add_member(child);
+                        frontier.push_back(child);
                     }
                 }
-                ::closedir(dir);
             }
             return;
         }
         // No children files: one pass over /proc collecting parent ids, then a closure from members.
-        std::unordered_map<pid_t, pid_t> parent_of;
-        DIR* dir = ::opendir("/proc");
-        if (dir == nullptr) return;
-        while (dirent* e = ::readdir(dir)) {
-            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-            int pid = 0;
-            const char* name_end = e->d_name + std::strlen(e->d_name);
-            if (std::from_chars(e->d_name, name_end, pid).ec != std::errc()) continue;
-            if (m_members.count(pid) != 0) continue;
-            char path[64];
-            std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-            const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) continue;
-            ProcStat st;
-            if (read_stat_fd(fd, st)) parent_of[pid] = st.ppid;
-            ::close(fd);
-        }
-        ::closedir(dir);
+        std::unordered_map<pid_t, pid_t> parent_of = parents_of_all();
+        for (const auto& [pid, m] : m_members) parent_of.erase(pid);
         bool grew = true;
         while (grew) {
             grew = false;

@@ -75,4 +75,8 @@ struct ProcStat {
 };
 bool parse_proc_stat(const char* text, std::size_t size, ProcStat& out) noexcept;
 
+/// The living children of `parent` (every thread's): /proc/PID/task/*/children where the kernel
+/// has it, else one pass over /proc. Empty when nothing can be read.
+[[nodiscard]] std::vector<pid_t> children_of(pid_t parent) noexcept;
+
 }  // namespace joulebench::estimate
