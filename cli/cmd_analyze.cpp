@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
@@ -87,9 +88,9 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--format", opts->format, "Output format of the tables")
         ->check(CLI::IsMember({"text", "md", "tex", "csv"}));
     sub->add_option("--alpha", opts->alpha, "Significance level (normality and verdicts)")
-        ->check(CLI::Range(1e-9, 0.5));
+        ->check(number_range(1e-9, 0.5));
     sub->add_option("--resamples", opts->resamples, "Bootstrap resamples for the CIs")
-        ->check(CLI::Range(std::size_t{100}, std::size_t{1000000}));
+        ->check(number_range(std::size_t{100}, std::size_t{1000000}));
     sub->add_option("--seed", opts->seed, "Bootstrap seed");
     sub->callback([opts, &ctx] {
         if (opts->db.empty() && opts->csv.empty()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "joulebench/error.hpp"
 
 namespace joulebench::cli {
@@ -36,8 +37,8 @@ void add_burn_command(CLI::App& app, CommandContext& ctx) {
     auto* sub = app.add_subcommand(
         "burn", "Built-in CPU workload: keep THREADS threads busy for SECONDS (for demos and tests)");
     sub->add_option("--seconds", opts->seconds, "How long to run, in seconds")
-        ->check(CLI::Range(0.0, 86400.0));
-    sub->add_option("--threads", opts->threads, "How many busy threads")->check(CLI::Range(1U, 1024U));
+        ->check(number_range(0.0, 86400.0));
+    sub->add_option("--threads", opts->threads, "How many busy threads")->check(number_range(1U, 1024U));
     sub->callback([opts, &ctx] {
         const auto end = std::chrono::steady_clock::now() +
                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(

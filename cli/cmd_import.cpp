@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "joulebench/energibridge.hpp"
 #include "joulebench/error.hpp"
 
@@ -49,7 +50,7 @@ void add_energibridge(CLI::App& group, CommandContext& ctx) {
     sub->add_option("--json", opts->json_out, "Write the results as JSON to this file (- = stdout)");
     sub->add_option("--wrap-j", opts->wrap_j,
                     "Range of the RAPL energy counters in joules (2^32 x energy unit)")
-        ->check(CLI::PositiveNumber)
+        ->check(positive_number())
         ->capture_default_str();
     sub->callback([opts, &ctx] {
         energibridge::ImportOptions options;

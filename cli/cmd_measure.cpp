@@ -9,6 +9,7 @@
 
 #include "capping/cap_session.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "measure/measure.hpp"
@@ -37,7 +38,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         "measure", "Run a command while reading every energy sensor; report time, energy, EDP");
     sub->add_option("--interval", opts->interval_ms,
                     "Trace interval in milliseconds (sensors that need it are read more often)")
-        ->check(CLI::Range(1U, 3'600'000U));
+        ->check(number_range(1U, 3'600'000U));
     sub->add_option("--gpus", opts->gpus,
                     "GPUs to measure: all, none, or indices in PCI bus order (0,1)");
     sub->add_option(
@@ -48,10 +49,10 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option(
            "--idle-baseline", opts->idle_baseline_s,
            "Measure idle power for SECONDS before the run; report gross, idle and net energy")
-        ->check(CLI::Range(0.0, 3600.0));
+        ->check(number_range(0.0, 3600.0));
     sub->add_option("--cpu-tdp", opts->cpu_tdp_w,
                     "CPU package TDP in watts, for the CPU-time estimate when no CPU sensor exists")
-        ->check(CLI::Range(1.0, 5000.0));
+        ->check(number_range(1.0, 5000.0));
     sub->add_option(
         "--power-cap", opts->power_cap,
         "Cap every measured GPU to W watts for the run (or per GPU: 0=250,1=300); restored after, "
@@ -59,7 +60,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--cpu-power-cap", opts->cpu_power_cap_w,
                     "Cap every CPU package (powercap long-term limit) to W watts for the run; "
                     "restored after")
-        ->check(CLI::PositiveNumber);
+        ->check(positive_number());
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
     sub->add_option("command", opts->command, "The command and its arguments (after --)");
     sub->callback([opts, &ctx] {

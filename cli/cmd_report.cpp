@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
@@ -42,9 +43,9 @@ void add_report_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--p-adjust", opts->p_adjust, "Adjustment of Dunn's p-values")
         ->check(CLI::IsMember({"bonferroni", "holm", "none"}));
     sub->add_option("--alpha", opts->alpha, "Significance level (normality and verdicts)")
-        ->check(CLI::Range(1e-9, 0.5));
+        ->check(number_range(1e-9, 0.5));
     sub->add_option("--resamples", opts->resamples, "Bootstrap resamples for the intervals")
-        ->check(CLI::Range(std::size_t{100}, std::size_t{1000000}));
+        ->check(number_range(std::size_t{100}, std::size_t{1000000}));
     sub->add_option("--seed", opts->seed, "Bootstrap seed");
     sub->callback([opts, &ctx] {
         report::ReportOptions options;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "joulebench/error.hpp"
 #include "runner/runner.hpp"
 
@@ -37,20 +38,20 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
                   "file changed");
     sub->add_option("--retries", opts->retries,
                     "Re-run failed and timed-out runs up to N more times")
-        ->check(CLI::Range(0U, 100U));
+        ->check(number_range(0U, 100U));
     sub->add_option("--shard", opts->shard, "Run only part I of N of the plan (1-based, e.g. 2/4)");
     sub->add_flag("--dry-run", opts->dry_run,
                   "Check everything and print the plan; run and write nothing");
     sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
-        ->check(CLI::Range(1U, 3'600'000U));
+        ->check(number_range(1U, 3'600'000U));
     sub->add_option("--idle-baseline", opts->idle_baseline_s,
                     "rest = \"baseline\": seconds of idle measured on each GPU slot before the "
                     "first run (default 5)")
-        ->check(CLI::Range(0.1, 3600.0));
+        ->check(number_range(0.1, 3600.0));
     sub->add_option("--rest-timeout", opts->rest_timeout_s,
                     "rest = \"baseline\": longest wait in seconds for a GPU to come back near idle "
                     "(default 300)")
-        ->check(CLI::Range(0.0, 86400.0));
+        ->check(number_range(0.0, 86400.0));
     sub->callback([opts, &ctx] {
         runner::RunnerOptions o;
         o.experiment_file = opts->file;

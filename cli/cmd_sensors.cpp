@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "joulebench/error.hpp"
 #include "report/measure_summary.hpp"
 #include "sensors/registry.hpp"
@@ -133,7 +134,7 @@ void add_sensors_command(CLI::App& app, CommandContext& ctx) {
     sub->add_flag("-v,--verbose", opts->verbose, "Also show sources, notes and why each missing backend was skipped");
     sub->add_flag("--json", opts->json, "Print JSON instead of a table");
     sub->add_option("--gpus", opts->gpus, "GPUs to list: all, none, or indices in PCI bus order");
-    sub->add_option("--cpu-tdp", opts->cpu_tdp_w, "CPU package TDP in watts, for the CPU-time estimate")->check(CLI::Range(1.0, 5000.0));
+    sub->add_option("--cpu-tdp", opts->cpu_tdp_w, "CPU package TDP in watts, for the CPU-time estimate")->check(number_range(1.0, 5000.0));
     sub->callback([opts, &ctx] {
         ProbeOptions probe;
         probe.nvml.gpus = nvml::GpuSelection::parse(opts->gpus);

@@ -13,6 +13,7 @@
 #include "cluster/batch_scripts.hpp"
 #include "cluster/submission.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "common/strings.hpp"
 #include "joulebench/error.hpp"
 #include "slurm_runner.hpp"
@@ -135,14 +136,14 @@ void add_submit_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("file", o->file, "The experiment file (TOML)");
     sub->add_flag("--slurm", o->slurm, "Submit to Slurm with sbatch (required: the only backend)");
     auto* shards = sub->add_option("--shards", o->shards, "Number of shards (array tasks)")
-                       ->check(CLI::Range(1U, 10000U));
+                       ->check(number_range(1U, 10000U));
     sub->add_option("--partition", o->slurm_options.partition, "Slurm partition (-p)");
     sub->add_option("--account", o->slurm_options.account, "Slurm account (-A)");
     sub->add_option("--time", o->slurm_options.time,
                     "Time limit of each shard's job (Slurm's syntax)");
     sub->add_option("--gpus-per-shard", o->slurm_options.gpus_per_shard,
                     "GPUs each shard holds (--gres=gpu:K)")
-        ->check(CLI::Range(0U, 1024U));
+        ->check(number_range(0U, 1024U));
     sub->add_option("--sbatch-arg", o->slurm_options.sbatch_args,
                     "One more sbatch option, written as an #SBATCH line (repeatable), e.g. "
                     "--sbatch-arg=--qos=long")

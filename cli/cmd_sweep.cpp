@@ -19,6 +19,7 @@
 
 #include "analysis/sweep_summary.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
@@ -164,7 +165,7 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                     "list 150,200,250 (at most 200)")
         ->required();
     sub->add_option("--repetitions", opts->repetitions, "Runs per cap (default 3)")
-        ->check(CLI::Range(1U, 10000U));
+        ->check(number_range(1U, 10000U));
     sub->add_option("--gpus", opts->gpus,
                     "GPU slots: all, or indices in PCI bus order (0,1); default: one run at a "
                     "time, every GPU capped");
@@ -175,7 +176,7 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
                     "Write the per-cap table as JSON to this file (- for standard output)");
     sub->add_option("--seed", opts->seed, "Seed of the shuffled run order (default: fixed)");
     sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
-        ->check(CLI::Range(1U, 3'600'000U));
+        ->check(number_range(1U, 3'600'000U));
     sub->add_option("command", opts->command, "The command and its arguments (after --)");
     sub->callback([opts, &ctx] { sweep(*opts, ctx); });
 }

@@ -8,7 +8,8 @@
 
 namespace joulebench {
 
-std::string format_watts(Watts value) { return fmt::format("{:g} W", value.value()); }
+// The shortest form that reads back as the same number: 149.9999 W is never shown as 150 W.
+std::string format_watts(Watts value) { return fmt::format("{} W", value.value()); }
 
 void check_cap_range(const PowerCapper& capper, Watts limit) {
     const std::string action =

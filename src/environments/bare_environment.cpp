@@ -80,8 +80,8 @@ InstanceResult BareEnvironment::execute(const WorkloadInstance& instance,
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         result.end = InstanceResult::End::kNotStarted;
-        result.start_error = fmt::format("run: start {}: {}", program, std::strerror(rc));
-        result.exit_code = rc == ENOENT ? 127 : 126;
+        result.start_error = fmt::format("run: start {}: {}", program, process::spawn_error_text(program, rc));
+        result.exit_code = process::spawn_error_exit_code(rc);
         result.end_time = Clock::now();
         return result;
     }

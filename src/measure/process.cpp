@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "common/child_env.hpp"
 #include "joulebench/error.hpp"
@@ -112,6 +113,24 @@ ChildSpawnAttributes::ChildSpawnAttributes(bool own_group) {
 
 ChildSpawnAttributes::~ChildSpawnAttributes() { posix_spawnattr_destroy(&m_attr); }
 
+std::string spawn_error_text(const std::string& program, int error) {
+    if (error == ENOENT && ::access(program.c_str(), F_OK) == 0) {
+        // The file exists: what is missing is its interpreter (the "#!" line's first word).
+        std::ifstream in(program, std::ios::binary);
+        std::string line;
+        if (in && std::getline(in, line) && line.rfind("#!", 0) == 0) {
+            const auto begin = line.find_first_not_of(" \t", 2);
+            const auto end = line.find_first_of(" \t\r", begin);
+            if (begin != std::string::npos) {
+                return fmt::format("bad interpreter {}: {}", line.substr(begin, end - begin), std::strerror(error));
+            }
+        }
+    }
+    return std::strerror(error);
+}
+
+int spawn_error_exit_code(int error) noexcept { return error == ENOENT ? 127 : 126; }
+
 pid_t spawn(const SpawnOptions& options) {
     const std::string program = resolve_command(options.argv.at(0));
     std::vector<char*> argv;
@@ -129,7 +148,10 @@ pid_t spawn(const SpawnOptions& options) {
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, attr.get(), argv.data(), envp.data());
     if (rc != 0) {
-        throw system_error(fmt::format("measure: start {}", program), rc);
+        Error e(rc == ENOENT ? ErrorCategory::kNotFound : ErrorCategory::kIo,
+                fmt::format("measure: start {}: {}", program, spawn_error_text(program, rc)));
+        e.set_exit_code(spawn_error_exit_code(rc));
+        throw e;
     }
     return pid;
 }

@@ -65,6 +65,15 @@ struct ExitStatus {
     std::vector<pid_t> orphans_alive;  ///< descendants still running when the command ended
 };
 
+/// Why posix_spawn of `program` failed with `error`, as a shell would say it: a script whose
+/// interpreter is missing names the interpreter ("bad interpreter /usr/bin/python4: No such file
+/// or directory") rather than the script that does exist.
+[[nodiscard]] std::string spawn_error_text(const std::string& program, int error);
+
+/// The exit status a shell gives a command that could not start with `error`: 127 when something
+/// is missing (the command or its interpreter), 126 otherwise.
+[[nodiscard]] int spawn_error_exit_code(int error) noexcept;
+
 /// Waits for `pid` to end, reaping (and accounting to `clock`, when given) every other
 /// descendant re-parented here on the way. Retries on EINTR. `orphans_alive` lists the tree's
 /// members still running and every child of this process other than `pid`: the caller is a

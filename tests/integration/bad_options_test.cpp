@@ -45,7 +45,7 @@ TEST(BadOptions, NumbersThatMeanNothingAreBadUsage) {
         EXPECT_EQ(r.exit_code, 2) << shown << "\n" << r.out << r.err;
         // Named by the option's own range where it has one, else by the common check.
         EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("finite"), HasSubstr("negative"),
-                                             HasSubstr("empty"), HasSubstr("not in range")))
+                                             HasSubstr("empty"), HasSubstr("is outside")))
             << shown << "\n" << r.err;
     }
     // Nothing was run or written.
@@ -55,6 +55,28 @@ TEST(BadOptions, NumbersThatMeanNothingAreBadUsage) {
     const auto ok = test::run_joulebench({"measure", "-q", "--idle-baseline", "0", "--cpu-tdp", "100",
                                           "--", "sh", "-c", "test -z \"$1\"", "sh", ""});
     EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+// Range errors read as people write numbers: no 309-digit maximum, no "%f" bounds, and a value
+// that is no number says so (issue 13, defect 10; issue 22, item 8).
+TEST(BadOptions, RangeErrorsArePrintedReadably) {
+    test::TempDir dir;
+    const std::string csv = (dir.path() / "e.csv").string();
+    test::write_file(csv, "Time,PACKAGE_ENERGY (J)\n0,1\n");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"measure", "--cpu-power-cap", "abc", "--", "true"}, "--cpu-power-cap: 'abc' is not a number"},
+        {{"measure", "--cpu-power-cap", "0", "--", "true"}, "--cpu-power-cap: 0 is not above 0"},
+        {{"measure", "--cpu-tdp", "0.5", "--", "true"}, "--cpu-tdp: 0.5 is outside 1 to 5000"},
+        {{"measure", "--interval", "2.5", "--", "true"}, "--interval: '2.5' is not a whole number"},
+        {{"analyze", csv, "--alpha", "0.7"}, "--alpha: 0.7 is outside 1e-09 to 0.5"},
+        {{"import", "energibridge", csv, "--wrap-j", "0"}, "--wrap-j: 0 is not above 0"},
+    };
+    for (const auto& [args, message] : cases) {
+        const auto r = test::run_joulebench(args);
+        EXPECT_EQ(r.exit_code, 2) << args[1] << "\n" << r.err;
+        EXPECT_THAT(r.err, HasSubstr(message)) << r.err;
+        EXPECT_THAT(r.err, ::testing::Not(::testing::ContainsRegex("[0-9]{20}"))) << r.err;
+    }
 }
 
 }  // namespace

@@ -192,6 +192,10 @@ TEST_F(CapsCli, OutOfRangeExitsTwoNamingTheRangeAndRunsNothing) {
         EXPECT_THAT(r.err, HasSubstr("outside the allowed range 100 W to 400 W")) << r.err;
         EXPECT_THAT(r.err, HasSubstr("hint: choose a limit between 100 W and 400 W"));
     }
+    // Just below the range, the cap is shown as given, not rounded into the range (defect 10).
+    auto below = jb({"measure", "--power-cap", "99.9999", "--", "touch", marker.string()});
+    EXPECT_EQ(below.exit_code, 2) << below.err;
+    EXPECT_THAT(below.err, HasSubstr("to 99.9999 W: outside the allowed range 100 W to 400 W")) << below.err;
     EXPECT_FALSE(fs::exists(marker));
     EXPECT_TRUE(m_state.calls().empty());
     EXPECT_TRUE(journal_files().empty());

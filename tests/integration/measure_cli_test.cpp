@@ -78,6 +78,14 @@ TEST(MeasureCli, CommandNotFoundAndNotExecutableFailBeforeAnythingRuns) {
     auto not_exec = run_joulebench({"measure", "--", (dir.path() / "script").string()}, cpu_only(dir.path()));
     EXPECT_EQ(not_exec.exit_code, 126);
     EXPECT_NE(not_exec.err.find("not an executable file"), std::string::npos) << not_exec.err;
+    // A script whose interpreter is missing: 127 naming the interpreter, as shells do (defect 10).
+    write_file(dir.path() / "py4", "#!/nonexistent/python4 -u\nprint(1)\n");
+    fs::permissions(dir.path() / "py4", fs::perms::owner_all);
+    auto no_interpreter = run_joulebench({"measure", "--", (dir.path() / "py4").string()}, cpu_only(dir.path()));
+    EXPECT_EQ(no_interpreter.exit_code, 127);
+    EXPECT_NE(no_interpreter.err.find("bad interpreter /nonexistent/python4: No such file or directory"),
+              std::string::npos)
+        << no_interpreter.err;
     auto none = run_joulebench({"measure"}, cpu_only(dir.path()));
     EXPECT_EQ(none.exit_code, 2);
     auto bad_interval = run_joulebench({"measure", "--interval", "0", "--", "true"}, cpu_only(dir.path()));
