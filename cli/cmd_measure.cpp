@@ -19,19 +19,39 @@
 
 namespace joulebench::cli {
 
+namespace {
+
+struct Options {
+    unsigned interval_ms = 100;
+    std::string gpus = "all";
+    std::string samples;
+    std::string json;
+    double idle_baseline_s = 0.0;
+    bool quiet = false;
+    double cpu_tdp_w = 0.0;
+    std::string power_cap;
+    double cpu_power_cap_w = 0.0;
+    std::vector<std::string> command;
+};
+
+// Fails before the run if the JSON or the trace could not be written after it.
+void check_outputs(const Options& opts) {
+    if (opts.json == "-" && opts.samples == "-") {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    "measure: --samples - and the JSON both go to standard output",
+                    "write one of them to a file");
+    }
+    if (!opts.json.empty()) check_output(opts.json);
+}
+
+void write_json(const Options& opts, const MeasureResult& result) {
+    const std::string text = measure_to_json(result).dump(2) + "\n";
+    if (!opts.json.empty()) write_output(opts.json, text);
+}
+
+}  // namespace
+
 void add_measure_command(CLI::App& app, CommandContext& ctx) {
-    struct Options {
-        unsigned interval_ms = 100;
-        std::string gpus = "all";
-        std::string samples;
-        std::string json;
-        double idle_baseline_s = 0.0;
-        bool quiet = false;
-        double cpu_tdp_w = 0.0;
-        std::string power_cap;
-        double cpu_power_cap_w = 0.0;
-        std::vector<std::string> command;
-    };
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
         "measure", "Run a command while reading every energy sensor; report time, energy, EDP");
@@ -40,9 +60,9 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::Range(1U, 3'600'000U));
     sub->add_option("--gpus", opts->gpus,
                     "GPUs to measure: all, none, or indices in PCI bus order (0,1)");
-    sub->add_option(
-        "--samples", opts->samples,
-        "Write the trace (time, per-domain power and energy, GPU telemetry) to this CSV file");
+    sub->add_option("--samples", opts->samples,
+                    "Write the trace (time, per-domain power and energy, GPU telemetry) to this "
+                    "CSV file (- for standard output, shared with the command)");
     sub->add_option("--json", opts->json,
                     "Write the result as JSON to this file (- for standard output)");
     sub->add_option(
@@ -98,13 +118,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         mo.interval = std::chrono::milliseconds(opts->interval_ms);
         if (!opts->samples.empty()) mo.samples_csv = opts->samples;
         if (opts->idle_baseline_s > 0) mo.idle_baseline_s = opts->idle_baseline_s;
-        // Fail before the run if the JSON cannot be written later.
-        if (!opts->json.empty() && opts->json != "-") {
-            std::FILE* probe_file = std::fopen(opts->json.c_str(), "a");
-            if (probe_file == nullptr)
-                throw system_error(fmt::format("measure: open {}", opts->json), errno);
-            std::fclose(probe_file);
-        }
+        check_outputs(*opts);
         std::unique_ptr<capping::CapSession> caps;
         if (!cap_request.empty()) {
             // From the first cap until the signal forwarder is installed (run_measurement unblocks
@@ -145,15 +159,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "),
                        report::measure_summary(result));
         }
-        if (!opts->json.empty()) {
-            const std::string text = measure_to_json(result).dump(2) + "\n";
-            if (opts->json == "-") {
-                std::fwrite(text.data(), 1, text.size(), stdout);
-                std::fflush(stdout);
-            } else {
-                write_file_atomically(opts->json, text);
-            }
-        }
+        write_json(*opts, result);
         ctx.exit_code = result.exit_code;
         // SIGINT/SIGTERM/SIGHUP: forwarded to the command, caps restored above, then 128+N.
         if (const auto sig = process::SignalForwarder::received()) ctx.exit_code = 128 + *sig;
