@@ -1,11 +1,14 @@
 // `joulebench measure [options] -- CMD ARGS...`: run a command while reading every energy sensor.
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "capping/cap_session.hpp"
 #include "commands.hpp"
@@ -26,6 +29,7 @@ struct Options {
     std::string gpus = "all";
     std::string samples;
     std::string json;
+    std::optional<int> json_fd;
     double idle_baseline_s = 0.0;
     bool quiet = false;
     double cpu_tdp_w = 0.0;
@@ -34,19 +38,46 @@ struct Options {
     std::vector<std::string> command;
 };
 
+// --json-fd N: a descriptor the caller opened for writing (`3>out.json`). Kept from the command
+// (close-on-exec), which would otherwise hold a pipe open or could write into it.
+void check_json_fd(int fd) {
+    const std::string what = fmt::format("measure: --json-fd {}", fd);
+    const std::string hint =
+        fmt::format("open it for writing where joulebench starts: --json-fd {0} {0}>out.json", fd);
+    if (fd == STDIN_FILENO) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": 0 is standard input", hint);
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": the descriptor is not open", hint);
+    }
+    if ((flags & O_ACCMODE) == O_RDONLY) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": open for reading only", hint);
+    }
+    if (fd > STDERR_FILENO) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 // Fails before the run if the JSON or the trace could not be written after it.
 void check_outputs(const Options& opts) {
-    if (opts.json == "-" && opts.samples == "-") {
+    const bool json_stdout = opts.json == "-" || opts.json_fd == STDOUT_FILENO;
+    if (json_stdout && opts.samples == "-") {
         throw Error(ErrorCategory::kInvalidArgument,
                     "measure: --samples - and the JSON both go to standard output",
-                    "write one of them to a file");
+                    "write one of them elsewhere, e.g. --json-fd 3 3>out.json");
     }
+    if (opts.json_fd) check_json_fd(*opts.json_fd);
     if (!opts.json.empty()) check_output(opts.json);
 }
 
 void write_json(const Options& opts, const MeasureResult& result) {
     const std::string text = measure_to_json(result).dump(2) + "\n";
     if (!opts.json.empty()) write_output(opts.json, text);
+    if (!opts.json_fd) return;
+    if (*opts.json_fd == STDOUT_FILENO) {
+        write_output("-", text);
+    } else {
+        write_all(*opts.json_fd, text, fmt::format("--json-fd {}", *opts.json_fd));
+    }
 }
 
 }  // namespace
@@ -63,8 +94,14 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--samples", opts->samples,
                     "Write the trace (time, per-domain power and energy, GPU telemetry) to this "
                     "CSV file (- for standard output, shared with the command)");
-    sub->add_option("--json", opts->json,
-                    "Write the result as JSON to this file (- for standard output)");
+    auto* json_opt = sub->add_option(
+        "--json", opts->json,
+        "Write the result as JSON to this file (- for standard output, shared with the command's "
+        "own output: see --json-fd)");
+    sub->add_option("--json-fd", opts->json_fd,
+                    "Write the result as JSON to this open file descriptor (e.g. --json-fd 3 "
+                    "3>out.json, or 3>&1 1>&2 to pipe it alone); not passed to the command")
+        ->excludes(json_opt);
     sub->add_option(
            "--idle-baseline", opts->idle_baseline_s,
            "Measure idle power for SECONDS before the run; report gross, idle and net energy")

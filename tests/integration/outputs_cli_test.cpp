@@ -2,7 +2,7 @@
 // `analyze --json` (CSV and store), `import energibridge --json`, `measure --json`,
 // `measure --samples` and `sweep --json`. A symlink stays a symlink and its target gets the
 // content; a FIFO gets the content and stays a FIFO; `-` is standard output and creates no file
-// named `-`.
+// named `-`. And `measure --json-fd N`, which keeps the JSON apart from the command's own output.
 // No test names a real device: a write-through that replaced it would replace the system's.
 
 #include <fcntl.h>
@@ -221,6 +221,83 @@ TEST(MeasureOutputs, TheJsonAndTheTraceCannotBothTakeStandardOutput) {
     const ProcessResult r = run_joulebench(
         {"measure", "--json", "-", "--samples", "-", "--", "touch", marker.string()}, o);
     EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_FALSE(fs::exists(marker)) << "the command must not run";
+}
+
+// --json-fd: the shell opens the descriptor; `sh -c '... "$@"'` passes the arguments through.
+ProcessResult measure_through_shell(const std::string& redirections, const Args& args,
+                                    const fs::path& dir) {
+    Args argv{"/bin/sh", "-c", "exec \"$@\" " + redirections, "sh", joulebench_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions o;
+    o.cwd = dir;
+    o.env = {{"JOULEBENCH_POWERCAP_ROOT", (dir / "no-powercap").string()},
+             {"JOULEBENCH_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1"}};
+    return run_process(argv, o);
+}
+
+// The command reports whether it inherited descriptor 3.
+const Args kFdProbe{"/bin/sh", "-c", "echo workload; test -e /proc/self/fd/3 && echo inherited; :"};
+
+TEST(MeasureJsonFd, WritesTheJsonToTheDescriptorApartFromTheCommandsOutput) {
+    TempDir dir;
+    const fs::path out = dir.path() / "m.json";
+    Args args{"measure", "-q", "--json-fd", "3", "--"};
+    args.insert(args.end(), kFdProbe.begin(), kFdProbe.end());
+    const ProcessResult r = measure_through_shell("3>'" + out.string() + "'", args, dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "workload\n");  // and the command did not inherit descriptor 3
+    const auto j = nlohmann::json::parse(read_file(out));
+    EXPECT_EQ(j.at("exit_code"), 0);
+}
+
+TEST(MeasureJsonFd, ThePipeGetsOnlyTheJsonWhenTheCommandPrints) {
+    TempDir dir;
+    Args args{"measure", "-q", "--json-fd", "3", "--"};
+    args.insert(args.end(), kFdProbe.begin(), kFdProbe.end());
+    // As `joulebench measure --json-fd 3 ... 3>&1 1>&2 | jq`.
+    const ProcessResult r = measure_through_shell("3>&1 1>&2", args, dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("exit_code"), 0) << r.out;
+    EXPECT_EQ(r.err, "workload\n");
+}
+
+TEST(MeasureJsonFd, DescriptorOneIsStandardOutput) {
+    TempDir dir;
+    ProcessOptions o;
+    o.env = {{"JOULEBENCH_POWERCAP_ROOT", (dir.path() / "no-powercap").string()},
+             {"JOULEBENCH_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1"}};
+    const ProcessResult r = run_joulebench({"measure", "-q", "--json-fd", "1", "--", "true"}, o);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("exit_code"), 0) << r.out;
+}
+
+TEST(MeasureJsonFd, AClosedDescriptorStandardInputAndBothJsonOptionsAreRefusedBeforeTheRun) {
+    TempDir dir;
+    const fs::path marker = dir.path() / "ran";
+    const Args command{"--", "/bin/sh", "-c", "touch '" + marker.string() + "'"};
+    auto measure = [&](const std::string& redirections, Args args) {
+        args.insert(args.begin(), "measure");
+        args.insert(args.end(), command.begin(), command.end());
+        return measure_through_shell(redirections, args, dir.path());
+    };
+    const ProcessResult closed = measure("9>&-", {"--json-fd", "9"});
+    EXPECT_EQ(closed.exit_code, 2);
+    EXPECT_NE(closed.err.find("error: measure: --json-fd 9: the descriptor is not open"),
+              std::string::npos)
+        << closed.err;
+    EXPECT_NE(closed.err.find("hint: "), std::string::npos) << closed.err;
+    write_file(dir.path() / "input", "x\n");
+    const ProcessResult read_only =
+        measure("3<'" + (dir.path() / "input").string() + "'", {"--json-fd", "3"});
+    EXPECT_EQ(read_only.exit_code, 2) << read_only.err;
+    const ProcessResult input = measure("", {"--json-fd", "0"});
+    EXPECT_EQ(input.exit_code, 2);
+    EXPECT_NE(input.err.find("standard input"), std::string::npos) << input.err;
+    const ProcessResult both = measure("", {"--json", "x.json", "--json-fd", "1"});
+    EXPECT_EQ(both.exit_code, 2) << both.err;
+    const ProcessResult same = measure("", {"--json-fd", "1", "--samples", "-"});
+    EXPECT_EQ(same.exit_code, 2) << same.err;
     EXPECT_FALSE(fs::exists(marker)) << "the command must not run";
 }
 
