@@ -5,12 +5,12 @@
 #include <fmt/core.h>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "option_checks.hpp"
+#include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
@@ -21,24 +21,13 @@ namespace joulebench::cli {
 
 namespace {
 
-// Writes to a temporary name first so a failed run never leaves half a file.
-void write_json_atomically(const std::string& path, const nlohmann::json& doc) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            throw Error(ErrorCategory::kIo,
-                        "analyze: write " + path + ": cannot open " + tmp + " for writing");
-        }
-        out << doc.dump(2) << "\n";
-        out.flush();
-        if (!out) {
-            throw Error(ErrorCategory::kIo, "analyze: write " + path + ": write failed");
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        throw system_error("analyze: write " + path + ": rename", errno);
-    }
+void write_json(const std::string& path, const nlohmann::json& doc) {
+    if (!path.empty()) write_output(path, doc.dump(2) + "\n");
+}
+
+// The tables go to standard error when the JSON takes standard output, so both can be used.
+void print_tables(const std::string& json_path, const std::string& tables) {
+    std::fputs(tables.c_str(), json_path == "-" ? stderr : stdout);
 }
 
 }  // namespace
@@ -84,7 +73,9 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
                     "--by environment: default the first bare environment)");
     sub->add_option("--p-adjust", opts->p_adjust, "Adjustment of Dunn's p-values")
         ->check(CLI::IsMember({"bonferroni", "holm", "none"}));
-    sub->add_option("--json", opts->json, "Also write the full analysis as JSON to this file");
+    sub->add_option("--json", opts->json,
+                    "Also write the full analysis as JSON to this file (- for standard output; "
+                    "the tables then go to standard error)");
     sub->add_option("--format", opts->format, "Output format of the tables")
         ->check(CLI::IsMember({"text", "md", "tex", "csv"}));
     sub->add_option("--alpha", opts->alpha, "Significance level (normality and verdicts)")
@@ -113,8 +104,8 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
             if (!opts->baseline.empty()) store_options.baseline = opts->baseline;
             store_options.analysis = options;
             const analysis::StoreAnalysis result = analysis::analyse_store(store, store_options);
-            if (!opts->json.empty()) write_json_atomically(opts->json, analysis::to_json(result));
-            fmt::print("{}", analysis::render(result, format));
+            write_json(opts->json, analysis::to_json(result));
+            print_tables(opts->json, analysis::render(result, format));
             // Text and Markdown list the warnings with the tables; CSV and LaTeX have no place
             // for them that a reader would see.
             if (format == stats::TableFormat::kCsv || format == stats::TableFormat::kLatex) {
@@ -128,8 +119,8 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
         if (!opts->baseline.empty()) options.baseline = opts->baseline;
         options.metric = opts->value;
         const stats::Analysis analysis = stats::analyse_groups(groups, options);
-        if (!opts->json.empty()) write_json_atomically(opts->json, stats::to_json(analysis));
-        fmt::print("{}", stats::render(analysis, format));
+        write_json(opts->json, stats::to_json(analysis));
+        print_tables(opts->json, stats::render(analysis, format));
         ctx.exit_code = 0;
     });
 }

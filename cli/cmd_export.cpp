@@ -3,7 +3,6 @@
 
 #include <fmt/core.h>
 
-#include <cstdio>
 #include <memory>
 
 #include "commands.hpp"
@@ -24,16 +23,12 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("db", opts->db, "Results store (.db) written by `joulebench run`")->required();
     sub->add_option("--format", opts->format, "Output format")
         ->check(CLI::IsMember({"csv", "json"}));
-    sub->add_option("-o,--output", opts->output, "Write to this file instead of stdout");
+    sub->add_option("-o,--output", opts->output,
+                    "Write to this file instead of stdout (- = stdout)");
     sub->callback([opts, &ctx] {
         const Store store(opts->db, Store::Mode::kReadUpgrade);
         const std::string text = opts->format == "json" ? export_json(store) : export_csv(store);
-        if (opts->output.empty() || opts->output == "-") {
-            std::fwrite(text.data(), 1, text.size(), stdout);
-            std::fflush(stdout);
-        } else {
-            write_file_atomically(opts->output, text);
-        }
+        write_output(opts->output.empty() ? "-" : opts->output, text);
         ctx.exit_code = 0;
     });
 }

@@ -4,9 +4,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,26 +12,13 @@
 
 #include "commands.hpp"
 #include "option_checks.hpp"
+#include "common/atomic_file.hpp"
 #include "joulebench/energibridge.hpp"
 #include "joulebench/error.hpp"
 
 namespace joulebench::cli {
 
 namespace {
-
-void write_json(const std::string& out_path, const nlohmann::json& doc) {
-    const std::string text = doc.dump(2) + "\n";
-    if (out_path == "-") {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-        return;
-    }
-    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-    if (!out) throw system_error(fmt::format("import: write {}", out_path), errno);
-    out << text;
-    out.flush();
-    if (!out) throw system_error(fmt::format("import: write {}", out_path), errno);
-}
 
 void add_energibridge(CLI::App& group, CommandContext& ctx) {
     struct Options {
@@ -60,7 +45,9 @@ void add_energibridge(CLI::App& group, CommandContext& ctx) {
         // The table goes to stderr when the JSON takes stdout, so both can be used at once.
         std::fputs(table.c_str(), opts->json_out == "-" ? stderr : stdout);
         std::fflush(stdout);
-        if (!opts->json_out.empty()) write_json(opts->json_out, energibridge::to_json(results));
+        if (!opts->json_out.empty()) {
+            write_output(opts->json_out, energibridge::to_json(results).dump(2) + "\n");
+        }
         const bool any_failed = std::any_of(results.begin(), results.end(),
                                             [](const auto& r) { return !r.summary.has_value(); });
         ctx.exit_code = any_failed ? 1 : 0;

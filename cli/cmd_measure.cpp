@@ -1,11 +1,14 @@
 // `joulebench measure [options] -- CMD ARGS...`: run a command while reading every energy sensor.
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "capping/cap_session.hpp"
 #include "commands.hpp"
@@ -20,19 +23,67 @@
 
 namespace joulebench::cli {
 
+namespace {
+
+struct Options {
+    unsigned interval_ms = 100;
+    std::string gpus = "all";
+    std::string samples;
+    std::string json;
+    std::optional<int> json_fd;
+    double idle_baseline_s = 0.0;
+    bool quiet = false;
+    double cpu_tdp_w = 0.0;
+    std::string power_cap;
+    double cpu_power_cap_w = 0.0;
+    std::vector<std::string> command;
+};
+
+// --json-fd N: a descriptor the caller opened for writing (`3>out.json`). Kept from the command
+// (close-on-exec), which would otherwise hold a pipe open or could write into it.
+void check_json_fd(int fd) {
+    const std::string what = fmt::format("measure: --json-fd {}", fd);
+    const std::string hint =
+        fmt::format("open it for writing where joulebench starts: --json-fd {0} {0}>out.json", fd);
+    if (fd == STDIN_FILENO) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": 0 is standard input", hint);
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": the descriptor is not open", hint);
+    }
+    if ((flags & O_ACCMODE) == O_RDONLY) {
+        throw Error(ErrorCategory::kInvalidArgument, what + ": open for reading only", hint);
+    }
+    if (fd > STDERR_FILENO) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+// Fails before the run if the JSON or the trace could not be written after it.
+void check_outputs(const Options& opts) {
+    const bool json_stdout = opts.json == "-" || opts.json_fd == STDOUT_FILENO;
+    if (json_stdout && opts.samples == "-") {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    "measure: --samples - and the JSON both go to standard output",
+                    "write one of them elsewhere, e.g. --json-fd 3 3>out.json");
+    }
+    if (opts.json_fd) check_json_fd(*opts.json_fd);
+    if (!opts.json.empty()) check_output(opts.json);
+}
+
+void write_json(const Options& opts, const MeasureResult& result) {
+    const std::string text = measure_to_json(result).dump(2) + "\n";
+    if (!opts.json.empty()) write_output(opts.json, text);
+    if (!opts.json_fd) return;
+    if (*opts.json_fd == STDOUT_FILENO) {
+        write_output("-", text);
+    } else {
+        write_all(*opts.json_fd, text, fmt::format("--json-fd {}", *opts.json_fd));
+    }
+}
+
+}  // namespace
+
 void add_measure_command(CLI::App& app, CommandContext& ctx) {
-    struct Options {
-        unsigned interval_ms = 100;
-        std::string gpus = "all";
-        std::string samples;
-        std::string json;
-        double idle_baseline_s = 0.0;
-        bool quiet = false;
-        double cpu_tdp_w = 0.0;
-        std::string power_cap;
-        double cpu_power_cap_w = 0.0;
-        std::vector<std::string> command;
-    };
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
         "measure", "Run a command while reading every energy sensor; report time, energy, EDP");
@@ -41,11 +92,17 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         ->check(number_range(1U, 3'600'000U));
     sub->add_option("--gpus", opts->gpus,
                     "GPUs to measure: all, none, or indices in PCI bus order (0,1)");
-    sub->add_option(
-        "--samples", opts->samples,
-        "Write the trace (time, per-domain power and energy, GPU telemetry) to this CSV file");
-    sub->add_option("--json", opts->json,
-                    "Write the result as JSON to this file (- for standard output)");
+    sub->add_option("--samples", opts->samples,
+                    "Write the trace (time, per-domain power and energy, GPU telemetry) to this "
+                    "CSV file (- for standard output, shared with the command)");
+    auto* json_opt = sub->add_option(
+        "--json", opts->json,
+        "Write the result as JSON to this file (- for standard output, shared with the command's "
+        "own output: see --json-fd)");
+    sub->add_option("--json-fd", opts->json_fd,
+                    "Write the result as JSON to this open file descriptor (e.g. --json-fd 3 "
+                    "3>out.json, or 3>&1 1>&2 to pipe it alone); not passed to the command")
+        ->excludes(json_opt);
     sub->add_option(
            "--idle-baseline", opts->idle_baseline_s,
            "Measure idle power for SECONDS before the run; report gross, idle and net energy")
@@ -99,13 +156,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         mo.interval = std::chrono::milliseconds(opts->interval_ms);
         if (!opts->samples.empty()) mo.samples_csv = opts->samples;
         if (opts->idle_baseline_s > 0) mo.idle_baseline_s = opts->idle_baseline_s;
-        // Fail before the run if the JSON cannot be written later.
-        if (!opts->json.empty() && opts->json != "-") {
-            std::FILE* probe_file = std::fopen(opts->json.c_str(), "a");
-            if (probe_file == nullptr)
-                throw system_error(fmt::format("measure: open {}", opts->json), errno);
-            std::fclose(probe_file);
-        }
+        check_outputs(*opts);
         std::unique_ptr<capping::CapSession> caps;
         if (!cap_request.empty()) {
             // From the first cap until the signal forwarder is installed (run_measurement unblocks
@@ -146,15 +197,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
             fmt::print(stderr, "joulebench measure: {}\n{}", fmt::join(command, " "),
                        report::measure_summary(result));
         }
-        if (!opts->json.empty()) {
-            const std::string text = measure_to_json(result).dump(2) + "\n";
-            if (opts->json == "-") {
-                std::fwrite(text.data(), 1, text.size(), stdout);
-                std::fflush(stdout);
-            } else {
-                write_file_atomically(opts->json, text);
-            }
-        }
+        write_json(*opts, result);
         ctx.exit_code = result.exit_code;
         // SIGINT/SIGTERM/SIGHUP: forwarded to the command, caps restored above, then 128+N.
         if (const auto sig = process::SignalForwarder::received()) ctx.exit_code = 128 + *sig;

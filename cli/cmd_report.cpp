@@ -31,7 +31,10 @@ void add_report_command(CLI::App& app, CommandContext& ctx) {
     auto* sub = app.add_subcommand(
         "report", "Write a report of a results store: an offline HTML page with charts, or tables");
     sub->add_option("DB", opts->db, "Results store (joulebench run ... --db DB)")->required();
-    sub->add_option("-o,--output", opts->output, "File to write (replaced atomically)")->required();
+    sub->add_option("-o,--output", opts->output,
+                    "File to write (- for standard output; a regular file is replaced "
+                    "atomically, a device or FIFO written to)")
+        ->required();
     sub->add_option("--format", opts->format,
                     "html: one self-contained page with charts; md, tex: the tables")
         ->check(CLI::IsMember({"html", "md", "tex"}));
@@ -72,11 +75,12 @@ void add_report_command(CLI::App& app, CommandContext& ctx) {
         } else {
             text = report::render_tables(model, stats::table_format_from_string(opts->format));
         }
-        write_file_atomically(opts->output, text);
+        write_output(opts->output, text);
         std::size_t warnings = 0;
         for (const auto& w : model.warnings) warnings += w.count;
         fmt::print(stderr, "report: wrote {} ({} workload{}, {} done runs, {} warning{})\n",
-                   opts->output, model.workloads.size(), model.workloads.size() == 1 ? "" : "s",
+                   opts->output == "-" ? "standard output" : opts->output,
+                   model.workloads.size(), model.workloads.size() == 1 ? "" : "s",
                    model.status.done, warnings, warnings == 1 ? "" : "s");
         ctx.exit_code = 0;
     });

@@ -89,13 +89,7 @@ void report(const Options& opts, const analysis::SweepSummary& summary) {
     std::fputs(text.c_str(), table_out);
     std::fflush(table_out);
     if (opts.json.empty()) return;
-    const std::string json_text = analysis::to_json(summary, opts.command).dump(2) + "\n";
-    if (opts.json == "-") {
-        std::fwrite(json_text.data(), 1, json_text.size(), stdout);
-        std::fflush(stdout);
-    } else {
-        write_file_atomically(opts.json, json_text);
-    }
+    write_output(opts.json, analysis::to_json(summary, opts.command).dump(2) + "\n");
 }
 
 void sweep(const Options& opts, CommandContext& ctx) {
@@ -106,11 +100,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
     SweepRequest request{opts.command, parse_sweep_caps(opts.caps), opts.repetitions, opts.seed,
                          opts.gpus};
     // Fail before the runs if the JSON cannot be written later.
-    if (!opts.json.empty() && opts.json != "-") {
-        std::FILE* probe = std::fopen(opts.json.c_str(), "a");
-        if (probe == nullptr) throw system_error(fmt::format("sweep: open {}", opts.json), errno);
-        std::fclose(probe);
-    }
+    if (!opts.json.empty()) check_output(opts.json);
     ExperimentSpec spec = sweep_experiment(request);
     const bool temporary_store = opts.db.empty();
     std::optional<SweepScratch> scratch;

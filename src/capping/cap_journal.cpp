@@ -300,7 +300,7 @@ void CapJournal::create(const JournalEntry& entry) const {
     const fs::path target = path_for(entry.backend, entry.key);
     const fs::path tmp = m_dir / fmt::format(".{}.tmp.{}", target.filename().string(), ::getpid());
     const std::string text = entry_to_json(entry);
-    // write_file_atomically (common/atomic_file.hpp) renames over an existing file; a journal entry
+    // write_output (common/atomic_file.hpp) renames over an existing file; a journal entry
     // must never replace one, so this is the same sequence with a no-replace rename.
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw system_error(fmt::format("caps: write journal {}", tmp.string()), errno, kDirHint);

@@ -156,7 +156,7 @@ Manifest read_manifest(const fs::path& dir) {
 }
 
 void write_manifest(const fs::path& dir, const Manifest& manifest) {
-    write_file_atomically(manifest_path(dir), to_json(manifest).dump(2) + "\n");
+    write_output(manifest_path(dir), to_json(manifest).dump(2) + "\n");
 }
 
 void check_matches(const Manifest& manifest, const std::string& experiment_sha256,

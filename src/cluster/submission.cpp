@@ -18,7 +18,7 @@ namespace {
 
 fs::path write_script(const fs::path& dir, const std::string& name, const std::string& text) {
     const fs::path path = dir / name;
-    write_file_atomically(path, text);
+    write_output(path, text);
     return path;
 }
 

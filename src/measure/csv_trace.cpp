@@ -8,16 +8,42 @@
 
 namespace joulebench {
 
-CsvTraceSink::CsvTraceSink(const std::filesystem::path& path) : m_path(path) {
-    m_file = std::fopen(path.c_str(), "we");  // close-on-exec: not inherited by the workload
-    if (m_file == nullptr) throw system_error(fmt::format("measure: create {}", path.string()), errno);
-    // A large buffer: rows are written from the sampler thread, which should not block on I/O
-    // every tick.
-    std::setvbuf(m_file, nullptr, _IOFBF, 1 << 20);
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+
+// OutputFile's messages as the sink's: `measure: ...`.
+OutputFile open_trace(const std::filesystem::path& path) {
+    try {
+        return OutputFile(path);
+    } catch (const Error& e) {
+        throw Error(e.category(), fmt::format("measure: {}", e.what()), e.hint());
+    }
 }
 
-CsvTraceSink::~CsvTraceSink() {
-    if (m_file != nullptr) std::fclose(m_file);
+}  // namespace
+
+CsvTraceSink::CsvTraceSink(const std::filesystem::path& path)
+    : m_path(path), m_out(open_trace(path)) {
+    m_buffer.reserve(kBufferBytes);
+}
+
+void CsvTraceSink::put(const std::string& line) noexcept {
+    try {
+        m_buffer += line;
+        if (m_buffer.size() >= kBufferBytes) flush();
+    } catch (...) {
+        m_failed = true;
+    }
+}
+
+void CsvTraceSink::flush() noexcept {
+    try {
+        if (!m_failed && !m_buffer.empty()) m_out.write(m_buffer);
+    } catch (...) {
+        m_failed = true;
+    }
+    m_buffer.clear();
 }
 
 std::vector<std::string> csv_trace_columns(const std::vector<SensorInfo>& domains) {
@@ -43,7 +69,7 @@ void CsvTraceSink::begin(const std::vector<const Sensor*>& sensors) {
     m_line.clear();
     for (const auto& c : csv_trace_columns(domains)) m_line += (m_line.empty() ? "" : ",") + c;
     m_line += '\n';
-    if (std::fputs(m_line.c_str(), m_file) < 0) m_failed = true;
+    put(m_line);
     m_line.reserve(m_line.size() * 2);
 }
 
@@ -85,22 +111,25 @@ void CsvTraceSink::row(double t_s, const std::vector<TraceDomainValue>& domains,
             if (t->enforced_limit) fmt::format_to(out, "{:.3f}", t->enforced_limit->value());
         }
         m_line += '\n';
-        if (std::fputs(m_line.c_str(), m_file) < 0) m_failed = true;
+        put(m_line);
     } catch (...) {
         m_failed = true;
     }
 }
 
-void CsvTraceSink::end() noexcept {
-    if (m_file != nullptr && std::fflush(m_file) != 0) m_failed = true;
-}
+void CsvTraceSink::end() noexcept { flush(); }
 
 void CsvTraceSink::close() {
-    if (m_file == nullptr) return;
-    const bool flush_failed = std::fflush(m_file) != 0;
-    const bool close_failed = std::fclose(m_file) != 0;
-    m_file = nullptr;
-    if (m_failed || flush_failed || close_failed) {
+    if (m_closed) return;
+    m_closed = true;
+    flush();
+    bool commit_failed = false;
+    try {
+        m_out.commit();
+    } catch (const Error&) {
+        commit_failed = true;
+    }
+    if (m_failed || commit_failed) {
         throw Error(ErrorCategory::kIo, fmt::format("measure: write {}: incomplete (disk full?)", m_path.string()));
     }
 }

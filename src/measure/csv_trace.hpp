@@ -6,12 +6,12 @@
 // the start; an empty cell is a failed read or a value the device does not report.
 
 #include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/atomic_file.hpp"
 #include "measure/sampler.hpp"
 
 namespace joulebench {
@@ -26,9 +26,11 @@ inline constexpr std::array<std::string_view, 5> kTraceTelemetryColumns{
 
 class CsvTraceSink final : public TraceSink {
 public:
-    /// Opens (creates or truncates) the file now, so a bad path fails before the run. Throws Error.
+    /// Opens the output now (an OutputFile: `-` is standard output, a regular file is replaced
+    /// at close(), a device or FIFO written through), so a bad path fails before the run.
+    /// Throws Error.
     explicit CsvTraceSink(const std::filesystem::path& path);
-    ~CsvTraceSink() override;
+    ~CsvTraceSink() override = default;
     CsvTraceSink(const CsvTraceSink&) = delete;
     CsvTraceSink& operator=(const CsvTraceSink&) = delete;
 
@@ -36,14 +38,21 @@ public:
     void row(double t_s, const std::vector<TraceDomainValue>& domains,
              const std::vector<std::optional<GpuTelemetry>>& telemetry) noexcept override;
     void end() noexcept override;
-    /// Flushes and closes; throws Error if anything could not be written.
+    /// Flushes and commits (what was written, even if incomplete, replaces the file); throws
+    /// Error if anything could not be written.
     void close();
 
 private:
+    void put(const std::string& line) noexcept;
+    void flush() noexcept;
+
     std::filesystem::path m_path;
-    std::FILE* m_file = nullptr;
+    OutputFile m_out;
+    bool m_closed = false;
     std::vector<bool> m_is_gpu;
     std::string m_line;
+    // Rows are written from the sampler thread, which should not block on I/O every tick.
+    std::string m_buffer;
     bool m_failed = false;
 };
 
