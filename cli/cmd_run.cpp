@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
+#include "common/shell_words.hpp"
 #include "option_checks.hpp"
 #include "joulebench/error.hpp"
 #include "runner/runner.hpp"
@@ -65,11 +68,12 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
             std::chrono::milliseconds(static_cast<long long>(opts->idle_baseline_s * 1000.0));
         o.baseline_timeout =
             std::chrono::milliseconds(static_cast<long long>(opts->rest_timeout_s * 1000.0));
-        o.command_line =
-            fmt::format("joulebench run {} --db {}{}{}{}", opts->file, opts->db,
-                        opts->new_store ? " --new" : "",
-                        opts->retries > 0 ? fmt::format(" --retries {}", opts->retries) : "",
-                        opts->shard.empty() ? "" : " --shard " + opts->shard);
+        // As the user would type it again (quoted where needed): shown in hints, kept per session.
+        std::vector<std::string> line{"joulebench", "run", opts->file, "--db", opts->db};
+        if (opts->new_store) line.emplace_back("--new");
+        if (opts->retries > 0) line.insert(line.end(), {"--retries", std::to_string(opts->retries)});
+        if (!opts->shard.empty()) line.insert(line.end(), {"--shard", opts->shard});
+        o.command_line = shell_line(line);
         const runner::RunnerSummary s = runner::run_experiment(o);
         if (opts->dry_run) return;
         const auto& c = s.counts;

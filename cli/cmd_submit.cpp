@@ -13,6 +13,7 @@
 #include "cluster/batch_scripts.hpp"
 #include "cluster/submission.hpp"
 #include "commands.hpp"
+#include "common/shell_words.hpp"
 #include "option_checks.hpp"
 #include "common/strings.hpp"
 #include "joulebench/error.hpp"
@@ -63,7 +64,7 @@ void print_submitted(const cluster::SubmitOutcome& outcome, const fs::path& dir)
         }
     }
     fmt::print("jobs recorded in {}\nfollow it: joulebench status {}\n",
-               cluster::manifest_path(dir).string(), dir.string());
+               cluster::manifest_path(dir).string(), shell_word(dir.string()));
 }
 
 void run_new(const SubmitCliOptions& o) {

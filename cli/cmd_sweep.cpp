@@ -19,6 +19,7 @@
 
 #include "analysis/sweep_summary.hpp"
 #include "commands.hpp"
+#include "common/shell_words.hpp"
 #include "option_checks.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
@@ -138,7 +139,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
         fmt::print(stderr,
                    "joulebench sweep: not every run finished; the runs are kept in {} (logs in "
                    "{}.logs; `joulebench export {} --format csv` lists them)\n",
-                   db.string(), db.string(), db.string());
+                   db.string(), db.string(), shell_word(db.string()));
     }
 }
 

@@ -1,5 +1,8 @@
 #include "common/shell_words.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace joulebench {
 
 std::string shell_quote(std::string_view word) {
@@ -22,6 +25,22 @@ std::string shell_join(const std::vector<std::string>& words) {
     for (const auto& w : words) {
         if (!out.empty()) out += ' ';
         out += shell_quote(w);
+    }
+    return out;
+}
+
+std::string shell_word(std::string_view word) {
+    const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+    });
+    return plain ? std::string(word) : shell_quote(word);
+}
+
+std::string shell_line(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) {
+        if (!out.empty()) out += ' ';
+        out += shell_word(w);
     }
     return out;
 }

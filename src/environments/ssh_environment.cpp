@@ -8,6 +8,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/shell_words.hpp"
 #include "common/strings.hpp"
 #include "common/unique_fd.hpp"
 #include "environments/ssh_remote.hpp"
@@ -129,12 +130,16 @@ void SshEnvironment::validate(const WorkloadSpec& workload) const {
                     fmt::format("{}: the ssh client is not installed here: {}", where(), e.what()),
                     "install OpenSSH's client (Debian: apt install openssh-client)");
     }
+    std::vector<std::string> check{"ssh", "-o", "BatchMode=yes"};
+    if (m_spec.port) check.insert(check.end(), {"-p", std::to_string(*m_spec.port)});
+    if (!m_spec.identity_file.empty()) check.insert(check.end(), {"-i", m_spec.identity_file});
+    if (!m_spec.user.empty()) check.insert(check.end(), {"-l", m_spec.user});
+    check.insert(check.end(), {m_spec.host, "true"});
+    // Quoted where needed: the hint is meant to be pasted into a shell.
     const std::string check_hint = fmt::format(
-        "`ssh -o BatchMode=yes{}{}{} {} true` must work without any prompt (key in an agent or "
-        "identity_file, host key known); check host, user, port, identity_file and ssh_options",
-        m_spec.port ? fmt::format(" -p {}", *m_spec.port) : "",
-        m_spec.identity_file.empty() ? "" : " -i " + m_spec.identity_file,
-        m_spec.user.empty() ? "" : " -l " + m_spec.user, m_spec.host);
+        "`{}` must work without any prompt (key in an agent or identity_file, host key known); "
+        "check host, user, port, identity_file and ssh_options",
+        shell_line(check));
     auto failure = [&](const Captured& c, const std::string& what) {
         if (!c.start_error.empty()) {
             return Error(ErrorCategory::kIo,

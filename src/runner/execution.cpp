@@ -103,7 +103,10 @@ void add_last_stderr_line(const RunOutcome& outcome, std::string& detail) {
     std::string last = outcome.stderr_tail;
     while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
     if (const auto nl = last.rfind('\n'); nl != std::string::npos) last = last.substr(nl + 1);
-    if (!last.empty()) detail += ": " + last;
+    // A run that could not start has its start error both as the reason and as its stderr's
+    // last line: said once ("X", not "X: X").
+    const bool said = detail.size() >= last.size() && detail.compare(detail.size() - last.size(), last.size(), last) == 0;
+    if (!last.empty() && !said) detail += ": " + last;
 }
 
 }  // namespace

@@ -184,6 +184,38 @@ type = "bare"
     EXPECT_EQ(by_name["good"].attempt, 1U);
 }
 
+// A run that cannot start (a script whose interpreter is missing) is a failed run with exit
+// status 127; its reason names the interpreter, said once (issue 13, defect 10: "X: X").
+TEST_F(RunCli, ARunThatCannotStartIsFailedAndItsReasonIsSaidOnce) {
+    const fs::path script = m_dir.path() / "py4";
+    write_file(script, "#!/nonexistent/python4\nprint(1)\n");
+    fs::permissions(script, fs::perms::owner_all);
+    write(fmt::format(R"([experiment]
+name = "cannot-start"
+repetitions = 1
+
+[[workload]]
+name = "py4"
+command = ["{}"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+)",
+                      script.string()));
+    const auto r = jb();
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const std::string reason = "bad interpreter /nonexistent/python4: No such file or directory";
+    const auto first = r.err.find(reason);
+    ASSERT_NE(first, std::string::npos) << r.err;
+    const auto line_end = r.err.find('\n', first);
+    EXPECT_EQ(r.err.substr(first, line_end - first).find(reason, reason.size()), std::string::npos) << r.err;
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 1U);
+    EXPECT_EQ(all[0].status, RunStatus::kFailed);
+    EXPECT_EQ(all[0].exit_code, 127);
+}
+
 TEST_F(RunCli, SigkillInTheMiddleThenResumeRunsEveryRunOnceAndCapsAreRestored) {
     write(
         "[experiment]\nname = \"killed\"\nrepetitions = 4\nseed = 1\n\n" +

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "environments/ssh_environment.hpp"
+#include "common/shell_words.hpp"
 #include "fakes/fake_nvml_builder.hpp"
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/sshd_server.hpp"
@@ -312,6 +313,8 @@ TEST_F(SshRun, AnUnreachableHostIsRefusedWithFileLineHostAndSshsMessage) {
         EXPECT_THAT(what, HasSubstr("127.0.0.1"));
         EXPECT_THAT(what, HasSubstr("Connection refused"));
         EXPECT_THAT(e.hint(), HasSubstr("BatchMode=yes"));
+        // The hint's command can be pasted: every word quoted where a shell would change it.
+        EXPECT_THAT(e.hint(), HasSubstr("-i " + shell_word(s.identity_file)));
     }
     auto inst = instance({"/bin/true"});
     const InstanceResult r = env.execute(inst, nullptr);

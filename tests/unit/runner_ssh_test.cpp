@@ -17,6 +17,7 @@
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
+#include "common/shell_words.hpp"
 #include "environments/ssh_environment.hpp"
 #include "environments/ssh_remote.hpp"
 
@@ -108,6 +109,19 @@ TEST(SshQuote, RealShRoundTripOfNastyWords) {
         EXPECT_EQ(back[0], w);
     }
     EXPECT_EQ(sh_split(ssh::shell_join(words)), words);
+}
+
+// Words shown in hints to be pasted: left as typed when a shell would not change them, quoted
+// otherwise (issue 13, defect 10: hints printed hosts unquoted).
+TEST(SshQuote, HintWordsAreQuotedOnlyWhereAShellWouldChangeThem) {
+    EXPECT_EQ(shell_word("user@gpu-01.example.org:2222"), "user@gpu-01.example.org:2222");
+    EXPECT_EQ(shell_word("/srv/results/run_1.db"), "/srv/results/run_1.db");
+    EXPECT_EQ(shell_word("my results.db"), "'my results.db'");
+    EXPECT_EQ(shell_word("host;reboot"), "'host;reboot'");
+    EXPECT_EQ(shell_word(""), "''");
+    EXPECT_EQ(shell_line({"ssh", "-i", "/k/my key", "h"}), "ssh -i '/k/my key' h");
+    const auto words = nasty_words();
+    EXPECT_EQ(sh_split(shell_line(words)), words);
 }
 
 TEST(SshQuote, TwoShellLevelsRoundTrip) {
