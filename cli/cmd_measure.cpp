@@ -119,7 +119,13 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                     "restored after")
         ->check(positive_number());
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
-    sub->add_option("command", opts->command, "The command and its arguments (after --)");
+    sub->add_option("command", opts->command,
+                    "The command and its arguments: options end at its first word, as for env and "
+                    "timeout (`--` before it also works)");
+    // `measure echo --interval 5` runs `echo --interval 5`: nothing after the command's first
+    // word is read as joulebench's own option (issue 22, item 7).
+    sub->positionals_at_end(true);
+    sub->footer("Usage: joulebench measure [OPTIONS] [--] CMD [ARGS]...");
     sub->callback([opts, &ctx] {
         const std::vector<std::string>& command = opts->command;
         if (command.empty()) {

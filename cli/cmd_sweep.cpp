@@ -168,7 +168,13 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--seed", opts->seed, "Seed of the shuffled run order (default: fixed)");
     sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
         ->check(number_range(1U, 3'600'000U));
-    sub->add_option("command", opts->command, "The command and its arguments (after --)");
+    sub->add_option("command", opts->command,
+                    "The command and its arguments: options end at its first word, as for env and "
+                    "timeout (`--` before it also works)");
+    // `measure echo --interval 5` runs `echo --interval 5`: nothing after the command's first
+    // word is read as joulebench's own option (issue 22, item 7).
+    sub->positionals_at_end(true);
+    sub->footer("Usage: joulebench sweep [OPTIONS] [--] CMD [ARGS]...");
     sub->callback([opts, &ctx] { sweep(*opts, ctx); });
 }
 

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <csignal>
@@ -12,8 +13,11 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "commands.hpp"
+#include "model/did_you_mean.hpp"
 #include "joulebench/error.hpp"
 
 namespace {
@@ -41,6 +45,22 @@ void check_option_values(CLI::App& app) {
         o->check(CLI::Validator([numeric](std::string& v) { return check_value(v, numeric); }, ""));
     }
     for (CLI::App* sub : app.get_subcommands({})) check_option_values(*sub);
+}
+
+// A first word that is no sub-command (`joulebench mesure`): CLI11 would say only "A subcommand
+// is required". Names the word and the nearest sub-command, as experiment files do.
+bool unknown_command(CLI::App& app, int argc, char** argv) {
+    if (argc < 2 || argv[1][0] == '-' || argv[1][0] == '\0') return false;
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+        if (sub->check_name(argv[1])) return false;
+        names.push_back(sub->get_name());
+    }
+    const std::vector<std::string_view> allowed(names.begin(), names.end());
+    fmt::print(stderr, "error: '{}' is not a joulebench command\nhint: {}\n", argv[1],
+               joulebench::did_you_mean(argv[1], allowed,
+                                        "the commands are " + fmt::format("{}", fmt::join(names, ", "))));
+    return true;
 }
 
 }  // namespace
@@ -72,6 +92,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_status_command(app, ctx);
 
     check_option_values(app);
+    if (unknown_command(app, argc, argv)) return 2;
 
     try {
         app.parse(argc, argv);

@@ -188,6 +188,12 @@ struct ExperimentSpec {
 /// As parse_experiment_file, for text; `source_name` stands for the file name in messages.
 [[nodiscard]] ExperimentSpec parse_experiment_text(std::string_view text, std::string source_name);
 
+/// Whether two experiment files' texts are the same experiment: the same text, or the same TOML
+/// document once parsed (comments, whitespace, key order and the spelling of a value, as `1e3`
+/// for `1000.0`, do not count). A store keeps the results of one experiment; a file changed only
+/// in those ways still resumes it. False when either text is not TOML.
+[[nodiscard]] bool same_experiment_text(std::string_view a, std::string_view b);
+
 /// The most runs an experiment's plan may have (workloads x environments x GPU caps x CPU caps x
 /// repetitions); a file whose plan is larger is refused naming the count and this limit.
 inline constexpr std::size_t kMaxPlannedRuns = 1000000;

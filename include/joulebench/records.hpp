@@ -28,7 +28,7 @@ struct ExperimentRecord {
     std::string name;
     std::string file_name;    ///< as given on the command line when first recorded
     std::string file_text;    ///< the whole experiment file
-    std::string file_sha256;  ///< hex SHA-256 of file_text: the store's identity
+    std::string file_sha256;  ///< hex SHA-256 of file_text (the store holds one experiment: see same_experiment_text)
     std::uint64_t seed = 0;
     bool seed_given = false;
     std::string joulebench_version;  ///< of the joulebench that created the store

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cluster/batch_scripts.hpp"
+#include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench::cluster {
@@ -105,7 +106,7 @@ ShardProgress read_shard_progress(const fs::path& dir, const ExperimentSpec& spe
     try {
         const Store store(path, Store::Mode::kReadOnly);
         const auto experiment = store.experiment();
-        if (experiment && experiment->file_sha256 != spec.source_sha256) {
+        if (experiment && !same_experiment_text(experiment->file_text, spec.source_text)) {
             p.error = "holds another experiment file";
             return p;
         }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/sha256.hpp"
@@ -111,6 +112,29 @@ void check_plan_size(const ExperimentSpec& spec, const std::string& source_name)
 }
 
 }  // namespace
+
+namespace {
+
+// The parsed document in one canonical text (toml++'s JSON form: tables are ordered by key), or
+// nullopt when the text is not TOML.
+std::optional<std::string> canonical_document(std::string_view text) {
+    try {
+        const toml::table root = toml::parse(text);
+        std::ostringstream out;
+        out << toml::json_formatter{root};
+        return out.str();
+    } catch (const toml::parse_error&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+bool same_experiment_text(std::string_view a, std::string_view b) {
+    if (a == b) return true;
+    const auto ca = canonical_document(a);
+    return ca && ca == canonical_document(b);
+}
 
 ExperimentSpec parse_experiment_text(std::string_view text, std::string source_name) {
     ExperimentParser parser(source_name);

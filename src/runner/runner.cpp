@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/error.hpp"
+#include "joulebench/experiment.hpp"
 #include "joulebench/units.hpp"
 #include "runner/execution.hpp"
 #include "runner/preflight.hpp"
@@ -42,7 +43,7 @@ RunnerSummary print_dry_run(const ExperimentSpec& spec, const RunnerOptions& opt
         // The same experiment (then how much is left), or another.
         const Store existing(options.db, Store::Mode::kReadOnly);
         const auto recorded = existing.experiment();
-        if (recorded && recorded->file_sha256 != spec.source_sha256) {
+        if (recorded && !same_experiment_text(recorded->file_text, spec.source_text)) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("run: {} holds the results of a different experiment file "
                                     "than {}",
@@ -132,7 +133,7 @@ RunnerSummary Runner::run() {
     prepared.prepare(pf);
     std::vector<std::string> interrupted;
     const std::unique_ptr<Store> store =
-        open_store(m_spec, m_options, pf.plan, interrupted, m_deps.progress);
+        open_store(m_spec, m_options, pf.plan, pf.logs_dir, interrupted, m_deps.progress);
     RunnerSummary summary;
     summary.planned = pf.plan.runs.size();
     for (const auto& rec : store->runs({RunStatus::kDone})) {
@@ -184,6 +185,9 @@ RunnerSummary Runner::run() {
     std::optional<std::string> fatal;
     for (unsigned pass = 0; pass <= m_options.retries && !stop.load(); ++pass) {
         const std::vector<const RunSpec*> queue = pending_runs(*store, pf.plan, pass);
+        // Nothing new to run: the retry passes still take the runs an earlier invocation left
+        // failed or timed out (`run --retries N` on a finished store retries them).
+        if (queue.empty() && pass == 0) continue;
         if (queue.empty()) break;
         if (pass > 0) {
             progress.message(fmt::format("joulebench run: retry {}: {} run(s)", pass, queue.size()));

@@ -166,15 +166,44 @@ std::string host_json(const Preflight& pf) {
     return host.dump();
 }
 
-std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOptions& options,
-                                  const Plan& plan, std::vector<std::string>& interrupted,
-                                  std::FILE* messages) {
-    if (options.new_store) {
-        if (const auto moved = Store::set_aside(options.db)) {
-            fmt::print(messages, "joulebench run: the old store was moved to {}\n",
-                       moved->string());
-        }
+namespace {
+
+// --new: the old store goes aside, and its logs with it (run ids are stable: the new runs'
+// stdout and stderr would overwrite the old runs' otherwise). The logs folder takes the same
+// suffix: DB.replaced-STAMP and DB.replaced-STAMP.logs (or LOGS.replaced-STAMP).
+void set_aside_store_and_logs(const fs::path& db, const fs::path& logs_dir, std::FILE* messages) {
+    const auto moved = Store::set_aside(db);
+    std::error_code ec;
+    if (!moved || !fs::exists(logs_dir, ec)) {
+        if (moved) fmt::print(messages, "joulebench run: the old store was moved to {}\n", moved->string());
+        return;
     }
+    // The default folder follows its store (so the moved store still finds its logs); a folder
+    // given with logs_dir takes the store's new suffix.
+    fs::path logs_target = logs_dir;
+    if (logs_dir == fs::path(db.string() + ".logs")) {
+        logs_target = fs::path(moved->string() + ".logs");
+    } else {
+        logs_target += moved->string().substr(db.string().size());
+    }
+    fs::rename(logs_dir, logs_target, ec);
+    if (ec) {
+        throw Error(ErrorCategory::kIo,
+                    fmt::format("run: --new: the old store was moved to {}, but its logs {} could not be "
+                                "moved to {}: {}",
+                                moved->string(), logs_dir.string(), logs_target.string(), ec.message()),
+                    "move the logs folder aside by hand before running again");
+    }
+    fmt::print(messages, "joulebench run: the old store was moved to {} (its logs to {})\n", moved->string(),
+               logs_target.string());
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOptions& options,
+                                  const Plan& plan, const fs::path& logs_dir,
+                                  std::vector<std::string>& interrupted, std::FILE* messages) {
+    if (options.new_store) set_aside_store_and_logs(options.db, logs_dir, messages);
     auto store = std::make_unique<Store>(options.db, Store::Mode::kCreate);
     try {
         store->record_experiment(experiment_record(spec));

@@ -59,12 +59,13 @@ private:
 /// environment describes of itself (a JSON object as text).
 [[nodiscard]] std::string host_json(const Preflight& preflight);
 
-/// Opens the store (set aside first with --new), records the experiment (or checks it is the
-/// same), marks runs a dead session left running as interrupted (their ids go into
-/// `interrupted`) and adds the planned runs. Throws Error for a store of another experiment.
+/// Opens the store (set aside first with --new, its logs folder `logs_dir` with it), records the
+/// experiment (or checks it is the same), marks runs a dead session left running as interrupted
+/// (their ids go into `interrupted`) and adds the planned runs. Throws Error for a store of
+/// another experiment.
 std::unique_ptr<Store> open_store(const ExperimentSpec& spec, const RunnerOptions& options,
-                                  const Plan& plan, std::vector<std::string>& interrupted,
-                                  std::FILE* messages);
+                                  const Plan& plan, const std::filesystem::path& logs_dir,
+                                  std::vector<std::string>& interrupted, std::FILE* messages);
 
 /// Where the session runs: the node (Slurm's node name inside a job, else the host name) and,
 /// inside a Slurm job, its ids and what it holds of the node (allocation_json).

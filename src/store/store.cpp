@@ -10,6 +10,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "joulebench/experiment.hpp"
 #include "store/migrations.hpp"
 #include "store/store_internal.hpp"
 
@@ -192,10 +193,12 @@ void Store::migrate(Mode mode) {
 bool Store::record_experiment(const ExperimentRecord& experiment) {
     std::lock_guard lock(m_mutex);
     Transaction tx(m_db);
-    Statement q(m_db, "SELECT name, file_sha256, file_name FROM experiment WHERE id = 1");
+    Statement q(m_db, "SELECT name, file_sha256, file_name, file_text FROM experiment WHERE id = 1");
     if (q.step()) {
-        if (q.text(1) == experiment.file_sha256)
-            return false;  // a resume; tx rolls back (nothing written)
+        // A resume (the text recorded first stays); tx rolls back (nothing written).
+        if (q.text(1) == experiment.file_sha256 || same_experiment_text(q.text(3), experiment.file_text)) {
+            return false;
+        }
         throw ExperimentChangedError(
             ErrorCategory::kInvalidArgument,
             fmt::format("store: record experiment in {}: the store holds experiment '{}' from {} "

@@ -79,5 +79,18 @@ TEST(BadOptions, RangeErrorsArePrintedReadably) {
     }
 }
 
+// A mistyped sub-command is named with the nearest one (issue 22, item 8), exit 2.
+TEST(BadOptions, AMistypedCommandSuggestsTheNearestOne) {
+    const auto r = test::run_joulebench({"mesure", "--", "true"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr("error: 'mesure' is not a joulebench command"));
+    EXPECT_THAT(r.err, HasSubstr("did you mean 'measure'?"));
+    const auto far = test::run_joulebench({"xyzzy"});
+    EXPECT_EQ(far.exit_code, 2);
+    EXPECT_THAT(far.err, HasSubstr("the commands are "));
+    EXPECT_THAT(far.err, HasSubstr("measure"));
+    EXPECT_THAT(far.err, ::testing::Not(HasSubstr("did you mean")));
+}
+
 }  // namespace
 }  // namespace joulebench

@@ -86,6 +86,11 @@ TEST(MeasureCli, CommandNotFoundAndNotExecutableFailBeforeAnythingRuns) {
     EXPECT_NE(no_interpreter.err.find("bad interpreter /nonexistent/python4: No such file or directory"),
               std::string::npos)
         << no_interpreter.err;
+    // A GPU asked for by index on a machine where no GPU can be read is bad usage, not a run
+    // without GPUs (issue 22, item 5).
+    auto no_gpu = run_joulebench({"measure", "--gpus", "3", "--", "true"}, cpu_only(dir.path()));
+    EXPECT_EQ(no_gpu.exit_code, 2) << no_gpu.err;
+    EXPECT_NE(no_gpu.err.find("select GPU 3: no GPU can be read here"), std::string::npos) << no_gpu.err;
     auto none = run_joulebench({"measure"}, cpu_only(dir.path()));
     EXPECT_EQ(none.exit_code, 2);
     auto bad_interval = run_joulebench({"measure", "--interval", "0", "--", "true"}, cpu_only(dir.path()));
@@ -313,6 +318,27 @@ TEST(MeasureCli, ADaemonLeftBehindByACommandThatExitsAtOnceIsWarnedAbout) {
                                 cpu_only(tree.root()));
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
     EXPECT_EQ(read_file(out).find("still running"), std::string::npos) << read_file(out);
+}
+
+// Options end at the command's first word: `measure echo --interval 5` runs `echo --interval 5`
+// (it sampled every 5 ms), and `measure echo hello -q` prints its summary (issue 22, item 7).
+TEST(MeasureCli, OptionsEndAtTheCommandsFirstWord) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    const fs::path out = dir.path() / "m.json";
+    auto r = run_joulebench({"measure", "--json", out.string(), "echo", "--interval", "5", "-q"}, cpu_only(tree.root()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "--interval 5 -q\n");
+    const auto j = parse_json(read_file(out));
+    EXPECT_EQ(j.at("command"), json({"echo", "--interval", "5", "-q"}));
+    EXPECT_EQ(j.at("interval_ms").get<double>(), 100.0);
+    EXPECT_NE(r.err.find("Total energy:"), std::string::npos) << r.err;  // no -q for joulebench
+    // `--` still works, and options before the command are joulebench's.
+    auto dashed = run_joulebench({"measure", "-q", "--", "echo", "-q"}, cpu_only(tree.root()));
+    ASSERT_EQ(dashed.exit_code, 0) << dashed.err;
+    EXPECT_EQ(dashed.out, "-q\n");
+    EXPECT_EQ(dashed.err.find("Total energy:"), std::string::npos) << dashed.err;
 }
 
 TEST(MeasureCli, JsonDocumentHasTheDocumentedFields) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -182,6 +183,17 @@ type = "bare"
     EXPECT_EQ(by_name["slow"].attempt, 2U);
     EXPECT_EQ(by_name["good"].status, RunStatus::kDone);
     EXPECT_EQ(by_name["good"].attempt, 1U);
+
+    // A later `--retries` takes the failed and timed-out runs again, though nothing new is left
+    // to run (issue 22, item 2: it ran nothing); done runs are not run again.
+    const auto again = jb({"--retries", "2"});
+    EXPECT_EQ(again.exit_code, 1) << again.err;
+    EXPECT_THAT(again.err, HasSubstr("retry 1: 2 run(s)"));
+    std::map<std::string, RunRecord> after;
+    for (const auto& run : runs()) after[run.workload] = run;
+    EXPECT_EQ(after["bad"].attempt, 4U);
+    EXPECT_EQ(after["slow"].attempt, 4U);
+    EXPECT_EQ(after["good"].attempt, 1U);
 }
 
 // A run that cannot start (a script whose interpreter is missing) is a failed run with exit
@@ -264,6 +276,16 @@ TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
         "type = \"bare\"\n";
     write(head + "repetitions = 1\n\n" + rest);
     ASSERT_EQ(jb().exit_code, 0);
+    // Comments, blank lines and key order are not the experiment: the store resumes (issue 22,
+    // item 3).
+    write("# the same experiment, commented\n" + rest + "\n\n" + head + "repetitions   =   1 # one\n");
+    const auto resumed = jb();
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_EQ(runs().size(), 1U);
+    const fs::path old_log = m_db.string() + ".logs";
+    std::size_t old_logs = 0;
+    for (const auto& e : fs::directory_iterator(old_log)) old_logs += e.is_regular_file() ? 1 : 0;
+    ASSERT_GT(old_logs, 0U);
     write(head + "repetitions = 2\n\n" + rest);
     const auto dry = jb({"--dry-run"});  // says so too, before anything would run
     EXPECT_NE(dry.exit_code, 0);
@@ -276,11 +298,21 @@ TEST_F(RunCli, AChangedFileIsRefusedUnlessNew) {
     const auto fresh = jb({"--new"});
     ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
     EXPECT_EQ(runs().size(), 2U);
-    bool set_aside = false;
+    // The old store and its logs were moved aside together (issue 22, item 1): the new runs'
+    // logs cannot overwrite the old runs' (run ids are stable).
+    std::optional<fs::path> aside;
     for (const auto& e : fs::directory_iterator(m_dir.path())) {
-        if (e.path().filename().string().rfind("results.db.replaced-", 0) == 0) set_aside = true;
+        const std::string name = e.path().filename().string();
+        if (name.rfind("results.db.replaced-", 0) == 0 && e.path().extension() != ".logs") aside = e.path();
     }
-    EXPECT_TRUE(set_aside);
+    ASSERT_TRUE(aside);
+    const fs::path aside_logs = aside->string() + ".logs";
+    ASSERT_TRUE(fs::is_directory(aside_logs));
+    std::size_t moved = 0;
+    for (const auto& e : fs::directory_iterator(aside_logs)) moved += e.is_regular_file() ? 1 : 0;
+    EXPECT_EQ(moved, old_logs);
+    EXPECT_THAT(fresh.err, HasSubstr("its logs to " + aside_logs.string()));
+    EXPECT_EQ(Store(*aside, Store::Mode::kReadOnly).runs().size(), 1U);
 }
 
 TEST_F(RunCli, TwoGpuSlotsRunConcurrentlyEachMeasuringOnlyItsGpu) {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/shell_words.hpp"
 #include "fakes/fake_nvml_builder.hpp"
 #include "fakes/slurm_cluster.hpp"
 #include "fakes/test_support.hpp"
@@ -158,7 +159,8 @@ TEST_F(SlurmSubmit, ThreeShardsRunThroughSbatchAndTheMergeJobHoldsEveryRunOnce) 
                        m_out.string(), "--sbatch-arg=--comment=joulebench test"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("as array job"));
-    EXPECT_THAT(r.out, HasSubstr("joulebench status " + m_out.string()));
+    // Quoted as a shell needs it (the folder holds a space and a quote): pasteable.
+    EXPECT_THAT(r.out, HasSubstr("joulebench status " + shell_word(m_out.string()) + "\n"));
     wait_for_completion();
     expect_every_run_once(m_out / "results.db");
     EXPECT_TRUE(fs::exists(m_out / "report.html"));

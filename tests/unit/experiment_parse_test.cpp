@@ -207,6 +207,18 @@ TEST(ExperimentParse, ImageNamesAreCheckedAsDockerAndPodmanWould) {
     }
 }
 
+// A store holds one experiment: the parsed document, not its text (issue 22, item 3).
+TEST(ExperimentIdentity, CommentsWhitespaceAndKeyOrderDoNotCountValuesDo) {
+    const std::string a = "[experiment]\nname = \"n\"\nrepetitions = 3\n[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n";
+    EXPECT_TRUE(same_experiment_text(a, a));
+    EXPECT_TRUE(same_experiment_text(
+        a, "# comment\n[experiment]\nrepetitions=3 # three\n\nname = 'n'\n[[workload]]\ncommand=[ \"true\" ]\nname=\"w\"\n"));
+    EXPECT_FALSE(same_experiment_text(a, "[experiment]\nname = \"n\"\nrepetitions = 4\n[[workload]]\nname = \"w\"\ncommand = [\"true\"]\n"));
+    EXPECT_FALSE(same_experiment_text(a, "[experiment]\nname = \"n\"\nrepetitions = 3\n[[workload]]\nname = \"w\"\ncommand = [\"true\", \"x\"]\n"));
+    EXPECT_FALSE(same_experiment_text(a, "not toml ["));
+    EXPECT_FALSE(same_experiment_text("not toml [", "not toml [ "));
+}
+
 TEST(Duration, ParsesUnitsAndRejectsTheRest) {
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));
     EXPECT_EQ(parse_duration("60s"), std::chrono::milliseconds(60000));

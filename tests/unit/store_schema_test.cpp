@@ -141,8 +141,16 @@ TEST(StoreSchema, RecordsTheExperimentOnceAndRefusesAChangedFile) {
     EXPECT_TRUE(record->seed_given);
     EXPECT_EQ(record->joulebench_version, JOULEBENCH_VERSION);
 
-    const ExperimentSpec changed =
+    // A comment is not the experiment: a resume, and the text recorded first stays.
+    const ExperimentSpec commented =
         parse_experiment_text(spec.source_text + "# a comment\n", "store-test.toml");
+    EXPECT_FALSE(store.record_experiment(experiment_record(commented)));
+    EXPECT_EQ(store.experiment()->file_text, spec.source_text);
+    const auto at = spec.source_text.find("repetitions = 2");
+    ASSERT_NE(at, std::string::npos);
+    std::string more = spec.source_text;
+    more.replace(at, 15, "repetitions = 3");
+    const ExperimentSpec changed = parse_experiment_text(more, "store-test.toml");
     try {
         store.record_experiment(experiment_record(changed));
         FAIL() << "a changed file was accepted";
