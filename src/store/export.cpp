@@ -195,7 +195,9 @@ std::string export_json(const Store& store) {
         runs.push_back(std::move(object));
     }
     doc["runs"] = std::move(runs);
-    return doc.dump(2) + "\n";
+    // Text a store holds is not always UTF-8 (a workload's bytes, a store written elsewhere):
+    // invalid bytes become U+FFFD instead of failing the whole export (docs/store.md).
+    return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace joulebench
