@@ -215,7 +215,8 @@ private:
 [[nodiscard]] std::string export_csv(const Store& store);
 
 /// The JSON document: {"experiment": {...}, "columns": [...], "runs": [{column: value}]}, with
-/// numbers as numbers and missing values as null.
-[[nodiscard]] std::string export_json(const Store& store);
+/// numbers as numbers and missing values as null. Text that is not valid UTF-8 is written with
+/// U+FFFD for each invalid byte; `replaced`, when given, says whether that happened.
+[[nodiscard]] std::string export_json(const Store& store, bool* replaced = nullptr);
 
 }  // namespace joulebench

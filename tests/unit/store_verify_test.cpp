@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "analysis/store_analysis.hpp"
@@ -160,9 +161,14 @@ TEST_F(StoreVerify, InvalidUtf8InATextColumnExportsAsJsonWithReplacements) {
     }
     const Store store(db, Store::Mode::kReadOnly);
     std::string json;
-    ASSERT_NO_THROW(json = export_json(store));
+    bool replaced = false;
+    ASSERT_NO_THROW(json = export_json(store, &replaced));
+    EXPECT_TRUE(replaced);
     EXPECT_THAT(json, HasSubstr("w\xEF\xBF\xBD"
                                 "A"));
+    EXPECT_TRUE(nlohmann::json::accept(json));
+    (void)export_json(Store(make_store("b.db"), Store::Mode::kReadOnly), &replaced);
+    EXPECT_FALSE(replaced);
     EXPECT_NO_THROW((void)export_csv(store));
 }
 
