@@ -27,7 +27,15 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
                     "Write to this file instead of stdout (- = stdout)");
     sub->callback([opts, &ctx] {
         const Store store(opts->db, Store::Mode::kReadUpgrade);
-        const std::string text = opts->format == "json" ? export_json(store) : export_csv(store);
+        bool replaced = false;
+        const std::string text =
+            opts->format == "json" ? export_json(store, &replaced) : export_csv(store);
+        if (replaced) {
+            fmt::print(stderr,
+                       "warning: export: {}: text that is not valid UTF-8 was written with "
+                       "U+FFFD in place of each invalid byte\n",
+                       opts->db);
+        }
         write_output(opts->output.empty() ? "-" : opts->output, text);
         ctx.exit_code = 0;
     });

@@ -26,5 +26,6 @@ void add_report_command(CLI::App& app, CommandContext& ctx);
 void add_image_command(CLI::App& app, CommandContext& ctx);
 void add_submit_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
+void add_verify_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

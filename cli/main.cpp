@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_plan_command(app, ctx);
     joulebench::cli::add_export_command(app, ctx);
     joulebench::cli::add_merge_command(app, ctx);
+    joulebench::cli::add_verify_command(app, ctx);
     joulebench::cli::add_caps_command(app, ctx);
     joulebench::cli::add_run_command(app, ctx);
     joulebench::cli::add_sweep_command(app, ctx);

@@ -47,18 +47,26 @@ struct MergeReport {
 
 class Store {
 public:
-    /// The schema version this joulebench writes (PRAGMA user_version). 2: domains say how their
-    /// energy was shared, warnings carry codes (run_warnings).
-    static constexpr int kSchemaVersion = 4;
+    /// The schema version this joulebench writes (PRAGMA user_version). 5: every run carries a
+    /// checksum of its stored result (docs/store.md, "Checksums").
+    static constexpr int kSchemaVersion = 5;
 
     enum class Mode {
         kCreate,    ///< create the file when missing; migrate an older schema
         kExisting,  ///< the file must exist; migrate an older schema
-        kReadOnly,  ///< the file must exist at kSchemaVersion; nothing is written
+        /// The file must exist at kSchemaVersion; nothing is written, not even a -wal or -shm
+        /// file beside it when no writer has the store open (an archived, read-only store);
+        /// every run's checksum is verified (a damaged run is an error naming file and run).
+        kReadOnly,
         /// As kReadOnly, but a store of an older schema is upgraded first (a writing open that
         /// migrates it, then closes): what the commands that only read use (analyze, report,
         /// export, merge inputs), so that a store written by an older joulebench can be read.
+        /// An older store that cannot be written (read-only file or folder) is refused, saying
+        /// to upgrade it where it can be written.
         kReadUpgrade,
+        /// As kReadOnly, without verifying the checksums: for `joulebench verify`, which reports
+        /// them (damaged_runs).
+        kInspect,
     };
 
     /// Opens (and creates/migrates as `mode` allows) a store. Throws Error: kNotFound for a
@@ -75,6 +83,13 @@ public:
     /// which kReadUpgrade upgrades; false for a current one, an empty or unversioned file, and
     /// anything that cannot be read (opening it then says why). Never throws.
     [[nodiscard]] static bool needs_upgrade(const std::filesystem::path& path);
+    /// The runs, in plan order, whose stored result does not match its checksum (docs/store.md,
+    /// "Checksums"), read in one snapshot.
+    [[nodiscard]] std::vector<std::string> damaged_runs() const;
+    /// What SQLite's `PRAGMA integrity_check` and `PRAGMA foreign_key_check` find, one line per
+    /// problem; empty when the file is sound.
+    [[nodiscard]] std::vector<std::string> integrity_problems() const;
+
     /// PRAGMA user_version of the open file.
     [[nodiscard]] int schema_version() const;
     /// PRAGMA journal_mode ("wal" for a writable store).
@@ -179,7 +194,10 @@ public:
 
 private:
     void exec(const char* sql) const;
+    void open(Mode mode);
+    void open_writable();
     void migrate(Mode mode);
+    void check_runs() const;
 
     std::filesystem::path m_path;
     sqlite3* m_db = nullptr;
@@ -197,7 +215,8 @@ private:
 [[nodiscard]] std::string export_csv(const Store& store);
 
 /// The JSON document: {"experiment": {...}, "columns": [...], "runs": [{column: value}]}, with
-/// numbers as numbers and missing values as null.
-[[nodiscard]] std::string export_json(const Store& store);
+/// numbers as numbers and missing values as null. Text that is not valid UTF-8 is written with
+/// U+FFFD for each invalid byte; `replaced`, when given, says whether that happened.
+[[nodiscard]] std::string export_json(const Store& store, bool* replaced = nullptr);
 
 }  // namespace joulebench

@@ -151,7 +151,23 @@ std::string export_csv(const Store& store) {
     return out;
 }
 
-std::string export_json(const Store& store) {
+namespace {
+
+// Text a store holds is not always UTF-8 (a workload's bytes, a store written elsewhere): invalid
+// bytes become U+FFFD instead of failing the whole export (docs/store.md).
+std::string dump(const nlohmann::ordered_json& doc, bool* replaced) {
+    try {
+        return doc.dump(2) + "\n";
+    } catch (const nlohmann::json::type_error&) {
+        if (replaced != nullptr) *replaced = true;
+        return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    }
+}
+
+}  // namespace
+
+std::string export_json(const Store& store, bool* replaced) {
+    if (replaced != nullptr) *replaced = false;
     nlohmann::ordered_json doc;
     if (const auto e = store.experiment()) {
         doc["experiment"] = {{"name", e->name},
@@ -195,7 +211,7 @@ std::string export_json(const Store& store) {
         runs.push_back(std::move(object));
     }
     doc["runs"] = std::move(runs);
-    return doc.dump(2) + "\n";
+    return dump(doc, replaced);
 }
 
 }  // namespace joulebench

@@ -12,6 +12,7 @@
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
 #include "joulebench/warning.hpp"
+#include "store/checksum.hpp"
 #include "store/store_internal.hpp"
 
 namespace joulebench::store_detail {
@@ -322,6 +323,16 @@ CREATE TABLE session_phases (
 );
 )sql";
 
+// 5: a checksum of each run's stored result (checksum.cpp; docs/store.md, "Checksums"),
+// computed for every run already stored so that an upgraded store verifies clean.
+constexpr const char* kSchema5 = R"sql(
+ALTER TABLE runs ADD COLUMN checksum TEXT;
+)sql";
+
+void upgrade_to_5(sqlite3* db) {
+    RunHasher(db).write_all();
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -330,6 +341,7 @@ const std::vector<Migration>& migrations() {
         {kSchema2, upgrade_to_2},
         {kSchema3, upgrade_to_3},
         {kSchema4, nullptr},
+        {kSchema5, upgrade_to_5},
     };
     return kMigrations;
 }

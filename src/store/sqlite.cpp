@@ -2,11 +2,43 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
+
 namespace joulebench::sqlite {
 
-Error error(sqlite3* db, const std::string& what) {
+namespace {
+
+// "<file>: <what>", so that every store error says which file (merge reads several).
+std::string in_file(sqlite3* db, const std::string& what) {
+    const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+    if (file == nullptr || *file == '\0') return what;
+    const std::string path = file;
+    const std::string name = std::filesystem::path(path).filename().string();
+    const bool named = what.find(path) != std::string::npos ||
+                       (!name.empty() && what.find(name) != std::string::npos);
+    if (named) return what;
+    return path + ": " + what;
+}
+
+}  // namespace
+
+std::string file_uri(const std::string& path, std::string_view params) {
+    std::string uri = "file:";
+    for (const char ch : std::filesystem::absolute(path).string()) {
+        if (ch == '%' || ch == '?' || ch == '#') {
+            uri += fmt::format("%{:02X}", static_cast<unsigned char>(ch));
+        } else {
+            uri += ch;
+        }
+    }
+    if (!params.empty()) uri += "?" + std::string(params);
+    return uri;
+}
+
+Error error(sqlite3* db, const std::string& action) {
     const int code = db != nullptr ? sqlite3_errcode(db) : SQLITE_ERROR;
     const char* message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    const std::string what = in_file(db, action);
     if (code == SQLITE_NOTADB) {
         return Error(ErrorCategory::kInvalidArgument,
                      fmt::format("store: {}: not a joulebench store ({})", what, message),

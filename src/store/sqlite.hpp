@@ -14,9 +14,14 @@
 
 namespace joulebench::sqlite {
 
-/// Error for a failed SQLite call: "store: <what>: <sqlite message>" (kIo, or kInvalidArgument
-/// for a file that is not a database).
+/// Error for a failed SQLite call: "store: <file>: <what>: <sqlite message>", the file being the
+/// connection's main database (left out when `what` already names it, or for a connection
+/// without a file); kIo, or kInvalidArgument for a file that is not a database.
 [[nodiscard]] Error error(sqlite3* db, const std::string& what);
+
+/// "file:PATH?PARAMS": a URI for sqlite3_open_v2 (SQLITE_OPEN_URI) or ATTACH naming `path`
+/// made absolute, with '%', '?' and '#' escaped; `params` e.g. "mode=ro".
+[[nodiscard]] std::string file_uri(const std::string& path, std::string_view params);
 
 /// Runs SQL without results (several statements allowed).
 void exec(sqlite3* db, const char* sql, const std::string& what);
@@ -64,6 +69,8 @@ public:
     [[nodiscard]] std::optional<std::string> opt_text(int column) const;
     [[nodiscard]] const void* blob(int column) const;
     [[nodiscard]] std::size_t bytes(int column) const;
+    /// The statement itself, for reads the typed accessors do not offer (column types).
+    [[nodiscard]] sqlite3_stmt* raw() const { return m_stmt; }
 
 private:
     sqlite3* m_db;

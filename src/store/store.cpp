@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -20,26 +21,50 @@ using namespace store_detail;
 
 namespace {
 
-}  // namespace
-
-bool Store::needs_upgrade(const std::filesystem::path& path) {
-    sqlite3* db = nullptr;
-    bool older = false;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        try {
-            Statement a(db, "PRAGMA application_id");
-            Statement v(db, "PRAGMA user_version");
-            older = a.step() && v.step() && a.integer(0) == kApplicationId && v.integer(0) >= 1 &&
-                    v.integer(0) < static_cast<std::int64_t>(migrations().size());
-        } catch (const Error&) {
-            older = false;
-        }
-    }
-    sqlite3_close(db);
-    return older;
+// Whether a writer may have the store open: SQLite removes the -wal file when the last connection
+// closes cleanly (one left by a crash is read like a live one).
+bool wal_exists(const std::filesystem::path& path) {
+    std::error_code ec;
+    return std::filesystem::exists(path.string() + "-wal", ec);
 }
 
-namespace {
+// How a reader opens a store: read-only and, when no writer has it open, immutable, so that
+// SQLite creates no -wal or -shm file beside it and takes no lock (an archived store, a read-only
+// folder); a store being written is read through its WAL, as SQLite's readers do.
+std::string read_uri(const std::filesystem::path& path) {
+    return sqlite::file_uri(path.string(), wal_exists(path) ? "mode=ro" : "mode=ro&immutable=1");
+}
+
+sqlite3* open_db(const std::filesystem::path& path, bool read_only) {
+    // NOMUTEX: our own mutex serialises calls.
+    int flags = SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    flags |= read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    const std::string name = read_only ? read_uri(path) : path.string();
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+        const Error e = sqlite::error(db, "open " + path.string());
+        sqlite3_close(db);
+        throw e;
+    }
+    return db;
+}
+
+bool writable(const std::filesystem::path& path) {
+    const auto folder = std::filesystem::absolute(path).parent_path();
+    return ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
+}
+
+void check_path(const std::filesystem::path& path, Store::Mode mode) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    if (mode != Store::Mode::kCreate && !exists) {
+        throw Error(ErrorCategory::kNotFound, "store: open " + path.string() + ": no such file");
+    }
+    if (exists && std::filesystem::is_directory(path, ec)) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    "store: open " + path.string() + ": is a directory");
+    }
+}
 
 std::string host_now_suffix() {
     const std::time_t now = std::time(nullptr);
@@ -52,53 +77,75 @@ std::string host_now_suffix() {
 
 }  // namespace
 
+bool Store::needs_upgrade(const std::filesystem::path& path) {
+    bool older = false;
+    try {
+        sqlite3* db = open_db(path, true);
+        try {
+            Statement a(db, "PRAGMA application_id");
+            Statement v(db, "PRAGMA user_version");
+            older = a.step() && v.step() && a.integer(0) == kApplicationId && v.integer(0) >= 1 &&
+                    v.integer(0) < static_cast<std::int64_t>(migrations().size());
+        } catch (const Error&) {
+            older = false;
+        }
+        sqlite3_close(db);
+    } catch (const Error&) {
+        older = false;
+    }
+    return older;
+}
+
 Store::Store(const std::filesystem::path& path, Mode mode) : m_path(path) {
     if (mode == Mode::kReadUpgrade) {
         // A store of an older schema is upgraded first (by a writing open that migrates it),
         // then read like any other.
-        if (needs_upgrade(path)) Store(path, Mode::kExisting);
+        if (needs_upgrade(path)) {
+            if (!writable(path)) {
+                throw Error(ErrorCategory::kNoPermission,
+                            fmt::format("store: open {}: written by an older joulebench (schema "
+                                        "older than {}) and read-only here, so it cannot be "
+                                        "upgraded to be read",
+                                        path.string(), kSchemaVersion),
+                            "copy it to a writable folder and give the copy (it is upgraded "
+                            "once, in place), or run the command where the store is writable");
+            }
+            Store(path, Mode::kExisting);
+        }
         mode = Mode::kReadOnly;
     }
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    if (mode != Mode::kCreate && !exists) {
-        throw Error(ErrorCategory::kNotFound, "store: open " + path.string() + ": no such file");
-    }
-    if (exists && std::filesystem::is_directory(path, ec)) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    "store: open " + path.string() + ": is a directory");
-    }
-    int flags = SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;  // our own mutex serialises calls
-    flags |= mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                     : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
-        const Error e = sqlite::error(m_db, "open " + path.string());
-        sqlite3_close(m_db);
-        m_db = nullptr;
-        throw e;
-    }
+    check_path(path, mode);
+    const bool read_only = mode == Mode::kReadOnly || mode == Mode::kInspect;
+    m_db = open_db(path, read_only);
     try {
-        sqlite3_busy_timeout(m_db, 30000);
-        sqlite3_extended_result_codes(m_db, 0);
-        exec("PRAGMA foreign_keys = ON");
-        if (mode != Mode::kReadOnly) {
-            // WAL: readers (export, a second shard's merge) never block the writer. FULL makes each
-            // commit durable against power loss too; one commit per run is cheap (BENCHMARKS.md).
-            Statement wal(m_db, "PRAGMA journal_mode = WAL");
-            if (!wal.step() || wal.text(0) != "wal") {
-                throw Error(ErrorCategory::kIo,
-                            "store: open " + path.string() + ": cannot switch to WAL mode",
-                            "the file system may not support the shared memory WAL needs (NFS); "
-                            "use a local disk");
-            }
-            exec("PRAGMA synchronous = FULL");
-        }
-        migrate(mode);
+        open(mode);
     } catch (...) {
         sqlite3_close(m_db);
         m_db = nullptr;
         throw;
     }
+}
+
+void Store::open(Mode mode) {
+    sqlite3_busy_timeout(m_db, 30000);
+    sqlite3_extended_result_codes(m_db, 0);
+    exec("PRAGMA foreign_keys = ON");
+    if (mode == Mode::kCreate || mode == Mode::kExisting) open_writable();
+    migrate(mode);
+    if (mode == Mode::kReadOnly) check_runs();
+}
+
+void Store::open_writable() {
+    // WAL: readers (export, a second shard's merge) never block the writer. FULL makes each
+    // commit durable against power loss too; one commit per run is cheap (BENCHMARKS.md).
+    Statement wal(m_db, "PRAGMA journal_mode = WAL");
+    if (!wal.step() || wal.text(0) != "wal") {
+        throw Error(ErrorCategory::kIo,
+                    "store: open " + m_path.string() + ": cannot switch to WAL mode",
+                    "the file system may not support the shared memory WAL needs (NFS); "
+                    "use a local disk");
+    }
+    exec("PRAGMA synchronous = FULL");
 }
 
 Store::~Store() {
@@ -156,7 +203,7 @@ void Store::migrate(Mode mode) {
             "the store was written by a newer joulebench; use that version or newer");
     }
     if (version == latest) return;
-    if (mode == Mode::kReadOnly) {
+    if (mode == Mode::kReadOnly || mode == Mode::kInspect) {
         throw Error(
             ErrorCategory::kInvalidArgument,
             fmt::format("store: open {}: schema version {} is older than {} and the store is "

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "store/checksum.hpp"
 #include "store/store_internal.hpp"
 
 namespace joulebench {
@@ -140,18 +141,9 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
         std::lock_guard lock(out.m_mutex);
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             // ATTACH read-only through a URI, so the input is never modified.
-            std::string uri = "file:";
-            for (const char ch : std::filesystem::absolute(inputs[i]).string()) {
-                if (ch == '%' || ch == '?' || ch == '#') {
-                    uri += fmt::format("%{:02X}", static_cast<unsigned char>(ch));
-                } else {
-                    uri += ch;
-                }
-            }
-            uri += "?mode=ro";
             {
                 Statement attach(out.m_db, "ATTACH DATABASE ? AS src");
-                attach.bind(1, uri);
+                attach.bind(1, sqlite::file_uri(inputs[i].string(), "mode=ro"));
                 attach.run();
             }
             try {
@@ -188,7 +180,15 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
                     if (sql.find(":offset") != std::string::npos) q.bind(1, offset);
                     q.run();
                 }
+                // Sessions were renumbered: the copied runs' checksums are rewritten.
+                RunHasher(out.m_db).write_all("WHERE run_id IN (SELECT run_id FROM temp.winners)");
                 tx.commit();
+            } catch (const Error& e) {
+                sqlite3_exec(out.m_db, "DETACH DATABASE src", nullptr, nullptr, nullptr);
+                throw Error(
+                    e.category(),
+                    fmt::format("store: merge: copy from {}: {}", inputs[i].string(), e.what()),
+                    e.hint());
             } catch (...) {
                 sqlite3_exec(out.m_db, "DETACH DATABASE src", nullptr, nullptr, nullptr);
                 throw;

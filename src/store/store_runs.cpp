@@ -8,6 +8,7 @@
 #include "joulebench/store.hpp"
 #include "joulebench/units.hpp"
 #include "model/measure_json.hpp"
+#include "store/checksum.hpp"
 #include "store/store_internal.hpp"
 
 namespace joulebench {
@@ -22,6 +23,7 @@ std::size_t Store::add_planned_runs(const std::vector<RunSpec>& runs) {
                 "cpu_cap_w, "
                 "repetition, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'planned')");
     std::size_t added = 0;
+    RunHasher hasher(m_db);
     for (const RunSpec& run : runs) {
         q.reset();
         q.bind(1, run.run_id)
@@ -32,7 +34,9 @@ std::size_t Store::add_planned_runs(const std::vector<RunSpec>& runs) {
             .bind(6, run.cpu_cap_w)
             .bind(7, run.repetition);
         q.run();
-        added += static_cast<std::size_t>(sqlite3_changes(m_db));
+        if (sqlite3_changes(m_db) == 0) continue;
+        ++added;
+        hasher.write(run.run_id);
     }
     tx.commit();
     return added;
@@ -53,6 +57,8 @@ std::vector<std::string> Store::mark_stale_running_interrupted() {
                  "WHERE status = 'running';"
                  "UPDATE runs SET status = 'interrupted' WHERE status = 'running';",
                  "mark interrupted runs in " + m_path.string());
+    RunHasher hasher(m_db);
+    for (const auto& id : ids) hasher.write(id);
     tx.commit();
     return ids;
 }
@@ -140,6 +146,7 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
         "WHERE run_id = ?");
     q.bind(1, session_id).bind(2, gpu).bind(3, started_at).bind(4, run_id);
     q.run();
+    RunHasher(m_db).write(run_id);
     tx.commit();
 }
 
@@ -276,6 +283,7 @@ void Store::finish_run(const RunOutcome& outcome) {
     a.bind(9, fig.energy_j);
     a.bind(10, outcome.stderr_tail);
     a.run();
+    RunHasher(m_db).write(outcome.run_id);
     tx.commit();
 }
 

@@ -1,6 +1,7 @@
 // `joulebench plan`, `export` and `merge` run as the real binary on real files.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -161,6 +162,52 @@ TEST_F(StoreCli, MergeJoinsShardsAndRefusesOtherExperiments) {
     const auto one =
         test::run_joulebench({"merge", a.string(), "-o", (m_dir.path() / "f.db").string()});
     EXPECT_EQ(one.exit_code, 2);  // needs two stores
+}
+
+// A value changed outside joulebench (a cap of -56 W): export refuses naming the file and the run
+// (exit 1, hint to verify), `verify` lists it (exit 1) and says a sound store is ok (exit 0).
+TEST_F(StoreCli, VerifyAndExportFindADamagedRun) {
+    const auto good = make_store("good.db", std::nullopt, 0, 1.0);
+    const auto bad = make_store("bad.db", std::nullopt, 1, 1.0);
+    const std::string& run = m_plan.runs[1].run_id;
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(bad.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(raw, ("UPDATE runs SET gpu_cap_w = -56 WHERE run_id = '" + run + "'").c_str(),
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(raw);
+
+    const auto exported = test::run_joulebench({"export", bad.string(), "--format", "json"});
+    EXPECT_EQ(exported.exit_code, 1);
+    EXPECT_TRUE(exported.out.empty()) << exported.out;
+    EXPECT_NE(exported.err.find("error: store: " + bad.string() + ": run " + run),
+              std::string::npos)
+        << exported.err;
+    EXPECT_NE(exported.err.find("hint: run `joulebench verify " + bad.string()), std::string::npos)
+        << exported.err;
+
+    const auto ok = test::run_joulebench({"verify", good.string()});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find(good.string() + ": ok"), std::string::npos) << ok.out;
+    const auto both = test::run_joulebench({"verify", good.string(), bad.string()});
+    EXPECT_EQ(both.exit_code, 1);
+    EXPECT_NE(both.out.find(bad.string() + ": damaged"), std::string::npos) << both.out;
+    EXPECT_NE(both.out.find("run " + run + ": stored result does not match its checksum"),
+              std::string::npos)
+        << both.out;
+    const auto json = test::run_joulebench({"verify", "--json", bad.string()});
+    EXPECT_EQ(json.exit_code, 1);
+    const auto doc = nlohmann::json::parse(json.out);
+    EXPECT_EQ(doc["stores"][0]["damaged_runs"], nlohmann::json::array({run}));
+    EXPECT_EQ(doc["stores"][0]["ok"], false);
+
+    const auto garbled = m_dir.path() / "garbled.db";
+    test::write_file(garbled, std::string(8192, '\x42'));
+    const auto unreadable = test::run_joulebench({"verify", garbled.string()});
+    EXPECT_EQ(unreadable.exit_code, 1);
+    EXPECT_NE(unreadable.out.find(garbled.string() + ": cannot be read"), std::string::npos)
+        << unreadable.out;
 }
 
 }  // namespace

@@ -282,3 +282,29 @@ TEST(StoreUpgrade, SessionsGetTheirNodeFromTheHostNameAndNoSlurmJob) {
 }
 
 }  // namespace joulebench::test
+
+namespace joulebench::test {
+namespace {
+
+// Schema 5 adds a checksum to every run: the upgrade of a schema 4 store (this store with the
+// column dropped, as schema 4 had it) computes them, so that the store verifies clean and every
+// reader reads it.
+TEST(StoreUpgrade, FromSchema4EveryRunGetsAChecksumThatVerifies) {
+    TempDir dir;
+    const fs::path db = load_v1(dir, "v1-attributed");
+    { const Store upgraded(db, Store::Mode::kExisting); }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE runs DROP COLUMN checksum; PRAGMA user_version = 4",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    ASSERT_EQ(user_version(db), 4);
+    const Store store(db, Store::Mode::kReadUpgrade);
+    EXPECT_EQ(user_version(db), Store::kSchemaVersion);
+    EXPECT_TRUE(store.damaged_runs().empty());
+    EXPECT_EQ(export_rows(store).size(), 12U);
+}
+
+}  // namespace
+}  // namespace joulebench::test
