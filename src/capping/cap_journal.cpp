@@ -217,7 +217,9 @@ JournalEntry entry_from_json(const std::string& text, const std::string& origin)
     json doc;
     try {
         doc = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number beyond a double (1e999): found by
+        // fuzz/fuzz_cap_journal (docs/fuzzing.md); it escaped CapJournal::list's problems.
         throw Error(ErrorCategory::kIo, fmt::format("caps: read journal {}: not JSON: {}", origin, e.what()),
                     "a damaged journal entry: check the device's limit with `joulebench caps show`, then "
                     "delete the file");
