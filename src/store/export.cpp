@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text_escape.hpp"
+#include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench {
@@ -151,6 +152,43 @@ std::string export_csv(const Store& store) {
     return out;
 }
 
+namespace {
+
+// One cell of `export --json`. A store that is damaged, or was written by something else, can
+// hold any text in any column (SQLite keeps what it is given): a cell that is not what its
+// column holds is an Error naming the run and the column, never std::stoll's or nlohmann's own
+// exception (found by fuzz/fuzz_store, docs/fuzzing.md).
+nlohmann::ordered_json json_cell(const Column& c, const std::string& v, const std::string& run_id,
+                                 const Store& store) {
+    try {
+        std::size_t end = 0;
+        switch (c.kind) {
+            case Kind::kText:
+                return v;
+            case Kind::kInteger: {
+                const long long n = std::stoll(v, &end);
+                if (end == v.size()) return n;
+                break;
+            }
+            case Kind::kReal: {
+                const double x = std::stod(v, &end);
+                if (end == v.size()) return x;
+                break;
+            }
+            case Kind::kJson:
+                return nlohmann::ordered_json::parse(v);
+        }
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCategory::kIo,
+                fmt::format("store: export {}: run {}: column {} holds '{}', not {}",
+                            store.path().string(), run_id, c.name, v,
+                            c.kind == Kind::kJson ? "JSON" : "a number"),
+                "the store is damaged; `joulebench export --format csv` writes its cells as text");
+}
+
+}  // namespace
+
 std::string export_json(const Store& store) {
     nlohmann::ordered_json doc;
     if (const auto e = store.experiment()) {
@@ -177,25 +215,14 @@ std::string export_json(const Store& store) {
                                      : nlohmann::ordered_json(nullptr);
                 continue;
             }
-            switch (c.kind) {
-                case Kind::kText:
-                    object[c.name] = v;
-                    break;
-                case Kind::kInteger:
-                    object[c.name] = std::stoll(v);
-                    break;
-                case Kind::kReal:
-                    object[c.name] = std::stod(v);
-                    break;
-                case Kind::kJson:
-                    object[c.name] = nlohmann::ordered_json::parse(v);
-                    break;
-            }
+            object[c.name] = json_cell(c, v, row[0], store);
         }
         runs.push_back(std::move(object));
     }
     doc["runs"] = std::move(runs);
-    return doc.dump(2) + "\n";
+    // Texts of the workload (stderr tail, metrics, warnings quoting its output) need not be
+    // UTF-8: U+FFFD in place of a bad byte, where a strict dump threw (found by fuzz/fuzz_store).
+    return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace joulebench
