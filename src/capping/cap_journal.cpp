@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -111,6 +112,12 @@ T field(const json& doc, const char* name, const std::string& origin) {
             if (!it->is_number_unsigned()) throw std::runtime_error("not an unsigned integer");
         } else if constexpr (std::is_same_v<T, int>) {
             if (!it->is_number_integer()) throw std::runtime_error("not an integer");
+            // get<int> would wrap: pid 4294967297 read as pid 1 (found by fuzz_cap_journal).
+            const bool fits = it->is_number_unsigned()
+                                  ? it->template get<std::uint64_t>() <= INT_MAX
+                                  : it->template get<std::int64_t>() >= INT_MIN &&
+                                        it->template get<std::int64_t>() <= INT_MAX;
+            if (!fits) throw std::runtime_error("out of range");
         } else if constexpr (std::is_same_v<T, double>) {
             if (!it->is_number()) throw std::runtime_error("not a number");
         } else {
