@@ -140,6 +140,7 @@ void check_toml_characters(std::string_view text, const std::string& source_name
     enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
     In in = In::kCode;
     bool line_start = true;      // only whitespace before, on this line
+    char before = '\n';          // the character before this one, outside strings and comments
     std::size_t value_depth = 0;  // arrays and inline tables open (a `[` in one is no header)
     std::size_t line = 1;
     std::size_t column = 0;  // of text[i], in characters (UTF-8 continuation bytes not counted)
@@ -167,6 +168,7 @@ void check_toml_characters(std::string_view text, const std::string& source_name
             ++line;
             column = 0;
             line_start = true;
+            before = '\n';
             if (in != In::kMultiBasic && in != In::kMultiLiteral) in = In::kCode;
             continue;
         }
@@ -180,6 +182,16 @@ void check_toml_characters(std::string_view text, const std::string& source_name
                     --value_depth;
                 }
                 if (c != ' ' && c != '\t' && c != '\r') line_start = false;
+                // A quote starts a string only where a key or value starts; inside a bare word
+                // (`0x1'''é`) toml++ sees no string, so neither may this check.
+                if ((c == '"' || c == '\'') &&
+                    std::string_view(" \t\r\n=[{,.").find(before) == std::string_view::npos) {
+                    throw Error(ErrorCategory::kInvalidArgument,
+                                fmt::format("experiment: {}:{}: TOML syntax: a quote inside a "
+                                            "bare key or value (column {})",
+                                            source_name, line, column));
+                }
+                before = static_cast<char>(c);
                 if (c == '#') {
                     in = In::kComment;
                 } else if (at(i, "\"\"\"") || at(i, "'''")) {
