@@ -29,7 +29,10 @@ void write_json_atomically(const std::string& path, const nlohmann::json& doc) {
             throw Error(ErrorCategory::kIo,
                         "analyze: write " + path + ": cannot open " + tmp + " for writing");
         }
-        out << doc.dump(2) << "\n";
+        // Group names come from the CSV as they are, maybe not UTF-8 (a Latin-1 file): written
+        // with U+FFFD in place of a bad byte, where a strict dump threw (found by
+        // fuzz/fuzz_analyze_csv, docs/fuzzing.md).
+        out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         out.flush();
         if (!out) {
             throw Error(ErrorCategory::kIo, "analyze: write " + path + ": write failed");

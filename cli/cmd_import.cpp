@@ -21,7 +21,10 @@ namespace joulebench::cli {
 namespace {
 
 void write_json(const std::string& out_path, const nlohmann::json& doc) {
-    const std::string text = doc.dump(2) + "\n";
+    // Column names come from the trace as they are, maybe not UTF-8: U+FFFD in place of a bad
+    // byte, where a strict dump threw (found by fuzz/fuzz_energibridge, docs/fuzzing.md).
+    const std::string text =
+        doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (out_path == "-") {
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
