@@ -231,7 +231,10 @@ JournalEntry entry_from_json(const std::string& text, const std::string& origin)
                     "a damaged journal entry: check the device's limit with `joulebench caps show`, then "
                     "delete the file");
     }
-    if (!doc.is_object() || doc.value("format", std::string()) != kFormat) {
+    // Not value("format", ...): it throws type_error for a format that is not a string
+    // (found by fuzz_cap_journal).
+    const auto format = doc.is_object() ? doc.find("format") : doc.end();
+    if (format == doc.end() || !format->is_string() || *format != kFormat) {
         throw Error(ErrorCategory::kIo, fmt::format("caps: read journal {}: not a joulebench power-cap journal "
                                                     "(\"format\" is not \"{}\")", origin, kFormat));
     }

@@ -102,6 +102,16 @@ TEST(FuzzRegression, JournalEntryWithAnOverflowingNumberIsAnError) {
         EXPECT_THAT(e.what(), HasSubstr("caps: read journal j.json: not JSON"));
         EXPECT_THAT(e.what(), HasSubstr("number overflow"));
     }
+    // A format that is not a string made value("format", "") throw nlohmann's type_error.
+    for (const std::string text : {"{\"format\": 1}", "[1]", "\"x\"", "{\"format\": null}"}) {
+        try {
+            (void)capping::entry_from_json(text, "j.json");
+            ADD_FAILURE() << text << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.category(), ErrorCategory::kIo);
+            EXPECT_THAT(e.what(), HasSubstr("not a joulebench power-cap journal"));
+        }
+    }
 }
 
 // fuzz_cap_journal: an integer beyond int wrapped (pid 4294967297 was read as pid 1); now it is a
