@@ -146,7 +146,12 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                        report::measure_summary(result));
         }
         if (!opts->json.empty()) {
-            const std::string text = measure_to_json(result).dump(2) + "\n";
+            // The workload's argv need not be UTF-8: U+FFFD in place of a bad byte, where a
+            // strict dump threw and the measurement was lost (docs/fuzzing.md).
+            const std::string text =
+                measure_to_json(result).dump(2, ' ', false,
+                                             nlohmann::ordered_json::error_handler_t::replace) +
+                "\n";
             if (opts->json == "-") {
                 std::fwrite(text.data(), 1, text.size(), stdout);
                 std::fflush(stdout);

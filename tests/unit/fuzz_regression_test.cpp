@@ -210,5 +210,31 @@ TEST(FuzzRegression, JsonOfCsvNamesThatAreNotUtf8IsWritten) {
     EXPECT_FALSE(std::filesystem::exists(out.string() + ".tmp"));
 }
 
+// Found reading the code after the findings above (docs/fuzzing.md): a workload's argv and
+// output need not be UTF-8, and a strict dump of the measurement lost it (`measure --json`) or
+// left the run unrecorded (Store::finish_run).
+TEST(FuzzRegression, MeasurementsOfArgvThatIsNotUtf8AreKept) {
+    const auto measured = test::run_joulebench({"measure", "-q", "--json", "-", "--", "true", "\xff"});
+    EXPECT_EQ(measured.exit_code, 0) << measured.err;
+    EXPECT_THAT(measured.out, HasSubstr("\"" + kReplacement + "\""));
+
+    test::TempDir dir;
+    const auto spec = test::store_example_spec();
+    const auto plan = make_plan(spec);
+    Store store(dir.path() / "s.db");
+    store.record_experiment(experiment_record(spec));
+    store.add_planned_runs(plan.runs);
+    store.mark_running(plan.runs[0].run_id, std::nullopt, std::nullopt, 1000.0);
+    auto measure = test::example_measure(1000.0);
+    measure.command = {"printf", "\xff"};
+    auto outcome = test::outcome(plan.runs[0].run_id, RunStatus::kDone, measure);
+    outcome.warnings = {make_warning(warning_code::kOther, "the workload said \xfe")};
+    store.finish_run(outcome);
+    const auto run = store.run(plan.runs[0].run_id);
+    ASSERT_TRUE(run.has_value());
+    EXPECT_EQ(run->status, RunStatus::kDone);
+    EXPECT_THAT(run->warnings_json, HasSubstr("said " + kReplacement));
+}
+
 }  // namespace
 }  // namespace joulebench
