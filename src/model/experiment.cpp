@@ -117,6 +117,17 @@ void check_plan_size(const ExperimentSpec& spec, const std::string& source_name)
 // found by fuzz/fuzz_experiment, docs/fuzzing.md. TOML 1.0 allows non-ASCII characters only in
 // strings and comments, control characters nowhere (but tab, and line breaks in multi-line
 // strings), and a header is `[` key `]`, so the text is checked for these before toml++ reads it.
+// True when the 10 characters before text[i] are a date YYYY-MM-DD that starts a word.
+bool is_date_before(std::string_view text, std::size_t i) {
+    if (i < 10) return false;
+    const std::string_view date = text.substr(i - 10, 10);
+    for (std::size_t k = 0; k < date.size(); ++k) {
+        const bool dash = k == 4 || k == 7;
+        if (dash ? date[k] != '-' : (date[k] < '0' || date[k] > '9')) return false;
+    }
+    return i == 10 || std::string_view(" \t\n=[{,").find(text[i - 11]) != std::string_view::npos;
+}
+
 // `header` starts with the `[` of a table header at `line`:`column`.
 void check_table_header(std::string_view header, const std::string& source_name,
                         std::size_t line, std::size_t column) {
@@ -182,6 +193,16 @@ void check_toml_characters(std::string_view text, const std::string& source_name
                     --value_depth;
                 }
                 if (c != ' ' && c != '\t' && c != '\r') line_start = false;
+                // toml++ reads a time after `YYYY-MM-DDT` without looking: `1979-05-27T:`
+                // reached its assertion (found by fuzz_experiment). No key an experiment file
+                // knows looks like a date.
+                if ((c == 'T' || c == 't') && is_date_before(text, i) &&
+                    !(i + 1 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '9')) {
+                    throw Error(ErrorCategory::kInvalidArgument,
+                                fmt::format("experiment: {}:{}: TOML syntax: a date and 'T' must "
+                                            "be followed by a time (column {})",
+                                            source_name, line, column));
+                }
                 // A quote starts a string only where a key or value starts; inside a bare word
                 // (`0x1'''é`) toml++ sees no string, so neither may this check.
                 if ((c == '"' || c == '\'') &&

@@ -41,6 +41,8 @@ TEST(FuzzRegression, ExperimentHeadersAndCharactersTomlCannotReadAreRefused) {
         {"a = 1\r2", "e.toml:1: TOML syntax: control character U+000D"},
         {"# a comment with a \x7f\n", "e.toml:1: TOML syntax: control character U+007F"},
         {"\tgncd=0xt:im'''a\xef\xbb\x8b\"\"@ ", "e.toml:1: TOML syntax: a quote inside a bare"},
+        {"d=1979-05-27T:", "e.toml:1: TOML syntax: a date and 'T' must be followed by a time"},
+        {"d = [1979-05-27t]", "e.toml:1: TOML syntax: a date and 'T' must be followed by a time"},
     };
     for (const auto& [text, expected] : cases) {
         try {
