@@ -152,7 +152,7 @@ void check_toml_characters(std::string_view text, const std::string& source_name
     In in = In::kCode;
     bool line_start = true;      // only whitespace before, on this line
     char before = '\n';          // the character before this one, outside strings and comments
-    std::size_t value_depth = 0;  // arrays and inline tables open (a `[` in one is no header)
+    std::string open;            // the arrays and inline tables open, innermost last
     std::size_t line = 1;
     std::size_t column = 0;  // of text[i], in characters (UTF-8 continuation bytes not counted)
     const auto at = [&](std::size_t i, std::string_view what) {
@@ -185,12 +185,19 @@ void check_toml_characters(std::string_view text, const std::string& source_name
         }
         switch (in) {
             case In::kCode:
-                if (c == '[' && line_start && value_depth == 0) {
+                if (c == '[' && line_start && open.empty()) {
                     check_table_header(text.substr(i), source_name, line, column);
                 } else if (c == '[' || c == '{') {
-                    ++value_depth;
-                } else if ((c == ']' || c == '}') && value_depth > 0) {
-                    --value_depth;
+                    open += static_cast<char>(c);
+                } else if (c == '}' && !open.empty() && open.back() == '[') {
+                    // toml++ reads a value there without looking (`d = [}` reached its
+                    // assertion; found by fuzz_experiment).
+                    throw Error(ErrorCategory::kInvalidArgument,
+                                fmt::format("experiment: {}:{}: TOML syntax: '}}' inside an array "
+                                            "(column {})",
+                                            source_name, line, column));
+                } else if ((c == ']' || c == '}') && !open.empty()) {
+                    open.pop_back();
                 }
                 if (c != ' ' && c != '\t' && c != '\r') line_start = false;
                 // toml++ reads a time after `YYYY-MM-DDT` without looking: `1979-05-27T:`

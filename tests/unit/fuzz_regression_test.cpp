@@ -43,6 +43,8 @@ TEST(FuzzRegression, ExperimentHeadersAndCharactersTomlCannotReadAreRefused) {
         {"\tgncd=0xt:im'''a\xef\xbb\x8b\"\"@ ", "e.toml:1: TOML syntax: a quote inside a bare"},
         {"d=1979-05-27T:", "e.toml:1: TOML syntax: a date and 'T' must be followed by a time"},
         {"d = [1979-05-27t]", "e.toml:1: TOML syntax: a date and 'T' must be followed by a time"},
+        {"d=[}", "e.toml:1: TOML syntax: '}' inside an array (column 4)"},
+        {"d = [\n  [1, {a = 1}],\n  [2, }]]", "e.toml:3: TOML syntax: '}' inside an array"},
     };
     for (const auto& [text, expected] : cases) {
         try {
