@@ -191,6 +191,25 @@ TEST(FuzzRegression, ExportOfADamagedStoreIsAnErrorAndBadUtf8IsReplaced) {
     }
 }
 
+// fuzz_store: a seed that is not a number made Store::experiment() throw std::stoull's exception.
+TEST(FuzzRegression, AStoreWhoseSeedIsNotANumberIsAnError) {
+    test::TempDir dir;
+    const auto path = dir.path() / "seed.db";
+    {
+        Store store(path);
+        store.record_experiment(experiment_record(test::store_example_spec()));
+        exec(store.handle(), "UPDATE experiment SET seed = 'x3'");
+    }
+    const Store store(path, Store::Mode::kReadOnly);
+    try {
+        (void)store.experiment();
+        ADD_FAILURE() << "read";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.category(), ErrorCategory::kIo);
+        EXPECT_THAT(e.what(), HasSubstr("the experiment's seed 'x3' is not a number"));
+    }
+}
+
 // fuzz_energibridge and fuzz_analyze_csv: names read from a CSV that is not UTF-8 (a Latin-1
 // header or group) made the JSON output throw nlohmann's type_error 316 (the commands failed).
 TEST(FuzzRegression, JsonOfCsvNamesThatAreNotUtf8IsWritten) {
