@@ -1,8 +1,8 @@
 // The JSON of a measurement (`measure --json`, what an ssh environment brings back, the store's
 // measure_json column): measure_from_json. Text that is not JSON is refused by nlohmann's parser
-// (its exception is the clean refusal there: every caller catches it); a JSON document must be read or refused with a
-// joulebench::Error. What was read must write back (measure_to_json) to a document that reads
-// again to the same document.
+// (its exception is the clean refusal there: every caller catches it); a JSON document must be read
+// or refused with a joulebench::Error. What was read must write back (measure_to_json) to a
+// document that reads again to the same document.
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             joulebench::fuzz::finding("measure_to_json wrote a document it cannot read", e.what());
         }
         if (again != written) {
-            joulebench::fuzz::finding("round trip", "measure_to_json(measure_from_json(doc)) differs");
+            joulebench::fuzz::finding("round trip",
+                                      "measure_to_json(measure_from_json(doc)) differs");
         }
         (void)written.dump();
     });

@@ -26,9 +26,9 @@ public:
         m_begun = true;
         m_domains = sensors.size();
     }
-    void row(double /*t_s*/, const std::vector<joulebench::TraceDomainValue>& domains,
-             const std::vector<std::optional<joulebench::GpuTelemetry>>& telemetry) noexcept
-        override {
+    void row(
+        double /*t_s*/, const std::vector<joulebench::TraceDomainValue>& domains,
+        const std::vector<std::optional<joulebench::GpuTelemetry>>& telemetry) noexcept override {
         if (!m_begun || m_ended) joulebench::fuzz::finding("trace sink", "row() outside begin/end");
         if (domains.size() != m_domains || telemetry.size() != m_domains) {
             joulebench::fuzz::finding("trace sink", "row() with another number of domains");

@@ -140,12 +140,12 @@ void measure_seeds(const fs::path& out) {
     const std::string start = environments::ssh::start_line(nonce) + "\n";
     const std::string end = "\n" + environments::ssh::end_line_prefix(nonce);
     write(out / "fuzz_ssh_output" / "with-trace",
-          std::string(1, '\x03') + "login banner\n" + start + "workload output\n" + end + "0:" +
-              std::to_string(json.size()) + ":" + std::to_string(kTrace.size()) + "\n" + json +
-              kTrace);
-    write(out / "fuzz_ssh_output" / "without-trace",
-          std::string(1, '\x00') + start + "out" + end + "0:" + std::to_string(json.size()) +
-              "\n" + json);
+          std::string(1, '\x03') + "login banner\n" + start + "workload output\n" + end +
+              "0:" + std::to_string(json.size()) + ":" + std::to_string(kTrace.size()) + "\n" +
+              json + kTrace);
+    write(out / "fuzz_ssh_output" / "without-trace", std::string(1, '\x00') + start + "out" + end +
+                                                         "0:" + std::to_string(json.size()) + "\n" +
+                                                         json);
 }
 
 void journal_seed(const fs::path& out) {

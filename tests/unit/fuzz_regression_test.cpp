@@ -163,8 +163,8 @@ TEST(FuzzRegression, ExportOfADamagedStoreIsAnErrorAndBadUtf8IsReplaced) {
         store.record_experiment(experiment_record(spec));
         store.add_planned_runs(plan.runs);
         store.mark_running(plan.runs[0].run_id, std::nullopt, std::nullopt, 1000.0);
-        auto outcome = test::outcome(plan.runs[0].run_id, RunStatus::kDone,
-                                     test::example_measure(1000.0));
+        auto outcome =
+            test::outcome(plan.runs[0].run_id, RunStatus::kDone, test::example_measure(1000.0));
         outcome.stderr_tail = "bad \xff byte";
         store.finish_run(outcome);
         exec(store.handle(), "UPDATE runs SET workload = CAST(X'77FF' AS TEXT) WHERE run_id = '" +
@@ -216,18 +216,24 @@ TEST(FuzzRegression, JsonOfCsvNamesThatAreNotUtf8IsWritten) {
     test::TempDir dir;
     const auto trace = dir.path() / "trace.csv";
     // A column written twice is a warning that names it.
-    test::write_file(trace, "Delta,Time,GPU0_POWER (mWatts),GPU\xd7" "1_USAGE,GPU\xd7" "1_USAGE\n"
-                            "0,1000,5000,1,1\n10,1010,6000,2,2\n");
-    const auto imported = test::run_joulebench({"import", "energibridge", trace.string(), "--json", "-"});
+    test::write_file(trace,
+                     "Delta,Time,GPU0_POWER (mWatts),GPU\xd7"
+                     "1_USAGE,GPU\xd7"
+                     "1_USAGE\n"
+                     "0,1000,5000,1,1\n10,1010,6000,2,2\n");
+    const auto imported =
+        test::run_joulebench({"import", "energibridge", trace.string(), "--json", "-"});
     EXPECT_EQ(imported.exit_code, 0) << imported.err;
     EXPECT_THAT(imported.out, HasSubstr("GPU" + kReplacement + "1_USAGE"));
 
     const auto table = dir.path() / "tidy.csv";
-    test::write_file(table, "group,value\nbare,10.5\nbare,11\nbare,12\ndock\xf2r,1.5\ndock\xf2r,2\n"
-                            "dock\xf2r,2.5\n");
+    test::write_file(table,
+                     "group,value\nbare,10.5\nbare,11\nbare,12\ndock\xf2r,1.5\ndock\xf2r,2\n"
+                     "dock\xf2r,2.5\n");
     const auto out = dir.path() / "analysis.json";
-    const auto analysed = test::run_joulebench({"analyze", "--csv", table.string(), "--group",
-                                                "group", "--value", "value", "--json", out.string()});
+    const auto analysed =
+        test::run_joulebench({"analyze", "--csv", table.string(), "--group", "group", "--value",
+                              "value", "--json", out.string()});
     EXPECT_EQ(analysed.exit_code, 0) << analysed.err;
     EXPECT_THAT(test::read_file(out), HasSubstr("dock" + kReplacement + "r"));
     EXPECT_FALSE(std::filesystem::exists(out.string() + ".tmp"));
@@ -237,7 +243,8 @@ TEST(FuzzRegression, JsonOfCsvNamesThatAreNotUtf8IsWritten) {
 // output need not be UTF-8, and a strict dump of the measurement lost it (`measure --json`) or
 // left the run unrecorded (Store::finish_run).
 TEST(FuzzRegression, MeasurementsOfArgvThatIsNotUtf8AreKept) {
-    const auto measured = test::run_joulebench({"measure", "-q", "--json", "-", "--", "true", "\xff"});
+    const auto measured =
+        test::run_joulebench({"measure", "-q", "--json", "-", "--", "true", "\xff"});
     EXPECT_EQ(measured.exit_code, 0) << measured.err;
     EXPECT_THAT(measured.out, HasSubstr("\"" + kReplacement + "\""));
 
