@@ -26,21 +26,29 @@ DEB_PACKAGES += chromium
 # integration tests start a single-node cluster of their own (slurmctld, slurmd, munged).
 DEB_PACKAGES += slurm-wlm munge
 
+# `make fuzz` only (docs/fuzzing.md): clang++ and its runtimes (libFuzzer, ASan, UBSan).
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build test test-unit test-asan demo bench clean format
+# $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
+define install_missing
+@missing=""; for p in $(1); do \
+	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+	echo "installing missing Debian packages:$$missing"; \
+	$(SUDO) apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
+
+.PHONY: all deps fuzz-deps configure build test test-unit test-asan fuzz demo bench clean format
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing missing Debian packages:$$missing"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call install_missing,$(DEB_PACKAGES))
 	@# The HTML report's Vega, Vega-Lite and vega-embed, pinned by report/web/package-lock.json
 	@# (docs/report.md); npm ci only when node_modules is missing or older than the lock file.
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
@@ -69,6 +77,22 @@ test-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DJOULEBENCH_SANITIZE=ON -DJOULEBENCH_BUILD_BENCH=OFF
 	cmake --build build-asan -j $(JOBS) --target joulebench_unit_tests joulebench fake_nvml
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
+
+# The libFuzzer targets of fuzz/ (docs/fuzzing.md), one per parser of outside input, built with
+# clang++ under ASan and UBSan in build-fuzz (the parts' libraries and the targets only), each run
+# FUZZ_SECONDS from the seeds and the corpus kept in FUZZ_CACHE (outside git). CI runs a short pass.
+FUZZ_SECONDS ?= 60
+FUZZ_CACHE ?= .cache/fuzz
+FUZZ_TARGETS ?= fuzz_experiment fuzz_energibridge fuzz_analyze_csv fuzz_measure_json \
+	fuzz_cap_journal fuzz_ssh_output fuzz_store
+fuzz-deps:
+	$(call install_missing,$(FUZZ_PACKAGES))
+
+fuzz: deps fuzz-deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_CXX_COMPILER=clang++ -DJOULEBENCH_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	fuzz/run.sh build-fuzz/fuzz $(FUZZ_SECONDS) $(FUZZ_CACHE) $(FUZZ_TARGETS)
 
 # The main job on an embedded default: examples/quickstart.toml (ResNet-50 inference at a small
 # scale, bare; also in the joulebench/debian-cpu image when docker or podman has it: see
@@ -99,4 +123,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -22,7 +22,12 @@ namespace joulebench::cli {
 namespace {
 
 void write_json(const std::string& path, const nlohmann::json& doc) {
-    if (!path.empty()) write_output(path, doc.dump(2) + "\n");
+    // Group names come from the CSV as they are, maybe not UTF-8 (a Latin-1 file): written
+    // with U+FFFD in place of a bad byte, where a strict dump threw (found by
+    // fuzz/fuzz_analyze_csv, docs/fuzzing.md).
+    if (!path.empty()) {
+        write_output(path, doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    }
 }
 
 // The tables go to standard error when the JSON takes standard output, so both can be used.

@@ -46,7 +46,11 @@ void add_energibridge(CLI::App& group, CommandContext& ctx) {
         std::fputs(table.c_str(), opts->json_out == "-" ? stderr : stdout);
         std::fflush(stdout);
         if (!opts->json_out.empty()) {
-            write_output(opts->json_out, energibridge::to_json(results).dump(2) + "\n");
+            // Column names come from the trace as they are, maybe not UTF-8: U+FFFD in place of
+            // a bad byte, where a strict dump threw (found by fuzz/fuzz_energibridge).
+            write_output(opts->json_out,
+                         energibridge::to_json(results).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                             "\n");
         }
         const bool any_failed = std::any_of(results.begin(), results.end(),
                                             [](const auto& r) { return !r.summary.has_value(); });

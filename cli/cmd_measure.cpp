@@ -71,7 +71,10 @@ void check_outputs(const Options& opts) {
 }
 
 void write_json(const Options& opts, const MeasureResult& result) {
-    const std::string text = measure_to_json(result).dump(2) + "\n";
+    // The workload's argv need not be UTF-8: U+FFFD in place of a bad byte, where a strict dump
+    // threw and the measurement was lost (docs/fuzzing.md).
+    const std::string text =
+        measure_to_json(result).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     if (!opts.json.empty()) write_output(opts.json, text);
     if (!opts.json_fd) return;
     if (*opts.json_fd == STDOUT_FILENO) {

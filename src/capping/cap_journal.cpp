@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -111,6 +112,12 @@ T field(const json& doc, const char* name, const std::string& origin) {
             if (!it->is_number_unsigned()) throw std::runtime_error("not an unsigned integer");
         } else if constexpr (std::is_same_v<T, int>) {
             if (!it->is_number_integer()) throw std::runtime_error("not an integer");
+            // get<int> would wrap: pid 4294967297 read as pid 1 (found by fuzz_cap_journal).
+            const bool fits = it->is_number_unsigned()
+                                  ? it->template get<std::uint64_t>() <= INT_MAX
+                                  : it->template get<std::int64_t>() >= INT_MIN &&
+                                        it->template get<std::int64_t>() <= INT_MAX;
+            if (!fits) throw std::runtime_error("out of range");
         } else if constexpr (std::is_same_v<T, double>) {
             if (!it->is_number()) throw std::runtime_error("not a number");
         } else {
@@ -217,12 +224,17 @@ JournalEntry entry_from_json(const std::string& text, const std::string& origin)
     json doc;
     try {
         doc = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number beyond a double (1e999): found by
+        // fuzz/fuzz_cap_journal (docs/fuzzing.md); it escaped CapJournal::list's problems.
         throw Error(ErrorCategory::kIo, fmt::format("caps: read journal {}: not JSON: {}", origin, e.what()),
                     "a damaged journal entry: check the device's limit with `joulebench caps show`, then "
                     "delete the file");
     }
-    if (!doc.is_object() || doc.value("format", std::string()) != kFormat) {
+    // Not value("format", ...): it throws type_error for a format that is not a string
+    // (found by fuzz_cap_journal).
+    const auto format = doc.is_object() ? doc.find("format") : doc.end();
+    if (format == doc.end() || !format->is_string() || *format != kFormat) {
         throw Error(ErrorCategory::kIo, fmt::format("caps: read journal {}: not a joulebench power-cap journal "
                                                     "(\"format\" is not \"{}\")", origin, kFormat));
     }

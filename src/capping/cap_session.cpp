@@ -208,8 +208,10 @@ std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> resolve_request(cons
         for (const auto& [index, limit] : request.per_gpu) {
             // Names the valid indices when the GPU does not exist.
             const auto device = system->select(nvml::GpuSelection::list({index})).at(0);
-            const bool measured = std::any_of(selected.begin(), selected.end(),
-                                              [&](const nvml::NvmlDevice& d) { return d.index() == index; });
+            // The index captured by copy: clang 14 cannot capture a structured binding.
+            const bool measured =
+                std::any_of(selected.begin(), selected.end(),
+                            [gpu = index](const nvml::NvmlDevice& d) { return d.index() == gpu; });
             if (!measured) {
                 throw Error(ErrorCategory::kInvalidArgument,
                             fmt::format("caps: --power-cap {}={:g}: GPU {} is not measured (see --gpus)", index,

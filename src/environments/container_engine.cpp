@@ -44,7 +44,9 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
                 ErrorCategory::kInvalidArgument,
                 fmt::format("run: container environment variable '{}': not a valid name", k));
         }
-        auto it = std::find_if(env.begin(), env.end(), [&](const auto& e) { return e.first == k; });
+        // The name captured by reference under another name: clang 14 cannot capture a structured binding.
+        auto it = std::find_if(env.begin(), env.end(),
+                               [&name = k](const auto& e) { return e.first == name; });
         if (it != env.end()) {
             it->second = v;
         } else {

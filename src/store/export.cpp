@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text_escape.hpp"
+#include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench {
@@ -164,6 +165,39 @@ std::string dump(const nlohmann::ordered_json& doc, bool* replaced) {
     }
 }
 
+// One cell of `export --json`. A store that is damaged, or was written by something else, can
+// hold any text in any column (SQLite keeps what it is given): a cell that is not what its
+// column holds is an Error naming the run and the column, never std::stoll's or nlohmann's own
+// exception (found by fuzz/fuzz_store, docs/fuzzing.md).
+nlohmann::ordered_json json_cell(const Column& c, const std::string& v, const std::string& run_id,
+                                 const Store& store) {
+    try {
+        std::size_t end = 0;
+        switch (c.kind) {
+            case Kind::kText:
+                return v;
+            case Kind::kInteger: {
+                const long long n = std::stoll(v, &end);
+                if (end == v.size()) return n;
+                break;
+            }
+            case Kind::kReal: {
+                const double x = std::stod(v, &end);
+                if (end == v.size()) return x;
+                break;
+            }
+            case Kind::kJson:
+                return nlohmann::ordered_json::parse(v);
+        }
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCategory::kIo,
+                fmt::format("store: export {}: run {}: column {} holds '{}', not {}",
+                            store.path().string(), run_id, c.name, v,
+                            c.kind == Kind::kJson ? "JSON" : "a number"),
+                "the store is damaged; `joulebench export --format csv` writes its cells as text");
+}
+
 }  // namespace
 
 std::string export_json(const Store& store, bool* replaced) {
@@ -193,20 +227,7 @@ std::string export_json(const Store& store, bool* replaced) {
                                      : nlohmann::ordered_json(nullptr);
                 continue;
             }
-            switch (c.kind) {
-                case Kind::kText:
-                    object[c.name] = v;
-                    break;
-                case Kind::kInteger:
-                    object[c.name] = std::stoll(v);
-                    break;
-                case Kind::kReal:
-                    object[c.name] = std::stod(v);
-                    break;
-                case Kind::kJson:
-                    object[c.name] = nlohmann::ordered_json::parse(v);
-                    break;
-            }
+            object[c.name] = json_cell(c, v, row[0], store);
         }
         runs.push_back(std::move(object));
     }

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -284,7 +285,16 @@ std::optional<ExperimentRecord> Store::experiment() const {
     r.file_name = q.text(1);
     r.file_text = q.text(2);
     r.file_sha256 = q.text(3);
-    r.seed = std::stoull(q.text(4));
+    // A damaged store's seed is an Error naming it, not std::stoull's exception (found by
+    // fuzz_store, docs/fuzzing.md).
+    const std::string seed = q.text(4);
+    const auto [end, ec] = std::from_chars(seed.data(), seed.data() + seed.size(), r.seed);
+    if (seed.empty() || ec != std::errc() || end != seed.data() + seed.size()) {
+        throw Error(ErrorCategory::kIo,
+                    fmt::format("store: read {}: the experiment's seed '{}' is not a number",
+                                m_path.string(), seed),
+                    "the store is damaged");
+    }
     r.seed_given = q.integer(5) != 0;
     r.joulebench_version = q.text(6);
     r.created_at = q.real(7);

@@ -61,7 +61,10 @@ Figures figures_of(const MeasureResult* m, const Span& span) {
         f.idle_power_w = m->idle->power_w;
         f.net_energy_j = m->idle->net_energy_j;
     }
-    f.measure_json = measure_to_json(*m).dump();
+    // The workload's argv need not be UTF-8: U+FFFD in place of a bad byte, where a strict dump
+    // threw and the run could not be recorded (docs/fuzzing.md).
+    f.measure_json =
+        measure_to_json(*m).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     return f;
 }
 

@@ -252,12 +252,17 @@ void Store::finish_run(const RunOutcome& outcome) {
     u.bind(1, to_string(outcome.status)).bind(2, outcome.gpu).bind(3, span.started_at);
     u.bind(4, span.ended_at).bind(5, exit_code).bind(6, signal);
     bind_figures(u, 7, fig);  // 7..17
-    u.bind(18, json.caps.dump()).bind(19, json.warnings.dump()).bind(20, json.phases.dump());
+    // Warnings and metrics can quote the workload's output, which need not be UTF-8: U+FFFD in
+    // place of a bad byte, where a strict dump threw and the run was not recorded.
+    const auto text = [](const nlohmann::json& j) {
+        return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    u.bind(18, text(json.caps)).bind(19, text(json.warnings)).bind(20, text(json.phases));
     u.bind(21, outcome.stderr_tail);
     if (json.metrics.is_null()) {
         u.bind_null(22);
     } else {
-        u.bind(22, json.metrics.dump());
+        u.bind(22, text(json.metrics));
     }
     u.bind(23, fig.measure_json);
     u.bind(24, static_cast<std::int64_t>(outcome.instances.size())).bind(25, outcome.start_skew_s);
