@@ -312,6 +312,26 @@ TEST(MeasureCli, TheEstimatesTraceEndsAtItsTotalAndStaysWithinTheModel) {
     EXPECT_LE(est->at("peak_power_w").get<double>(), bound * 1.001) << r.out;
 }
 
+// A run of a single trace interval (a command shorter than the interval) has that interval's
+// average as its peak power: a number, the average power, not null.
+TEST(MeasureCli, ASingleIntervalHasItsAverageAsPeakPower) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    tree.start();
+    auto r = run_joulebench({"measure", "--interval", "5000", "--json", "-", "--", "sleep", "0.3"},
+                            cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    EXPECT_EQ(j.at("samples"), 2);
+    const auto* pkg = domain(j, "package0");
+    ASSERT_TRUE(pkg) << r.out;
+    ASSERT_TRUE(pkg->at("peak_power_w").is_number()) << r.out;
+    EXPECT_NEAR(pkg->at("peak_power_w").get<double>(), pkg->at("avg_power_w").get<double>(),
+                1e-9 * pkg->at("avg_power_w").get<double>());
+}
+
 // A run shorter than 10 update periods of its slowest domain is warned about. The fake GPU's
 // counter updates every 100 ms, so `true` is short on any machine; the assertion follows the
 // wall time joulebench measured, never how fast this machine is (issue 13, defect 11).
