@@ -78,18 +78,19 @@ struct ImportResult {
     std::string error;   ///< Error message (and hint) when the import failed; empty otherwise.
 };
 
-/// Sums over the files that imported; null-valued quantities are left out of their sum.
+/// Sums over the files that imported; null-valued quantities are left out of their sum, and a sum
+/// whose every value is null (the column in no file, or no file imported) is itself unset.
 struct Totals {
     std::size_t files = 0;
     std::size_t failed = 0;
     std::size_t rows = 0;
     Seconds duration{0.0};
-    Joules package_energy;
-    Joules dram_energy;
-    Joules pp0_energy;
-    Joules gpu_energy;
-    Joules energibridge_package_energy;
-    int package_wraps = 0;
+    std::optional<Joules> package_energy;
+    std::optional<Joules> dram_energy;
+    std::optional<Joules> pp0_energy;
+    std::optional<Joules> gpu_energy;
+    std::optional<Joules> energibridge_package_energy;
+    std::optional<int> package_wraps;
     std::size_t warnings = 0;
 };
 

@@ -197,6 +197,7 @@ StoreBlock analyse_block(const BlockKey& key, const std::vector<const RunRecord*
     block.has_cpu_cap = options.by != StoreFactor::kCpuCap;
     if (block.has_cpu_cap) block.cpu_cap_w = key.cpu;
     block.runs = members.size();
+    for (const RunRecord* r : members) block.cpu |= cpu_energy_marks(*r);
 
     std::vector<NamedGroup> groups;
     std::vector<GroupStartTimes> times;
@@ -433,6 +434,7 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs, const StoreExp
     for (const RunRecord* r : used) {
         orders.workloads.add(r->workload);
         orders.environments.add(r->environment);
+        out.cpu |= cpu_energy_marks(*r);
     }
     if (out.baseline) {
         check_baseline(used, options.by, *out.baseline, GroupLess{options.by, &orders}, err);

@@ -21,6 +21,7 @@
 #include "joulebench/stats.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/table.hpp"
+#include "model/cpu_energy_marks.hpp"
 
 namespace joulebench::analysis {
 
@@ -103,6 +104,9 @@ struct StoreBlock {
     std::string title;
     stats::Analysis analysis;
     std::vector<std::string> time_warnings;  ///< far_apart_in_time for this block
+    /// Whether the energy of its runs includes the CPU-time estimate, attributed or shared CPU
+    /// energy (each set when some run's does).
+    CpuEnergyMarks cpu;
 };
 
 /// The cap table over one cap domain, the other cap held at one level.
@@ -130,6 +134,7 @@ struct StoreAnalysis {
     StoreRunCounts runs;
     std::vector<StoreBlock> blocks;
     std::vector<StoreCapTable> caps;  ///< empty unless a cap domain has more than one level
+    CpuEnergyMarks cpu;               ///< of every run used (the blocks' marks together)
     /// Excluded runs, missing values, blocks without the baseline, blocks measured far apart in
     /// time (prefixed by the block), cap table warnings.
     std::vector<std::string> warnings;
@@ -160,9 +165,11 @@ struct StoreAnalysis {
 /// overheads per cap and over caps. CSV names them "caps_gpu" or "caps_cpu".
 [[nodiscard]] std::vector<Table> cap_tables(const StoreCapTable& table);
 
-/// A line naming the store, metric, factor, baseline and runs used; per block a heading and the
-/// tables of stats::render (Markdown titles in bold, under the block's heading); then the cap
-/// tables under a heading of their own, and the warnings (docs/statistics.md, "Output").
+/// A line naming the store, metric, factor, baseline and runs used, and a note per CPU mark of
+/// the energies shown (CpuEnergyMarks: explain); per block a heading (with the block's marks,
+/// "(CPU estimated)") and the tables of stats::render (Markdown titles in bold, under the block's
+/// heading); then the cap tables under a heading of their own, and the warnings
+/// (docs/statistics.md, "Output"). CSV gives the marks as columns of each block's key table.
 [[nodiscard]] std::string render(const StoreAnalysis& analysis, TableFormat format);
 
 }  // namespace joulebench::analysis

@@ -5,6 +5,17 @@
 
 namespace joulebench::analysis {
 
+namespace {
+
+// The CPU marks of energies, named as in `sweep --json`.
+void add_cpu_marks(const CpuEnergyMarks& marks, nlohmann::json& j) {
+    j["cpu_estimated"] = marks.estimated;
+    j["cpu_attributed"] = marks.attributed;
+    j["cpu_shared"] = marks.shared;
+}
+
+}  // namespace
+
 nlohmann::json to_json(const StatusCounts& s) {
     return {{"total", s.total()},           {"done", s.done},
             {"failed", s.failed},           {"timeout", s.timeout},
@@ -60,6 +71,7 @@ nlohmann::json to_json(const StoreAnalysis& a) {
     j["runs"] = to_json(a.runs.status);
     j["runs"]["missing_metric"] = a.runs.missing_metric;
     j["runs"]["used"] = a.runs.used;
+    add_cpu_marks(a.cpu, j);
     j["blocks"] = nlohmann::json::array();
     for (const auto& b : a.blocks) {
         nlohmann::json jb;
@@ -69,6 +81,7 @@ nlohmann::json to_json(const StoreAnalysis& a) {
         if (b.has_cpu_cap) jb["cpu_power_cap_w"] = json_number(b.cpu_cap_w);
         jb["runs"] = b.runs;
         jb["time_order_warnings"] = b.time_warnings;
+        add_cpu_marks(b.cpu, jb);
         jb["analysis"] = to_json(b.analysis);
         j["blocks"].push_back(std::move(jb));
     }

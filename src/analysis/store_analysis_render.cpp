@@ -14,13 +14,48 @@ namespace {
 // Block tables stand under the block's heading, so their Markdown titles are captions.
 constexpr TableStyle kBlockStyle{MarkdownTitle::kBold};
 
-// A one-row table naming the block, so that every CSV block can be traced to it.
+std::string flag(bool on) {
+    return on ? "true" : "false";
+}
+
+// A one-row table naming the block, so that every CSV block can be traced to it, with the CPU
+// marks of its runs' energy.
 Table block_key_table(const StoreBlock& b) {
     return Table{.title = "block",
-                 .headers = {"workload", "environment", "power_cap_w", "cpu_power_cap_w"},
+                 .headers = {"workload", "environment", "power_cap_w", "cpu_power_cap_w",
+                             "cpu_estimated", "cpu_attributed", "cpu_shared"},
                  .rows = {{b.workload.value_or(""), b.environment.value_or(""),
                            b.gpu_cap_w ? format_watts(*b.gpu_cap_w) : "",
-                           b.cpu_cap_w ? format_watts(*b.cpu_cap_w) : ""}}};
+                           b.cpu_cap_w ? format_watts(*b.cpu_cap_w) : "", flag(b.cpu.estimated),
+                           flag(b.cpu.attributed), flag(b.cpu.shared)}}};
+}
+
+// Whether a metric is an energy with a CPU part (GPU energy has none, T is no energy).
+bool has_cpu_energy(const std::string& metric) {
+    return metric != "wall_s" && metric != "gpu_energy_j";
+}
+
+// Whether the tables show an energy with a CPU part: the blocks' metric, or the cap tables' E,
+// EDP and ED2P.
+bool shows_cpu_energy(const StoreAnalysis& a) {
+    return has_cpu_energy(a.metric) || !a.caps.empty();
+}
+
+// A heading, with the CPU marks of the energies under it: "Cap tables (CPU estimated)".
+std::string marked_heading(const std::string& text, const CpuEnergyMarks& marks,
+                           TableFormat format) {
+    const std::string words = describe(marks);
+    return render_heading(words.empty() ? text : text + " (" + words + ")", 3, format);
+}
+
+// One note per CPU mark of the energies shown, under the opening line.
+std::string cpu_notes(const StoreAnalysis& a, TableFormat format) {
+    std::string s;
+    if (!shows_cpu_energy(a)) return s;
+    for (const auto& line : explain(a.cpu, "the energy of the runs under headings so marked")) {
+        s += render_paragraph("Note: " + line + ".", format);
+    }
+    return s;
 }
 
 std::string warnings_list(const std::vector<std::string>& warnings, TableFormat format) {
@@ -91,16 +126,17 @@ std::string render(const StoreAnalysis& a, TableFormat format) {
         a.baseline ? ", baseline '" + *a.baseline + "'" : "", a.runs.used, a.runs.status.total(),
         a.by == StoreFactor::kEnvironment ? "workload and power cap"
                                           : "combination of the other factors");
-    std::string s = render_paragraph(intro, format);
+    std::string s = render_paragraph(intro, format) + cpu_notes(a, format);
     bool first = true;
     for (const auto& b : a.blocks) {
         if (!first) s += "\n";
         first = false;
-        s += render_heading("Block: " + b.title, 3, format);
+        s += marked_heading("Block: " + b.title,
+                            has_cpu_energy(a.metric) ? b.cpu : CpuEnergyMarks{}, format);
         if (format == TableFormat::kCsv) s += render_table(block_key_table(b), format) + "\n";
         s += stats::render(b.analysis, format, kBlockStyle);
     }
-    if (!a.caps.empty()) s += "\n" + render_heading("Cap tables", 3, format);
+    if (!a.caps.empty()) s += "\n" + marked_heading("Cap tables", a.cpu, format);
     bool first_cap = true;
     for (const auto& c : a.caps) {
         for (const auto& t : cap_tables(c)) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <utility>
 
 #include "common/json_number.hpp"
 #include "joulebench/experiment.hpp"
@@ -35,8 +36,8 @@ SweepSummary summarise_sweep(const std::vector<RunRecord>& runs,
             *r.energy_j > 0.0) {
             ++row.n;
             row.cpu |= cpu_energy_marks(r);
-            done.push_back({std::string(kSweepEnvironment), std::string(kSweepWorkload), *r.gpu_cap_w,
-                            *r.wall_s, *r.energy_j});
+            done.push_back({std::string(kSweepEnvironment), std::string(kSweepWorkload),
+                            *r.gpu_cap_w, *r.wall_s, *r.energy_j});
         } else {
             ++row.failed;
         }
@@ -78,29 +79,20 @@ std::string sweep_footer(const SweepSummary& s) {
     CpuEnergyMarks any;
     for (const auto& row : s.rows) any |= row.cpu;
     std::string out;
-    if (any.estimated) {
-        out += fmt::format(
-            "{} CPU estimated: the energy of runs of the marked caps includes the CPU-time "
-            "estimate (no CPU energy sensor; method `estimated`), not a measured counter\n",
-            kEstimatedMark);
-    }
-    if (any.attributed) {
-        out += fmt::format(
-            "{} CPU attributed: runs of the marked caps overlapped others; their energy includes "
-            "CPU energy attributed by their share of the machine's busy CPU time\n",
-            kAttributedMark);
-    }
-    if (any.shared) {
-        out += fmt::format(
-            "{} CPU shared: runs of the marked caps overlapped others while their share of the "
-            "machine's busy CPU time was unknown; their energy includes the others' CPU energy\n",
-            kSharedMark);
+    for (const auto& [marks, symbol] :
+         {std::pair{CpuEnergyMarks{true, false, false}, kEstimatedMark},
+          std::pair{CpuEnergyMarks{false, true, false}, kAttributedMark},
+          std::pair{CpuEnergyMarks{false, false, true}, kSharedMark}}) {
+        const CpuEnergyMarks used{marks.estimated && any.estimated,
+                                  marks.attributed && any.attributed, marks.shared && any.shared};
+        for (const auto& line : explain(used, "the energy of runs of the marked caps")) {
+            out += fmt::format("{} {}\n", symbol, line);
+        }
     }
     if (s.best) {
-        out += fmt::format("best cap: E {} W, EDP {} W, ED2P {} W\n",
-                           format_watts(s.best->cap_min_energy_w),
-                           format_watts(s.best->cap_min_edp_w),
-                           format_watts(s.best->cap_min_ed2p_w));
+        out += fmt::format(
+            "best cap: E {} W, EDP {} W, ED2P {} W\n", format_watts(s.best->cap_min_energy_w),
+            format_watts(s.best->cap_min_edp_w), format_watts(s.best->cap_min_ed2p_w));
     } else {
         out += "best cap: none (no run finished)\n";
     }

@@ -444,6 +444,16 @@ std::vector<ImportResult> import_traces(const std::vector<std::string>& files,
     return results;
 }
 
+namespace {
+
+// Adds a value to a sum that starts unset (every value so far null).
+template <class T>
+void add_to(std::optional<T>& sum, T value) {
+    sum = sum ? *sum + value : value;
+}
+
+}  // namespace
+
 Totals compute_totals(const std::vector<ImportResult>& results) {
     Totals totals;
     for (const auto& result : results) {
@@ -456,13 +466,13 @@ Totals compute_totals(const std::vector<ImportResult>& results) {
         totals.rows += s.rows;
         totals.duration += s.duration;
         if (s.package) {
-            totals.package_energy += s.package->energy;
-            totals.energibridge_package_energy += s.package->naive;
-            totals.package_wraps += s.package->wraps;
+            add_to(totals.package_energy, s.package->energy);
+            add_to(totals.energibridge_package_energy, s.package->naive);
+            add_to(totals.package_wraps, s.package->wraps);
         }
-        if (s.dram) totals.dram_energy += s.dram->energy;
-        if (s.pp0) totals.pp0_energy += s.pp0->energy;
-        if (s.gpu_energy) totals.gpu_energy += *s.gpu_energy;
+        if (s.dram) add_to(totals.dram_energy, s.dram->energy);
+        if (s.pp0) add_to(totals.pp0_energy, s.pp0->energy);
+        if (s.gpu_energy) add_to(totals.gpu_energy, *s.gpu_energy);
         totals.warnings += s.warnings.size();
     }
     return totals;

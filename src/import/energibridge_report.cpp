@@ -66,6 +66,20 @@ nlohmann::json summary_json(const TraceSummary& s) {
     return out;
 }
 
+// A total in kJ, or "n/a" when no file has the column.
+std::string total_kj(const std::optional<Joules>& j) {
+    return j ? fmt::format("{:.3f} kJ", j->value() / 1000.0) : std::string("n/a");
+}
+
+// The package part of the totals line: its energy, wraps and what EnergiBridge would say.
+std::string package_total(const Totals& t) {
+    if (!t.package_energy) return "package n/a";
+    const int wraps = t.package_wraps.value_or(0);
+    return fmt::format("package {} ({} wrap{}; EnergiBridge would say {})",
+                       total_kj(t.package_energy), wraps, wraps == 1 ? "" : "s",
+                       total_kj(t.energibridge_package_energy));
+}
+
 std::string or_dash(const std::optional<double>& v, int decimals) {
     return v ? fmt::format("{:.{}f}", *v, decimals) : std::string("-");
 }
@@ -90,12 +104,12 @@ nlohmann::json to_json(const std::vector<ImportResult>& results) {
         {"failed", t.failed},
         {"rows", t.rows},
         {"duration_s", t.duration.count()},
-        {"package_energy_j", t.package_energy.value()},
-        {"energibridge_package_energy_j", t.energibridge_package_energy.value()},
-        {"package_wraps", t.package_wraps},
-        {"dram_energy_j", t.dram_energy.value()},
-        {"pp0_energy_j", t.pp0_energy.value()},
-        {"gpu_energy_j", t.gpu_energy.value()},
+        {"package_energy_j", joules_or_null(t.package_energy)},
+        {"energibridge_package_energy_j", joules_or_null(t.energibridge_package_energy)},
+        {"package_wraps", t.package_wraps ? nlohmann::json(*t.package_wraps) : nlohmann::json()},
+        {"dram_energy_j", joules_or_null(t.dram_energy)},
+        {"pp0_energy_j", joules_or_null(t.pp0_energy)},
+        {"gpu_energy_j", joules_or_null(t.gpu_energy)},
         {"warnings", t.warnings},
     };
     return {{"files", std::move(files)}, {"totals", std::move(totals)}};
@@ -124,12 +138,12 @@ std::string format_table(const std::vector<ImportResult>& results) {
     }
     const Totals t = compute_totals(results);
     out += fmt::format(
-        "total: {} file{} ({} failed), {} rows, {:.1f} s, package {:.3f} kJ ({} wrap{}; "
-        "EnergiBridge would say {:.3f} kJ), DRAM {:.3f} kJ, GPU {:.1f} J, {} warning{}\n",
-        t.files, t.files == 1 ? "" : "s", t.failed, t.rows, t.duration.count(),
-        t.package_energy.value() / 1000.0, t.package_wraps, t.package_wraps == 1 ? "" : "s",
-        t.energibridge_package_energy.value() / 1000.0, t.dram_energy.value() / 1000.0,
-        t.gpu_energy.value(), t.warnings, t.warnings == 1 ? "" : "s");
+        "total: {} file{} ({} failed), {} rows, {:.1f} s, {}, DRAM {}, GPU {}, {} "
+        "warning{}\n",
+        t.files, t.files == 1 ? "" : "s", t.failed, t.rows, t.duration.count(), package_total(t),
+        total_kj(t.dram_energy),
+        t.gpu_energy ? fmt::format("{:.1f} J", t.gpu_energy->value()) : "n/a", t.warnings,
+        t.warnings == 1 ? "" : "s");
     for (const auto& r : results) {
         if (!r.summary) {
             out += fmt::format("error: {}\n", r.error);

@@ -90,7 +90,8 @@ process::SpawnOptions command_spawn_options(const MeasureOptions& options) {
     return spawn_options;
 }
 
-// A sampling thread that cannot start costs the trace and the peak power, not the measurement.
+// A sampling thread that cannot start costs the trace between the first and the last reading
+// (the peak power is then the run's average), not the measurement.
 void start_sampling_thread(Sampler& sampler, std::vector<Warning>& warnings) {
     try {
         sampler.start_thread();
@@ -99,8 +100,8 @@ void start_sampling_thread(Sampler& sampler, std::vector<Warning>& warnings) {
             warning_code::kSamplerThread,
             fmt::format(
                 "the sampling thread could not be started ({}): energy is from the first and last "
-                "readings only, with no trace and no peak power, and a counter wrap during the run "
-                "would go unnoticed",
+                "readings only, the trace has just those two rows, the peak power is the run's "
+                "average, and a counter wrap during the run would go unnoticed",
                 e.what())));
     }
 }

@@ -7,6 +7,8 @@
 // domain's sharing), never from warning texts.
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "joulebench/measure_result.hpp"
 #include "joulebench/records.hpp"
@@ -36,5 +38,12 @@ struct CpuEnergyMarks {
 /// "CPU estimated", "CPU attributed", "CPU shared", or those joined ("CPU estimated, shared"); ""
 /// when none: the progress line's words.
 [[nodiscard]] std::string describe(const CpuEnergyMarks& marks);
+
+/// One sentence per mark set (estimated, attributed, shared, in that order), each
+/// "CPU <word>: <subject> includes ...", saying what the energies so marked include: the
+/// footnotes of every table that shows them (`sweep`, `analyze DB`). `subject` names those
+/// energies, e.g. "the energy of runs of the marked caps".
+[[nodiscard]] std::vector<std::string> explain(const CpuEnergyMarks& marks,
+                                               std::string_view subject);
 
 }  // namespace joulebench

@@ -84,15 +84,15 @@ std::string verdict(const Analysis& a, const PairSummary& p) {
 std::vector<Table> tables(const Analysis& a) {
     std::vector<Table> out;
     Table groups{.title = "Groups (" + a.metric + ")",
-                 .headers = {"group", "n", "mean", "median", "median 95% CI", "std", "min", "max",
-                             "Shapiro W", "Shapiro p", "normal", "outliers"}};
+                 .headers = {"group", "n", "mean", "median", "median 95% CI", "std", "min", "q1",
+                             "q3", "max", "Shapiro W", "Shapiro p", "normal", "outliers"}};
     for (const auto& g : a.groups) {
-        groups.rows.push_back({g.name, std::to_string(g.d.n), number_cell(g.d.mean),
-                               number_cell(g.d.median), interval(g.median_ci95, false),
-                               number_cell(g.d.std), number_cell(g.d.min), number_cell(g.d.max),
-                               g.shapiro ? number_cell(g.shapiro->w) : "n/a",
-                               g.shapiro ? pval(g.shapiro->p) : "n/a", g.normal ? "yes" : "no",
-                               std::to_string(g.outliers.size())});
+        groups.rows.push_back(
+            {g.name, std::to_string(g.d.n), number_cell(g.d.mean), number_cell(g.d.median),
+             interval(g.median_ci95, false), number_cell(g.d.std), number_cell(g.d.min),
+             number_cell(g.d.q1), number_cell(g.d.q3), number_cell(g.d.max),
+             g.shapiro ? number_cell(g.shapiro->w) : "n/a", g.shapiro ? pval(g.shapiro->p) : "n/a",
+             g.normal ? "yes" : "no", std::to_string(g.outliers.size())});
     }
     out.push_back(std::move(groups));
     if (a.kruskal) {

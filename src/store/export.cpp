@@ -13,7 +13,7 @@
 namespace joulebench {
 namespace {
 
-enum class Kind { kText, kInteger, kReal, kJson };
+enum class Kind { kText, kInteger, kReal, kBool, kJson };
 
 struct Column {
     const char* name;
@@ -22,21 +22,22 @@ struct Column {
 
 const std::vector<Column>& columns() {
     static const std::vector<Column> kColumns = {
-        {"run_id", Kind::kText},        {"plan_index", Kind::kInteger},
-        {"workload", Kind::kText},      {"environment", Kind::kText},
-        {"power_cap_w", Kind::kReal},   {"cpu_power_cap_w", Kind::kReal},
-        {"repetition", Kind::kInteger}, {"instance", Kind::kInteger},
-        {"gpu", Kind::kInteger},        {"node", Kind::kText},
-        {"slurm_job", Kind::kText},
-        {"status", Kind::kText},        {"attempt", Kind::kInteger},
-        {"started_at", Kind::kReal},    {"ended_at", Kind::kReal},
-        {"exit_code", Kind::kInteger},  {"signal", Kind::kInteger},
-        {"wall_s", Kind::kReal},        {"energy_j", Kind::kReal},
-        {"gpu_energy_j", Kind::kReal},  {"cpu_energy_j", Kind::kReal},
-        {"edp_js", Kind::kReal},        {"ed2p_js2", Kind::kReal},
-        {"idle_power_w", Kind::kReal},  {"net_energy_j", Kind::kReal},
+        {"run_id", Kind::kText},         {"plan_index", Kind::kInteger},
+        {"workload", Kind::kText},       {"environment", Kind::kText},
+        {"power_cap_w", Kind::kReal},    {"cpu_power_cap_w", Kind::kReal},
+        {"repetition", Kind::kInteger},  {"instance", Kind::kInteger},
+        {"gpu", Kind::kInteger},         {"node", Kind::kText},
+        {"slurm_job", Kind::kText},      {"status", Kind::kText},
+        {"attempt", Kind::kInteger},     {"started_at", Kind::kReal},
+        {"ended_at", Kind::kReal},       {"exit_code", Kind::kInteger},
+        {"signal", Kind::kInteger},      {"wall_s", Kind::kReal},
+        {"energy_j", Kind::kReal},       {"gpu_energy_j", Kind::kReal},
+        {"cpu_energy_j", Kind::kReal},   {"total_includes_estimate", Kind::kBool},
+        {"cpu_attributed", Kind::kBool}, {"cpu_shared", Kind::kBool},
+        {"edp_js", Kind::kReal},         {"ed2p_js2", Kind::kReal},
+        {"idle_power_w", Kind::kReal},   {"net_energy_j", Kind::kReal},
         {"startup_wall_s", Kind::kReal}, {"startup_energy_j", Kind::kReal},
-        {"warnings", Kind::kJson},      {"metrics", Kind::kJson},
+        {"warnings", Kind::kJson},       {"metrics", Kind::kJson},
         {"phases", Kind::kJson},
     };
     return kColumns;
@@ -44,6 +45,11 @@ const std::vector<Column>& columns() {
 
 std::string cell(const std::optional<double>& v) {
     return v ? fmt::format("{}", *v) : std::string();
+}
+// A fact about the run's energy: empty when the run has no energy.
+std::string cell_flag(const RunRecord& r, bool on) {
+    if (!r.energy_j) return {};
+    return on ? "true" : "false";
 }
 template <class T>
 std::string cell_int(const std::optional<T>& v) {
@@ -124,6 +130,9 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
             cell(r.energy_j),
             cell(r.gpu_energy_j),
             cell(r.cpu_energy_j),
+            cell_flag(r, r.total_includes_estimate),
+            cell_flag(r, r.cpu_attributed),
+            cell_flag(r, r.cpu_shared),
             cell(r.edp_js),
             cell(r.ed2p_js2),
             cell(r.idle_power_w),
@@ -186,6 +195,9 @@ nlohmann::ordered_json json_cell(const Column& c, const std::string& v, const st
                 if (end == v.size()) return x;
                 break;
             }
+            case Kind::kBool:
+                if (v == "true" || v == "false") return v == "true";
+                break;
             case Kind::kJson:
                 return nlohmann::ordered_json::parse(v);
         }
@@ -194,7 +206,7 @@ nlohmann::ordered_json json_cell(const Column& c, const std::string& v, const st
     throw Error(ErrorCategory::kIo,
                 fmt::format("store: export {}: run {}: column {} holds '{}', not {}",
                             store.path().string(), run_id, c.name, v,
-                            c.kind == Kind::kJson ? "JSON" : "a number"),
+                            c.kind == Kind::kJson ? "JSON" : c.kind == Kind::kBool ? "true or false" : "a number"),
                 "the store is damaged; `joulebench export --format csv` writes its cells as text");
 }
 

@@ -31,6 +31,29 @@ const char* const kCsv =
     "b,1,110.0\nb,2,111.0\nb,3,109.5\nb,4,110.4\nb,5,150.0\nb,6,110.1\n"
     "\"tiny\",1,100.1\ntiny,2,\"100.3\"\ntiny,3,99.9\n";
 
+// The groups table shows the quartiles (numpy's linear method) between min and max, as the JSON's
+// q1 and q3: group a is 99, 99.6, 100, 100.2, 100.8, 101.5, so q1 = 99.7 and q3 = 100.65.
+TEST(AnalyzeCli, GroupsTableShowsQuartiles) {
+    const joulebench::test::TempDir dir;
+    const fs::path csv = dir.path() / "runs.csv";
+    std::ofstream(csv) << kCsv;
+    const ProcessResult r =
+        run_joulebench(Args{"analyze", "--csv", csv.string(), "--group", "image", "--value",
+                            "energy (J)", "--format", "csv"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(",min,q1,q3,max,"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(",99,99.7,100.65,101.5,"), std::string::npos) << r.out;
+    const ProcessResult text = run_joulebench(
+        Args{"analyze", "--csv", csv.string(), "--group", "image", "--value", "energy (J)"});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    const auto header = text.out.find("group");
+    ASSERT_NE(header, std::string::npos) << text.out;
+    const std::string line = text.out.substr(header, text.out.find('\n', header) - header);
+    EXPECT_LT(line.find(" min "), line.find(" q1 ")) << line;
+    EXPECT_LT(line.find(" q1 "), line.find(" q3 ")) << line;
+    EXPECT_LT(line.find(" q3 "), line.find(" max ")) << line;
+}
+
 TEST(AnalyzeCli, WritesTablesVerdictsAndStableJson) {
     const joulebench::test::TempDir dir;
     const fs::path csv = dir.path() / "runs.csv";

@@ -116,8 +116,11 @@ TEST_F(AnalyzeDbCli, FormatsMetricAndFactor) {
     auto r = run_joulebench(
         {"analyze", m_db.string(), "--format", "csv", "--metric", "wall_s", "--resamples", "200"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(count(r.out, "table,workload,environment,power_cap_w,cpu_power_cap_w\n"), 6U);
-    EXPECT_NE(r.out.find("block,resnet,,150,\n"), std::string::npos) << r.out;
+    EXPECT_EQ(count(r.out,
+                    "table,workload,environment,power_cap_w,cpu_power_cap_w,"
+                    "cpu_estimated,cpu_attributed,cpu_shared\n"),
+              6U);
+    EXPECT_NE(r.out.find("block,resnet,,150,,false,false,false\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\ncaps_gpu,bare,resnet,150,"), std::string::npos) << r.out;
     // CSV has no place for warnings: they go to stderr.
     EXPECT_NE(r.err.find("warning: 2 failed runs excluded"), std::string::npos) << r.err;

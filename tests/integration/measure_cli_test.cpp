@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -275,6 +277,64 @@ TEST(MeasureCli, WithoutACpuSensorTheEstimateIsCpuTimeTimesPowerPerCpuAndSaysSo)
     bool said = false;
     for (const auto& w_ : j.at("warnings")) said = said || w_.get<std::string>().find("estimated, not measured") != std::string::npos;
     EXPECT_TRUE(said) << r.out;
+}
+
+// Without RAPL, the estimate's trace rows carry its energy as the run goes, end at its total,
+// and no row's power (so not the peak either) exceeds what the model allows: W per CPU x the
+// logical CPUs online, the TDP on one package (issue 22 item 6).
+TEST(MeasureCli, TheEstimatesTraceEndsAtItsTotalAndStaysWithinTheModel) {
+    TempDir dir;
+    const fs::path csv = dir.path() / "trace.csv";
+    const std::string threads = std::to_string(std::max(2U, std::thread::hardware_concurrency()));
+    auto r =
+        run_joulebench({"measure", "--cpu-tdp", "85", "--samples", csv.string(), "--json", "-",
+                        "--", joulebench_binary(), "burn", "--seconds", "1", "--threads", threads},
+                       cpu_only(dir.path() / "none"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out.substr(r.out.find('\n') + 1));  // after the burn's line
+    const auto* est = domain(j, "cpu-estimated");
+    ASSERT_TRUE(est) << r.out;
+    const double bound = j.at("estimate").at("watts_per_cpu").get<double>() *
+                         static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+    const double total = est->at("energy_j").get<double>();
+    ASSERT_GT(total, 0.0);
+    std::istringstream in(read_file(csv));
+    std::string line;
+    std::getline(in, line);
+    ASSERT_EQ(line, "time_s,cpu-estimated_power_w,cpu-estimated_energy_j");
+    std::vector<std::pair<double, double>> rows;  // power (0 when empty), energy
+    while (std::getline(in, line)) {
+        const auto a = line.find(',');
+        const auto b = line.find(',', a + 1);
+        const std::string power = line.substr(a + 1, b - a - 1);
+        rows.emplace_back(power.empty() ? 0.0 : std::stod(power), std::stod(line.substr(b + 1)));
+        EXPECT_LE(rows.back().first, bound * 1.001) << line;
+    }
+    ASSERT_GE(rows.size(), 4U);
+    EXPECT_NEAR(rows.back().second, total, 0.01 * total + 1e-5);
+    // Not all at the end: half-way through the run the rows already hold some of it.
+    EXPECT_GT(rows[rows.size() / 2].second, 0.0);
+    EXPECT_LE(est->at("peak_power_w").get<double>(), bound * 1.001) << r.out;
+}
+
+// A run of a single trace interval (a command shorter than the interval) has that interval's
+// average as its peak power: a number, the average power, not null.
+TEST(MeasureCli, ASingleIntervalHasItsAverageAsPeakPower) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_zone("intel-rapl:0", "package-0", 40.0);
+    tree.start();
+    auto r = run_joulebench({"measure", "--interval", "5000", "--json", "-", "--", "sleep", "0.3"},
+                            cpu_only(tree.root()));
+    tree.stop();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = parse_json(r.out);
+    EXPECT_EQ(j.at("samples"), 2);
+    const auto* pkg = domain(j, "package0");
+    ASSERT_TRUE(pkg) << r.out;
+    ASSERT_TRUE(pkg->at("peak_power_w").is_number()) << r.out;
+    EXPECT_NEAR(pkg->at("peak_power_w").get<double>(), pkg->at("avg_power_w").get<double>(),
+                1e-9 * pkg->at("avg_power_w").get<double>());
 }
 
 // A run shorter than 10 update periods of its slowest domain is warned about. The fake GPU's

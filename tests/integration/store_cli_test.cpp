@@ -101,8 +101,9 @@ TEST_F(StoreCli, ExportCsvToStdoutAndJsonToAFile) {
     Store store(db, Store::Mode::kReadOnly);
     EXPECT_EQ(csv.out, export_csv(store));
     EXPECT_EQ(csv.out.rfind("run_id,plan_index,workload,environment,power_cap_w,", 0), 0u);
-    EXPECT_NE(csv.out.find(",done,1,1700000000,1700000002,0,,2,140,100,40,280,560,"),
-              std::string::npos)
+    EXPECT_NE(
+        csv.out.find(",done,1,1700000000,1700000002,0,,2,140,100,40,false,false,false,280,560,"),
+        std::string::npos)
         << csv.out;
 
     const auto out = m_dir.path() / "runs.json";

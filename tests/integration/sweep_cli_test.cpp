@@ -348,7 +348,8 @@ TEST_F(SweepCli, RowsWithAttributedCpuEnergyAreMarkedWithAFootnote) {
         ASSERT_EQ(row.size(), 7U) << r.out;
         EXPECT_EQ(row[3].back(), '+') << r.out;
     }
-    EXPECT_THAT(r.out, HasSubstr("\n+ CPU attributed: runs of the marked caps overlapped"));
+    EXPECT_THAT(r.out, HasSubstr("\n+ CPU attributed: the energy of runs of the marked caps "
+                                 "includes CPU energy attributed"));
     EXPECT_THAT(r.out, Not(HasSubstr("CPU estimated")));
 }
 

@@ -215,8 +215,8 @@ TEST(EnergibridgeImport, OneBadFileDoesNotLoseTheOthers) {
     const Totals t = compute_totals(results);
     EXPECT_EQ(t.files, 3U);
     EXPECT_EQ(t.failed, 1U);
-    EXPECT_EQ(t.package_wraps, 2);
-    EXPECT_DOUBLE_EQ(t.package_energy.value(), 30.0 + 262488.0);
+    EXPECT_EQ(t.package_wraps.value_or(-1), 2);
+    EXPECT_DOUBLE_EQ(t.package_energy.value_or(Joules(0.0)).value(), 30.0 + 262488.0);
 
     const auto j = to_json(results);
     EXPECT_EQ(j["files"].size(), 3U);
@@ -229,6 +229,34 @@ TEST(EnergibridgeImport, OneBadFileDoesNotLoseTheOthers) {
     EXPECT_NE(table.find("FAILED"), std::string::npos);
     EXPECT_NE(table.find("total: 3 files (1 failed)"), std::string::npos) << table;
     EXPECT_NE(table.find("262.518"), std::string::npos) << table;  // package kJ of both
+}
+
+// A column no file has totals to null ("n/a"), never 0; one that some file has sums those files.
+TEST(EnergibridgeImport, TotalsOfAColumnNoFileHasAreNull) {
+    const auto results = import_traces({data("no_dram.csv"), data("macos_power.csv")});
+    ASSERT_TRUE(results[0].summary && results[1].summary);
+    const Totals t = compute_totals(results);
+    EXPECT_FALSE(t.dram_energy.has_value());
+    ASSERT_TRUE(t.package_energy.has_value());  // no_dram.csv has one
+    EXPECT_DOUBLE_EQ(t.package_energy->value(), results[0].summary->package->energy.value());
+
+    const auto j = to_json(results)["totals"];
+    EXPECT_TRUE(j["dram_energy_j"].is_null()) << j.dump();
+    EXPECT_TRUE(j["package_energy_j"].is_number()) << j.dump();
+    const std::string table = format_table(results);
+    EXPECT_NE(table.find(", DRAM n/a, "), std::string::npos) << table;
+    EXPECT_EQ(table.find("DRAM 0.000 kJ"), std::string::npos) << table;
+
+    // Only the macOS trace: no package counter anywhere either.
+    const auto mac = import_traces({data("macos_power.csv")});
+    const auto jm = to_json(mac)["totals"];
+    for (const char* key : {"package_energy_j", "energibridge_package_energy_j", "package_wraps",
+                            "dram_energy_j", "pp0_energy_j", "gpu_energy_j"}) {
+        EXPECT_TRUE(jm[key].is_null()) << key << ": " << jm.dump();
+    }
+    const std::string mac_table = format_table(mac);
+    EXPECT_NE(mac_table.find("s, package n/a, DRAM n/a, GPU n/a, "), std::string::npos)
+        << mac_table;
 }
 
 TEST(EnergibridgeImport, EveryPrefixOfATraceImportsOrFailsCleanly) {

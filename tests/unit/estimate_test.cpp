@@ -64,6 +64,33 @@ TEST(CpuPowerModel, TableEntriesAreSane) {
     }
 }
 
+// CPU time that shows at once (here a whole CPU-second, as when rusage lands after /proc lagged)
+// is not drawn as a spike above the model: the energy rises at most at max_power_w() (every
+// online CPU busy) and catches up with the CPU time in the following readings (issue 22 item 6).
+TEST(CpuEstimateSensor, NeverRisesFasterThanTheModelAllowsAndCatchesUp) {
+    auto clock = std::make_shared<ProcessTreeCpuClock>();
+    CpuPowerModel model;
+    model.tdp_w = 80.0;
+    model.threads_per_package = 4;
+    model.cpus = 4;  // 20 W per busy CPU, 80 W at most
+    ASSERT_DOUBLE_EQ(model.max_power_w(), 80.0);
+    CpuEstimateSensor sensor(clock, model);
+    const auto first = sensor.sample();
+    ASSERT_TRUE(first);
+    EXPECT_DOUBLE_EQ(first->energy.value(), 0.0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    clock->add_reaped(-1, 1.0);  // 20 J of CPU time at once
+    const auto second = sensor.sample();
+    ASSERT_TRUE(second);
+    const double dt = seconds_between(first->time, second->time);
+    EXPECT_GT(second->energy.value(), 0.0);
+    EXPECT_LE(second->energy.value(), 80.0 * dt + 1e-9) << "after " << dt << " s";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // 80 W x 0.3 s > 20 J
+    const auto third = sensor.sample();
+    ASSERT_TRUE(third);
+    EXPECT_NEAR(third->energy.value(), 20.0, 1e-9);
+}
+
 // A child that burns CPU for a while: the tree clock must see its CPU time grow while it runs,
 // and wait_for must account all of it when it is reaped.
 TEST(ProcessTreeCpuClock, FollowsAChildAndCountsItOnceReaped) {

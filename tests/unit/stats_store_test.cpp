@@ -293,6 +293,50 @@ TEST_F(StatsStoreTest, OtherMetricsFactorsAndBaselines) {
     EXPECT_THROW((void)analyse(m_shuffled, o), Error);
 }
 
+// Every energy `analyze DB` shows says when it includes the CPU-time estimate: the blocks whose
+// runs' energy does, the cap tables built from them, a note under the opening line, the JSON.
+TEST_F(StatsStoreTest, SaysWhichEnergiesIncludeTheCpuEstimate) {
+    const Store store(m_shuffled, Store::Mode::kReadOnly);
+    std::vector<joulebench::RunRecord> runs = store.observations();
+    for (auto& r : runs) r.total_includes_estimate = r.workload == "bert";
+    const auto experiment = store.experiment();
+    const auto parsed = joulebench::analysis::parse_store_experiment(&*experiment);
+    StoreAnalysisOptions o;
+    o.analysis.bootstrap.resamples = 200;
+    const StoreAnalysis a = joulebench::analysis::analyse_store_runs(runs, parsed, o, "x.db");
+    EXPECT_TRUE(a.cpu.estimated);
+    EXPECT_FALSE(a.cpu.attributed || a.cpu.shared);
+    for (const auto& b : a.blocks) EXPECT_EQ(b.cpu.estimated, *b.workload == "bert");
+
+    using joulebench::TableFormat;
+    const std::string text = joulebench::analysis::render(a, TableFormat::kText);
+    EXPECT_NE(text.find("Note: CPU estimated: the energy of the runs under headings so marked "
+                        "includes the CPU-time estimate (no CPU energy sensor; method "
+                        "`estimated`), not a measured counter."),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("== Block: workload 'bert', GPU cap 150 W (CPU estimated) =="),
+              std::string::npos);
+    EXPECT_NE(text.find("== Block: workload 'resnet', GPU cap 150 W =="), std::string::npos);
+    EXPECT_NE(text.find("== Cap tables (CPU estimated) =="), std::string::npos);
+    const std::string csv = joulebench::analysis::render(a, TableFormat::kCsv);
+    EXPECT_NE(csv.find("block,bert,,150,,true,false,false\n"), std::string::npos) << csv;
+    EXPECT_NE(csv.find("block,resnet,,150,,false,false,false\n"), std::string::npos);
+
+    const auto j = joulebench::analysis::to_json(a);
+    EXPECT_EQ(j.at("cpu_estimated"), true);
+    EXPECT_EQ(j.at("cpu_attributed"), false);
+    EXPECT_EQ(j.at("blocks").at(0).at("cpu_estimated"), false);  // resnet comes first
+    EXPECT_EQ(j.at("blocks").at(3).at("cpu_estimated"), true);
+
+    // Times are no energies: without the cap tables nothing is marked.
+    o.metric = "wall_s";
+    o.cap_tables = false;
+    const std::string times = joulebench::analysis::render(
+        joulebench::analysis::analyse_store_runs(runs, parsed, o, "x.db"), TableFormat::kText);
+    EXPECT_EQ(times.find("CPU estimated"), std::string::npos) << times;
+}
+
 TEST(StatsStore, StoreWithoutDoneRunsIsAnError) {
     const t::TempDir dir("joulebench-stats-store");
     const auto db = dir.path() / "planned.db";

@@ -400,21 +400,23 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     }
     ASSERT_EQ(lines.size(), 9u);  // header + 8 runs
     EXPECT_EQ(lines[0],
-              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,instance,gpu,"
+              "run_id,plan_index,workload,environment,power_cap_w,cpu_power_cap_w,repetition,"
+              "instance,gpu,"
               "node,slurm_job,status,attempt,"
-              "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,edp_"
-              "js,ed2p_js2,"
+              "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,"
+              "total_includes_estimate,cpu_attributed,cpu_shared,edp_js,ed2p_js2,"
               "idle_power_w,net_energy_j,startup_wall_s,startup_energy_j,warnings,metrics,phases");
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
     EXPECT_EQ(lines[plain + 1],
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
                   ",,1,0,1,gpu01,700_3,done,1,1700000000.25," +
-                  "1700000002.25,0,,2,140,100,40,280,560,,,,,\"[\"\"gpu0: short run\"\"]\",,");
+                  "1700000002.25,0,,2,140,100,40,false,false,false,280,560,,,,,\"[\"\"gpu0: short "
+                  "run\"\"]\",,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,");
+                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];
@@ -442,6 +444,49 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
     EXPECT_EQ(timed_out["wall_s"], 60.0);
     EXPECT_TRUE(timed_out["energy_j"].is_null());
     EXPECT_EQ(timed_out["warnings"], nlohmann::json::array());
+}
+
+TEST_F(StoreRuns, ExportSaysWhenTheEnergyIncludesTheEstimateOrOtherRunsCpuEnergy) {
+    Store store(path(), Store::Mode::kExisting);
+    // Run 0: its CPU energy is the CPU-time estimate; run 1: its package was attributed by CPU
+    // time share; run 2: measured alone; run 3: not run, so no energy to qualify.
+    MeasureResult estimated = test::example_measure(1.0);
+    estimated.domains[1].info.kind = DomainKind::kEstimatedCpu;
+    estimated.domains[1].info.id = "cpu-estimated";
+    estimated.domains[1].info.method = Method::kEstimated;
+    estimated.total_includes_estimate = true;
+    MeasureResult attributed = test::example_measure(2.0);
+    attributed.domains[1].sharing = Sharing::kAttributed;
+    attributed.domains[1].cpu_time_share = 0.5;
+    attributed.domains[1].measured_energy_j = 80.0;
+    const std::vector<MeasureResult> measured = {estimated, attributed, test::example_measure(3.0)};
+    for (std::size_t i = 0; i < measured.size(); ++i) {
+        store.mark_running(run(i).run_id, std::nullopt, std::nullopt, 0.0);
+        store.finish_run(test::outcome(run(i).run_id, RunStatus::kDone, measured[i]));
+    }
+    const auto doc = nlohmann::json::parse(export_json(store));
+    const auto find = [&](const std::string& id) {
+        for (const auto& r : doc["runs"])
+            if (r["run_id"] == id) return r;
+        return nlohmann::json();
+    };
+    const auto marks = [&](std::size_t i) {
+        const auto r = find(run(i).run_id);
+        return r["total_includes_estimate"].dump() + " " + r["cpu_attributed"].dump() + " " +
+               r["cpu_shared"].dump();
+    };
+    EXPECT_EQ(marks(0), "true false false");
+    EXPECT_EQ(marks(1), "false true false");
+    EXPECT_EQ(marks(2), "false false false");
+    EXPECT_EQ(marks(3), "null null null");
+    // CSV: the same facts, by column name.
+    const std::string csv = export_csv(store);
+    const std::string header = csv.substr(0, csv.find('\n'));
+    EXPECT_NE(header.find(",cpu_energy_j,total_includes_estimate,cpu_attributed,cpu_shared,"),
+              std::string::npos)
+        << header;
+    EXPECT_NE(csv.find(",100,40,true,false,false,"), std::string::npos) << csv;
+    EXPECT_NE(csv.find(",100,40,false,true,false,"), std::string::npos) << csv;
 }
 
 TEST_F(StoreRuns, ExportSumsThePhasesOutsideTheRunAsStartUp) {

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <sstream>
 
@@ -74,11 +75,9 @@ CpuPowerModel make_cpu_power_model(const std::string& cpuinfo_text, std::optiona
             threads = static_cast<unsigned>(*v);
         }
     }
-    if (threads == 0) {
-        const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? static_cast<unsigned>(online) : 1U;
-    }
-    model.threads_per_package = threads;
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    model.cpus = online > 0 ? static_cast<unsigned>(online) : 1U;
+    model.threads_per_package = threads == 0 ? model.cpus : threads;
     if (tdp_override) {
         model.tdp_w = *tdp_override;
         model.source = "--cpu-tdp";
@@ -110,12 +109,21 @@ CpuEstimateSensor::CpuEstimateSensor(std::shared_ptr<ProcessTreeCpuClock> clock,
 
 std::optional<EnergySample> CpuEstimateSensor::sample() noexcept {
     const auto now = Clock::now();
-    // CPU time advances in clock ticks (10 ms at USER_HZ=100): reading faster only costs.
-    if (now - m_last_read >= m_info.update_period) {
+    // Reading faster than a clock tick (10 ms at USER_HZ=100) only costs; a reap brings the
+    // exact rusage, which the next reading must hold.
+    const std::uint64_t reaps = m_clock->reaps();
+    if (now - m_last_read >= m_info.update_period || reaps != m_last_reaps) {
         m_last_seconds = m_clock->cpu_seconds();
         m_last_read = now;
+        m_last_reaps = reaps;
     }
-    return EnergySample{now, Joules(m_last_seconds * m_model.watts_per_cpu())};
+    Joules energy(m_last_seconds * m_model.watts_per_cpu());
+    if (m_last_sample) {
+        const Seconds dt(std::max(seconds_between(m_last_sample->time, now), 0.0));
+        energy = std::min(energy, m_last_sample->energy + Watts(m_model.max_power_w()) * dt);
+    }
+    m_last_sample = EnergySample{now, energy};
+    return m_last_sample;
 }
 
 BackendProbe probe_estimate(std::shared_ptr<ProcessTreeCpuClock> clock, std::optional<double> tdp_override) noexcept {

@@ -7,6 +7,7 @@
 // static power, frequency and SMT effects, and is never mixed silently with measured values: it is
 // only created when no package sensor exists, and every report marks it.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,8 +22,11 @@ struct CpuPowerModel {
     std::string cpu_model;            ///< /proc/cpuinfo "model name"
     double tdp_w = 0.0;               ///< package TDP
     unsigned threads_per_package = 1; ///< logical CPUs the TDP is shared by
+    unsigned cpus = 1;                ///< logical CPUs online: how many can be busy at once
     std::string source;               ///< "--cpu-tdp", "table", "default"
     [[nodiscard]] double watts_per_cpu() const { return tdp_w / threads_per_package; }
+    /// The most the model allows: every online CPU busy (the TDP of each package).
+    [[nodiscard]] double max_power_w() const { return watts_per_cpu() * cpus; }
 };
 
 /// TDP assumed for a CPU found neither in the table nor given with --cpu-tdp; the same constant
@@ -45,6 +49,10 @@ CpuPowerModel make_cpu_power_model(const std::string& cpuinfo_text, std::optiona
 /// The table itself, for `sensors -v` and the README.
 const TdpEntry* tdp_table(std::size_t& size);
 
+/// Reads the tree's CPU time (process_tree.hpp) as cumulative energy. The CPU time is re-read at
+/// most once per clock tick, and always after a reap; the energy never rises faster than
+/// max_power_w() (CPU time a reading shows late is carried into the next readings), so no trace
+/// interval exceeds what the model allows.
 class CpuEstimateSensor final : public Sensor {
 public:
     CpuEstimateSensor(std::shared_ptr<ProcessTreeCpuClock> clock, CpuPowerModel model);
@@ -61,6 +69,8 @@ private:
     SensorInfo m_info;
     Clock::time_point m_last_read{};
     double m_last_seconds = 0.0;
+    std::uint64_t m_last_reaps = 0;
+    std::optional<EnergySample> m_last_sample;  // as returned, capped
 };
 
 /// Probes the estimate backend: always succeeds (it needs only procfs).

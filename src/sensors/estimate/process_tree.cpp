@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <string>
 
 namespace joulebench::estimate {
@@ -29,6 +31,7 @@ bool parse_proc_stat(const char* text, std::size_t size, ProcStat& out) noexcept
     // Fields after comm: 3 state, 4 ppid, ..., 14 utime, 15 stime, 16 cutime, 17 cstime.
     int field = 2;
     std::uint64_t ticks = 0;
+    std::uint64_t children = 0;
     while (p < end && field < 17) {
         while (p < end && *p == ' ') ++p;
         if (p >= end) break;
@@ -43,11 +46,13 @@ bool parse_proc_stat(const char* text, std::size_t size, ProcStat& out) noexcept
                 out.ppid = static_cast<pid_t>(value);
             } else if (value > 0) {
                 ticks += static_cast<std::uint64_t>(value);
+                if (field >= 16) children += static_cast<std::uint64_t>(value);
             }
         }
     }
     if (field < 17) return false;
     out.cpu_ticks = ticks;
+    out.children_ticks = children;
     return true;
 }
 
@@ -116,6 +121,17 @@ std::unordered_map<pid_t, pid_t> parents_of_all() {
     return parent_of;
 }
 
+// The process's own CPU time (every thread's, user + system), to the nanosecond, from its
+// CPU-time clock; unset when it cannot be read (the process is gone, or the clock is refused).
+std::optional<double> own_cpu_seconds(pid_t pid) noexcept {
+    clockid_t clock{};
+    timespec ts{};
+    if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) {
+        return std::nullopt;
+    }
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 bool have_children_files() noexcept {
     return ::access(("/proc/self/task/" + std::to_string(::getpid()) + "/children").c_str(), R_OK) == 0;
 }
@@ -179,6 +195,12 @@ void ProcessTreeCpuClock::add_reaped(pid_t pid, double cpu_seconds) {
     const std::lock_guard lock(m_mutex);
     drop_member(pid);
     m_reaped_seconds += cpu_seconds;
+    ++m_reaps;
+}
+
+std::uint64_t ProcessTreeCpuClock::reaps() const noexcept {
+    const std::lock_guard lock(m_mutex);
+    return m_reaps;
 }
 
 void ProcessTreeCpuClock::discover() noexcept {
@@ -233,7 +255,10 @@ double ProcessTreeCpuClock::cpu_seconds() noexcept {
     for (auto it = m_members.begin(); it != m_members.end();) {
         ProcStat st;
         if (it->second.fd >= 0 && read_stat_fd(it->second.fd, st)) {
-            it->second.last_seconds = static_cast<double>(st.cpu_ticks) / m_ticks_per_second;
+            // Read after the stat file, which proves the pid is still this member's.
+            const auto own = own_cpu_seconds(it->first);
+            const double ticks = static_cast<double>(own ? st.children_ticks : st.cpu_ticks);
+            it->second.last_seconds = own.value_or(0.0) + ticks / m_ticks_per_second;
             live += it->second.last_seconds;
             ++it;
         } else {

@@ -5,10 +5,14 @@
 // While the tree runs, its CPU time is the sum over its live members of utime + stime + cutime +
 // cstime (/proc/PID/stat fields 14-17): a member's own time plus that of the children it reaped.
 // Members are found through /proc/PID/task/TID/children where the kernel has it
-// (CONFIG_PROC_CHILDREN), else by scanning /proc for parent ids, with a back-off (kMinRescan to kMaxRescan); a
-// process that starts and ends between two scans is still counted once its parent reaps it
-// (cutime) or once joulebench reaps it (add_reaped). The sum can dip for a moment while a
-// finished member waits to be reaped, so readings are made monotone (a dip is not a reset).
+// (CONFIG_PROC_CHILDREN), else by scanning /proc for parent ids, with a back-off (kMinRescan to
+// kMaxRescan); a process that starts and ends between two scans is still counted once its parent
+// reaps it (cutime) or once joulebench reaps it (add_reaped). A member's own time (utime + stime,
+// every thread) is read to the nanosecond from its CPU-time clock (clock_getcpuclockid) where it
+// can be: /proc counts in clock ticks and truncates, so a /proc-only reading lags by up to a few
+// ticks and catches up in a jump at the exact rusage (a trace interval then shows more CPU time
+// than wall time x CPUs). The sum can dip for a moment while a finished member waits to be reaped,
+// so readings are made monotone (a dip is not a reset).
 
 #include <sys/types.h>
 
@@ -38,6 +42,10 @@ public:
     /// thread reaps.
     double cpu_seconds() noexcept;
 
+    /// How many times add_reaped() was called: a reader that caches cpu_seconds() reads again
+    /// when this changed, so the reading after a reap holds the exact rusage.
+    [[nodiscard]] std::uint64_t reaps() const noexcept;
+
     /// Live members seen by the last reading (excluding the reaped).
     [[nodiscard]] std::vector<pid_t> live_members() const;
 
@@ -60,6 +68,7 @@ private:
     std::unordered_map<pid_t, Member> m_members;
     pid_t m_root = -1;
     double m_reaped_seconds = 0.0;
+    std::uint64_t m_reaps = 0;
     double m_last_total = 0.0;
     double m_ticks_per_second = 100.0;
     bool m_have_children_files = false;
@@ -71,7 +80,8 @@ private:
 /// Handles command names containing spaces and parentheses. Exposed for tests.
 struct ProcStat {
     pid_t ppid = 0;
-    std::uint64_t cpu_ticks = 0;
+    std::uint64_t cpu_ticks = 0;       ///< utime + stime + cutime + cstime
+    std::uint64_t children_ticks = 0;  ///< cutime + cstime: of the children it reaped
 };
 bool parse_proc_stat(const char* text, std::size_t size, ProcStat& out) noexcept;
 
