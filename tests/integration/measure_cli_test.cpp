@@ -92,7 +92,7 @@ TEST(MeasureCli, CommandNotFoundAndNotExecutableFailBeforeAnythingRuns) {
     // without GPUs (issue 22, item 5).
     auto no_gpu = run_joulebench({"measure", "--gpus", "3", "--", "true"}, cpu_only(dir.path()));
     EXPECT_EQ(no_gpu.exit_code, 2) << no_gpu.err;
-    EXPECT_NE(no_gpu.err.find("select GPU 3: no GPU can be read here"), std::string::npos) << no_gpu.err;
+    EXPECT_NE(no_gpu.err.find("measure: --gpus 3: no GPU can be read here"), std::string::npos) << no_gpu.err;
     auto none = run_joulebench({"measure"}, cpu_only(dir.path()));
     EXPECT_EQ(none.exit_code, 2);
     auto bad_interval = run_joulebench({"measure", "--interval", "0", "--", "true"}, cpu_only(dir.path()));

@@ -257,16 +257,6 @@ BackendProbe probe_nvml(const NvmlProbeOptions& options,
             const auto* error = dynamic_cast<const Error*>(&e);
             probe.skipped.emplace_back(error != nullptr ? e.what()
                                                         : std::string("nvml: probe failed: ") + e.what());
-            // GPUs asked for by index cannot be measured: bad usage, not a silent GPU-less run
-            // (issue 22, item 5: `measure --gpus 3` without NVML measured no GPU and exited 0).
-            if (selection_error != nullptr && options.gpus.mode == GpuSelection::Mode::kList &&
-                !options.gpus.indices.empty()) {
-                *selection_error = Error(ErrorCategory::kInvalidArgument,
-                                         fmt::format("nvml: select GPU {}: no GPU can be read here: {}",
-                                                     options.gpus.indices.front(), e.what()),
-                                         "`joulebench sensors -v` says why; leave out --gpus to measure "
-                                         "without GPUs");
-            }
         } catch (...) {
         }
         return probe;
