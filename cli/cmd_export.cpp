@@ -1,5 +1,6 @@
 // `joulebench export DB --format csv|json [-o FILE]`: one row per run of a store (columns in
-// docs/store.md). The store is opened read-only, so exporting during a run is safe.
+// docs/store.md); `--trace RUN_ID`: that run's stored trace, as `measure --samples` writes it.
+// The store is opened read-only, so exporting during a run is safe.
 
 #include <fmt/core.h>
 
@@ -7,6 +8,8 @@
 
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
+#include "joulebench/error.hpp"
+#include "option_checks.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench::cli {
@@ -16,6 +19,8 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
         std::string db;
         std::string format = "csv";
         std::string output;
+        std::string trace;
+        int instance = 0;
     };
     auto opts = std::make_shared<Options>();
     auto* sub =
@@ -25,8 +30,22 @@ void add_export_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::IsMember({"csv", "json"}));
     sub->add_option("-o,--output", opts->output,
                     "Write to this file instead of stdout (- = stdout)");
+    sub->add_option("--trace", opts->trace,
+                    "Write this run's stored trace instead (CSV as `measure --samples` writes it)");
+    sub->add_option("--instance", opts->instance, "With --trace: the instance of a gang-mode run")
+        ->check(number_range(0, 4096));
     sub->callback([opts, &ctx] {
         const Store store(opts->db, Store::Mode::kReadUpgrade);
+        if (!opts->trace.empty()) {
+            if (opts->format != "csv") {
+                throw Error(ErrorCategory::kInvalidArgument, "export: --trace writes CSV only",
+                            "leave out --format json");
+            }
+            write_output(opts->output.empty() ? "-" : opts->output,
+                         export_trace_csv(store, opts->trace, opts->instance));
+            ctx.exit_code = 0;
+            return;
+        }
         bool replaced = false;
         const std::string text =
             opts->format == "json" ? export_json(store, &replaced) : export_csv(store);

@@ -40,7 +40,7 @@ void add_report_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::IsMember({"html", "md", "tex"}));
     sub->add_option("--baseline", opts->baseline,
                     "Environment the overheads are computed against (default: the first "
-                    "environment of the experiment file)");
+                    "environment of type bare in the experiment file; none without one)");
     sub->add_option("--trace-run", opts->trace_run,
                     "Run whose power over time is drawn (default: the done run of median energy)");
     sub->add_option("--p-adjust", opts->p_adjust, "Adjustment of Dunn's p-values")

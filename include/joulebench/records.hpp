@@ -4,6 +4,7 @@
 /// a run as stored (RunRecord) with its domains, idle baselines and sample traces. Plain data;
 /// column meanings in docs/store.md.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -225,6 +226,10 @@ struct IdleBaselineRecord {
 };
 
 /// One column of a stored trace.
+/// The per-GPU telemetry quantities of a trace, in the order a CSV trace writes them.
+inline constexpr std::array<std::string_view, 5> kTraceTelemetryQuantities{
+    "utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons", "enforced_limit_w"};
+
 struct TraceColumn {
     std::string domain;    ///< sensor id
     std::string quantity;  ///< energy_j, power_w, utilisation_pct, temperature_c, sm_clock_mhz,

@@ -219,4 +219,10 @@ private:
 /// U+FFFD for each invalid byte; `replaced`, when given, says whether that happened.
 [[nodiscard]] std::string export_json(const Store& store, bool* replaced = nullptr);
 
+/// A run's stored trace as `measure --samples` writes it (docs/store.md, "Traces"): time_s, then
+/// per domain `<id>_power_w,<id>_energy_j`, then per GPU its telemetry columns; an empty cell is
+/// no value. `instance`: the instance of a gang-mode run. Throws Error kInvalidArgument for a run
+/// the store does not hold, kNotFound for a run without a stored trace.
+[[nodiscard]] std::string export_trace_csv(const Store& store, const std::string& run_id, int instance = 0);
+
 }  // namespace joulebench

@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "common/atomic_file.hpp"
+#include "joulebench/records.hpp"
 #include "measure/sampler.hpp"
 
 namespace joulebench {
 
-/// The per-GPU telemetry columns, in order (each `<id>_<name>`).
-inline constexpr std::array<std::string_view, 5> kTraceTelemetryColumns{
-    "utilisation_pct", "temperature_c", "sm_clock_mhz", "throttle_reasons", "enforced_limit_w"};
+/// The per-GPU telemetry columns, in order (each `<id>_<name>`): the quantities a stored trace
+/// keeps too (`export --trace` writes the same CSV).
+inline constexpr const auto& kTraceTelemetryColumns = kTraceTelemetryQuantities;
 
 /// The header of a trace of these domains, in order (above): what CsvTraceSink writes and what
 /// the ssh environment's reader of a remote trace expects.

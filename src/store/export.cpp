@@ -2,7 +2,11 @@
 // Store::observations() gives them. Column meanings: docs/store.md.
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <optional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -245,6 +249,74 @@ std::string export_json(const Store& store, bool* replaced) {
     }
     doc["runs"] = std::move(runs);
     return dump(doc, replaced);
+}
+
+namespace {
+
+// The column of `domain`'s `quantity`, if the trace has it.
+std::optional<std::size_t> column_of(const Trace& t, const std::string& domain, std::string_view quantity) {
+    for (std::size_t c = 0; c < t.columns.size(); ++c) {
+        if (t.columns[c].domain == domain && t.columns[c].quantity == quantity) return c;
+    }
+    return std::nullopt;
+}
+
+// One cell as CsvTraceSink writes that quantity; NaN is an empty cell.
+std::string trace_cell(std::string_view quantity, double v) {
+    if (std::isnan(v)) return {};
+    if (quantity == "power_w") return fmt::format("{:.6g}", v);
+    if (quantity == "energy_j") return fmt::format("{:.6f}", v);
+    if (quantity == "throttle_reasons") return fmt::format("0x{:x}", static_cast<unsigned long long>(v));
+    if (quantity == "enforced_limit_w") return fmt::format("{:.3f}", v);
+    return fmt::format("{}", v);
+}
+
+}  // namespace
+
+std::string export_trace_csv(const Store& store, const std::string& run_id, int instance) {
+    const auto runs = store.runs();
+    if (std::none_of(runs.begin(), runs.end(), [&](const RunRecord& r) { return r.run_id == run_id; })) {
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("export: {}: no run '{}'", store.path().string(), run_id),
+                    "run ids are listed by `joulebench export DB`");
+    }
+    const Trace t = store.trace(run_id, instance);
+    if (t.times_s.empty()) {
+        throw Error(ErrorCategory::kNotFound,
+                    fmt::format("export: {}: run {} has no stored trace{}", store.path().string(), run_id,
+                                instance > 0 ? fmt::format(" for instance {}", instance) : std::string()),
+                    "a run stores its trace as it runs; one that never started has none");
+    }
+    // Domains in the order they first appear; power and energy of each, then each GPU's telemetry.
+    std::vector<std::string> domains;
+    for (const auto& c : t.columns) {
+        if (std::find(domains.begin(), domains.end(), c.domain) == domains.end()) domains.push_back(c.domain);
+    }
+    std::vector<std::pair<std::string, std::optional<std::size_t>>> order;  // quantity, column
+    std::vector<std::string> header{"time_s"};
+    for (const auto& d : domains) {
+        for (const char* q : {"power_w", "energy_j"}) {
+            header.push_back(d + "_" + q);
+            order.emplace_back(q, column_of(t, d, q));
+        }
+    }
+    for (const auto& d : domains) {
+        if (!column_of(t, d, kTraceTelemetryQuantities[0])) continue;
+        for (const auto q : kTraceTelemetryQuantities) {
+            header.push_back(d + "_" + std::string(q));
+            order.emplace_back(std::string(q), column_of(t, d, q));
+        }
+    }
+    std::string out = fmt::format("{}\n", fmt::join(header, ","));
+    for (std::size_t i = 0; i < t.times_s.size(); ++i) {
+        out += fmt::format("{:.6f}", t.times_s[i]);
+        for (const auto& [quantity, column] : order) {
+            out += ',';
+            if (column) out += trace_cell(quantity, t.values[*column][i]);
+        }
+        out += '\n';
+    }
+    return out;
 }
 
 }  // namespace joulebench

@@ -59,7 +59,8 @@ void check_path(const std::filesystem::path& path, Store::Mode mode) {
     std::error_code ec;
     const bool exists = std::filesystem::exists(path, ec);
     if (mode != Store::Mode::kCreate && !exists) {
-        throw Error(ErrorCategory::kNotFound, "store: open " + path.string() + ": no such file");
+        throw Error(ErrorCategory::kNotFound, "store: open " + path.string() + ": no such file",
+                    "give the .db file written by `joulebench run` (check the path)");
     }
     if (exists && std::filesystem::is_directory(path, ec)) {
         throw Error(ErrorCategory::kInvalidArgument,

@@ -118,6 +118,11 @@ TEST_F(ReportCli, BadInputGetsAClearError) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("error:"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("missing.db"), std::string::npos) << r.err;
+    // Every error has its hint (docs/report.md; issue 22, item 13).
+    EXPECT_NE(r.err.find("hint: give the .db file written by `joulebench run`"), std::string::npos) << r.err;
+    // --help says the default baseline as the code picks it: the first bare environment.
+    const auto help = run_joulebench({"report", "--help"});
+    EXPECT_NE(help.out.find("first environment of type bare"), std::string::npos) << help.out;
 
     const auto text = dir.path() / "notes.db";
     write_file(text, "this is not a database\n");

@@ -678,6 +678,48 @@ devices = [0]
     }
 }
 
+// A stored run's trace comes out of the store as `measure --samples` writes one: the same header
+// on the same sensors, one row per stored sample (issue 22, item 10).
+TEST_F(RunCli, ExportTraceWritesAStoredRunsTraceAsMeasureSamplesDoes) {
+    write(R"([experiment]
+name = "trace"
+repetitions = 1
+
+[[workload]]
+name = "w"
+command = ["sleep", "0.3"]
+
+[[environment]]
+name = "bare"
+type = "bare"
+)");
+    ASSERT_EQ(jb().exit_code, 0);
+    const auto all = runs();
+    ASSERT_EQ(all.size(), 1U);
+    const std::string id = all[0].run_id;
+    const auto r = run_joulebench({"export", m_db.string(), "--trace", id}, options());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto stored = Store(m_db, Store::Mode::kReadOnly).trace(id);
+    std::vector<std::string> lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_EQ(lines.size(), stored.times_s.size() + 1) << r.out;
+    const fs::path samples = m_dir.path() / "samples.csv";
+    const auto m = run_joulebench({"measure", "-q", "--gpus", "all", "--samples", samples.string(), "--", "true"}, options());
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    EXPECT_EQ(lines[0], lines_of(samples).at(0));
+    EXPECT_THAT(lines[0], ::testing::StartsWith("time_s,gpu0_power_w,gpu0_energy_j,"));
+    // The last row's energy of GPU 0 is the stored one.
+    const std::string last = lines.back();
+    EXPECT_THAT(last, HasSubstr(fmt::format(",{:.6f},", stored.values[0].back()))) << last;
+
+    const auto unknown = run_joulebench({"export", m_db.string(), "--trace", "no-such-run"}, options());
+    EXPECT_EQ(unknown.exit_code, 2);
+    EXPECT_THAT(unknown.err, HasSubstr("no run 'no-such-run'"));
+    const auto as_json = run_joulebench({"export", m_db.string(), "--trace", id, "--format", "json"}, options());
+    EXPECT_EQ(as_json.exit_code, 2);
+}
+
 TEST_F(RunCli, DryRunChecksAndPrintsThePlanWithoutWriting) {
     write(
         "[experiment]\nname = \"dry\"\nrepetitions = 2\n\n" + logging_workload("w", log(), "0") +
