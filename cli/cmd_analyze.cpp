@@ -41,7 +41,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     struct Options {
         std::string db;
         std::string metric = "energy_j";
-        std::string by = "environment";
+        std::string by;  // empty: what the experiment varies
         std::string csv;
         std::string group;
         std::string value;
@@ -69,7 +69,9 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     value_opt->needs(csv_opt);
     auto* metric_opt = sub->add_option("--metric", opts->metric, "With DB: per-run metric")
                            ->check(CLI::IsMember(analysis::store_metrics()));
-    auto* by_opt = sub->add_option("--by", opts->by, "With DB: factor that forms the groups")
+    auto* by_opt = sub->add_option("--by", opts->by,
+                                   "With DB: factor that forms the groups (default: the first of "
+                                   "environment, workload, gpu_cap, cpu_cap that varies)")
                        ->check(CLI::IsMember({"environment", "workload", "gpu_cap", "cpu_cap"}));
     metric_opt->needs(db_opt);
     by_opt->needs(db_opt);
@@ -105,7 +107,11 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
             const Store store(opts->db, Store::Mode::kReadUpgrade);
             analysis::StoreAnalysisOptions store_options;
             store_options.metric = opts->metric;
-            store_options.by = analysis::store_factor_from_string(opts->by);
+            if (opts->by.empty()) {
+                store_options.by_what_varies = true;
+            } else {
+                store_options.by = analysis::store_factor_from_string(opts->by);
+            }
             if (!opts->baseline.empty()) store_options.baseline = opts->baseline;
             store_options.analysis = options;
             const analysis::StoreAnalysis result = analysis::analyse_store(store, store_options);

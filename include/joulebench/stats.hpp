@@ -319,7 +319,16 @@ struct PairSummary {
     double mean_diff = 0.0;  ///< mean(a) - mean(b)
     double median_diff_pct =
         0.0;  ///< 100 (median(a) - median(b)) / median(b); NaN if median(b) = 0
-    std::optional<MannWhitney> mann_whitney;  ///< only when there are exactly two groups
+    /// With exactly two groups, or when either group has fewer than 5 values (its p is then
+    /// what `p` holds when exact).
+    std::optional<MannWhitney> mann_whitney;
+    /// "dunn"; "exact-mann-whitney" when either group has fewer than 5 values and the exact
+    /// Mann-Whitney p exists (no ties): Dunn's normal approximation is unreliable that small, so
+    /// `p` is the exact p and `p_adj` its adjustment, and the verdict follows it.
+    std::string p_method = "dunn";
+    /// Fewer than 5 values in a group and ties rule out the exact test: `p` is Dunn's asymptotic
+    /// p, which is unreliable here; the verdict says so instead of calling a difference.
+    bool p_unreliable = false;
 };
 
 struct BaselineOverhead {

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <set>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -406,8 +407,26 @@ std::optional<double> metric_value(const RunRecord& r, std::string_view metric) 
     return std::nullopt;
 }
 
+StoreFactor varying_factor(std::span<const RunRecord> runs) {
+    std::set<std::string> environments, workloads;
+    std::set<std::optional<double>> gpu_caps, cpu_caps;
+    for (const auto& r : runs) {
+        environments.insert(r.environment);
+        workloads.insert(r.workload);
+        gpu_caps.insert(r.gpu_cap_w);
+        cpu_caps.insert(r.cpu_cap_w);
+    }
+    if (environments.size() > 1) return StoreFactor::kEnvironment;
+    if (workloads.size() > 1) return StoreFactor::kWorkload;
+    if (gpu_caps.size() > 1) return StoreFactor::kGpuCap;
+    if (cpu_caps.size() > 1) return StoreFactor::kCpuCap;
+    return StoreFactor::kEnvironment;
+}
+
 StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs, const StoreExperiment& experiment,
-                                 const StoreAnalysisOptions& options, std::string_view db) {
+                                 const StoreAnalysisOptions& given, std::string_view db) {
+    StoreAnalysisOptions options = given;
+    if (given.by_what_varies) options.by = varying_factor(runs);
     StoreAnalysis out;
     out.db = std::string(db);
     out.metric = options.metric;

@@ -40,6 +40,10 @@ enum class StoreFactor { kEnvironment, kWorkload, kGpuCap, kCpuCap };
 /// Parses the names of to_string; throws Error (kInvalidArgument) for others.
 [[nodiscard]] StoreFactor store_factor_from_string(std::string_view name);
 
+/// The first of environment, workload, GPU cap, CPU cap with more than one level among `runs`;
+/// environment when none has.
+[[nodiscard]] StoreFactor varying_factor(std::span<const RunRecord> runs);
+
 /// The per-run metrics a store analysis can read: "energy_j", "wall_s", "edp_js", "ed2p_js2",
 /// "gpu_energy_j", "cpu_energy_j" (RunRecord columns, see docs/store.md).
 [[nodiscard]] const std::vector<std::string>& store_metrics();
@@ -52,6 +56,10 @@ enum class StoreFactor { kEnvironment, kWorkload, kGpuCap, kCpuCap };
 struct StoreAnalysisOptions {
     std::string metric = "energy_j";  ///< one of store_metrics()
     StoreFactor by = StoreFactor::kEnvironment;
+    /// Choose `by` from the runs instead: the first of environment, workload, GPU cap, CPU cap
+    /// with more than one level among them (environment when none has): `analyze DB` without
+    /// --by compares along what the experiment varies.
+    bool by_what_varies = false;
     /// The baseline group of every block (a level of `by`). Unset with by = environment: the
     /// first environment of type bare in the experiment file, when there is one.
     std::optional<std::string> baseline;

@@ -64,7 +64,13 @@ std::string p_phrase(double p) {
 std::string verdict(const Analysis& a, const PairSummary& p) {
     const std::string effect =
         fmt::format("{} effect (Cliff's delta {:+.3f})", to_string(p.magnitude), p.cliffs_delta);
-    const std::string padj = p_phrase(p.p_adj);
+    const std::string padj = p_phrase(p.p_adj) + (p.p_method == "exact-mann-whitney" ? " (exact Mann-Whitney)" : "");
+    if (p.p_unreliable && !std::isnan(p.median_diff_pct)) {
+        return fmt::format(
+            "{} vs {}: too few values for a reliable p (a group has fewer than 5, and tied values "
+            "rule out the exact test; asymptotic {}); {} {} {} by median; {}",
+            p.a, p.b, padj, p.a, comparison(a.metric, p.median_diff_pct), p.b, effect);
+    }
     if (std::isnan(p.median_diff_pct)) {
         return fmt::format("{} vs {}: median of {} is 0, no percentage; {}, {}", p.a, p.b, p.b,
                            effect, padj);
@@ -111,15 +117,20 @@ std::vector<Table> tables(const Analysis& a) {
         out.push_back(std::move(omni));
     }
     if (!a.pairs.empty()) {
-        const bool mw = a.pairs.front().mann_whitney.has_value();
+        const auto any = [&](auto has) { return std::any_of(a.pairs.begin(), a.pairs.end(), has); };
+        const bool mw = any([](const PairSummary& p) { return p.mann_whitney.has_value(); });
+        const bool exact = any([](const PairSummary& p) { return p.p_method != "dunn"; });
         Table pairs{
-            .title = fmt::format("Pairs (Dunn's test, p adjusted by {})", to_string(a.p_adjust)),
+            .title = fmt::format("Pairs (Dunn's test{}, p adjusted by {})",
+                                 exact ? "; exact Mann-Whitney p where a group has fewer than 5 values" : "",
+                                 to_string(a.p_adjust)),
             .headers = {"a", "b", "Dunn z", "p", "p adj", "Cliff's delta", "magnitude",
                         "mean diff (a - b)", "median diff %"}};
         if (mw) {
             pairs.headers.emplace_back("Mann-Whitney U");
             pairs.headers.emplace_back("Mann-Whitney p");
         }
+        if (exact) pairs.headers.emplace_back("p from");
         for (const auto& p : a.pairs) {
             std::vector<std::string> row{p.a,
                                          p.b,
@@ -130,10 +141,11 @@ std::vector<Table> tables(const Analysis& a) {
                                          std::string(to_string(p.magnitude)),
                                          number_cell(p.mean_diff),
                                          percent_cell(p.median_diff_pct)};
-            if (p.mann_whitney) {
-                row.push_back(number_cell(p.mann_whitney->u));
-                row.push_back(pval(p.mann_whitney->p));
+            if (mw) {
+                row.push_back(p.mann_whitney ? number_cell(p.mann_whitney->u) : "n/a");
+                row.push_back(p.mann_whitney ? pval(p.mann_whitney->p) : "n/a");
             }
+            if (exact) row.emplace_back(p.p_method == "dunn" ? "Dunn" : "exact Mann-Whitney");
             pairs.rows.push_back(std::move(row));
         }
         out.push_back(std::move(pairs));

@@ -120,14 +120,44 @@ TEST(AnalyzeCli, OtherFormatsAndHolm) {
     };
     const ProcessResult md = with({"--format", "md", "--p-adjust", "holm"});
     ASSERT_EQ(md.exit_code, 0) << md.err;
-    EXPECT_NE(md.out.find("### Pairs (Dunn's test, p adjusted by holm)"), std::string::npos)
+    // The group 'tiny' has 3 values: its pairs take the exact Mann-Whitney p, and the table says.
+    EXPECT_NE(md.out.find("### Pairs (Dunn's test; exact Mann-Whitney p where a group has fewer "
+                          "than 5 values, p adjusted by holm)"),
+              std::string::npos)
         << md.out;
+    EXPECT_NE(md.out.find("| exact Mann-Whitney |"), std::string::npos) << md.out;
     const ProcessResult tex = with({"--format", "tex"});
     ASSERT_EQ(tex.exit_code, 0) << tex.err;
     EXPECT_NE(tex.out.find("\\toprule"), std::string::npos);
     const ProcessResult csvout = with({"--format", "csv"});
     ASSERT_EQ(csvout.exit_code, 0) << csvout.err;
     EXPECT_NE(csvout.out.find("table,a,b,Dunn z"), std::string::npos) << csvout.out;
+}
+
+// At n = 3 per group Dunn's normal approximation gives p = 0.0495 where the exact Mann-Whitney p
+// is 0.1: the exact p is the one adjusted and the verdict follows it (issue 22, item 11). With
+// ties (no exact test) the verdict says the p is unreliable instead of calling a difference.
+TEST(AnalyzeCli, TinyGroupsTakeTheExactPAndTheVerdictFollowsIt) {
+    const joulebench::test::TempDir dir;
+    const fs::path csv = dir.path() / "tiny.csv";
+    std::ofstream(csv) << "g,v\na,1\na,2\na,3\nb,4\nb,5\nb,6\n";
+    const fs::path json = dir.path() / "a.json";
+    const auto r = run_joulebench({"analyze", "--csv", csv.string(), "--group", "g", "--value", "v",
+                                   "--json", json.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(slurp(json));
+    const auto& pair = j.at("pairs").at(0);
+    EXPECT_EQ(pair.at("p_method"), "exact-mann-whitney");
+    EXPECT_NEAR(pair.at("p").template get<double>(), 0.1, 1e-9);
+    EXPECT_FALSE(pair.at("p_unreliable").template get<bool>());
+    EXPECT_NE(r.out.find("a and b do not differ significantly"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(exact Mann-Whitney)"), std::string::npos) << r.out;
+
+    const fs::path tied = dir.path() / "tied.csv";
+    std::ofstream(tied) << "g,v\na,1\na,1\na,3\nb,4\nb,4\nb,6\n";
+    const auto t = run_joulebench({"analyze", "--csv", tied.string(), "--group", "g", "--value", "v"});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("a vs b: too few values for a reliable p"), std::string::npos) << t.out;
 }
 
 TEST(AnalyzeCli, BadInputGivesErrorLinesAndExitStatuses) {

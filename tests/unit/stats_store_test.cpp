@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -358,6 +359,36 @@ TEST(StatsStore, StoreWithoutDoneRunsIsAnError) {
                   std::string::npos)
             << e.what();
     }
+}
+
+}  // namespace
+
+namespace {
+
+// `analyze DB` without --by compares along what the runs vary: environment first, then
+// workload, GPU cap, CPU cap (issue 22, item 11: quickstart's two workloads on one environment
+// showed no comparison).
+TEST(VaryingFactor, TheFirstFactorWithMoreThanOneLevel) {
+    using joulebench::RunRecord;
+    using joulebench::analysis::varying_factor;
+    const auto run = [](std::string w, std::string e, std::optional<double> gpu, std::optional<double> cpu) {
+        RunRecord r;
+        r.workload = std::move(w);
+        r.environment = std::move(e);
+        r.gpu_cap_w = gpu;
+        r.cpu_cap_w = cpu;
+        return r;
+    };
+    const std::vector<RunRecord> one_env{run("a", "bare", 150, {}), run("b", "bare", 250, {})};
+    EXPECT_EQ(varying_factor(one_env), StoreFactor::kWorkload);
+    const std::vector<RunRecord> two_env{run("a", "bare", {}, {}), run("a", "docker", {}, {})};
+    EXPECT_EQ(varying_factor(two_env), StoreFactor::kEnvironment);
+    const std::vector<RunRecord> caps{run("a", "bare", 150, {}), run("a", "bare", {}, {})};
+    EXPECT_EQ(varying_factor(caps), StoreFactor::kGpuCap);
+    const std::vector<RunRecord> cpu{run("a", "bare", {}, 50), run("a", "bare", {}, 60)};
+    EXPECT_EQ(varying_factor(cpu), StoreFactor::kCpuCap);
+    const std::vector<RunRecord> none{run("a", "bare", {}, {})};
+    EXPECT_EQ(varying_factor(none), StoreFactor::kEnvironment);
 }
 
 }  // namespace
