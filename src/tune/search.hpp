@@ -51,7 +51,7 @@ struct SearchOptions {
     unsigned max_runs_per_cap = 3;   ///< a comparison gives up (a tie) beyond this
 };
 
-/// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded up), and at
+/// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded down), and at
 /// least 6 runs.
 [[nodiscard]] std::size_t default_budget(std::size_t cap_count);
 
@@ -65,7 +65,7 @@ struct CapEvaluation {
     double median_ed2p_js2 = 0.0;
     double metric = 0.0;        ///< the metric's median
     bool allowed = true;        ///< kEnergyWithinSlowdown: within the slowdown budget
-    double slowdown = 0.0;      ///< median time / median time at the highest cap - 1 (when known)
+    double slowdown = 0.0;      ///< geometric-mean time / that at the highest cap - 1 (0: not known)
 };
 
 struct SearchResult {
