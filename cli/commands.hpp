@@ -22,6 +22,7 @@ void add_merge_command(CLI::App& app, CommandContext& ctx);
 void add_caps_command(CLI::App& app, CommandContext& ctx);
 void add_run_command(CLI::App& app, CommandContext& ctx);
 void add_sweep_command(CLI::App& app, CommandContext& ctx);
+void add_tune_command(CLI::App& app, CommandContext& ctx);
 void add_report_command(CLI::App& app, CommandContext& ctx);
 void add_image_command(CLI::App& app, CommandContext& ctx);
 void add_submit_command(CLI::App& app, CommandContext& ctx);

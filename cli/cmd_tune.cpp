@@ -1,0 +1,194 @@
+// `joulebench tune --caps FROM:TO:STEP --metric energy|edp|ed2p|energy-within-slowdown
+// [--max-slowdown PCT] [--method search|online] [--budget RUNS] [--confidence 0.95] [--gpus ...]
+// [--db DB] [--json FILE] [--seed N] -- CMD ARGS...`: the best GPU power cap for a metric, for a
+// fraction of a sweep's runs (docs/tune.md). `search` runs CMD at chosen caps through the same
+// runner as `sweep` (src/tune/driver); `online` changes the cap while one run of CMD works
+// (src/tune/online).
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "common/atomic_file.hpp"
+#include "common/shell_words.hpp"
+#include "joulebench/error.hpp"
+#include "model/sweep.hpp"
+#include "option_checks.hpp"
+#include "scratch_folder.hpp"
+#include "tune/driver.hpp"
+
+namespace joulebench::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+    std::string caps;
+    std::string metric = "edp";
+    std::optional<double> max_slowdown_pct;
+    std::string method = "search";
+    std::size_t budget = 0;
+    double confidence = 0.95;
+    unsigned max_runs_per_cap = 3;
+    std::string gpus;
+    std::string db;
+    std::string json;
+    std::optional<std::uint64_t> seed;
+    unsigned interval_ms = 100;
+    std::vector<std::string> command;
+};
+
+Error usage_error(const std::string& message, const std::string& hint) {
+    Error e(ErrorCategory::kInvalidArgument, message, hint);
+    e.set_exit_code(2);
+    return e;
+}
+
+tune::SearchOptions search_options(const Options& opts) {
+    const auto metric = tune::parse_metric(opts.metric);
+    if (!metric) {
+        throw usage_error(fmt::format("tune: --metric {}: not a metric", opts.metric),
+                          "give --metric energy, edp, ed2p or energy-within-slowdown");
+    }
+    if (opts.max_slowdown_pct && *metric != tune::Metric::kEnergyWithinSlowdown) {
+        throw usage_error("tune: --max-slowdown applies to --metric energy-within-slowdown only",
+                          "drop --max-slowdown, or give --metric energy-within-slowdown");
+    }
+    tune::SearchOptions o;
+    o.caps_w = parse_sweep_caps(opts.caps);
+    o.metric = *metric;
+    o.max_slowdown = opts.max_slowdown_pct.value_or(10.0) / 100.0;
+    o.budget = opts.budget;
+    o.confidence = opts.confidence;
+    o.max_runs_per_cap = opts.max_runs_per_cap;
+    return o;
+}
+
+std::string command_line(const Options& opts) {
+    std::string line = fmt::format("joulebench tune --caps {} --metric {}", opts.caps, opts.metric);
+    if (opts.max_slowdown_pct) line += fmt::format(" --max-slowdown {:g}", *opts.max_slowdown_pct);
+    if (opts.budget > 0) line += fmt::format(" --budget {}", opts.budget);
+    if (!opts.gpus.empty()) line += " --gpus " + opts.gpus;
+    if (!opts.db.empty()) line += " --db " + shell_word(opts.db);
+    return line + " -- " + shell_line(opts.command);
+}
+
+// Prints the report (on stderr when the JSON goes to standard output) and writes the JSON.
+void report(const Options& opts, const tune::TuneReport& r) {
+    std::FILE* text_out = opts.json == "-" ? stderr : stdout;
+    std::fflush(stdout);
+    std::fputs(tune::render_text(r).c_str(), text_out);
+    std::fflush(text_out);
+    if (!opts.json.empty()) write_output(opts.json, tune::to_json(r).dump(2) + "\n");
+}
+
+void tune_command(const Options& opts, CommandContext& ctx) {
+    if (opts.command.empty()) {
+        throw usage_error("tune: no command given",
+                          "usage: joulebench tune --caps 150:450:50 --metric edp -- CMD [ARGS...]");
+    }
+    if (opts.method != "search") {
+        throw usage_error(fmt::format("tune: --method {}: not a method", opts.method),
+                          "give --method search or online");
+    }
+    tune::SearchRequest request;
+    request.command = opts.command;
+    request.options = search_options(opts);
+    request.gpus = opts.gpus;
+    request.seed = opts.seed;
+    request.interval = std::chrono::milliseconds(opts.interval_ms);
+    request.command_line = command_line(opts);
+    if (!opts.json.empty()) check_output(opts.json);  // before the runs, not after
+
+    const bool temporary_store = opts.db.empty();
+    std::optional<ScratchFolder> scratch;
+    if (temporary_store) scratch.emplace("tune");
+    request.db = temporary_store ? scratch->path() / "tune.db" : fs::path(opts.db);
+
+    tune::SearchOutcome outcome;
+    try {
+        outcome = tune::run_search(request, stderr);
+    } catch (...) {
+        if (scratch && fs::exists(request.db)) {
+            scratch->keep();
+            fmt::print(stderr, "joulebench tune: the runs are kept in {}\n", request.db.string());
+        }
+        throw;
+    }
+    report(opts, outcome.report);
+
+    ctx.exit_code = outcome.report.result.best_cap_w ? 0 : 1;
+    if (outcome.stopped_by_signal) ctx.exit_code = 128 + *outcome.stopped_by_signal;
+    if (!outcome.caps_restored) {
+        fmt::print(stderr,
+                   "error: caps: a power cap could not be restored\nhint: fix the cause, then "
+                   "run `joulebench caps restore`\n");
+        ctx.exit_code = 1;
+    }
+    if (temporary_store && ctx.exit_code != 0) {
+        scratch->keep();
+        fmt::print(stderr,
+                   "joulebench tune: the search did not end; its runs are kept in {}: the same "
+                   "command with --db {} resumes it\n",
+                   request.db.string(), shell_word(request.db.string()));
+    }
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app, CommandContext& ctx) {
+    auto opts = std::make_shared<Options>();
+    auto* sub = app.add_subcommand(
+        "tune",
+        "Find the GPU power cap that minimises energy, EDP, ED2P or energy within a slowdown "
+        "budget, with a fraction of a sweep's runs");
+    sub->add_option("--caps", opts->caps,
+                    "GPU power caps in watts to choose from: FROM:TO:STEP (TO included when "
+                    "reached) or a comma list 150,200,250 (at most 200)")
+        ->required();
+    sub->add_option("--metric", opts->metric,
+                    "What to minimise: energy, edp, ed2p, or energy-within-slowdown (default edp)");
+    sub->add_option("--max-slowdown", opts->max_slowdown_pct,
+                    "energy-within-slowdown: the most a cap may slow the command, in percent of "
+                    "its time at the highest cap (default 10)")
+        ->check(number_range(0.0, 1000.0));
+    sub->add_option("--method", opts->method,
+                    "search: separate runs at chosen caps (default); online: one run, the cap "
+                    "changed while it works");
+    sub->add_option("--budget", opts->budget,
+                    "search: the most runs in all (default: a quarter of a 3-repetition sweep's "
+                    "runs, at least 6)")
+        ->check(number_range(2U, 1'000'000U));
+    sub->add_option("--confidence", opts->confidence,
+                    "Confidence of each comparison and of the interval (default 0.95)")
+        ->check(number_range(0.51, 0.999));
+    sub->add_option("--max-runs-per-cap", opts->max_runs_per_cap,
+                    "search: the most runs a comparison takes at one cap before it calls the "
+                    "two caps a tie (default 3)")
+        ->check(number_range(2U, 100U));
+    sub->add_option("--gpus", opts->gpus,
+                    "GPU slots: all, or indices in PCI bus order (0,1); default: one run at a "
+                    "time, every GPU capped");
+    sub->add_option("--db", opts->db,
+                    "Keep the runs in this store (SQLite); the same command with the same --db "
+                    "resumes an interrupted search; default: a temporary store, removed after");
+    sub->add_option("--json", opts->json, "Write the result as JSON to this file (- for standard output)");
+    sub->add_option("--seed", opts->seed, "Seed recorded with the experiment (default: fixed)");
+    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
+        ->check(number_range(1U, 3'600'000U));
+    sub->add_option("command", opts->command,
+                    "The command and its arguments: options end at its first word (`--` before "
+                    "it also works)");
+    sub->positionals_at_end(true);
+    sub->footer("Usage: joulebench tune --caps FROM:TO:STEP [OPTIONS] [--] CMD [ARGS]...");
+    sub->callback([opts, &ctx] { tune_command(*opts, ctx); });
+}
+
+}  // namespace joulebench::cli
