@@ -30,7 +30,7 @@ namespace cc = test::cap_curves;
 // Relative sd of a run's time (and energy). 1%, not the 2% of bench/tune_bench.cpp: at 2% a
 // run's log-EDP varies by 4%, and the inside shape's caps two steps from the optimum (230 W:
 // +1.6%, 270 W: +2.3%) cannot be told from it with a few runs each; there the search finds a cap
-// within one step in 78% of trials (a sweep with 3 runs per cap in 75%), see BENCHMARKS.md.
+// within one step in 80% of trials (a sweep with 3 runs per cap in 75%), see BENCHMARKS.md.
 constexpr double kNoise = 0.01;
 constexpr int kTrials = 40;
 constexpr int kMinSuccesses = 36;   // of kTrials, within one grid step of an optimal cap
@@ -185,6 +185,18 @@ TEST(CapCurves, OptimaOfTheThreeShapes) {
               (std::vector<std::size_t>{15, 16, 17, 18, 19, 20}));  // 250..300 W: exact ties
     EXPECT_TRUE(cc::within_steps({15}, 14));
     EXPECT_FALSE(cc::within_steps({15}, 13));
+}
+
+// A search that ended names a cap. Disabled: fails today. The quadratic fit near the best cap can
+// put its vertex on a cap that was never run (inside, 2% noise, seed 23: runs at 230 and 250 W,
+// vertex at 240 W); result() then finds no measurements there and names no cap at all (8 of 500
+// trials on inside in bench/tune_bench.cpp). Enable once search.cpp picks a measured cap.
+TEST(CapSearchRegression, DISABLED_AFinishedSearchAlwaysNamesACap) {
+    const CapSearch search(options_for(Metric::kEdp));
+    for (int seed = 1; seed <= 100; ++seed) {
+        const Trial t = run_trial(search, cc::kInside, static_cast<std::uint64_t>(seed), 0.02);
+        EXPECT_TRUE(t.result.best_cap_w.has_value()) << "seed " << seed << ": " << describe(t);
+    }
 }
 
 TEST(CapSearchOptions, BadOptionsThrowInvalidArgument) {
