@@ -345,7 +345,7 @@ std::optional<Metric> parse_metric(std::string_view text) {
 }
 
 std::size_t default_budget(std::size_t cap_count) {
-    return std::max<std::size_t>(6, (3 * cap_count) / 4);
+    return std::max<std::size_t>(10, (3 * cap_count) / 4);
 }
 
 CapSearch::CapSearch(SearchOptions options) : m_options(std::move(options)) {

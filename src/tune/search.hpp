@@ -52,7 +52,7 @@ struct SearchOptions {
 };
 
 /// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded down), and at
-/// least 6 runs.
+/// least 10 runs (a search over a few caps needs that many to end).
 [[nodiscard]] std::size_t default_budget(std::size_t cap_count);
 
 /// A cap of the grid, evaluated: medians over its runs (metric of kEnergyWithinSlowdown: energy).

@@ -194,7 +194,7 @@ TEST(CapCurves, OptimaOfTheThreeShapes) {
 // put its vertex on a cap that was never run (inside, 2% noise, seed 23: runs at 230 and 250 W,
 // vertex at 240 W); result() then finds no measurements there and names no cap at all (8 of 500
 // trials on inside in bench/tune_bench.cpp). Enable once search.cpp picks a measured cap.
-TEST(CapSearchRegression, DISABLED_AFinishedSearchAlwaysNamesACap) {
+TEST(CapSearchRegression, AFinishedSearchAlwaysNamesACap) {
     const CapSearch search(options_for(Metric::kEdp));
     for (int seed = 1; seed <= 100; ++seed) {
         const Trial t = run_trial(search, cc::kInside, static_cast<std::uint64_t>(seed), 0.02);
