@@ -139,11 +139,23 @@ public:
             }
         }
         // The fitted minimum, run once when it was not (then the fit is made again with it).
+        // A minimum the fit puts at the edge of the caps it saw lies beyond them, maybe: the cap
+        // beyond is run too (the window grows one cap at a time, each time fitted again).
         m_best = best;
-        if (const auto vertex = refine(best)) {
-            const auto pick = static_cast<std::size_t>(std::lround(*vertex));
+        if (const auto fit = refine(best)) {
+            const auto pick = static_cast<std::size_t>(std::lround(fit->vertex));
             if (!has(pick) && !exhausted()) return want(pick);
-            m_best = nearest_measured(*vertex, best);
+            if (!exhausted()) {
+                if (fit->vertex <= static_cast<double>(fit->lowest) + 0.5 && fit->lowest > 0 &&
+                    !has(fit->lowest - 1)) {
+                    return want(fit->lowest - 1);
+                }
+                if (fit->vertex >= static_cast<double>(fit->highest) - 0.5 &&
+                    fit->highest + 1 < m_caps.size() && !has(fit->highest + 1)) {
+                    return want(fit->highest + 1);
+                }
+            }
+            m_best = nearest_measured(fit->vertex, best);
         }
         return true;
     }
@@ -219,7 +231,12 @@ private:
     // (weights: runs) to the mean log-metric of the caps measured within kRefineWindow steps, when
     // at least 4 caps are there and it opens upwards; its vertex, clamped to the caps measured,
     // rounded to the grid. Otherwise the tournament's best.
-    [[nodiscard]] std::optional<double> refine(std::size_t best) const {
+    struct Fit {
+        double vertex = 0.0;      ///< the fitted minimum, as a grid index (fractional)
+        std::size_t lowest = 0;   ///< the lowest and highest caps fitted
+        std::size_t highest = 0;
+    };
+    [[nodiscard]] std::optional<Fit> refine(std::size_t best) const {
         double s[5] = {0, 0, 0, 0, 0};  // sums of w x^k
         double t[3] = {0, 0, 0};        // sums of w x^k y
         std::size_t caps = 0;
@@ -240,18 +257,30 @@ private:
             hi = std::max(hi, x);
             ++caps;
         }
-        if (caps < 4) return std::nullopt;
+        // At least 4 caps, with the best between two of them: at the end of the grid (or of what
+        // was measured) the tests' answer stands, for a fit there would reach past it.
+        if (caps < 4 || lo >= 0.0 || hi <= 0.0) return std::nullopt;
         // Normal equations [s0 s1 s2; s1 s2 s3; s2 s3 s4] b = t, by Cramer's rule.
         const auto det3 = [](double a, double b, double c, double d, double e, double f, double g,
                              double h, double k) {
             return a * (e * k - f * h) - b * (d * k - f * g) + c * (d * h - e * g);
         };
         const double det = det3(s[0], s[1], s[2], s[1], s[2], s[3], s[2], s[3], s[4]);
-        if (std::fabs(det) < 1e-12) return std::nullopt;
-        const double b1 = det3(s[0], t[0], s[2], s[1], t[1], s[3], s[2], t[2], s[4]) / det;
-        const double b2 = det3(s[0], s[1], t[0], s[1], s[2], t[1], s[2], s[3], t[2]) / det;
-        if (!(b2 > 0.0)) return std::nullopt;
-        return static_cast<double>(best) + std::clamp(-b1 / (2.0 * b2), lo, hi);
+        const bool solvable = std::fabs(det) >= 1e-12;
+        const double b1 = solvable ? det3(s[0], t[0], s[2], s[1], t[1], s[3], s[2], t[2], s[4]) / det : 0.0;
+        const double b2 = solvable ? det3(s[0], s[1], t[0], s[1], s[2], t[1], s[2], s[3], t[2]) / det : 0.0;
+        const double base = static_cast<double>(best);
+        Fit fit{0.0, static_cast<std::size_t>(base + lo), static_cast<std::size_t>(base + hi)};
+        if (b2 > 0.0) {
+            fit.vertex = base + std::clamp(-b1 / (2.0 * b2), lo, hi);
+            return fit;
+        }
+        // Not convex (a straight slope, noisy): the lower end of the fitted line's slope.
+        const double line_det = s[0] * s[2] - s[1] * s[1];
+        if (std::fabs(line_det) < 1e-12) return std::nullopt;
+        const double slope = (s[0] * t[1] - s[1] * t[0]) / line_det;
+        fit.vertex = base + (slope > 0.0 ? lo : hi);
+        return fit;
     }
 
     // The measured, allowed cap nearest to `index` (of two as near, the lower mean log-metric);
