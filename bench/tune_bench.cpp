@@ -50,26 +50,28 @@ struct Outcome {
 };
 
 // One search against the model.
-Outcome search_trial(const tune::CapSearch& search, const cc::Shape& shape, std::uint64_t seed) {
+Outcome search_trial(const tune::CapSearch& search, const cc::Shape& shape, std::uint64_t seed,
+                     double noise) {
     std::mt19937_64 rng(seed);
     std::vector<tune::Observation> obs;
     const auto& caps = search.options().caps_w;
     while (const auto i = search.next(obs)) {
-        obs.push_back(cc::simulate(shape, caps[*i], kNoise, rng));
+        obs.push_back(cc::simulate(shape, caps[*i], noise, rng));
         if (obs.size() > 10000) break;  // a search that never ends: counted as a failure
     }
     return {obs.size(), search.result(obs).best_cap_w};
 }
 
 // The baseline: every cap kSweepRepetitions times, the argmin of the median EDP.
-double sweep_trial(const std::vector<double>& caps, const cc::Shape& shape, std::uint64_t seed) {
+double sweep_trial(const std::vector<double>& caps, const cc::Shape& shape, std::uint64_t seed,
+                   double noise) {
     std::mt19937_64 rng(seed);
     std::size_t best = 0;
     double best_median = 0.0;
     for (std::size_t i = 0; i < caps.size(); ++i) {
         std::vector<double> edp;
         for (int r = 0; r < kSweepRepetitions; ++r) {
-            const auto o = cc::simulate(shape, caps[i], kNoise, rng);
+            const auto o = cc::simulate(shape, caps[i], noise, rng);
             edp.push_back(o.energy_j * o.wall_s);
         }
         const double m = joulebench::stats::median(edp);
@@ -110,7 +112,7 @@ void report(benchmark::State& state, const Tally& search, const Tally* sweep, st
 }
 
 void run_shape(benchmark::State& state, const cc::Shape& shape, const tune::SearchOptions& options,
-               bool with_sweep) {
+               bool with_sweep, double noise = kNoise) {
     const tune::CapSearch search(options);
     const auto optimal =
         cc::optimal_caps(shape, options.caps_w, options.metric, options.max_slowdown);
@@ -121,14 +123,14 @@ void run_shape(benchmark::State& state, const cc::Shape& shape, const tune::Sear
         sweep = {};
         for (int t = 1; t <= kTrials; ++t) {
             const auto seed = static_cast<std::uint64_t>(t);
-            const Outcome o = search_trial(search, shape, seed);
+            const Outcome o = search_trial(search, shape, seed, noise);
             judge(tally, shape, options, optimal, o.cap_w);
             tally.runs += o.runs;
             tally.runs_max = std::max(tally.runs_max, o.runs);
             // The sweep gets other noise draws than the search (another seed stream).
             if (with_sweep) {
                 judge(sweep, shape, options, optimal,
-                      sweep_trial(options.caps_w, shape, seed + 1000000));
+                      sweep_trial(options.caps_w, shape, seed + 1000000, noise));
             }
         }
     }
@@ -153,6 +155,16 @@ void BM_TuneSearchVsSweep(benchmark::State& state) {
               true);
 }
 BENCHMARK(BM_TuneSearchVsSweep)->DenseRange(0, 2)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Arguments: the shape and the noise in tenths of a percent (relative sd of a run's time).
+void BM_TuneSearchVsSweepNoise(benchmark::State& state) {
+    run_shape(state, cc::kShapes.at(static_cast<std::size_t>(state.range(0))), edp_options(0),
+              true, static_cast<double>(state.range(1)) / 1000.0);
+}
+BENCHMARK(BM_TuneSearchVsSweepNoise)
+    ->ArgsProduct({{0, 1, 2}, {5, 10, 40}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 // Arguments: the shape and the budget (0: the default, 16 for 21 caps).
 void BM_TuneSearchBudget(benchmark::State& state) {
