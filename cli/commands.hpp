@@ -27,5 +27,6 @@ void add_image_command(CLI::App& app, CommandContext& ctx);
 void add_submit_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_verify_command(CLI::App& app, CommandContext& ctx);
+void add_tune_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

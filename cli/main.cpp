@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_caps_command(app, ctx);
     joulebench::cli::add_run_command(app, ctx);
     joulebench::cli::add_sweep_command(app, ctx);
+    joulebench::cli::add_tune_command(app, ctx);
     joulebench::cli::add_report_command(app, ctx);
     joulebench::cli::add_image_command(app, ctx);
     joulebench::cli::add_submit_command(app, ctx);
