@@ -21,6 +21,7 @@
 #include "capping/scoped_cap.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/power_capper.hpp"
+#include "measure/process.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
 
 namespace joulebench::tune {
@@ -331,13 +332,13 @@ void OnlineRun::on_unit(Clock::time_point t, OnlineOutcome& out) {
 void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcome& out) {
     for (const auto& line : lines) {
         const auto t = Clock::now();
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fputc('\n', stdout);
+        std::fwrite(line.data(), 1, line.size(), m_deps.output);
+        std::fputc('\n', m_deps.output);
         ++m_lines;
         m_last_line = line;
         if (std::regex_search(line, m_regex)) on_unit(t, out);
     }
-    if (!lines.empty()) std::fflush(stdout);
+    if (!lines.empty()) std::fflush(m_deps.output);
 }
 
 Clock::time_point OnlineRun::next_wake(Clock::time_point now) const {
@@ -421,6 +422,7 @@ std::unique_ptr<runner::CapGuard> secure_caps(runner::RunnerDependencies& deps,
 OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps) {
     check_options(options);
     (void)compile_regex(options.progress_regex);  // refused before anything else
+    if (deps.check_command) deps.check_command(options.command.front());
     runner::RunnerDependencies& machine_deps = deps.machine;
     const Machine machine = prepare_machine(options, machine_deps);
     const capping::CapJournal journal = machine_deps.journal();
@@ -476,6 +478,18 @@ OnlineDependencies production_online_dependencies() {
     OnlineDependencies d;
     d.machine = runner::production_dependencies();
     d.start = start_online_workload;
+    d.check_command = [](const std::string& program) {
+        try {
+            (void)process::resolve_command(program);
+        } catch (const Error& e) {
+            // resolve_command speaks as `measure`; here the user ran `tune`.
+            std::string message = e.what();
+            if (message.rfind("measure: ", 0) == 0) message.replace(0, 9, "tune: ");
+            Error out(e.category(), message, e.hint());
+            out.set_exit_code(e.exit_code());
+            throw out;
+        }
+    };
     return d;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -100,6 +101,11 @@ struct OnlineDependencies {
         const std::vector<std::string>& argv,
         const std::vector<std::pair<std::string, std::string>>& set_env)>
         start;
+    /// Checks, before the guardian and the first cap, that the command can start (production:
+    /// found on PATH and executable). Throws Error. May be empty.
+    std::function<void(const std::string& program)> check_command;
+    /// Where the command's standard output is passed through, line by line.
+    std::FILE* output = stdout;
 };
 
 /// The machine's own: runner::production_dependencies() and start_online_workload.
