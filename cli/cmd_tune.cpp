@@ -86,9 +86,9 @@ tune::OnlineOptions online_options(const Options& opts) {
 }
 
 Table cap_table(const tune::OnlineOutcome& out) {
-    Table t{.title = "per unit of work, medians over each cap's segments",
-            .headers = {"cap W", "segments", "s/unit", "J/unit", "EDP J s", "ED2P J s2",
-                        "slowdown %"}};
+    Table t{
+        .title = "per unit of work, medians over each cap's segments",
+        .headers = {"cap W", "segments", "s/unit", "J/unit", "EDP J s", "ED2P J s2", "slowdown %"}};
     for (const auto& e : out.result.evaluated) {
         t.rows.push_back({fmt::format("{:g}", e.cap_w), std::to_string(e.runs),
                           number_cell(e.median_time_s), number_cell(e.median_energy_j),
@@ -146,15 +146,23 @@ nlohmann::ordered_json to_json(const Options& opts, const tune::OnlineOutcome& o
     j["exit_code"] = out.exit_code;
     auto& caps = j["caps"] = nlohmann::ordered_json::array();
     for (const auto& e : r.evaluated) {
-        caps.push_back({{"cap_w", e.cap_w}, {"segments", e.runs}, {"time_per_unit_s", e.median_time_s},
-                        {"energy_per_unit_j", e.median_energy_j}, {"edp_js", e.median_edp_js},
-                        {"ed2p_js2", e.median_ed2p_js2}, {"metric", e.metric},
-                        {"allowed", e.allowed}, {"slowdown", e.slowdown}});
+        caps.push_back({{"cap_w", e.cap_w},
+                        {"segments", e.runs},
+                        {"time_per_unit_s", e.median_time_s},
+                        {"energy_per_unit_j", e.median_energy_j},
+                        {"edp_js", e.median_edp_js},
+                        {"ed2p_js2", e.median_ed2p_js2},
+                        {"metric", e.metric},
+                        {"allowed", e.allowed},
+                        {"slowdown", e.slowdown}});
     }
     auto& segments = j["segments"] = nlohmann::ordered_json::array();
     for (const auto& s : out.segments) {
-        segments.push_back({{"cap_w", s.cap_w}, {"pass", s.pass}, {"seconds", s.seconds},
-                            {"energy_j", s.energy_j}, {"units", s.units}});
+        segments.push_back({{"cap_w", s.cap_w},
+                            {"pass", s.pass},
+                            {"seconds", s.seconds},
+                            {"energy_j", s.energy_j},
+                            {"units", s.units}});
     }
     j["notes"] = r.notes;
     j["warnings"] = out.warnings;
@@ -174,13 +182,15 @@ void tune_command(const Options& opts, CommandContext& ctx) {
     // The command's output is on standard output: the summary goes to stderr.
     print_summary(opts, out, stderr);
     if (!opts.json.empty()) {
-        write_output(opts.json, to_json(opts, out).dump(2, ' ', false,
-                                                        nlohmann::ordered_json::error_handler_t::replace) +
-                                    "\n");
+        write_output(opts.json,
+                     to_json(opts, out).dump(2, ' ', false,
+                                             nlohmann::ordered_json::error_handler_t::replace) +
+                         "\n");
     }
     ctx.exit_code = out.exit_code == 0 ? 0 : 1;
     if (out.exit_code != 0) {
-        fmt::print(stderr, "joulebench tune: the command ended with exit status {}\n", out.exit_code);
+        fmt::print(stderr, "joulebench tune: the command ended with exit status {}\n",
+                   out.exit_code);
     }
     if (out.stopped_by) ctx.exit_code = 128 + *out.stopped_by;
 }
@@ -205,7 +215,8 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--confidence", opts->confidence,
                     "Of the interval and of \"cannot be told apart\" (default 0.95)")
         ->check(number_range(0.51, 0.999));
-    sub->add_option("--gpus", opts->gpus, "GPUs to cap: indices in PCI bus order (0,1); default all");
+    sub->add_option("--gpus", opts->gpus,
+                    "GPUs to cap: indices in PCI bus order (0,1); default all");
     sub->add_option("--interval", opts->interval_ms,
                     "Read the energy counters at least this often, milliseconds (default 100)")
         ->check(number_range(1U, 60'000U));
@@ -228,8 +239,9 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
                     "The command and its arguments: options end at its first word (`--` before it "
                     "also works)");
     sub->positionals_at_end(true);
-    sub->footer("Usage: joulebench tune --method online --caps FROM:TO:STEP --progress-regex REGEX "
-                "[OPTIONS] [--] CMD [ARGS]...");
+    sub->footer(
+        "Usage: joulebench tune --method online --caps FROM:TO:STEP --progress-regex REGEX "
+        "[OPTIONS] [--] CMD [ARGS]...");
     sub->callback([opts, &ctx] { tune_command(*opts, ctx); });
 }
 

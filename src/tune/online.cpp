@@ -34,8 +34,9 @@ Error bad_option(const std::string& message, std::string hint = {}) {
 
 void check_options(const OnlineOptions& o) {
     if (o.command.empty()) {
-        throw bad_option("no command given", "usage: joulebench tune --method online --caps "
-                                             "150:450:50 --progress-regex REGEX -- CMD [ARGS...]");
+        throw bad_option("no command given",
+                         "usage: joulebench tune --method online --caps "
+                         "150:450:50 --progress-regex REGEX -- CMD [ARGS...]");
     }
     if (o.caps_w.size() < 2) {
         throw bad_option("--caps: the online method needs at least 2 caps",
@@ -52,12 +53,14 @@ void check_options(const OnlineOptions& o) {
     }
     if (o.segment.count() <= 0 || o.progress_timeout.count() <= 0 || o.interval.count() <= 0 ||
         o.settle.count() < 0) {
-        throw bad_option("--segment, --progress-timeout and --interval must be above 0, "
-                         "--settle at least 0");
+        throw bad_option(
+            "--segment, --progress-timeout and --interval must be above 0, "
+            "--settle at least 0");
     }
     if (o.passes < 1) throw bad_option("at least one pass over the caps is needed");
     if (!(o.confidence > 0.5 && o.confidence < 1.0)) {
-        throw bad_option(fmt::format("--confidence {:g}: must lie between 0.5 and 1", o.confidence));
+        throw bad_option(
+            fmt::format("--confidence {:g}: must lie between 0.5 and 1", o.confidence));
     }
 }
 
@@ -65,8 +68,9 @@ std::regex compile_regex(const std::string& text) {
     try {
         return std::regex(text, std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
-        throw bad_option(fmt::format("--progress-regex '{}': not a valid regex: {}", text, e.what()),
-                         "ECMAScript syntax, as in JavaScript: '^step [0-9]+'");
+        throw bad_option(
+            fmt::format("--progress-regex '{}': not a valid regex: {}", text, e.what()),
+            "ECMAScript syntax, as in JavaScript: '^step [0-9]+'");
     }
 }
 
@@ -80,6 +84,32 @@ struct TunedGpu {
 struct Machine {
     std::vector<TunedGpu> gpus;
     std::vector<SensorSet> sensor_sets;  // own the sensors of `gpus`
+};
+
+// The tuned GPUs' energy, summed: the last good reading of each counter stands in for a failed
+// read (counted, and a warning of the outcome).
+struct EnergyReader {
+    std::vector<Sensor*> sensors;
+    std::vector<double> last;
+    std::size_t failed = 0;
+
+    explicit EnergyReader(const Machine& m) {
+        for (const auto& g : m.gpus) sensors.push_back(g.sensor);
+        last.assign(sensors.size(), 0.0);
+    }
+    /// Joules since the sensors were opened. Never throws.
+    double read() noexcept {
+        double sum = 0.0;
+        for (std::size_t i = 0; i < sensors.size(); ++i) {
+            if (const auto s = sensors[i]->sample()) {
+                last[i] = s->energy.value();
+            } else {
+                ++failed;
+            }
+            sum += last[i];
+        }
+        return sum;
+    }
 };
 
 std::vector<runner::GpuDevice> list_gpus(const OnlineOptions& o, runner::CapperRegistry& cappers) {
@@ -104,9 +134,10 @@ std::vector<runner::GpuDevice> list_gpus(const OnlineOptions& o, runner::CapperR
     }
     if (devices.empty()) {
         const std::string scope = cappers.gpu_scope();
-        throw Error(ErrorCategory::kNotFound,
-                    fmt::format("tune: no GPU to tune: {}", scope.empty() ? "NVML reports none" : scope),
-                    "the online method needs an NVIDIA GPU that NVML reports");
+        throw Error(
+            ErrorCategory::kNotFound,
+            fmt::format("tune: no GPU to tune: {}", scope.empty() ? "NVML reports none" : scope),
+            "the online method needs an NVIDIA GPU that NVML reports");
     }
     return devices;
 }
@@ -160,13 +191,14 @@ public:
     /// set is restored).
     void set(double watts) {
         if (!restore()) {
-            throw Error(ErrorCategory::kIo, fmt::format("tune: restore before capping to {}: {}",
-                                                        format_watts(Watts(watts)), m_errors.back()),
+            throw Error(ErrorCategory::kIo,
+                        fmt::format("tune: restore before capping to {}: {}",
+                                    format_watts(Watts(watts)), m_errors.back()),
                         "fix the cause, then run `joulebench caps restore`");
         }
         for (const auto& gpu : m_gpus) {
-            m_caps.push_back(std::make_unique<capping::ScopedCap>(
-                m_cappers.gpu_capper(gpu.device), Watts(watts), m_journal));
+            m_caps.push_back(std::make_unique<capping::ScopedCap>(m_cappers.gpu_capper(gpu.device),
+                                                                  Watts(watts), m_journal));
         }
     }
 
@@ -177,7 +209,8 @@ public:
             if ((*it)->restore()) continue;
             ok = false;
             try {
-                m_errors.push_back(fmt::format("caps: restore {}: {}", (*it)->outcome().device.label,
+                m_errors.push_back(fmt::format("caps: restore {}: {}",
+                                               (*it)->outcome().device.label,
                                                (*it)->outcome().restore_error));
             } catch (...) {
             }
@@ -200,7 +233,8 @@ private:
 // wrong). As with `measure`, --gpus does not hide GPUs from the command (docs/nvml.md).
 std::vector<std::pair<std::string, std::string>> command_env() {
     std::vector<std::pair<std::string, std::string>> env;
-    if (std::getenv("CUDA_DEVICE_ORDER") == nullptr) env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+    if (std::getenv("CUDA_DEVICE_ORDER") == nullptr)
+        env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     if (std::getenv("PYTHONUNBUFFERED") == nullptr) env.emplace_back("PYTHONUNBUFFERED", "1");
     return env;
 }
@@ -210,23 +244,22 @@ enum class Phase { kSettling, kWaitingFirst, kMeasuring, kDone };
 // The loop of one run: the schedule of segments, the command's output, the energy readings.
 class OnlineRun {
 public:
-    OnlineRun(const OnlineOptions& options, OnlineDependencies& deps, const Machine& machine,
+    OnlineRun(const OnlineOptions& options, OnlineDependencies& deps, EnergyReader& energy,
               CapHolder& caps, OnlineWorkload& workload)
         : m_o(options),
           m_deps(deps),
-          m_machine(machine),
+          m_energy(energy),
           m_caps(caps),
           m_workload(workload),
           m_regex(compile_regex(options.progress_regex)),
-          m_schedule(online_schedule(options.caps_w, options.passes)),
-          m_last(machine.gpus.size(), 0.0) {}
+          m_schedule(online_schedule(options.caps_w, options.passes)) {}
 
     /// Runs until the command's output closes, joulebench is asked to stop, or no unit comes
     /// within progress_timeout (Error, after the command was stopped and the caps restored).
     void run(OnlineOutcome& out);
 
 private:
-    double read_energy() noexcept;
+    double read_energy() noexcept { return m_energy.read(); }
     void on_unit(Clock::time_point t, OnlineOutcome& out);
     void start_segment(std::size_t index, Clock::time_point t);
     void finish_profile(OnlineOutcome& out);
@@ -236,13 +269,11 @@ private:
 
     const OnlineOptions& m_o;
     OnlineDependencies& m_deps;
-    const Machine& m_machine;
+    EnergyReader& m_energy;
     CapHolder& m_caps;
     OnlineWorkload& m_workload;
     std::regex m_regex;
     std::vector<std::pair<double, unsigned>> m_schedule;
-    std::vector<double> m_last;  // the last good reading of each GPU's counter, J
-    std::size_t m_failed_reads = 0;
 
     std::size_t m_index = 0;
     Phase m_phase = Phase::kSettling;
@@ -254,19 +285,6 @@ private:
     std::size_t m_lines = 0;
     std::string m_last_line;
 };
-
-double OnlineRun::read_energy() noexcept {
-    double sum = 0.0;
-    for (std::size_t i = 0; i < m_machine.gpus.size(); ++i) {
-        if (const auto s = m_machine.gpus[i].sensor->sample()) {
-            m_last[i] = s->energy.value();
-        } else {
-            ++m_failed_reads;
-        }
-        sum += m_last[i];
-    }
-    return sum;
-}
 
 void OnlineRun::start_segment(std::size_t index, Clock::time_point t) {
     m_index = index;
@@ -396,11 +414,6 @@ void OnlineRun::run(OnlineOutcome& out) {
             out.segments.size(), m_schedule.size()));
         out.result = online_result(out.segments, m_o);
     }
-    if (m_failed_reads > 0) {
-        out.warnings.push_back(fmt::format(
-            "{} reads of the GPU energy counters failed: their last good values were used",
-            m_failed_reads));
-    }
 }
 
 // The caps a crashed run left, restored; then the guard, before the first cap.
@@ -434,13 +447,11 @@ OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps)
     const std::unique_ptr<runner::CapGuard> guard = secure_caps(machine_deps, journal);
     CapHolder caps(*machine_deps.cappers, journal, machine.gpus);
     if (machine_deps.arm_stop) machine_deps.arm_stop();
-    double energy_start = 0.0;
-    for (const auto& g : machine.gpus) {
-        if (const auto s = g.sensor->sample()) energy_start += s->energy.value();
-    }
+    EnergyReader energy(machine);
+    const double energy_start = energy.read();
     const auto start = Clock::now();
     std::unique_ptr<OnlineWorkload> workload = deps.start(options.command, command_env());
-    OnlineRun run(options, deps, machine, caps, *workload);
+    OnlineRun run(options, deps, energy, caps, *workload);
     try {
         run.run(out);
     } catch (...) {
@@ -453,10 +464,12 @@ OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps)
     if (out.stopped_by) workload->terminate(options.kill_grace);
     out.exit_code = workload->wait(out.signal);
     out.wall_s = seconds_between(start, Clock::now());
-    for (const auto& g : machine.gpus) {
-        if (const auto s = g.sensor->sample()) out.energy_j += s->energy.value();
+    out.energy_j = energy.read() - energy_start;
+    if (energy.failed > 0) {
+        out.warnings.push_back(fmt::format(
+            "{} reads of the GPU energy counters failed: their last good values were used",
+            energy.failed));
     }
-    out.energy_j -= energy_start;
     const bool restored = caps.restore();
     if (restored && guard) guard->done();
     for (const auto& e : caps.errors()) out.warnings.push_back("error: " + e);

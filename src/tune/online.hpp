@@ -13,8 +13,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,14 +50,12 @@ struct OnlineOptions {
 /// settle time to the last unit that ended in the segment.
 struct OnlineSegment {
     double cap_w = 0.0;
-    unsigned pass = 0;       ///< 0: the first (ascending) pass
-    double seconds = 0.0;    ///< from the end of the first unit to the end of the last
-    double energy_j = 0.0;   ///< of the capped GPUs over the same span
-    std::size_t units = 0;   ///< units that ended in the span (the first one excluded)
+    unsigned pass = 0;      ///< 0: the first (ascending) pass
+    double seconds = 0.0;   ///< from the end of the first unit to the end of the last
+    double energy_j = 0.0;  ///< of the capped GPUs over the same span
+    std::size_t units = 0;  ///< units that ended in the span (the first one excluded)
     [[nodiscard]] double time_per_unit_s() const { return seconds / static_cast<double>(units); }
-    [[nodiscard]] double energy_per_unit_j() const {
-        return energy_j / static_cast<double>(units);
-    }
+    [[nodiscard]] double energy_per_unit_j() const { return energy_j / static_cast<double>(units); }
 };
 
 struct OnlineOutcome {
@@ -65,13 +63,13 @@ struct OnlineOutcome {
     SearchResult result;                  ///< from the segments (online_result)
     /// The cap set for the rest of the run (the best one), when the profile got that far.
     std::optional<double> final_cap_w;
-    int exit_code = 0;               ///< the command's, 128+N when signal N ended it
-    std::optional<int> signal;       ///< the signal that ended the command
-    std::optional<int> stopped_by;   ///< the signal that stopped joulebench (SIGINT, SIGTERM...)
-    double wall_s = 0.0;             ///< the whole run
-    double energy_j = 0.0;           ///< the whole run, the capped GPUs
-    std::size_t units = 0;           ///< every unit of the run
-    std::vector<std::string> gpus;   ///< the capped GPUs, as messages name them
+    int exit_code = 0;              ///< the command's, 128+N when signal N ended it
+    std::optional<int> signal;      ///< the signal that ended the command
+    std::optional<int> stopped_by;  ///< the signal that stopped joulebench (SIGINT, SIGTERM...)
+    double wall_s = 0.0;            ///< the whole run
+    double energy_j = 0.0;          ///< the whole run, the capped GPUs
+    std::size_t units = 0;          ///< every unit of the run
+    std::vector<std::string> gpus;  ///< the capped GPUs, as messages name them
     std::vector<std::string> warnings;
 };
 

@@ -32,10 +32,13 @@ double segment_metric(const OnlineSegment& s, Metric metric) {
     const double t = s.time_per_unit_s();
     const double e = s.energy_per_unit_j();
     switch (metric) {
-        case Metric::kEdp: return energy_delay_product(e, t);
-        case Metric::kEd2p: return energy_delay_squared_product(e, t);
+        case Metric::kEdp:
+            return energy_delay_product(e, t);
+        case Metric::kEd2p:
+            return energy_delay_squared_product(e, t);
         case Metric::kEnergy:
-        case Metric::kEnergyWithinSlowdown: return e;
+        case Metric::kEnergyWithinSlowdown:
+            return e;
     }
     return e;
 }
@@ -171,17 +174,17 @@ SearchResult online_result(const std::vector<OnlineSegment>& segments,
     result.evaluated = evaluate(by_cap, options);
     if (result.evaluated.empty()) return result;
     if (!options.caps_w.empty() && result.evaluated.back().cap_w < options.caps_w.back()) {
-        result.notes.push_back(fmt::format(
-            "the highest cap, {} W, was not profiled: slowdowns are against {} W",
-            options.caps_w.back(), result.evaluated.back().cap_w));
+        result.notes.push_back(
+            fmt::format("the highest cap, {} W, was not profiled: slowdowns are against {} W",
+                        options.caps_w.back(), result.evaluated.back().cap_w));
     }
     const CapEvaluation* best = nullptr;
     for (const auto& e : result.evaluated) {
         if (e.allowed && (best == nullptr || e.metric < best->metric)) best = &e;
     }
     if (best == nullptr) {
-        result.notes.push_back(fmt::format("no cap keeps the slowdown within {:g}%",
-                                           options.max_slowdown * 100.0));
+        result.notes.push_back(
+            fmt::format("no cap keeps the slowdown within {:g}%", options.max_slowdown * 100.0));
         return result;
     }
     result.best_cap_w = best->cap_w;

@@ -74,8 +74,8 @@ protected:
         return o;
     }
     std::vector<std::string> args(const std::vector<std::string>& extra, int units = 300) const {
-        std::vector<std::string> a{"tune",   "--method", "online", "--settle", "0.2",
-                                   "--segment", "0.5", "--interval", "20"};
+        std::vector<std::string> a{"tune",      "--method", "online",     "--settle", "0.2",
+                                   "--segment", "0.5",      "--interval", "20"};
         a.insert(a.end(), extra.begin(), extra.end());
         for (const auto& w : {std::string("--"), std::string("/usr/bin/python3"), m_script.string(),
                               m_state.path().string(), std::to_string(units)}) {
@@ -103,10 +103,10 @@ protected:
 
 TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
     const fs::path json = m_dir.path() / "tune.json";
-    const auto r = run_joulebench(args({"--caps", "150:350:100", "--metric", "energy",
-                                        "--progress-regex", "^step [0-9]+$", "--json",
-                                        json.string()}),
-                                  options());
+    const auto r =
+        run_joulebench(args({"--caps", "150:350:100", "--metric", "energy", "--progress-regex",
+                             "^step [0-9]+$", "--json", json.string()}),
+                       options());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
     // Every line of the command reached joulebench's standard output, in order.
@@ -255,8 +255,8 @@ TEST_F(TuneOnline, BadOptionsAreUsageErrors) {
 }
 
 TEST_F(TuneOnline, ACommandThatEndsBeforeTwoCapsAreProfiledIsAnErrorWithTheCapsRestored) {
-    const auto r = run_joulebench(
-        args({"--caps", "150,250", "--progress-regex", "^step"}, 5), options());
+    const auto r =
+        run_joulebench(args({"--caps", "150,250", "--progress-regex", "^step"}, 5), options());
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_THAT(r.err, HasSubstr("after profiling 0 cap(s)"));
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);

@@ -45,9 +45,9 @@ TEST(TuneOnlineSchedule, GoesUpThenDownAndAlternatesPasses) {
 
 TEST(TuneOnlineResult, PerUnitMediansBestCapIntervalAndTiesByPooledLogT) {
     // 100 W: clearly worse; 200 W and 300 W: within 1% of each other (noise ~1%).
-    const std::vector<OnlineSegment> segments{
-        seg(100, 0, 0.20, 20.0), seg(200, 0, 0.10, 10.0), seg(300, 0, 0.09, 10.1),
-        seg(300, 1, 0.09, 9.9),  seg(200, 1, 0.10, 10.2), seg(100, 1, 0.20, 20.4)};
+    const std::vector<OnlineSegment> segments{seg(100, 0, 0.20, 20.0), seg(200, 0, 0.10, 10.0),
+                                              seg(300, 0, 0.09, 10.1), seg(300, 1, 0.09, 9.9),
+                                              seg(200, 1, 0.10, 10.2), seg(100, 1, 0.20, 20.4)};
     const auto o = opts({100, 200, 300}, Metric::kEnergy);
     const SearchResult r = online_result(segments, o);
     EXPECT_EQ(r.runs_used, 1U);
@@ -62,8 +62,8 @@ TEST(TuneOnlineResult, PerUnitMediansBestCapIntervalAndTiesByPooledLogT) {
     EXPECT_NEAR(r.best_metric, 10.0, 1e-12);
     // Pooled log spread: each cap contributes (ln a - ln b)^2 / 2 with 1 degree of freedom.
     double ss = 0.0;
-    for (const auto& [a, b] : std::vector<std::pair<double, double>>{{20.0, 20.4}, {10.0, 10.2},
-                                                                     {10.1, 9.9}}) {
+    for (const auto& [a, b] :
+         std::vector<std::pair<double, double>>{{20.0, 20.4}, {10.0, 10.2}, {10.1, 9.9}}) {
         ss += std::pow(std::log(a) - std::log(b), 2) / 2.0;
     }
     const double sd = std::sqrt(ss / 3.0);
@@ -78,9 +78,9 @@ TEST(TuneOnlineResult, PerUnitMediansBestCapIntervalAndTiesByPooledLogT) {
 
 TEST(TuneOnlineResult, EnergyWithinSlowdownExcludesCapsOverTheBudget) {
     // 100 W uses least energy but is 50% slower than 300 W; 200 W is 5% slower.
-    const std::vector<OnlineSegment> segments{
-        seg(100, 0, 0.15, 6.0), seg(200, 0, 0.105, 8.0), seg(300, 0, 0.10, 10.0),
-        seg(300, 1, 0.10, 10.1), seg(200, 1, 0.105, 8.1), seg(100, 1, 0.15, 6.1)};
+    const std::vector<OnlineSegment> segments{seg(100, 0, 0.15, 6.0),  seg(200, 0, 0.105, 8.0),
+                                              seg(300, 0, 0.10, 10.0), seg(300, 1, 0.10, 10.1),
+                                              seg(200, 1, 0.105, 8.1), seg(100, 1, 0.15, 6.1)};
     const SearchResult r =
         online_result(segments, opts({100, 200, 300}, Metric::kEnergyWithinSlowdown));
     ASSERT_TRUE(r.best_cap_w.has_value());

@@ -96,7 +96,7 @@ protected:
     std::atomic<int> m_guards{0};
     FakeMachine m_machine{1};
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> m_null{std::fopen("/dev/null", "w"),
-                                                          &std::fclose};
+                                                           &std::fclose};
     ScriptedWorkload* m_workload = nullptr;
     // 200 W is the fastest and cheapest: 2 ms per unit at 200 W, 4 ms elsewhere; 1 J per ms.
     std::function<double(double)> m_unit_ms = [](double cap) { return cap == 200 ? 2.0 : 4.0; };
