@@ -7,9 +7,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <stdlib.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -21,6 +19,7 @@
 #include "commands.hpp"
 #include "common/shell_words.hpp"
 #include "option_checks.hpp"
+#include "scratch_folder.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/store.hpp"
@@ -32,31 +31,6 @@ namespace joulebench::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A private temporary folder for the store when no --db is given; removed with its contents at
-/// scope exit unless keep() was called. Never throws from the destructor.
-class SweepScratch {
-public:
-    SweepScratch() {
-        std::string pattern = (fs::temp_directory_path() / "joulebench-sweep-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw system_error(fmt::format("sweep: create a temporary folder {}", pattern), errno);
-        }
-        m_path = pattern;
-    }
-    SweepScratch(const SweepScratch&) = delete;
-    SweepScratch& operator=(const SweepScratch&) = delete;
-    ~SweepScratch() {
-        std::error_code ec;
-        if (!m_keep) fs::remove_all(m_path, ec);
-    }
-    [[nodiscard]] const fs::path& path() const { return m_path; }
-    void keep() { m_keep = true; }
-
-private:
-    fs::path m_path;
-    bool m_keep = false;
-};
 
 /// The runner speaks as `run`; here the user ran `sweep`.
 Error sweep_error(const Error& e) {
@@ -104,8 +78,8 @@ void sweep(const Options& opts, CommandContext& ctx) {
     if (!opts.json.empty()) check_output(opts.json);
     ExperimentSpec spec = sweep_experiment(request);
     const bool temporary_store = opts.db.empty();
-    std::optional<SweepScratch> scratch;
-    if (temporary_store) scratch.emplace();
+    std::optional<ScratchFolder> scratch;
+    if (temporary_store) scratch.emplace("sweep");
     const fs::path db = temporary_store ? scratch->path() / "sweep.db" : fs::path(opts.db);
 
     runner::RunnerOptions o;

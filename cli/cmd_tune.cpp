@@ -1,40 +1,51 @@
-// `joulebench tune --method online --caps 150:450:50 --progress-regex REGEX -- CMD`: the online
-// method of the cap tuner (src/tune/online.hpp, docs/tune.md): one long run of CMD, the GPU cap
-// changed every few seconds while it runs, energy and time per unit of work for every cap.
-//
-// This file holds the online path only; the separate-runs search (`--method search`) is added
-// beside it.
+// `joulebench tune --caps FROM:TO:STEP --metric energy|edp|ed2p|energy-within-slowdown
+// [--max-slowdown PCT] [--method search|online] [--budget RUNS] [--confidence 0.95] [--gpus ...]
+// [--db DB] [--json FILE] [--seed N] -- CMD ARGS...`: the best GPU power cap for a metric, for a
+// fraction of a sweep's runs (docs/tune.md). `search` runs CMD at chosen caps through the same
+// runner as `sweep` (src/tune/driver); `online` changes the cap while one run of CMD works
+// (src/tune/online).
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
+#include "common/shell_words.hpp"
 #include "joulebench/error.hpp"
-#include "joulebench/table.hpp"
 #include "model/sweep.hpp"
 #include "option_checks.hpp"
+#include "scratch_folder.hpp"
+#include "tune/driver.hpp"
 #include "tune/online.hpp"
+#include "tune/report.hpp"
 
 namespace joulebench::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct Options {
-    std::string method = "search";
     std::string caps;
     std::string metric = "edp";
-    double max_slowdown_pct = 10.0;
+    std::optional<double> max_slowdown_pct;
+    std::string method = "search";
+    std::size_t budget = 0;
     double confidence = 0.95;
+    unsigned max_runs_per_cap = 3;
     std::string gpus;
-    unsigned interval_ms = 100;
+    std::string db;
     std::string json;
+    std::optional<std::uint64_t> seed;
+    unsigned interval_ms = 100;
+    // --method online (docs/tune.md, "The online method").
     std::string progress_regex;
     double settle_s = 1.0;
     double segment_s = 5.0;
@@ -43,29 +54,65 @@ struct Options {
     std::vector<std::string> command;
 };
 
-// The metric's words (the same as search.hpp's metric_name / parse_metric).
-std::optional<tune::Metric> metric_of(const std::string& text) {
-    if (text == "energy") return tune::Metric::kEnergy;
-    if (text == "edp") return tune::Metric::kEdp;
-    if (text == "ed2p") return tune::Metric::kEd2p;
-    if (text == "energy-within-slowdown") return tune::Metric::kEnergyWithinSlowdown;
-    return std::nullopt;
+Error usage_error(const std::string& message, const std::string& hint) {
+    Error e(ErrorCategory::kInvalidArgument, message, hint);
+    e.set_exit_code(2);
+    return e;
+}
+
+tune::SearchOptions search_options(const Options& opts) {
+    const auto metric = tune::parse_metric(opts.metric);
+    if (!metric) {
+        throw usage_error(fmt::format("tune: --metric {}: not a metric", opts.metric),
+                          "give --metric energy, edp, ed2p or energy-within-slowdown");
+    }
+    if (opts.max_slowdown_pct && *metric != tune::Metric::kEnergyWithinSlowdown) {
+        throw usage_error("tune: --max-slowdown applies to --metric energy-within-slowdown only",
+                          "drop --max-slowdown, or give --metric energy-within-slowdown");
+    }
+    tune::SearchOptions o;
+    o.caps_w = parse_sweep_caps(opts.caps);
+    o.metric = *metric;
+    o.max_slowdown = opts.max_slowdown_pct.value_or(10.0) / 100.0;
+    o.budget = opts.budget;
+    o.confidence = opts.confidence;
+    o.max_runs_per_cap = opts.max_runs_per_cap;
+    return o;
+}
+
+std::string command_line(const Options& opts) {
+    std::string line = fmt::format("joulebench tune --caps {} --metric {}", opts.caps, opts.metric);
+    if (opts.max_slowdown_pct) line += fmt::format(" --max-slowdown {:g}", *opts.max_slowdown_pct);
+    if (opts.budget > 0) line += fmt::format(" --budget {}", opts.budget);
+    if (!opts.gpus.empty()) line += " --gpus " + opts.gpus;
+    if (!opts.db.empty()) line += " --db " + shell_word(opts.db);
+    return line + " -- " + shell_line(opts.command);
+}
+
+// Prints the report (on stderr when the JSON goes to standard output) and writes the JSON.
+void report(const Options& opts, const tune::TuneReport& r) {
+    std::FILE* text_out = opts.json == "-" ? stderr : stdout;
+    std::fflush(stdout);
+    std::fputs(tune::render_text(r).c_str(), text_out);
+    std::fflush(text_out);
+    if (!opts.json.empty()) write_output(opts.json, tune::to_json(r).dump(2) + "\n");
 }
 
 std::chrono::milliseconds milliseconds_of(double seconds) {
     return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
 
-tune::OnlineOptions online_options(const Options& opts) {
+// --method online: one run of the command, the cap changed while it works (src/tune/online). The
+// command's output is passed through on standard output, so the report goes to standard error.
+void tune_online(const Options& opts, CommandContext& ctx) {
+    if (!opts.db.empty() || opts.budget > 0) {
+        throw usage_error("tune: --db and --budget apply to --method search only",
+                          "the online method makes one run and keeps no store");
+    }
+    const tune::SearchOptions search = search_options(opts);
     tune::OnlineOptions o;
     o.command = opts.command;
-    try {
-        o.caps_w = parse_sweep_caps(opts.caps);
-    } catch (const Error& e) {
-        std::string message = e.what();
-        if (message.rfind("sweep: ", 0) == 0) message.replace(0, 7, "tune: ");
-        throw Error(e.category(), message, e.hint());
-    }
+    o.caps_w = search.caps_w;
     o.progress_regex = opts.progress_regex;
     o.settle = milliseconds_of(opts.settle_s);
     o.segment = milliseconds_of(opts.segment_s);
@@ -73,121 +120,45 @@ tune::OnlineOptions online_options(const Options& opts) {
     o.gpus = opts.gpus;
     o.interval = std::chrono::milliseconds(opts.interval_ms);
     o.passes = opts.passes;
-    const auto metric = metric_of(opts.metric);
-    if (!metric) {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("tune: --metric {}: not a metric", opts.metric),
-                    "energy, edp, ed2p or energy-within-slowdown");
-    }
-    o.metric = *metric;
-    o.max_slowdown = opts.max_slowdown_pct / 100.0;
-    o.confidence = opts.confidence;
-    return o;
-}
+    o.metric = search.metric;
+    o.max_slowdown = search.max_slowdown;
+    o.confidence = search.confidence;
+    if (!opts.json.empty()) check_output(opts.json);  // before the run, not after
 
-Table cap_table(const tune::OnlineOutcome& out) {
-    Table t{
-        .title = "per unit of work, medians over each cap's segments",
-        .headers = {"cap W", "segments", "s/unit", "J/unit", "EDP J s", "ED2P J s2", "slowdown %"}};
-    for (const auto& e : out.result.evaluated) {
-        t.rows.push_back({fmt::format("{:g}", e.cap_w), std::to_string(e.runs),
-                          number_cell(e.median_time_s), number_cell(e.median_energy_j),
-                          number_cell(e.median_edp_js), number_cell(e.median_ed2p_js2),
-                          percent_cell(e.slowdown * 100.0) + (e.allowed ? "" : " (over)")});
-    }
-    return t;
-}
-
-void print_summary(const Options& opts, const tune::OnlineOutcome& out, std::FILE* to) {
-    const auto& r = out.result;
-    std::string text = fmt::format("joulebench tune (online, {}): {}\n", opts.metric,
-                                   fmt::join(opts.command, " "));
-    text += render_table(cap_table(out), TableFormat::kText);
-    if (r.best_cap_w) {
-        text += fmt::format("best cap: {:g} W, {} per unit {}", *r.best_cap_w, opts.metric,
-                            number_cell(r.best_metric));
-        if (r.ci_low && r.ci_high) {
-            text += fmt::format(" ({:g}% interval {} to {})", opts.confidence * 100.0,
-                                number_cell(*r.ci_low), number_cell(*r.ci_high));
-        }
-        text += "\n";
-        text += r.indistinguishable_caps_w.empty()
-                    ? std::string("no other cap is within the noise of it\n")
-                    : fmt::format("cannot be told apart from it: {} W\n",
-                                  fmt::join(r.indistinguishable_caps_w, " W, "));
-    } else {
-        text += "best cap: none\n";
-    }
-    text += fmt::format("runs used: {}; machine time {:.1f} s, GPU energy {:.1f} J; {} units\n",
-                        r.runs_used, out.wall_s, out.energy_j, out.units);
-    for (const auto& n : r.notes) text += "note: " + n + "\n";
-    for (const auto& w : out.warnings) text += "warning: " + w + "\n";
-    std::fflush(stdout);
-    std::fputs(text.c_str(), to);
-    std::fflush(to);
-}
-
-nlohmann::ordered_json to_json(const Options& opts, const tune::OnlineOutcome& out) {
-    const auto& r = out.result;
-    nlohmann::ordered_json j;
-    j["method"] = "online";
-    j["metric"] = opts.metric;
-    j["command"] = opts.command;
-    j["best_cap_w"] = r.best_cap_w ? nlohmann::ordered_json(*r.best_cap_w) : nullptr;
-    j["best_metric"] = r.best_metric;
-    j["ci"] = r.ci_low && r.ci_high ? nlohmann::ordered_json({*r.ci_low, *r.ci_high}) : nullptr;
-    j["confidence"] = opts.confidence;
-    j["indistinguishable_caps_w"] = r.indistinguishable_caps_w;
-    j["runs_used"] = r.runs_used;
-    j["confident"] = r.confident;
-    j["machine_time_s"] = out.wall_s;
-    j["machine_energy_j"] = out.energy_j;
-    j["units"] = out.units;
-    j["exit_code"] = out.exit_code;
-    auto& caps = j["caps"] = nlohmann::ordered_json::array();
-    for (const auto& e : r.evaluated) {
-        caps.push_back({{"cap_w", e.cap_w},
-                        {"segments", e.runs},
-                        {"time_per_unit_s", e.median_time_s},
-                        {"energy_per_unit_j", e.median_energy_j},
-                        {"edp_js", e.median_edp_js},
-                        {"ed2p_js2", e.median_ed2p_js2},
-                        {"metric", e.metric},
-                        {"allowed", e.allowed},
-                        {"slowdown", e.slowdown}});
-    }
-    auto& segments = j["segments"] = nlohmann::ordered_json::array();
-    for (const auto& s : out.segments) {
-        segments.push_back({{"cap_w", s.cap_w},
-                            {"pass", s.pass},
-                            {"seconds", s.seconds},
-                            {"energy_j", s.energy_j},
-                            {"units", s.units}});
-    }
-    j["notes"] = r.notes;
-    j["warnings"] = out.warnings;
-    return j;
-}
-
-void tune_command(const Options& opts, CommandContext& ctx) {
-    if (opts.method != "online") {
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("tune: --method {}: not available in this build", opts.method),
-                    "use --method online");
-    }
-    const tune::OnlineOptions o = online_options(opts);
-    if (!opts.json.empty()) check_output(opts.json);
     tune::OnlineDependencies deps = tune::production_online_dependencies();
     const tune::OnlineOutcome out = tune::run_online(o, deps);
-    // The command's output is on standard output: the summary goes to stderr.
-    print_summary(opts, out, stderr);
+    tune::TuneReport r;
+    r.method = "online";
+    r.options = search;
+    r.command = opts.command;
+    r.result = out.result;
+    r.runs_attempted = 1;
+    r.runs_failed = out.exit_code != 0 ? 1 : 0;
+    r.full_sweep_runs = 3 * search.caps_w.size();
+    // A sweep's run lasts about as long as this one (the same command, run to its end).
+    r.full_sweep_time_s = static_cast<double>(r.full_sweep_runs) * out.wall_s;
+    r.machine_time_s = out.wall_s;
+    r.energy_spent_j = out.energy_j;
+    r.notes = out.warnings;
+    std::fflush(stdout);
+    std::fputs(tune::render_text(r).c_str(), stderr);
+    std::fflush(stderr);
     if (!opts.json.empty()) {
-        write_output(opts.json,
-                     to_json(opts, out).dump(2, ' ', false,
-                                             nlohmann::ordered_json::error_handler_t::replace) +
-                         "\n");
+        nlohmann::json j = tune::to_json(r);
+        j["segments"] = nlohmann::json::array();
+        for (const auto& s : out.segments) {
+            j["segments"].push_back({{"cap_w", s.cap_w},
+                                     {"pass", s.pass},
+                                     {"seconds", s.seconds},
+                                     {"energy_j", s.energy_j},
+                                     {"units", s.units}});
+        }
+        j["units"] = out.units;
+        j["exit_code"] = out.exit_code;
+        j["gpus"] = out.gpus;
+        write_output(opts.json, j.dump(2) + "\n");
     }
-    ctx.exit_code = out.exit_code == 0 ? 0 : 1;
+    ctx.exit_code = out.result.best_cap_w && out.exit_code == 0 ? 0 : 1;
     if (out.exit_code != 0) {
         fmt::print(stderr, "joulebench tune: the command ended with exit status {}\n",
                    out.exit_code);
@@ -195,34 +166,111 @@ void tune_command(const Options& opts, CommandContext& ctx) {
     if (out.stopped_by) ctx.exit_code = 128 + *out.stopped_by;
 }
 
+void tune_command(const Options& opts, CommandContext& ctx) {
+    if (opts.command.empty()) {
+        throw usage_error("tune: no command given",
+                          "usage: joulebench tune --caps 150:450:50 --metric edp -- CMD [ARGS...]");
+    }
+    if (opts.method == "online") {
+        tune_online(opts, ctx);
+        return;
+    }
+    if (opts.method != "search") {
+        throw usage_error(fmt::format("tune: --method {}: not a method", opts.method),
+                          "give --method search or online");
+    }
+    if (!opts.progress_regex.empty()) {
+        throw usage_error("tune: --progress-regex applies to --method online only",
+                          "give --method online, or drop --progress-regex");
+    }
+    tune::SearchRequest request;
+    request.command = opts.command;
+    request.options = search_options(opts);
+    request.gpus = opts.gpus;
+    request.seed = opts.seed;
+    request.interval = std::chrono::milliseconds(opts.interval_ms);
+    request.command_line = command_line(opts);
+    if (!opts.json.empty()) check_output(opts.json);  // before the runs, not after
+
+    const bool temporary_store = opts.db.empty();
+    std::optional<ScratchFolder> scratch;
+    if (temporary_store) scratch.emplace("tune");
+    request.db = temporary_store ? scratch->path() / "tune.db" : fs::path(opts.db);
+
+    tune::SearchOutcome outcome;
+    try {
+        outcome = tune::run_search(request, stderr);
+    } catch (...) {
+        if (scratch && fs::exists(request.db)) {
+            scratch->keep();
+            fmt::print(stderr, "joulebench tune: the runs are kept in {}\n", request.db.string());
+        }
+        throw;
+    }
+    report(opts, outcome.report);
+
+    ctx.exit_code = outcome.report.result.best_cap_w ? 0 : 1;
+    if (outcome.stopped_by_signal) ctx.exit_code = 128 + *outcome.stopped_by_signal;
+    if (!outcome.caps_restored) {
+        fmt::print(stderr,
+                   "error: caps: a power cap could not be restored\nhint: fix the cause, then "
+                   "run `joulebench caps restore`\n");
+        ctx.exit_code = 1;
+    }
+    if (temporary_store && ctx.exit_code != 0) {
+        scratch->keep();
+        fmt::print(stderr,
+                   "joulebench tune: the search did not end; its runs are kept in {}: the same "
+                   "command with --db {} resumes it\n",
+                   request.db.string(), shell_word(request.db.string()));
+    }
+}
+
 }  // namespace
 
 void add_tune_command(CLI::App& app, CommandContext& ctx) {
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand(
-        "tune", "Find the GPU power cap that minimises energy, EDP or ED2P of a command");
-    sub->add_option("--method", opts->method,
-                    "online: one run, the cap changed while it works (needs --progress-regex)");
+        "tune",
+        "Find the GPU power cap that minimises energy, EDP, ED2P or energy within a slowdown "
+        "budget, with a fraction of a sweep's runs");
     sub->add_option("--caps", opts->caps,
-                    "GPU power caps in watts: FROM:TO:STEP or a comma list 150,200,250")
+                    "GPU power caps in watts to choose from: FROM:TO:STEP (TO included when "
+                    "reached) or a comma list 150,200,250 (at most 200)")
         ->required();
     sub->add_option("--metric", opts->metric,
-                    "energy, edp, ed2p or energy-within-slowdown (default edp)");
+                    "What to minimise: energy, edp, ed2p, or energy-within-slowdown (default edp)");
     sub->add_option("--max-slowdown", opts->max_slowdown_pct,
                     "energy-within-slowdown: the most a cap may slow the command, in percent of "
                     "its time at the highest cap (default 10)")
         ->check(number_range(0.0, 1000.0));
+    sub->add_option("--method", opts->method,
+                    "search: separate runs at chosen caps (default); online: one run, the cap "
+                    "changed while it works");
+    sub->add_option("--budget", opts->budget,
+                    "search: the most runs in all (default: a quarter of a 3-repetition sweep's "
+                    "runs, at least 6)")
+        ->check(number_range(2U, 1'000'000U));
     sub->add_option("--confidence", opts->confidence,
-                    "Of the interval and of \"cannot be told apart\" (default 0.95)")
+                    "Confidence of each comparison and of the interval (default 0.95)")
         ->check(number_range(0.51, 0.999));
+    sub->add_option("--max-runs-per-cap", opts->max_runs_per_cap,
+                    "search: the most runs a comparison takes at one cap before it calls the "
+                    "two caps a tie (default 3)")
+        ->check(number_range(2U, 100U));
     sub->add_option("--gpus", opts->gpus,
-                    "GPUs to cap: indices in PCI bus order (0,1); default all");
-    sub->add_option("--interval", opts->interval_ms,
-                    "Read the energy counters at least this often, milliseconds (default 100)")
-        ->check(number_range(1U, 60'000U));
-    sub->add_option("--json", opts->json, "Write the result as JSON to this file (- for stdout)");
+                    "GPU slots: all, or indices in PCI bus order (0,1); default: one run at a "
+                    "time, every GPU capped");
+    sub->add_option("--db", opts->db,
+                    "Keep the runs in this store (SQLite); the same command with the same --db "
+                    "resumes an interrupted search; default: a temporary store, removed after");
+    sub->add_option("--json", opts->json, "Write the result as JSON to this file (- for standard output)");
+    sub->add_option("--seed", opts->seed, "Seed recorded with the experiment (default: fixed)");
+    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
+        ->check(number_range(1U, 3'600'000U));
     sub->add_option("--progress-regex", opts->progress_regex,
-                    "online: a regex (ECMAScript) matching the line CMD prints per unit of work");
+                    "online: a regex (ECMAScript) matching the line CMD prints on standard "
+                    "output per unit of work, e.g. '^step [0-9]+'");
     sub->add_option("--settle", opts->settle_s,
                     "online: seconds after each cap change that are not measured (default 1)")
         ->check(number_range(0.0, 3600.0));
@@ -230,17 +278,19 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
                     "online: seconds measured per cap and pass, at least (default 5)")
         ->check(number_range(0.001, 36000.0));
     sub->add_option("--progress-timeout", opts->progress_timeout_s,
-                    "online: stop when no unit of work ends within this many seconds (default 60)")
+                    "online: stop when no unit of work ends within this many seconds while the "
+                    "caps are profiled (default 60)")
         ->check(number_range(0.001, 86400.0));
     sub->add_option("--passes", opts->passes,
                     "online: passes over the caps, up then down (default 2; 1 gives no interval)")
         ->check(number_range(1U, 100U));
     sub->add_option("command", opts->command,
-                    "The command and its arguments: options end at its first word (`--` before it "
-                    "also works)");
+                    "The command and its arguments: options end at its first word (`--` before "
+                    "it also works)");
     sub->positionals_at_end(true);
     sub->footer(
-        "Usage: joulebench tune --method online --caps FROM:TO:STEP --progress-regex REGEX "
+        "Usage: joulebench tune --caps FROM:TO:STEP [OPTIONS] [--] CMD [ARGS]...\n"
+        "       joulebench tune --method online --caps FROM:TO:STEP --progress-regex REGEX "
         "[OPTIONS] [--] CMD [ARGS]...");
     sub->callback([opts, &ctx] { tune_command(*opts, ctx); });
 }

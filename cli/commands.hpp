@@ -22,11 +22,11 @@ void add_merge_command(CLI::App& app, CommandContext& ctx);
 void add_caps_command(CLI::App& app, CommandContext& ctx);
 void add_run_command(CLI::App& app, CommandContext& ctx);
 void add_sweep_command(CLI::App& app, CommandContext& ctx);
+void add_tune_command(CLI::App& app, CommandContext& ctx);
 void add_report_command(CLI::App& app, CommandContext& ctx);
 void add_image_command(CLI::App& app, CommandContext& ctx);
 void add_submit_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_verify_command(CLI::App& app, CommandContext& ctx);
-void add_tune_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace joulebench::cli

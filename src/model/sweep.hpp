@@ -27,6 +27,9 @@ struct SweepRequest {
     std::optional<std::uint64_t> seed;
     /// --gpus: "" (no GPU slots: one run at a time, every GPU capped), "all", or "0,1".
     std::string gpus;
+    /// The experiment's and the workload's name; the store's source is "(joulebench NAME)".
+    /// `tune` builds its experiment here too, named "tune".
+    std::string name = std::string(kSweepWorkload);
 };
 
 /// Parses --caps: "FROM:TO:STEP" (FROM, FROM+STEP, ... up to TO, TO included when reached) or a

@@ -14,6 +14,19 @@ namespace joulebench::runner {
 
 namespace {
 
+// The runs of `plan` named in `ids`, in that order. A name the plan lacks is a caller's error.
+std::vector<RunSpec> select_runs(const std::vector<RunSpec>& plan, const std::vector<std::string>& ids) {
+    std::vector<RunSpec> out;
+    for (const auto& id : ids) {
+        const auto it = std::find_if(plan.begin(), plan.end(), [&](const RunSpec& r) { return r.run_id == id; });
+        if (it == plan.end()) {
+            throw Error(ErrorCategory::kInternal, fmt::format("run: run {} is not in the plan", id));
+        }
+        out.push_back(*it);
+    }
+    return out;
+}
+
 namespace fs = std::filesystem;
 
 // Free space below this refuses to start: traces and logs of a long experiment need room, and
@@ -151,6 +164,7 @@ Preflight preflight(const ExperimentSpec& spec, const RunnerOptions& options,
                     RunnerDependencies& deps) {
     Preflight out;
     out.plan = make_plan(spec, options.shard);
+    if (options.only_runs) out.plan.runs = select_runs(out.plan.runs, *options.only_runs);
     for (const auto& e : spec.environments) out.environments[e.name] = deps.environments->make(e);
     // Environments that measure their runs themselves (ssh) set their caps where the workload
     // runs; the local GPUs are needed only when some environment runs here.

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
@@ -28,6 +29,9 @@ struct RunnerOptions {
     bool new_store = false;  ///< --new: set an existing store aside and start again
     unsigned retries = 0;    ///< --retries N: re-run failed and timed-out runs up to N times
     std::optional<Shard> shard;
+    /// Only these runs of the plan, in this order (`tune` chooses each run from the runs before
+    /// it); the store holds only runs that were selected. Unset: the whole plan (or shard).
+    std::optional<std::vector<std::string>> only_runs;
     bool dry_run = false;  ///< validate and print the plan; nothing runs, nothing is written
     std::chrono::milliseconds interval{100};  ///< trace interval
     std::string command_line;                 ///< recorded with the session

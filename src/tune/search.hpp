@@ -48,7 +48,7 @@ struct SearchOptions {
     double max_slowdown = 0.10;
     std::size_t budget = 0;          ///< most runs in all; 0: default_budget(caps)
     double confidence = 0.95;        ///< of each comparison's two-sided test, in (0.5, 1)
-    unsigned max_runs_per_cap = 4;   ///< a comparison gives up (a tie) beyond this
+    unsigned max_runs_per_cap = 3;   ///< a comparison gives up (a tie) beyond this
 };
 
 /// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded up), and at

@@ -122,8 +122,9 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
     EXPECT_EQ(j["method"], "online");
     EXPECT_EQ(j["runs_used"], 1);
     EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 250.0) << j.dump(2);
-    ASSERT_TRUE(j["ci"].is_array()) << j.dump(2);
-    EXPECT_LT(j["ci"][0].get<double>(), j["ci"][1].get<double>());
+    ASSERT_TRUE(j["ci"]["low"].is_number()) << j.dump(2);
+    EXPECT_LT(j["ci"]["low"].get<double>(), j["ci"]["high"].get<double>());
+    EXPECT_EQ(j["metric"], "energy");
     EXPECT_TRUE(j["confident"].get<bool>()) << j.dump(2);
     // Up then down: 150, 250, 350, 350, 250, 150 (350 twice in a row at the turn).
     std::vector<double> order;
@@ -133,9 +134,11 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
         EXPECT_GT(s["energy_j"].get<double>(), 0.0);
     }
     EXPECT_EQ(order, (std::vector<double>{150, 250, 350, 350, 250, 150}));
-    ASSERT_EQ(j["caps"].size(), 3U);
-    for (const auto& c : j["caps"]) EXPECT_EQ(c["segments"], 2) << c.dump();
-    EXPECT_GT(j["machine_energy_j"].get<double>(), 0.0);
+    ASSERT_EQ(j["evaluated"].size(), 3U);
+    for (const auto& c : j["evaluated"]) EXPECT_EQ(c["runs"], 2) << c.dump();  // segments
+    EXPECT_EQ(j["units"], 300);
+    EXPECT_EQ(j["exit_code"], 0);
+    EXPECT_GT(j["energy_spent_j"].get<double>(), 0.0);
     EXPECT_GT(j["machine_time_s"].get<double>(), 0.0);
 
     // The caps were written in the profile's order, the best set after it, the original last.
@@ -153,8 +156,9 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
               (std::vector<std::uint64_t>{150000, 250000, 350000, 250000, 150000, 250000}));
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
     EXPECT_EQ(journal_entries(), 0U);
-    EXPECT_THAT(r.err, HasSubstr("best cap: 250 W"));
-    EXPECT_THAT(r.err, HasSubstr("runs used: 1"));
+    EXPECT_THAT(r.err, HasSubstr("best cap: 250 W, energy "));
+    EXPECT_THAT(r.err, HasSubstr("runs: 1 (the caps changed while it ran)"));
+    EXPECT_THAT(r.err, HasSubstr("confident: yes"));
 }
 
 TEST_F(TuneOnline, ARegexThatNeverMatchesEndsWithAClearErrorAndTheCapsRestored) {
@@ -251,6 +255,21 @@ TEST_F(TuneOnline, BadOptionsAreUsageErrors) {
         options());
     EXPECT_EQ(one_cap.exit_code, 2);
     EXPECT_THAT(one_cap.err, HasSubstr("at least 2 caps"));
+    const auto with_db = run_joulebench({"tune", "--method", "online", "--caps", "150,250",
+                                         "--progress-regex", "x", "--db", "x.db", "--", "true"},
+                                        options());
+    EXPECT_EQ(with_db.exit_code, 2);
+    EXPECT_THAT(with_db.err, HasSubstr("--db and --budget apply to --method search only"));
+    const auto regex_with_search = run_joulebench(
+        {"tune", "--caps", "150,250", "--progress-regex", "x", "--", "true"}, options());
+    EXPECT_EQ(regex_with_search.exit_code, 2);
+    EXPECT_THAT(regex_with_search.err,
+                HasSubstr("--progress-regex applies to --method online only"));
+    const auto missing = run_joulebench({"tune", "--method", "online", "--caps", "150,250",
+                                         "--progress-regex", "x", "--", "no-such-command-xyz"},
+                                        options());
+    EXPECT_EQ(missing.exit_code, 127);
+    EXPECT_THAT(missing.err, HasSubstr("tune: run no-such-command-xyz: command not found"));
     EXPECT_TRUE(setter_values().empty());
 }
 
