@@ -4,8 +4,13 @@
 // tests/fakes/fake_nvml_builder.hpp):
 //   - the file is re-read whenever it changes (inode, size or mtime), so a test can change a GPU
 //     while the code under test runs; setters write back atomically (temporary file + rename);
-//   - the energy counter advances with real time: energy_mj + power_mw * (now - energy_anchor_ns),
-//     now on CLOCK_MONOTONIC (system-wide, so another process sees the same counter);
+//   - the energy counter advances with real time: energy_mj + power * (now - energy_anchor_ns),
+//     now on CLOCK_MONOTONIC (system-wide, so another process sees the same counter); power is
+//     power_mw, or min(demand_mw, enforced limit) while a load's "demand_mw" is set (the power
+//     model of fake_nvml_power.hpp); a setter that changes the limit under a load first folds the
+//     energy accrued at the old power into energy_mj;
+//   - setters hold an flock on STATE.lock from reading the file to writing it back, as the builder
+//     and the simulated workload do, so no process loses another's update;
 //   - "supported": {"<function>": false} answers NVML_ERROR_NOT_SUPPORTED, "errors":
 //     {"<function>": code} answers `code` (top level: every GPU; per GPU: that GPU);
 //   - every setter call is appended to "calls" with its time, argument and result.
@@ -23,11 +28,13 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/fake_nvml_power.hpp"
 #include "sensors/nvml/nvml_types.hpp"
 
 // The handle type is ours to define: a slot per GPU.
@@ -70,11 +77,7 @@ FakeState& state() {
     return instance;
 }
 
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
+using joulebench::fake_nvml::monotonic_ns;
 
 void complain(const std::string& message) {
     std::fprintf(stderr, "fake nvml: %s\n", message.c_str());
@@ -162,15 +165,26 @@ T number(const json& object, const char* key, T fallback) {
 }
 
 // One NVML call: takes the lock, refreshes the state, applies injected errors and "supported"
-// switches, and resolves the device handle to its JSON object.
+// switches, and resolves the device handle to its JSON object. A setter (`writes`) also takes the
+// state file's lock and re-reads the file under it, so its read-modify-write loses no update of
+// another process.
 class Call {
 public:
-    Call(const char* function, nvmlDevice_t device, bool needs_device)
+    Call(const char* function, nvmlDevice_t device, bool needs_device, bool writes = false)
         : m_lock(state().mutex), m_function(function) {
         FakeState& s = state();
         if (s.init_count == 0) {
             m_rc = nv::kErrorUninitialized;
             return;
+        }
+        if (writes) {
+            m_file_lock.emplace(s.path);
+            if (!m_file_lock->ok()) {
+                complain(m_file_lock->error());
+                m_rc = nv::kErrorUnknown;
+                return;
+            }
+            s.loaded = false;  // what another process wrote since the last call
         }
         if (!refresh(s)) {
             m_rc = nv::kErrorUnknown;
@@ -235,6 +249,7 @@ private:
     }
 
     std::lock_guard<std::mutex> m_lock;
+    std::optional<joulebench::fake_nvml::StateFileLock> m_file_lock;  // setters only
     const char* m_function;
     nvmlReturn_t m_rc = nv::kSuccess;
     json* m_gpu = nullptr;
@@ -250,12 +265,8 @@ nvmlReturn_t copy_string(const std::string& value, char* buffer, unsigned length
 
 // Energy counter in mJ: energy_mj at energy_anchor_ns, plus power since then.
 unsigned long long energy_now_mj(const json& gpu, std::int64_t loaded_at_ns) {
-    const double base_mj = number<double>(gpu, "energy_mj", 0.0);
-    const auto anchor_ns = number<std::int64_t>(gpu, "energy_anchor_ns", loaded_at_ns);
-    const double power_mw = number<double>(gpu, "power_mw", 0.0);
-    const double elapsed_s = static_cast<double>(monotonic_ns() - anchor_ns) * 1e-9;
-    const double energy_mj = base_mj + power_mw * (elapsed_s > 0.0 ? elapsed_s : 0.0);
-    return static_cast<unsigned long long>(energy_mj);
+    return static_cast<unsigned long long>(
+        joulebench::fake_nvml::energy_at_mj(gpu, monotonic_ns(), loaded_at_ns));
 }
 
 // A getter of one unsigned field of a GPU.
@@ -455,7 +466,15 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned l
 }
 
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int* power) {
-    return get_field<unsigned>("nvmlDeviceGetPowerUsage", device, power, "power_mw", 0U);
+    Call call("nvmlDeviceGetPowerUsage", device, true);
+    if (!call.ok()) return call.rc();
+    if (power == nullptr) return nv::kErrorInvalidArgument;
+    try {
+        *power = static_cast<unsigned>(joulebench::fake_nvml::power_now_mw(call.gpu()));
+    } catch (const std::exception& e) {
+        return call.fail(e);
+    }
+    return nv::kSuccess;
 }
 
 nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType,
@@ -548,7 +567,7 @@ nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
 }
 
 nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit) {
-    Call call("nvmlDeviceSetPowerManagementLimit", device, true);
+    Call call("nvmlDeviceSetPowerManagementLimit", device, true, true);
     FakeState& s = state();
     nvmlReturn_t rc = call.rc();
     try {
@@ -559,6 +578,10 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int
             if (limit < min_mw || limit > max_mw) {
                 rc = nv::kErrorInvalidArgument;
             } else {
+                // Under a load the power follows the limit: the energy so far is kept.
+                if (joulebench::fake_nvml::has_demand(call.gpu())) {
+                    joulebench::fake_nvml::fold_energy(call.gpu(), monotonic_ns(), s.loaded_at_ns);
+                }
                 limits["current_mw"] = limit;
                 limits["enforced_mw"] = limit;
             }

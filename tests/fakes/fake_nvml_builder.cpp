@@ -1,18 +1,11 @@
 #include "fakes/fake_nvml_builder.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "fakes/fake_nvml_power.hpp"
 
 namespace joulebench::test {
 
@@ -20,46 +13,8 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t mtime_ns_of(const std::filesystem::path& path) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) return 0;
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-}
-
-std::int64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
-// Writes atomically (temporary file + rename). The new file's mtime is set strictly after the old
-// one's: file systems with coarse timestamps could otherwise give two quick versions the same
-// mtime, and a reused inode number would then hide the change from the fake.
-void write_atomically(const std::filesystem::path& path, const json& doc) {
-    const std::int64_t previous = mtime_ns_of(path);
-    const std::filesystem::path tmp = path.string() + ".builder-tmp." + std::to_string(getpid());
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << doc.dump(2) << '\n';
-        if (!out.flush()) throw std::runtime_error("fake nvml builder: write " + tmp.string() + " failed");
-    }
-    std::int64_t mtime = realtime_ns();
-    if (mtime <= previous) mtime = previous + 1000;
-    const timespec times[2] = {{0, UTIME_OMIT},
-                               {static_cast<time_t>(mtime / 1000000000LL), mtime % 1000000000LL}};
-    if (utimensat(AT_FDCWD, tmp.c_str(), times, 0) != 0) {
-        throw std::runtime_error("fake nvml builder: set mtime of " + tmp.string() + ": " +
-                                 std::strerror(errno));
-    }
-    std::filesystem::rename(tmp, path);
-}
-
 double counter_now_mj(const json& gpu) {
-    const double base = gpu.value("energy_mj", 0.0);
-    const auto anchor = gpu.value("energy_anchor_ns", std::int64_t{0});
-    const double power_mw = gpu.value("power_mw", 0.0);
-    const double elapsed_s = static_cast<double>(FakeNvmlState::monotonic_ns() - anchor) * 1e-9;
-    return base + power_mw * (elapsed_s > 0.0 ? elapsed_s : 0.0);
+    return fake_nvml::energy_at_mj(gpu, FakeNvmlState::monotonic_ns(), 0);
 }
 
 json default_gpu(unsigned index) {
@@ -90,11 +45,7 @@ json default_gpu(unsigned index) {
 
 }  // namespace
 
-std::int64_t FakeNvmlState::monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
+std::int64_t FakeNvmlState::monotonic_ns() { return fake_nvml::monotonic_ns(); }
 
 FakeNvmlState::FakeNvmlState(std::filesystem::path path, unsigned gpu_count)
     : m_path(std::move(path)) {
@@ -103,19 +54,33 @@ FakeNvmlState::FakeNvmlState(std::filesystem::path path, unsigned gpu_count)
              {"gpus", json::array()},
              {"calls", json::array()}};
     for (unsigned i = 0; i < gpu_count; ++i) doc["gpus"].push_back(default_gpu(i));
-    write_atomically(m_path, doc);
+    try {
+        const fake_nvml::StateFileLock lock(m_path.string());
+        if (!lock.ok()) throw std::runtime_error(lock.error());
+        fake_nvml::write_state_atomically(m_path, doc, "builder");
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("fake nvml builder: ") + e.what());
+    }
 }
 
 json FakeNvmlState::read() const {
-    std::ifstream in(m_path);
-    if (!in) throw std::runtime_error("fake nvml builder: cannot open " + m_path.string());
-    return json::parse(in);
+    try {
+        return fake_nvml::read_state(m_path);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("fake nvml builder: ") + e.what());
+    }
 }
 
 void FakeNvmlState::update(const std::function<void(json&)>& change) const {
+    const fake_nvml::StateFileLock lock(m_path.string());
+    if (!lock.ok()) throw std::runtime_error("fake nvml builder: " + lock.error());
     json doc = read();
     change(doc);
-    write_atomically(m_path, doc);
+    try {
+        fake_nvml::write_state_atomically(m_path, doc, "builder");
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("fake nvml builder: ") + e.what());
+    }
 }
 
 void FakeNvmlState::update_gpu(unsigned gpu, const std::function<void(json&)>& change) const {
@@ -163,11 +128,20 @@ const FakeNvmlState& FakeNvmlState::set_minor_number(unsigned gpu, unsigned mino
 const FakeNvmlState& FakeNvmlState::set_power_mw(unsigned gpu, unsigned power_mw) const {
     update_gpu(gpu, [&](json& g) {
         // Fold the energy accrued at the old power into the anchor, then change the power.
-        const std::int64_t now = monotonic_ns();
-        const double energy = counter_now_mj(g);
-        g["energy_mj"] = energy;
-        g["energy_anchor_ns"] = now;
+        fake_nvml::fold_energy(g, monotonic_ns(), 0);
         g["power_mw"] = power_mw;
+    });
+    return *this;
+}
+
+const FakeNvmlState& FakeNvmlState::set_demand_mw(unsigned gpu, std::optional<unsigned> demand_mw) const {
+    update_gpu(gpu, [&](json& g) {
+        fake_nvml::fold_energy(g, monotonic_ns(), 0);
+        if (demand_mw) {
+            g["demand_mw"] = *demand_mw;
+        } else {
+            g.erase("demand_mw");
+        }
     });
     return *this;
 }
@@ -206,6 +180,7 @@ const FakeNvmlState& FakeNvmlState::set_clocks_event_reasons(unsigned gpu, std::
 
 const FakeNvmlState& FakeNvmlState::set_limits(unsigned gpu, const FakeNvmlLimits& limits) const {
     update_gpu(gpu, [&](json& g) {
+        if (fake_nvml::has_demand(g)) fake_nvml::fold_energy(g, monotonic_ns(), 0);
         g["limits"] = {{"current_mw", limits.current_mw},
                        {"enforced_mw", limits.enforced_mw},
                        {"min_mw", limits.min_mw},
@@ -250,6 +225,10 @@ const FakeNvmlState& FakeNvmlState::inject_error(unsigned gpu, const std::string
 }
 
 double FakeNvmlState::energy_mj(unsigned gpu) const { return counter_now_mj(read().at("gpus").at(gpu)); }
+
+double FakeNvmlState::power_mw(unsigned gpu) const {
+    return fake_nvml::power_now_mw(read().at("gpus").at(gpu));
+}
 
 FakeNvmlLimits FakeNvmlState::limits(unsigned gpu) const {
     const json limits = read().at("gpus").at(gpu).at("limits");

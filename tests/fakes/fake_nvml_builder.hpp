@@ -1,9 +1,10 @@
 #pragma once
 // Builds and edits the state file of the fake libnvidia-ml.so.1 (tests/fakes/fake_nvml.cpp; the
-// schema is in docs/nvml.md). Every setter is a read-modify-write of the file, written atomically
-// (temporary file + rename) with a strictly increasing mtime, so a fake already loaded in this or
-// another process sees each change on its next call, and changes the fake made (setter calls, the
-// call log) are never overwritten.
+// schema is in docs/nvml.md). Every setter is a read-modify-write of the file under its lock
+// (PATH.lock, tests/fakes/fake_nvml_power.hpp), written atomically (temporary file + rename) with a
+// strictly increasing mtime, so a fake already loaded in this or another process sees each change
+// on its next call, and changes the fake or a simulated workload made (setter calls, the call log,
+// a load's demand) are never overwritten.
 
 #include <cstdint>
 #include <filesystem>
@@ -47,7 +48,7 @@ public:
 
     /// The whole document as it is on disk now.
     [[nodiscard]] nlohmann::json read() const;
-    /// Read-modify-write of the document.
+    /// Read-modify-write of the document, under the state file's lock.
     void update(const std::function<void(nlohmann::json&)>& change) const;
 
     const FakeNvmlState& add_gpu() const;
@@ -58,7 +59,12 @@ public:
     /// The minor number of the GPU's device file (/dev/nvidiaN); by default its position.
     const FakeNvmlState& set_minor_number(unsigned gpu, unsigned minor) const;
     /// Changes the power draw from now on; the energy counter keeps what it accrued so far.
+    /// Under a load (set_demand_mw) this is the power once the load ends.
     const FakeNvmlState& set_power_mw(unsigned gpu, unsigned power_mw) const;
+    /// A load that would draw `demand_mw` uncapped: from now on the GPU draws
+    /// min(demand_mw, enforced limit); nullopt ends the load (back to power_mw). The energy
+    /// counter keeps what it accrued so far.
+    const FakeNvmlState& set_demand_mw(unsigned gpu, std::optional<unsigned> demand_mw) const;
     /// Sets the energy counter to `energy_mj` now; a value below the current one is a counter
     /// reset (driver reload).
     const FakeNvmlState& set_energy_mj(unsigned gpu, double energy_mj) const;
@@ -78,6 +84,8 @@ public:
 
     /// The counter value the fake would report now, mJ (fractional).
     [[nodiscard]] double energy_mj(unsigned gpu) const;
+    /// The power the fake would report now, mW (the power model: docs/nvml.md).
+    [[nodiscard]] double power_mw(unsigned gpu) const;
     [[nodiscard]] FakeNvmlLimits limits(unsigned gpu) const;
     [[nodiscard]] std::vector<FakeNvmlCall> calls() const;
 
