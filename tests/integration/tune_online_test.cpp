@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -159,6 +161,65 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
     EXPECT_THAT(r.err, HasSubstr("best cap: 250 W, energy "));
     EXPECT_THAT(r.err, HasSubstr("runs: 1 (the caps changed while it ran)"));
     EXPECT_THAT(r.err, HasSubstr("confident: yes"));
+}
+
+// The fake NVML's power model (tune-sim): joulebench-fake-gpu-load draws min(300 W, cap) and a
+// unit takes 20 ms x (1 + max(0, 300/cap - 1)^2) (tests/fakes/cap_curves.hpp, shape "inside").
+// Per unit: 150 W: 40 ms, 6 J, EDP 0.24 J s; 250 W: 20.8 ms, 5.2 J, 0.108 J s; 350 W: 20 ms,
+// 6 J, 0.12 J s. EDP is least at 250 W, 11% below 350 W.
+TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
+    const fs::path load = fs::path(joulebench_binary()).parent_path() / "joulebench-fake-gpu-load";
+    ASSERT_TRUE(fs::exists(load)) << load;
+    const fs::path json = m_dir.path() / "tune.json";
+    const auto r = run_joulebench({"tune",
+                                   "--method",
+                                   "online",
+                                   "--settle",
+                                   "0.2",
+                                   "--segment",
+                                   "0.5",
+                                   "--interval",
+                                   "20",
+                                   "--caps",
+                                   "150:350:100",
+                                   "--metric",
+                                   "edp",
+                                   "--progress-regex",
+                                   "^step [0-9]+$",
+                                   "--json",
+                                   json.string(),
+                                   "--",
+                                   load.string(),
+                                   "--units",
+                                   "250",
+                                   "--unit-s",
+                                   "0.02",
+                                   "--demand",
+                                   "300",
+                                   "--a",
+                                   "1",
+                                   "--p",
+                                   "2"},
+                                  options());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(read_file(json));
+    EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 250.0) << j.dump(2);
+    EXPECT_EQ(j["units"], 250);
+    // The whole run's energy holds every segment's, and the load never draws more than 300 W.
+    double segments_j = 0.0;
+    for (const auto& seg : j["segments"]) segments_j += seg["energy_j"].get<double>();
+    EXPECT_GE(j["energy_spent_j"].get<double>(), segments_j);
+    EXPECT_LE(j["energy_spent_j"].get<double>(), 300.0 * j["machine_time_s"].get<double>() * 1.05);
+    // Energy per unit follows the power model: P(c) x T(c), within the timing noise.
+    for (const auto& c : j["evaluated"]) {
+        const double cap = c["cap_w"].get<double>();
+        const double expected =
+            std::min(300.0, cap) * 0.02 * (1.0 + std::pow(std::max(0.0, 300.0 / cap - 1.0), 2.0));
+        EXPECT_NEAR(c["median_energy_j"].get<double>(), expected, 0.25 * expected) << c.dump();
+    }
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
+    EXPECT_EQ(setter_values().back(), 400000U);
+    EXPECT_EQ(journal_entries(), 0U);
 }
 
 TEST_F(TuneOnline, ARegexThatNeverMatchesEndsWithAClearErrorAndTheCapsRestored) {
