@@ -239,6 +239,9 @@ std::vector<std::pair<std::string, std::string>> command_env() {
     return env;
 }
 
+// How much of a line --progress-regex is searched in.
+constexpr std::size_t kMatchedPrefix = 4096;
+
 enum class Phase { kSettling, kWaitingFirst, kMeasuring, kDone };
 
 // The loop of one run: the schedule of segments, the command's output, the energy readings.
@@ -354,7 +357,11 @@ void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcom
         std::fputc('\n', m_deps.output);
         ++m_lines;
         m_last_line = line;
-        if (std::regex_search(line, m_regex)) on_unit(t, out);
+        // Only a line's start is searched: libstdc++'s regex recurses once per character, and a
+        // progress line is short (the whole line is passed through all the same).
+        const auto end = line.begin() + static_cast<std::ptrdiff_t>(
+                                            std::min(line.size(), kMatchedPrefix));
+        if (std::regex_search(line.begin(), end, m_regex)) on_unit(t, out);
     }
     if (!lines.empty()) std::fflush(m_deps.output);
 }
