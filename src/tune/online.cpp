@@ -242,6 +242,17 @@ std::vector<std::pair<std::string, std::string>> command_env() {
 // How much of a line --progress-regex is searched in.
 constexpr std::size_t kMatchedPrefix = 4096;
 
+// --interval, or less where a sensor needs more frequent reads (integrated power, a counter that
+// could wrap twice between reads), as the sampler does.
+Clock::duration poll_period(const OnlineOptions& o, const EnergyReader& energy) {
+    Clock::duration poll = o.interval;
+    for (const Sensor* s : energy.sensors) {
+        const auto need = std::chrono::duration_cast<Clock::duration>(s->max_poll_interval());
+        if (need.count() > 0) poll = std::min(poll, need);
+    }
+    return poll;
+}
+
 enum class Phase { kSettling, kWaitingFirst, kMeasuring, kDone };
 
 // The loop of one run: the schedule of segments, the command's output, the energy readings.
@@ -255,7 +266,8 @@ public:
           m_caps(caps),
           m_workload(workload),
           m_regex(compile_regex(options.progress_regex)),
-          m_schedule(online_schedule(options.caps_w, options.passes)) {}
+          m_schedule(online_schedule(options.caps_w, options.passes)),
+          m_poll(poll_period(options, energy)) {}
 
     /// Runs until the command's output closes, joulebench is asked to stop, or no unit comes
     /// within progress_timeout (Error, after the command was stopped and the caps restored).
@@ -277,6 +289,7 @@ private:
     OnlineWorkload& m_workload;
     std::regex m_regex;
     std::vector<std::pair<double, unsigned>> m_schedule;
+    Clock::duration m_poll;  // the longest wait between two readings of the counters
 
     std::size_t m_index = 0;
     Phase m_phase = Phase::kSettling;
@@ -367,7 +380,7 @@ void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcom
 }
 
 Clock::time_point OnlineRun::next_wake(Clock::time_point now) const {
-    Clock::time_point wake = now + m_o.interval;
+    Clock::time_point wake = now + m_poll;
     if (m_phase != Phase::kDone) wake = std::min(wake, m_last_progress + m_o.progress_timeout);
     if (m_phase == Phase::kSettling) wake = std::min(wake, m_settle_until);
     return wake;
