@@ -323,7 +323,8 @@ void OnlineRun::finish_profile(OnlineOutcome& out) {
     m_phase = Phase::kDone;
     out.result = online_result(out.segments, m_o);
     if (!out.result.best_cap_w) return;
-    m_caps.set(*out.result.best_cap_w);
+    // The last cap profiled may be the best: it is in force already.
+    if (*out.result.best_cap_w != m_schedule[m_index].first) m_caps.set(*out.result.best_cap_w);
     out.final_cap_w = out.result.best_cap_w;
     fmt::print(m_deps.machine.progress,
                "joulebench tune: profile done; {} set for the rest of the run\n",
@@ -333,6 +334,8 @@ void OnlineRun::finish_profile(OnlineOutcome& out) {
 void OnlineRun::on_unit(Clock::time_point t, OnlineOutcome& out) {
     ++out.units;
     m_last_progress = t;
+    // Lines read in one batch may span the end of the settle time.
+    if (m_phase == Phase::kSettling && t >= m_settle_until) m_phase = Phase::kWaitingFirst;
     if (m_phase == Phase::kWaitingFirst) {
         m_phase = Phase::kMeasuring;
         m_first_time = t;
@@ -372,8 +375,8 @@ void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcom
         m_last_line = line;
         // Only a line's start is searched: libstdc++'s regex recurses once per character, and a
         // progress line is short (the whole line is passed through all the same).
-        const auto end = line.begin() + static_cast<std::ptrdiff_t>(
-                                            std::min(line.size(), kMatchedPrefix));
+        const auto end =
+            line.begin() + static_cast<std::ptrdiff_t>(std::min(line.size(), kMatchedPrefix));
         if (std::regex_search(line.begin(), end, m_regex)) on_unit(t, out);
     }
     if (!lines.empty()) std::fflush(m_deps.output);

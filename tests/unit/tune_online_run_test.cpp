@@ -176,6 +176,15 @@ TEST_F(TuneOnlineRun, ProfilesUpThenDownSetsTheBestAndRestoresEachCapBeforeTheNe
     EXPECT_TRUE(capping::CapJournal(m_dir.path() / "caps").list().empty());
 }
 
+TEST_F(TuneOnlineRun, ABestCapThatWasProfiledLastStaysWithoutAnotherWrite) {
+    m_unit_ms = [](double cap) { return cap == 100 ? 2.0 : 4.0; };
+    auto d = deps();
+    const tune::OnlineOutcome out = tune::run_online(options(), d);
+    ASSERT_TRUE(out.final_cap_w.has_value());
+    EXPECT_DOUBLE_EQ(*out.final_cap_w, 100.0);
+    EXPECT_THAT(writes(), ElementsAre(100, 400, 200, 400, 300, 400, 200, 400, 100, 400));
+}
+
 TEST_F(TuneOnlineRun, NoMatchWithinTheTimeoutStopsTheCommandRestoresAndThrows) {
     m_word = "epoch";
     auto d = deps();
