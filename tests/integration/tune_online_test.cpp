@@ -164,59 +164,59 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
 }
 
 // The fake NVML's power model (tune-sim): joulebench-fake-gpu-load draws min(300 W, cap) and a
-// unit takes 20 ms x (1 + max(0, 300/cap - 1)^2) (tests/fakes/cap_curves.hpp, shape "inside").
-// Per unit: 150 W: 40 ms, 6 J, EDP 0.24 J s; 250 W: 20.8 ms, 5.2 J, 0.108 J s; 350 W: 20 ms,
-// 6 J, 0.12 J s. EDP is least at 250 W, 11% below 350 W.
+// unit takes 20 ms x (1 + max(0, 300/cap - 1)^8) (tests/fakes/cap_curves.hpp's model, a steep
+// shape): per unit, 150 W: 40 ms, 6 J, EDP 0.24 J s; 200 W: 20.08 ms, 4.02 J, 0.081 J s; 350 W:
+// 20 ms, 6 J, 0.12 J s. EDP is least at 200 W, by a margin (a third below 350 W) that the timing
+// noise of a loaded machine cannot close; power per unit of time is the model's exactly.
 TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
     const fs::path load = fs::path(joulebench_binary()).parent_path() / "joulebench-fake-gpu-load";
     ASSERT_TRUE(fs::exists(load)) << load;
     const fs::path json = m_dir.path() / "tune.json";
-    const auto r = run_joulebench({"tune",
-                                   "--method",
-                                   "online",
-                                   "--settle",
-                                   "0.2",
-                                   "--segment",
-                                   "0.5",
-                                   "--interval",
-                                   "20",
-                                   "--caps",
-                                   "150:350:100",
-                                   "--metric",
-                                   "edp",
-                                   "--progress-regex",
-                                   "^step [0-9]+$",
-                                   "--json",
-                                   json.string(),
-                                   "--",
-                                   load.string(),
-                                   "--units",
-                                   "250",
-                                   "--unit-s",
-                                   "0.02",
-                                   "--demand",
-                                   "300",
-                                   "--a",
-                                   "1",
-                                   "--p",
-                                   "2"},
-                                  options());
+    const std::vector<std::string> argv{"tune",
+                                        "--method",
+                                        "online",
+                                        "--settle",
+                                        "0.2",
+                                        "--segment",
+                                        "0.5",
+                                        "--interval",
+                                        "20",
+                                        "--caps",
+                                        "150,200,350",
+                                        "--metric",
+                                        "edp",
+                                        "--progress-regex",
+                                        "^step [0-9]+$",
+                                        "--json",
+                                        json.string(),
+                                        "--",
+                                        load.string(),
+                                        "--units",
+                                        "250",
+                                        "--unit-s",
+                                        "0.02",
+                                        "--demand",
+                                        "300",
+                                        "--a",
+                                        "1",
+                                        "--p",
+                                        "8"};
+    const auto r = run_joulebench(argv, options());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(read_file(json));
-    EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 250.0) << j.dump(2);
+    EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 200.0) << j.dump(2);
     EXPECT_EQ(j["units"], 250);
+    // Each segment's energy over its time is the power the model draws at its cap.
+    for (const auto& seg : j["segments"]) {
+        const double cap = seg["cap_w"].get<double>();
+        const double power = seg["energy_j"].get<double>() / seg["seconds"].get<double>();
+        EXPECT_NEAR(power, std::min(300.0, cap), 0.05 * std::min(300.0, cap)) << seg.dump();
+    }
     // The whole run's energy holds every segment's, and the load never draws more than 300 W.
     double segments_j = 0.0;
     for (const auto& seg : j["segments"]) segments_j += seg["energy_j"].get<double>();
     EXPECT_GE(j["energy_spent_j"].get<double>(), segments_j);
     EXPECT_LE(j["energy_spent_j"].get<double>(), 300.0 * j["machine_time_s"].get<double>() * 1.05);
-    // Energy per unit follows the power model: P(c) x T(c), within the timing noise.
-    for (const auto& c : j["evaluated"]) {
-        const double cap = c["cap_w"].get<double>();
-        const double expected =
-            std::min(300.0, cap) * 0.02 * (1.0 + std::pow(std::max(0.0, 300.0 / cap - 1.0), 2.0));
-        EXPECT_NEAR(c["median_energy_j"].get<double>(), expected, 0.25 * expected) << c.dump();
-    }
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
     EXPECT_EQ(setter_values().back(), 400000U);
     EXPECT_EQ(journal_entries(), 0U);
