@@ -112,7 +112,8 @@ void report(benchmark::State& state, const Tally& search, const Tally* sweep, st
 void run_shape(benchmark::State& state, const cc::Shape& shape, const tune::SearchOptions& options,
                bool with_sweep) {
     const tune::CapSearch search(options);
-    const auto optimal = cc::optimal_caps(shape, options.caps_w, options.metric, options.max_slowdown);
+    const auto optimal =
+        cc::optimal_caps(shape, options.caps_w, options.metric, options.max_slowdown);
     Tally tally;
     Tally sweep;
     for (auto _ : state) {
@@ -126,7 +127,8 @@ void run_shape(benchmark::State& state, const cc::Shape& shape, const tune::Sear
             tally.runs_max = std::max(tally.runs_max, o.runs);
             // The sweep gets other noise draws than the search (another seed stream).
             if (with_sweep) {
-                judge(sweep, shape, options, optimal, sweep_trial(options.caps_w, shape, seed + 1000000));
+                judge(sweep, shape, options, optimal,
+                      sweep_trial(options.caps_w, shape, seed + 1000000));
             }
         }
     }
@@ -147,7 +149,8 @@ tune::SearchOptions edp_options(std::size_t budget) {
 
 // Argument: the shape (0 inside, 1 lowest, 2 plateau).
 void BM_TuneSearchVsSweep(benchmark::State& state) {
-    run_shape(state, cc::kShapes.at(static_cast<std::size_t>(state.range(0))), edp_options(0), true);
+    run_shape(state, cc::kShapes.at(static_cast<std::size_t>(state.range(0))), edp_options(0),
+              true);
 }
 BENCHMARK(BM_TuneSearchVsSweep)->DenseRange(0, 2)->Iterations(1)->Unit(benchmark::kMillisecond);
 
@@ -168,6 +171,9 @@ void BM_TuneEnergyWithinSlowdown(benchmark::State& state) {
     options.max_slowdown = 0.10;
     run_shape(state, cc::kShapes.at(static_cast<std::size_t>(state.range(0))), options, false);
 }
-BENCHMARK(BM_TuneEnergyWithinSlowdown)->DenseRange(0, 2)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TuneEnergyWithinSlowdown)
+    ->DenseRange(0, 2)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

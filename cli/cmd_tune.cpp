@@ -249,7 +249,7 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
                     "changed while it works");
     sub->add_option("--budget", opts->budget,
                     "search: the most runs in all (default: a quarter of a 3-repetition sweep's "
-                    "runs, at least 6)")
+                    "runs, at least 10)")
         ->check(number_range(2U, 1'000'000U));
     sub->add_option("--confidence", opts->confidence,
                     "Confidence of each comparison and of the interval (default 0.95)")

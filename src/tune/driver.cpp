@@ -142,8 +142,9 @@ SearchOutcome run_search(const SearchRequest& rq, std::FILE* messages, const Run
                                     rq.db.string(), rq.db.string()));
         }
         const std::string id = run_id(kName, kName, kSweepEnvironment, cap, std::nullopt, rep);
-        fmt::print(messages, "joulebench tune: run {} of at most {}: {} W\n", state.attempted + 1,
-                   o.budget, format_watts(cap));
+        const bool again = state.attempted > state.used.size();  // an interrupted run, run again
+        fmt::print(messages, "joulebench tune: run {} of at most {}: {} W{}\n", state.used.size() + 1,
+                   o.budget, format_watts(cap), again ? " (interrupted before, run again)" : "");
         std::fflush(messages);
         runner::RunnerOptions ro;
         ro.experiment_file = fmt::format("(joulebench {})", kName);

@@ -33,6 +33,7 @@ struct CapData {
     std::vector<double> log_metric;  ///< in observation order
     std::vector<double> wall_s, energy_j;
     double mean_log = 0.0;
+    double mean_log_time = 0.0;  ///< of the wall times (the slowdown is judged on it)
     double median_wall = 0.0;
     double median_metric = 0.0;
 };
@@ -60,12 +61,23 @@ public:
             ++m_runs;
         }
         double ss = 0.0;
+        double ss_time = 0.0;
         for (CapData& c : m_caps) {
             if (c.log_metric.empty()) continue;
+            const double n = static_cast<double>(c.log_metric.size());
             double sum = 0.0;
-            for (const double v : c.log_metric) sum += v;
-            c.mean_log = sum / static_cast<double>(c.log_metric.size());
-            for (const double v : c.log_metric) ss += (v - c.mean_log) * (v - c.mean_log);
+            double sum_time = 0.0;
+            for (std::size_t k = 0; k < c.log_metric.size(); ++k) {
+                sum += c.log_metric[k];
+                sum_time += std::log(c.wall_s[k]);
+            }
+            c.mean_log = sum / n;
+            c.mean_log_time = sum_time / n;
+            for (std::size_t k = 0; k < c.log_metric.size(); ++k) {
+                ss += (c.log_metric[k] - c.mean_log) * (c.log_metric[k] - c.mean_log);
+                const double dt = std::log(c.wall_s[k]) - c.mean_log_time;
+                ss_time += dt * dt;
+            }
             m_df += c.log_metric.size() - 1;
             c.median_wall = stats::median(c.wall_s);
             std::vector<double> m;
@@ -74,7 +86,10 @@ public:
             }
             c.median_metric = stats::median(m);
         }
-        if (m_df > 0) m_sigma = std::sqrt(ss / static_cast<double>(m_df));
+        if (m_df > 0) {
+            m_sigma = std::sqrt(ss / static_cast<double>(m_df));
+            m_sigma_time = std::sqrt(ss_time / static_cast<double>(m_df));
+        }
     }
 
     /// Runs the search; false when it stopped for want of a run (need()). With no budget left,
@@ -82,7 +97,8 @@ public:
     bool run() {
         std::size_t a = 0;
         std::size_t b = m_caps.size() - 1;
-        if (m_o.metric == Metric::kEnergyWithinSlowdown && !has(b) && !exhausted()) return want(b);
+        // The slowdown is judged against the highest cap: two runs there first (its spread too).
+        if (m_o.metric == Metric::kEnergyWithinSlowdown && n(b) < 2 && !exhausted()) return want(b);
         // Bracketing: golden-section steps, each decided on the means of the runs there are (one
         // run per cap). A wrong call between two caps of similar metric keeps the optimum (it lies
         // between them) or loses little; the end of the search checks the neighbours.
@@ -122,7 +138,25 @@ public:
                 best = k;
             }
         }
-        m_best = refine(best);
+        // The fitted minimum, run once when it was not (then the fit is made again with it).
+        // A minimum the fit puts at the edge of the caps it saw lies beyond them, maybe: the cap
+        // beyond is run too (the window grows one cap at a time, each time fitted again).
+        m_best = best;
+        if (const auto fit = refine(best)) {
+            const auto pick = static_cast<std::size_t>(std::lround(fit->vertex));
+            if (!has(pick) && !exhausted()) return want(pick);
+            if (!exhausted()) {
+                if (fit->vertex <= static_cast<double>(fit->lowest) + 0.5 && fit->lowest > 0 &&
+                    !has(fit->lowest - 1)) {
+                    return want(fit->lowest - 1);
+                }
+                if (fit->vertex >= static_cast<double>(fit->highest) - 0.5 &&
+                    fit->highest + 1 < m_caps.size() && !has(fit->highest + 1)) {
+                    return want(fit->highest + 1);
+                }
+            }
+            m_best = nearest_measured(fit->vertex, best);
+        }
         return true;
     }
 
@@ -147,14 +181,31 @@ public:
                                               1.0 / static_cast<double>(y.log_metric.size()));
         return std::fabs(x.mean_log - y.mean_log) > t_quantile() * se;
     }
-    /// kEnergyWithinSlowdown: the median time at the highest cap, the reference.
-    [[nodiscard]] std::optional<double> reference_time() const {
+    /// kEnergyWithinSlowdown: the mean log-time at the highest cap, the reference.
+    [[nodiscard]] std::optional<double> reference_log_time() const {
         if (m_o.metric != Metric::kEnergyWithinSlowdown || !has(m_caps.size() - 1)) return std::nullopt;
-        return m_caps.back().median_wall;
+        return m_caps.back().mean_log_time;
     }
+    /// The slowdown of a measured cap: its geometric-mean time over the highest cap's, minus 1.
+    [[nodiscard]] std::optional<double> slowdown(std::size_t i) const {
+        const auto ref = reference_log_time();
+        if (!ref || !has(i)) return std::nullopt;
+        return std::exp(m_caps[i].mean_log_time - *ref) - 1.0;
+    }
+    /// Within the slowdown budget (always, for the other metrics).
     [[nodiscard]] bool allowed(std::size_t i) const {
-        const auto ref = reference_time();
-        return !ref || m_caps[i].median_wall <= (1.0 + m_o.max_slowdown) * *ref;
+        const auto s = slowdown(i);
+        return !s || *s <= m_o.max_slowdown * (1.0 + 1e-12);
+    }
+    /// Whether the runs cannot yet say on which side of the slowdown bound cap i lies: its
+    /// log-time is within the t interval of the bound (pooled spread of the log-times).
+    [[nodiscard]] bool near_bound(std::size_t i) const {
+        const auto ref = reference_log_time();
+        if (!ref || !has(i) || i + 1 == m_caps.size() || m_df == 0) return false;
+        const double bound = *ref + std::log1p(m_o.max_slowdown);
+        const double se = m_sigma_time * std::sqrt(1.0 / static_cast<double>(n(i)) +
+                                                   1.0 / static_cast<double>(n(m_caps.size() - 1)));
+        return std::fabs(m_caps[i].mean_log_time - bound) <= t_quantile() * se;
     }
 
 private:
@@ -180,7 +231,12 @@ private:
     // (weights: runs) to the mean log-metric of the caps measured within kRefineWindow steps, when
     // at least 4 caps are there and it opens upwards; its vertex, clamped to the caps measured,
     // rounded to the grid. Otherwise the tournament's best.
-    [[nodiscard]] std::size_t refine(std::size_t best) const {
+    struct Fit {
+        double vertex = 0.0;      ///< the fitted minimum, as a grid index (fractional)
+        std::size_t lowest = 0;   ///< the lowest and highest caps fitted
+        std::size_t highest = 0;
+    };
+    [[nodiscard]] std::optional<Fit> refine(std::size_t best) const {
         double s[5] = {0, 0, 0, 0, 0};  // sums of w x^k
         double t[3] = {0, 0, 0};        // sums of w x^k y
         std::size_t caps = 0;
@@ -201,21 +257,47 @@ private:
             hi = std::max(hi, x);
             ++caps;
         }
-        if (caps < 4) return best;
+        // At least 4 caps, with the best between two of them: at the end of the grid (or of what
+        // was measured) the tests' answer stands, for a fit there would reach past it.
+        if (caps < 4 || lo >= 0.0 || hi <= 0.0) return std::nullopt;
         // Normal equations [s0 s1 s2; s1 s2 s3; s2 s3 s4] b = t, by Cramer's rule.
         const auto det3 = [](double a, double b, double c, double d, double e, double f, double g,
                              double h, double k) {
             return a * (e * k - f * h) - b * (d * k - f * g) + c * (d * h - e * g);
         };
         const double det = det3(s[0], s[1], s[2], s[1], s[2], s[3], s[2], s[3], s[4]);
-        if (std::fabs(det) < 1e-12) return best;
-        const double b1 = det3(s[0], t[0], s[2], s[1], t[1], s[3], s[2], t[2], s[4]) / det;
-        const double b2 = det3(s[0], s[1], t[0], s[1], s[2], t[1], s[2], s[3], t[2]) / det;
-        if (!(b2 > 0.0)) return best;
-        const double vertex = std::clamp(-b1 / (2.0 * b2), lo, hi);
-        const auto pick = static_cast<std::size_t>(
-            static_cast<long>(best) + std::lround(vertex));
-        return allowed(pick) ? pick : best;
+        const bool solvable = std::fabs(det) >= 1e-12;
+        const double b1 = solvable ? det3(s[0], t[0], s[2], s[1], t[1], s[3], s[2], t[2], s[4]) / det : 0.0;
+        const double b2 = solvable ? det3(s[0], s[1], t[0], s[1], s[2], t[1], s[2], s[3], t[2]) / det : 0.0;
+        const double base = static_cast<double>(best);
+        Fit fit{0.0, static_cast<std::size_t>(base + lo), static_cast<std::size_t>(base + hi)};
+        if (b2 > 0.0) {
+            fit.vertex = base + std::clamp(-b1 / (2.0 * b2), lo, hi);
+            return fit;
+        }
+        // Not convex (a straight slope, noisy): the lower end of the fitted line's slope.
+        const double line_det = s[0] * s[2] - s[1] * s[1];
+        if (std::fabs(line_det) < 1e-12) return std::nullopt;
+        const double slope = (s[0] * t[1] - s[1] * t[0]) / line_det;
+        fit.vertex = base + (slope > 0.0 ? lo : hi);
+        return fit;
+    }
+
+    // The measured, allowed cap nearest to `index` (of two as near, the lower mean log-metric);
+    // `fallback` when none is within the refining window.
+    [[nodiscard]] std::size_t nearest_measured(double index, std::size_t fallback) const {
+        std::size_t pick = fallback;
+        double distance = kRefineWindow + 1.0;
+        for (std::size_t i = 0; i < m_caps.size(); ++i) {
+            if (!has(i) || !allowed(i)) continue;
+            const double d = std::fabs(static_cast<double>(i) - index);
+            if (d < distance - 1e-9 ||
+                (std::fabs(d - distance) <= 1e-9 && m_caps[i].mean_log < m_caps[pick].mean_log)) {
+                pick = i;
+                distance = d;
+            }
+        }
+        return pick;
     }
 
     [[nodiscard]] bool exhausted() const { return m_runs >= m_o.budget; }
@@ -234,6 +316,12 @@ private:
         if (m_o.metric == Metric::kEnergyWithinSlowdown) {
             const bool ai = allowed(i);
             const bool aj = allowed(j);
+            // Near the bound, a careful comparison makes sure of the side first.
+            for (const std::size_t k : {i, j}) {
+                if (careful && ai != aj && near_bound(k) && n(k) < m_o.max_runs_per_cap && !exhausted()) {
+                    return ask(k);
+                }
+            }
             // Time falls as the cap rises: of two caps too slow, the higher is nearer the bound.
             if (!ai && !aj) return Comparison{i > j, true};
             if (ai != aj) return Comparison{ai, true};
@@ -255,6 +343,7 @@ private:
     std::size_t m_runs = 0;
     std::size_t m_df = 0;
     double m_sigma = 0.0;
+    double m_sigma_time = 0.0;
     std::optional<std::size_t> m_need;
     std::optional<std::size_t> m_best;
     bool m_guessed = false;  ///< a decision was taken for want of budget
@@ -285,7 +374,7 @@ std::optional<Metric> parse_metric(std::string_view text) {
 }
 
 std::size_t default_budget(std::size_t cap_count) {
-    return std::max<std::size_t>(6, (3 * cap_count + 3) / 4);
+    return std::max<std::size_t>(10, (3 * cap_count) / 4);
 }
 
 CapSearch::CapSearch(SearchOptions options) : m_options(std::move(options)) {
@@ -322,7 +411,6 @@ SearchResult CapSearch::result(const std::vector<Observation>& observations) con
     out.budget_spent = replay.guessed();
     out.confident = finished && !replay.guessed();
     const auto& caps = replay.caps();
-    const auto ref = replay.reference_time();
     std::optional<std::size_t> best = replay.best();
     for (std::size_t i = 0; i < caps.size(); ++i) {
         const CapData& c = caps[i];
@@ -341,7 +429,7 @@ SearchResult CapSearch::result(const std::vector<Observation>& observations) con
         e.median_ed2p_js2 = stats::median(ed2p);
         e.metric = c.median_metric;
         e.allowed = replay.allowed(i);
-        if (ref) e.slowdown = c.median_wall / *ref - 1.0;
+        e.slowdown = replay.slowdown(i).value_or(0.0);
         out.evaluated.push_back(e);
         // Not finished: the best so far among the allowed caps measured.
         if (!finished && e.allowed && (!best || c.mean_log < caps[*best].mean_log)) best = i;

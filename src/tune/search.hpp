@@ -8,15 +8,14 @@
 // answers the first run it lacks, so a search resumed from a store (or given its observations in
 // another order within a cap) continues where it stopped.
 //
-// Method: golden-section search (Kiefer 1953, "Sequential minimax search for a maximum") on the
-// indices of the cap grid, each comparison of two caps a sequential two-sample t-test on the log
-// of the metric with the run-to-run spread pooled over every cap measured more than once
-// (Wald-style: one more run at a time until the difference is significant at the requested
-// confidence or both caps have max_runs_per_cap runs, when the lower median wins and the pair is
-// marked as not told apart). Unimodality makes a wrong call between two close caps harmless (the
-// optimum lies between them, in both kept intervals); plateaus (caps above what the GPU draws)
-// are ties, and any of their caps is optimal. The last two or three caps are compared in turn
-// with the best so far.
+// Method (docs/tune.md): golden-section search (Kiefer 1953, "Sequential minimax search for a
+// maximum") on the indices of the cap grid with one run per cap; then the last caps and their
+// neighbours compared by sequential two-sample t-tests on the log of the metric, the run-to-run
+// spread pooled over every cap measured more than once (one more run at a time until the
+// difference is significant at the requested confidence, or both caps have max_runs_per_cap
+// runs: a tie, decided on the means); then a weighted quadratic fit of the log-metric near the
+// best (Box & Wilson 1951), whose vertex names the answer, the caps it points to run first.
+// Plateaus (caps above what the GPU draws) are ties, and any of their caps is optimal.
 
 #include <cstddef>
 #include <optional>
@@ -51,8 +50,8 @@ struct SearchOptions {
     unsigned max_runs_per_cap = 3;   ///< a comparison gives up (a tie) beyond this
 };
 
-/// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded up), and at
-/// least 6 runs.
+/// The default budget: a quarter of a sweep with 3 repetitions per cap (rounded down), and at
+/// least 10 runs (a search over a few caps needs that many to end).
 [[nodiscard]] std::size_t default_budget(std::size_t cap_count);
 
 /// A cap of the grid, evaluated: medians over its runs (metric of kEnergyWithinSlowdown: energy).
@@ -65,7 +64,7 @@ struct CapEvaluation {
     double median_ed2p_js2 = 0.0;
     double metric = 0.0;        ///< the metric's median
     bool allowed = true;        ///< kEnergyWithinSlowdown: within the slowdown budget
-    double slowdown = 0.0;      ///< median time / median time at the highest cap - 1 (when known)
+    double slowdown = 0.0;      ///< geometric-mean time / that at the highest cap - 1 (0: not known)
 };
 
 struct SearchResult {

@@ -135,7 +135,8 @@ unsigned gpu_index() {
     if (visible == nullptr) return 0;
     std::string first(visible);
     first = first.substr(0, first.find(','));
-    if (first.empty() || first.size() > 4 || first.find_first_not_of("0123456789") != std::string::npos) {
+    if (first.empty() || first.size() > 4 ||
+        first.find_first_not_of("0123456789") != std::string::npos) {
         return 0;  // a UUID or MIG name: the first GPU
     }
     return static_cast<unsigned>(std::stoul(first));
@@ -191,7 +192,8 @@ void work(const std::string& path, unsigned gpu, const Options& o) {
     std::mt19937_64 rng(seed_of(o));
     if (!o.units) {
         const double cap_w = cap_now_w(path, gpu);
-        sleep_s(o.t0_s * cc::time_factor(o.demand_w, o.a, o.p, cap_w) * cc::noise_factor(o.noise, rng));
+        sleep_s(o.t0_s * cc::time_factor(o.demand_w, o.a, o.p, cap_w) *
+                cc::noise_factor(o.noise, rng));
         return;
     }
     for (long i = 1; i <= *o.units; ++i) {

@@ -98,9 +98,12 @@ inline double metric_value(const Shape& shape, double cap_w, tune::Metric metric
     const Point pt = point(shape, cap_w);
     switch (metric) {
         case tune::Metric::kEnergy:
-        case tune::Metric::kEnergyWithinSlowdown: return pt.energy_j;
-        case tune::Metric::kEdp: return pt.edp_js;
-        case tune::Metric::kEd2p: return pt.ed2p_js2;
+        case tune::Metric::kEnergyWithinSlowdown:
+            return pt.energy_j;
+        case tune::Metric::kEdp:
+            return pt.edp_js;
+        case tune::Metric::kEd2p:
+            return pt.ed2p_js2;
     }
     return pt.edp_js;
 }
@@ -133,9 +136,8 @@ inline std::vector<std::size_t> optimal_caps(const Shape& shape, const std::vect
 /// Whether grid index `found` is within `steps` grid steps of an optimal index.
 inline bool within_steps(const std::vector<std::size_t>& optimal, std::size_t found,
                          std::size_t steps = 1) {
-    return std::any_of(optimal.begin(), optimal.end(), [&](std::size_t o) {
-        return (found > o ? found - o : o - found) <= steps;
-    });
+    return std::any_of(optimal.begin(), optimal.end(),
+                       [&](std::size_t o) { return (found > o ? found - o : o - found) <= steps; });
 }
 
 /// The grid index of `cap_w` (the nearest cap).

@@ -134,7 +134,8 @@ const FakeNvmlState& FakeNvmlState::set_power_mw(unsigned gpu, unsigned power_mw
     return *this;
 }
 
-const FakeNvmlState& FakeNvmlState::set_demand_mw(unsigned gpu, std::optional<unsigned> demand_mw) const {
+const FakeNvmlState& FakeNvmlState::set_demand_mw(unsigned gpu,
+                                                 std::optional<unsigned> demand_mw) const {
     update_gpu(gpu, [&](json& g) {
         fake_nvml::fold_energy(g, monotonic_ns(), 0);
         if (demand_mw) {

@@ -77,7 +77,9 @@ inline double energy_at_mj(const nlohmann::json& gpu, std::int64_t now_ns,
     const auto anchor_it = gpu.find("energy_anchor_ns");
     std::int64_t anchor_ns = fallback_anchor_ns;
     if (anchor_it != gpu.end() && !anchor_it->is_null()) {
-        if (!anchor_it->is_number()) throw std::runtime_error("\"energy_anchor_ns\" is not a number");
+        if (!anchor_it->is_number()) {
+            throw std::runtime_error("\"energy_anchor_ns\" is not a number");
+        }
         anchor_ns = anchor_it->get<std::int64_t>();
     }
     const double elapsed_s = static_cast<double>(now_ns - anchor_ns) * 1e-9;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -105,5 +106,17 @@ std::filesystem::path joulebench_binary_for_others(const std::filesystem::path& 
 
 /// ../shared/datasets beside the source tree, or nullopt when absent (tests then skip).
 std::optional<std::filesystem::path> shared_datasets();
+
+/// Asks `done` every 20 ms until it answers true or `timeout` has passed; its last answer. For
+/// waiting on another process (never to judge how fast something was).
+template <class F>
+bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+}
 
 }  // namespace joulebench::test

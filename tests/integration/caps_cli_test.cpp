@@ -45,16 +45,6 @@ json parse_json(const std::string& text) {
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // Waits up to `timeout` for `done` to hold; the only timing in these tests is this upper bound.
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(20)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-}
-
 // True once `pid` has ended (gone, or a zombie nobody reaped yet).
 bool ended(pid_t pid) {
     try {

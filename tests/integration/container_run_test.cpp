@@ -33,20 +33,11 @@ namespace {
 namespace fs = std::filesystem;
 using environments::InstanceResult;
 using environments::WorkloadInstance;
+using test::eventually;
 using test::TempDir;
 using ::testing::HasSubstr;
 
 constexpr const char* kImage = "joulebench-busybox:test";
-
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return done();
-}
 
 fs::path hold_binary() {
     return fs::path(test::joulebench_binary()).parent_path() / "joulebench-hold";

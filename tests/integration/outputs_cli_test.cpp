@@ -1,6 +1,6 @@
 // Every output a user names, end to end with the real binary: `export -o`, `report -o`,
 // `analyze --json` (CSV and store), `import energibridge --json`, `measure --json`,
-// `measure --samples` and `sweep --json`. A symlink stays a symlink and its target gets the
+// `measure --samples`, `sweep --json` and `tune --json`. A symlink stays a symlink and its target gets the
 // content; a FIFO gets the content and stays a FIFO; `-` is standard output and creates no file
 // named `-`. And `measure --json-fd N`, which keeps the JSON apart from the command's own output.
 // No test names a real device: a write-through that replaced it would replace the system's.
@@ -209,7 +209,13 @@ INSTANTIATE_TEST_SUITE_P(
                        return Args{"sweep", "--caps", "150,200", "--repetitions", "1",
                                    "--interval", "20", "--json", o, "--", "sleep", "0.05"};
                    },
-                   "\"power_cap_w\"", true}),
+                   "\"power_cap_w\"", true},
+        OutputCase{"TuneJson",
+                   [](const fs::path&, const std::string& o) {
+                       return Args{"tune", "--caps", "150,200,250", "--budget", "3", "--interval", "20",
+                                   "--json", o, "--", "sleep", "0.05"};
+                   },
+                   "\"best_cap_w\"", true}),
     [](const ::testing::TestParamInfo<OutputCase>& param) { return param.param.name; });
 
 TEST(MeasureOutputs, TheJsonAndTheTraceCannotBothTakeStandardOutput) {

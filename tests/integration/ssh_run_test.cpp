@@ -29,18 +29,9 @@ namespace joulebench::environments {
 namespace {
 
 namespace fs = std::filesystem;
+using test::eventually;
 using test::read_file;
 using ::testing::HasSubstr;
-
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
-}
 
 // Running, not a zombie.
 bool alive(pid_t pid) {

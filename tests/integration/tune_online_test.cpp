@@ -47,16 +47,6 @@ for i in range(units):
     print("step %d" % i, flush=True)
 )";
 
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
-}
-
 class TuneOnline : public ::testing::Test {
 protected:
     TempDir m_dir{"joulebench-tune-online"};

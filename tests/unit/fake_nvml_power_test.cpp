@@ -21,11 +21,11 @@
 namespace joulebench::nvml {
 namespace {
 
-using ::testing::HasSubstr;
+using nlohmann::json;
 using test::FakeNvmlEnvironment;
 using test::FakeNvmlState;
 using test::TempDir;
-using nlohmann::json;
+using ::testing::HasSubstr;
 
 class FakeNvmlPowerTest : public ::testing::Test {
 protected:
@@ -77,7 +77,7 @@ TEST_F(FakeNvmlPowerTest, UnderADemandPowerIsTheSmallerOfDemandAndEnforcedLimit)
     device.set_power_limit(Watts(200.0));
     EXPECT_EQ(power_mw(device), 200000U);  // capped
     device.set_power_limit(Watts(300.0));
-    EXPECT_EQ(power_mw(device), 250000U);  // above the demand: a plateau
+    EXPECT_EQ(power_mw(device), 250000U);                  // above the demand: a plateau
     EXPECT_EQ(power_mw(system.devices().at(1)), 100000U);  // the other GPU: idle power
     m_state.set_demand_mw(0, std::nullopt);
     EXPECT_EQ(power_mw(device), 100000U);  // load over: power_mw
@@ -150,7 +150,8 @@ TEST_F(FakeNvmlPowerTest, WorkloadProcessesAndSettersLoseNoUpdate) {
         o.env = {{"JOULEBENCH_FAKE_NVML_STATE", m_state_path.string()},
                  {"CUDA_VISIBLE_DEVICES", std::nullopt}};
         loads.push_back(std::make_unique<test::ChildProcess>(
-            std::vector<std::string>{JOULEBENCH_FAKE_GPU_LOAD_PATH, "--t0", "0", "--seed", "1"}, o));
+            std::vector<std::string>{JOULEBENCH_FAKE_GPU_LOAD_PATH, "--t0", "0", "--seed", "1"},
+            o));
     }
     for (int i = 0; i < kSets; ++i) device.set_power_limit(Watts(i % 2 == 0 ? 200.0 : 250.0));
     for (auto& load : loads) EXPECT_EQ(load->wait().exit_code, 0);
@@ -169,9 +170,9 @@ TEST_F(FakeNvmlPowerTest, WorkloadEnergyIsTheCappedPowerOverItsTime) {
     const double other0 = m_state.energy_mj(0);
     const std::int64_t start = FakeNvmlState::monotonic_ns();
     // T = 0.2 * (1 + (300/200 - 1)^2) = 0.25 s at 200 W: 50 J.
-    const auto r = run_load({"--t0", "0.2", "--demand", "300", "--a", "1", "--p", "2", "--noise",
-                             "0", "--seed", "7"},
-                            "1,0");
+    const auto r = run_load(
+        {"--t0", "0.2", "--demand", "300", "--a", "1", "--p", "2", "--noise", "0", "--seed", "7"},
+        "1,0");
     const double wall_s = static_cast<double>(FakeNvmlState::monotonic_ns() - start) * 1e-9;
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const double joules = (m_state.energy_mj(1) - e0) * 1e-3;
@@ -188,10 +189,13 @@ TEST_F(FakeNvmlPowerTest, WorkloadProgressModePrintsEachStep) {
 }
 
 TEST_F(FakeNvmlPowerTest, WorkloadRejectsBadOptionsWithStatus2) {
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"--noise", "-0.1"}, {"--t0", "abc"}, {"--bogus", "1"},
-          {"--units", "3"}, {"--units", "2", "--unit-s", "0.1", "--t0", "1"}, {"--demand", "0"},
-          {"--seed"}}) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"--noise", "-0.1"},
+                                                 {"--t0", "abc"},
+                                                 {"--bogus", "1"},
+                                                 {"--units", "3"},
+                                                 {"--units", "2", "--unit-s", "0.1", "--t0", "1"},
+                                                 {"--demand", "0"},
+                                                 {"--seed"}}) {
         const auto r = run_load(args);
         EXPECT_EQ(r.exit_code, 2) << args.front();
         EXPECT_THAT(r.err, HasSubstr("joulebench-fake-gpu-load: ")) << args.front();
