@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -23,6 +24,8 @@
 #include "option_checks.hpp"
 #include "scratch_folder.hpp"
 #include "tune/driver.hpp"
+#include "tune/online.hpp"
+#include "tune/report.hpp"
 
 namespace joulebench::cli {
 namespace {
@@ -42,6 +45,12 @@ struct Options {
     std::string json;
     std::optional<std::uint64_t> seed;
     unsigned interval_ms = 100;
+    // --method online (docs/tune.md, "The online method").
+    std::string progress_regex;
+    double settle_s = 1.0;
+    double segment_s = 5.0;
+    double progress_timeout_s = 60.0;
+    unsigned passes = 2;
     std::vector<std::string> command;
 };
 
@@ -89,14 +98,90 @@ void report(const Options& opts, const tune::TuneReport& r) {
     if (!opts.json.empty()) write_output(opts.json, tune::to_json(r).dump(2) + "\n");
 }
 
+std::chrono::milliseconds milliseconds_of(double seconds) {
+    return std::chrono::milliseconds(std::llround(seconds * 1000.0));
+}
+
+// --method online: one run of the command, the cap changed while it works (src/tune/online). The
+// command's output is passed through on standard output, so the report goes to standard error.
+void tune_online(const Options& opts, CommandContext& ctx) {
+    if (!opts.db.empty() || opts.budget > 0) {
+        throw usage_error("tune: --db and --budget apply to --method search only",
+                          "the online method makes one run and keeps no store");
+    }
+    const tune::SearchOptions search = search_options(opts);
+    tune::OnlineOptions o;
+    o.command = opts.command;
+    o.caps_w = search.caps_w;
+    o.progress_regex = opts.progress_regex;
+    o.settle = milliseconds_of(opts.settle_s);
+    o.segment = milliseconds_of(opts.segment_s);
+    o.progress_timeout = milliseconds_of(opts.progress_timeout_s);
+    o.gpus = opts.gpus;
+    o.interval = std::chrono::milliseconds(opts.interval_ms);
+    o.passes = opts.passes;
+    o.metric = search.metric;
+    o.max_slowdown = search.max_slowdown;
+    o.confidence = search.confidence;
+    if (!opts.json.empty()) check_output(opts.json);  // before the run, not after
+
+    tune::OnlineDependencies deps = tune::production_online_dependencies();
+    const tune::OnlineOutcome out = tune::run_online(o, deps);
+    tune::TuneReport r;
+    r.method = "online";
+    r.options = search;
+    r.command = opts.command;
+    r.result = out.result;
+    r.runs_attempted = 1;
+    r.runs_failed = out.exit_code != 0 ? 1 : 0;
+    r.full_sweep_runs = 3 * search.caps_w.size();
+    // A sweep's run lasts about as long as this one (the same command, run to its end).
+    r.full_sweep_time_s = static_cast<double>(r.full_sweep_runs) * out.wall_s;
+    r.machine_time_s = out.wall_s;
+    r.energy_spent_j = out.energy_j;
+    r.notes = out.warnings;
+    std::fflush(stdout);
+    std::fputs(tune::render_text(r).c_str(), stderr);
+    std::fflush(stderr);
+    if (!opts.json.empty()) {
+        nlohmann::json j = tune::to_json(r);
+        j["segments"] = nlohmann::json::array();
+        for (const auto& s : out.segments) {
+            j["segments"].push_back({{"cap_w", s.cap_w},
+                                     {"pass", s.pass},
+                                     {"seconds", s.seconds},
+                                     {"energy_j", s.energy_j},
+                                     {"units", s.units}});
+        }
+        j["units"] = out.units;
+        j["exit_code"] = out.exit_code;
+        j["gpus"] = out.gpus;
+        write_output(opts.json, j.dump(2) + "\n");
+    }
+    ctx.exit_code = out.result.best_cap_w && out.exit_code == 0 ? 0 : 1;
+    if (out.exit_code != 0) {
+        fmt::print(stderr, "joulebench tune: the command ended with exit status {}\n",
+                   out.exit_code);
+    }
+    if (out.stopped_by) ctx.exit_code = 128 + *out.stopped_by;
+}
+
 void tune_command(const Options& opts, CommandContext& ctx) {
     if (opts.command.empty()) {
         throw usage_error("tune: no command given",
                           "usage: joulebench tune --caps 150:450:50 --metric edp -- CMD [ARGS...]");
     }
+    if (opts.method == "online") {
+        tune_online(opts, ctx);
+        return;
+    }
     if (opts.method != "search") {
         throw usage_error(fmt::format("tune: --method {}: not a method", opts.method),
                           "give --method search or online");
+    }
+    if (!opts.progress_regex.empty()) {
+        throw usage_error("tune: --progress-regex applies to --method online only",
+                          "give --method online, or drop --progress-regex");
     }
     tune::SearchRequest request;
     request.command = opts.command;
@@ -183,11 +268,30 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
     sub->add_option("--seed", opts->seed, "Seed recorded with the experiment (default: fixed)");
     sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
         ->check(number_range(1U, 3'600'000U));
+    sub->add_option("--progress-regex", opts->progress_regex,
+                    "online: a regex (ECMAScript) matching the line CMD prints on standard "
+                    "output per unit of work, e.g. '^step [0-9]+'");
+    sub->add_option("--settle", opts->settle_s,
+                    "online: seconds after each cap change that are not measured (default 1)")
+        ->check(number_range(0.0, 3600.0));
+    sub->add_option("--segment", opts->segment_s,
+                    "online: seconds measured per cap and pass, at least (default 5)")
+        ->check(number_range(0.001, 36000.0));
+    sub->add_option("--progress-timeout", opts->progress_timeout_s,
+                    "online: stop when no unit of work ends within this many seconds while the "
+                    "caps are profiled (default 60)")
+        ->check(number_range(0.001, 86400.0));
+    sub->add_option("--passes", opts->passes,
+                    "online: passes over the caps, up then down (default 2; 1 gives no interval)")
+        ->check(number_range(1U, 100U));
     sub->add_option("command", opts->command,
                     "The command and its arguments: options end at its first word (`--` before "
                     "it also works)");
     sub->positionals_at_end(true);
-    sub->footer("Usage: joulebench tune --caps FROM:TO:STEP [OPTIONS] [--] CMD [ARGS]...");
+    sub->footer(
+        "Usage: joulebench tune --caps FROM:TO:STEP [OPTIONS] [--] CMD [ARGS]...\n"
+        "       joulebench tune --method online --caps FROM:TO:STEP --progress-regex REGEX "
+        "[OPTIONS] [--] CMD [ARGS]...");
     sub->callback([opts, &ctx] { tune_command(*opts, ctx); });
 }
 
