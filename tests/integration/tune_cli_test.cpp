@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/cap_curves.hpp"
 #include "fakes/fake_nvml_builder.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/store.hpp"
@@ -31,12 +32,21 @@ constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 constexpr const char* kGrid = "140:300:20";
 
 /// A load: demand W, and T(c) = t0 (1 + a max(0, D/c - 1)^p) (tests/fakes/cap_curves.hpp).
+/// t0 0.4 s keeps a loaded machine's start-up delays (tens of ms) small beside a run.
 struct Load {
     double demand_w;
     double a;
     double p;
-    double t0_s = 0.2;
+    double t0_s = 0.4;
 };
+
+/// The model's metric at a cap over its best on the grid, minus 1 (tests/fakes/cap_curves.hpp).
+double excess_of(const Load& l, double cap_w, tune::Metric metric = tune::Metric::kEdp) {
+    const cap_curves::Shape shape{"test", l.demand_w, l.a, l.p};
+    double best = cap_curves::metric_value(shape, cap_w, metric);
+    for (double c = 140; c <= 300; c += 20) best = std::min(best, cap_curves::metric_value(shape, c, metric));
+    return cap_curves::metric_value(shape, cap_w, metric) / best - 1.0;
+}
 
 class TuneCli : public ::testing::Test {
 protected:
@@ -89,6 +99,7 @@ protected:
     }
     // The answer, with every invariant of a finished search checked on the way.
     double best_of(const ProcessResult& r) const {
+        SCOPED_TRACE(r.err);
         EXPECT_EQ(r.exit_code, 0) << r.err;
         const json j = json::parse(r.out);
         EXPECT_EQ(j.at("method"), "search");
@@ -104,36 +115,56 @@ protected:
 };
 
 TEST_F(TuneCli, FindsAnOptimumInsideTheRange) {
-    // EDP over 140..300: 220 W best, 200 W +10%, 240 W +5%, 260 W (the plateau) +9%.
-    const double best = best_of(tune({"--metric", "edp"}, Load{250, 8, 3}));
-    EXPECT_GE(best, 200.0);
-    EXPECT_LE(best, 240.0);
+    // EDP over 140..300: 220 W best, 200 W +10%, 240 W +5%, 260 W (the plateau) +9%, 180 W +70%.
+    // Judged by the model's EDP at the cap found, so a start-up delay on a loaded machine that
+    // makes 260 W look as good as 240 W does not fail it, while a search that went wrong does.
+    const Load load{250, 8, 3};
+    const ProcessResult r = tune({"--metric", "edp"}, load);
+    const double best = best_of(r);
+    EXPECT_LE(excess_of(load, best), 0.10) << best << " W\n" << r.err;
 }
 
 TEST_F(TuneCli, FindsAnOptimumAtTheLowestCap) {
     // A load that barely slows: EDP rises with the cap, 140 W best, 160 W +10%.
-    const double best = best_of(tune({"--metric", "edp"}, Load{300, 0.05, 1}));
-    EXPECT_LE(best, 160.0);
+    const ProcessResult r = tune({"--metric", "edp"}, Load{300, 0.05, 1});
+    const double best = best_of(r);
+    EXPECT_LE(best, 160.0) << r.err;
 }
 
 TEST_F(TuneCli, FindsACapOnAPlateauAtTheTop) {
     // T ~ D/c below 200 W: EDP falls until 200 W, then nothing changes (exact ties).
-    const double best = best_of(tune({"--metric", "edp"}, Load{200, 1, 1}));
-    EXPECT_GE(best, 180.0);
+    const ProcessResult r = tune({"--metric", "edp"}, Load{200, 1, 1});
+    const double best = best_of(r);
+    EXPECT_GE(best, 180.0) << r.err;
 }
 
 TEST_F(TuneCli, EnergyWithinASlowdownKeepsTheSlowdown) {
-    // E = 0.8 c + 60 rises with the cap; T(c)/T(300) = 1 + 0.2 (300/c - 1): within 12% from 187.5 W.
-    const ProcessResult r =
-        tune({"--metric", "energy-within-slowdown", "--max-slowdown", "12"}, Load{300, 0.2, 1, 0.3});
+    // E = 0.7 c + 90 rises with the cap; T(c)/T(300) = 1 + 0.3 (300/c - 1): within 16% from
+    // 195.7 W, so 200 W (15%) is the answer and 180 W (20%) is too slow. A delayed start on a
+    // loaded machine makes a cap look slower, so the cap found may be higher.
+    const Load load{300, 0.3, 1};
+    const ProcessResult r = tune({"--metric", "energy-within-slowdown", "--max-slowdown", "16"}, load);
     const double best = best_of(r);
-    EXPECT_GE(best, 180.0);
-    EXPECT_LE(best, 220.0);
+    const cap_curves::Shape shape{"test", load.demand_w, load.a, load.p};
+    EXPECT_LE(cap_curves::point(shape, best).time_s / cap_curves::point(shape, 300).time_s, 1.16)
+        << best << " W is slower than the budget allows";
+    EXPECT_GE(best, 200.0);
+    EXPECT_LE(best, 240.0);
     const json j = json::parse(r.out);
-    EXPECT_DOUBLE_EQ(j.at("max_slowdown").get<double>(), 0.12);
+    EXPECT_DOUBLE_EQ(j.at("max_slowdown").get<double>(), 0.16);
+    // The answer is the least energy among the caps the runs found allowed.
     bool top_measured = false;
-    for (const auto& e : j.at("evaluated")) top_measured |= e.at("cap_w") == 300.0;
+    double least = 1e300;
+    for (const auto& e : j.at("evaluated")) {
+        top_measured |= e.at("cap_w") == 300.0;
+        if (e.at("allowed").get<bool>()) least = std::min(least, e.at("median_energy_j").get<double>());
+        if (e.at("cap_w") == best) {
+            EXPECT_TRUE(e.at("allowed").get<bool>());
+            EXPECT_LE(e.at("slowdown").get<double>(), 0.16);
+        }
+    }
     EXPECT_TRUE(top_measured) << "the reference (highest) cap was not measured";
+    EXPECT_NEAR(j.at("metric_value").get<double>(), least, 0.05 * least);
 }
 
 TEST_F(TuneCli, StopsAtTheBudget) {
@@ -180,8 +211,7 @@ TEST_F(TuneCli, ASigkilledSearchIsRestoredByTheGuardianAndResumes) {
     EXPECT_THAT(r.err, HasSubstr("run 3 of at most 10: "));
     EXPECT_THAT(r.err, HasSubstr("W (interrupted before, run again)"));
     const double best = best_of(r);
-    EXPECT_GE(best, 200.0);
-    EXPECT_LE(best, 240.0);
+    EXPECT_LE(excess_of(Load{250, 8, 3}, best), 0.10) << best << " W";
     // The killed run was run again under its own id, not as a new repetition.
     std::size_t interrupted_again = 0;
     for (const auto& rec : Store(m_db, Store::Mode::kReadOnly).runs()) {
