@@ -83,22 +83,27 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
                    "run yet ({} "
                    "run now)\n",
                    opts->db, c.done, c.failed, c.timeout, c.interrupted, c.planned, s.executed);
-        ctx.exit_code = (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0;
         if (s.stopped_by_signal) {
             fmt::print(
                 stderr,
                 "joulebench run: stopped by signal {}; run the same command again to resume\n",
                 *s.stopped_by_signal);
-            ctx.exit_code = 128 + *s.stopped_by_signal;
         }
-        if (!s.caps_restored) {
-            fmt::print(
-                stderr,
-                "error: caps: a power cap could not be restored\nhint: fix the cause, then run "
-                "`joulebench caps restore`\n");
-            ctx.exit_code = 1;
-        }
+        ctx.exit_code = runs_exit_code(
+            (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0,
+            s.stopped_by_signal, s.caps_restored);
     });
+}
+
+int runs_exit_code(int status, std::optional<int> stopped_by_signal, bool caps_restored) {
+    if (stopped_by_signal) status = 128 + *stopped_by_signal;
+    if (!caps_restored) {
+        fmt::print(stderr,
+                   "error: caps: a power cap could not be restored\nhint: fix the cause, then run "
+                   "`joulebench caps restore`\n");
+        status = 1;
+    }
+    return status;
 }
 
 }  // namespace joulebench::cli

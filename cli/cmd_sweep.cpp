@@ -100,14 +100,9 @@ void sweep(const Options& opts, CommandContext& ctx) {
                                            request.caps_w));
 
     const auto& c = summary.counts;
-    ctx.exit_code = (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0;
-    if (summary.stopped_by_signal) ctx.exit_code = 128 + *summary.stopped_by_signal;
-    if (!summary.caps_restored) {
-        fmt::print(stderr,
-                   "error: caps: a power cap could not be restored\nhint: fix the cause, then "
-                   "run `joulebench caps restore`\n");
-        ctx.exit_code = 1;
-    }
+    ctx.exit_code = runs_exit_code(
+        (c.failed + c.timeout + c.interrupted + c.planned + c.running) > 0 ? 1 : 0,
+        summary.stopped_by_signal, summary.caps_restored);
     if (temporary_store && ctx.exit_code != 0) {
         scratch->keep();
         fmt::print(stderr,

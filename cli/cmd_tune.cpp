@@ -209,14 +209,8 @@ void tune_command(const Options& opts, CommandContext& ctx) {
     }
     report(opts, outcome.report);
 
-    ctx.exit_code = outcome.report.result.best_cap_w ? 0 : 1;
-    if (outcome.stopped_by_signal) ctx.exit_code = 128 + *outcome.stopped_by_signal;
-    if (!outcome.caps_restored) {
-        fmt::print(stderr,
-                   "error: caps: a power cap could not be restored\nhint: fix the cause, then "
-                   "run `joulebench caps restore`\n");
-        ctx.exit_code = 1;
-    }
+    ctx.exit_code = runs_exit_code(outcome.report.result.best_cap_w ? 0 : 1,
+                                   outcome.stopped_by_signal, outcome.caps_restored);
     if (temporary_store && ctx.exit_code != 0) {
         scratch->keep();
         fmt::print(stderr,

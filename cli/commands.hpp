@@ -4,12 +4,18 @@
 // `exit_code`. Library errors are thrown as joulebench::Error and printed by main.
 
 #include <CLI/CLI.hpp>
+#include <optional>
 
 namespace joulebench::cli {
 
 struct CommandContext {
     int exit_code = 0;
 };
+
+/// The exit status of a command that ran runs under caps (`run`, `sweep`, `tune`): `status`,
+/// 128+N when signal N stopped them, 1 when a cap could not be restored (said on standard error,
+/// with the hint to run `joulebench caps restore`). Defined in cmd_run.cpp.
+int runs_exit_code(int status, std::optional<int> stopped_by_signal, bool caps_restored);
 
 void add_sensors_command(CLI::App& app, CommandContext& ctx);
 void add_measure_command(CLI::App& app, CommandContext& ctx);
