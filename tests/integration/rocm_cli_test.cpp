@@ -48,7 +48,8 @@ protected:
         o.env = {{"JOULEBENCH_POWERCAP_ROOT", m_tree.root().string()},
                  {"JOULEBENCH_NVML_LIBRARY", std::string("/nonexistent/libnvidia-ml.so.1")},
                  {"JOULEBENCH_ROCM_SMI_LIBRARY", std::string(JOULEBENCH_FAKE_ROCM_SMI_PATH)},
-                 {"JOULEBENCH_FAKE_ROCM_SMI_STATE", m_state.string()}};
+                 {"JOULEBENCH_FAKE_ROCM_SMI_STATE", m_state.string()},
+                 {"JOULEBENCH_STATE_DIR", (m_dir.path() / "state").string()}};
         return o;
     }
 };
@@ -88,6 +89,22 @@ TEST_F(RocmCli, MeasureCountsTheAmdGpu) {
             // 150 W over about 0.3 s.
             EXPECT_NEAR(d.at("energy_j").get<double>(), 150.0 * 0.3, 150.0 * 0.15) << d.dump();
         }
+    }
+    EXPECT_TRUE(found) << r.out;
+}
+
+TEST_F(RocmCli, CapsShowListsTheAmdGpuWithItsRange) {
+    const auto r = run_joulebench({"caps", "show", "--json"}, env());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    bool found = false;
+    for (const auto& d : j.at("devices")) {
+        if (d.at("backend") != "rocm") continue;
+        found = true;
+        EXPECT_EQ(d.at("id"), "amdgpu0");
+        EXPECT_EQ(d.at("key"), "0x1122334455667788");
+        EXPECT_DOUBLE_EQ(d.at("current_w").get<double>(), 250.0);
+        EXPECT_DOUBLE_EQ(d.at("min_w").get<double>(), 100.0);
     }
     EXPECT_TRUE(found) << r.out;
 }
