@@ -1,5 +1,6 @@
 #include "sensors/rocm/rocm_sensor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
