@@ -1,10 +1,10 @@
 #include "capping/rocm_capper.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdint>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "joulebench/error.hpp"
 
@@ -13,9 +13,9 @@ namespace joulebench::capping {
 namespace {
 void require(const void* entry, const rocm::RocmDevice& device, const char* name) {
     if (entry == nullptr) {
-        throw Error(ErrorCategory::kNotSupported,
-                    fmt::format("rocm: power cap of {}: {} not in the library", device.label(),
-                                name));
+        throw Error(
+            ErrorCategory::kNotSupported,
+            fmt::format("rocm: power cap of {}: {} not in the library", device.label(), name));
     }
 }
 }  // namespace

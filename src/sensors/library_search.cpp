@@ -1,11 +1,10 @@
 #include "sensors/library_search.hpp"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "common/strings.hpp"
 

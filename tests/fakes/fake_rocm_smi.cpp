@@ -20,11 +20,10 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "sensors/rocm/rocm_smi_types.hpp"
 
@@ -148,16 +147,19 @@ rsmi_status_t rsmi_status_string(rsmi_status_t status, const char** status_strin
             *status_string = "RSMI_STATUS_SUCCESS: The function has been executed successfully.";
             break;
         case rs::kRsmiInvalidArgs:
-            *status_string = "RSMI_STATUS_INVALID_ARGS: The provided arguments do not meet the "
-                             "preconditions required for input.";
+            *status_string =
+                "RSMI_STATUS_INVALID_ARGS: The provided arguments do not meet the "
+                "preconditions required for input.";
             break;
         case rs::kRsmiNotSupported:
-            *status_string = "RSMI_STATUS_NOT_SUPPORTED: This function is not supported in the "
-                             "current environment.";
+            *status_string =
+                "RSMI_STATUS_NOT_SUPPORTED: This function is not supported in the "
+                "current environment.";
             break;
         case rs::kRsmiPermission:
-            *status_string = "RSMI_STATUS_PERMISSION: The user does not have permission to "
-                             "perform this operation.";
+            *status_string =
+                "RSMI_STATUS_PERMISSION: The user does not have permission to "
+                "perform this operation.";
             break;
         case rs::kRsmiInitError:
             *status_string = "RSMI_STATUS_INIT_ERROR: An error occurred during initialization.";
@@ -165,7 +167,9 @@ rsmi_status_t rsmi_status_string(rsmi_status_t status, const char** status_strin
         case rs::kRsmiFileError:
             *status_string = "RSMI_STATUS_FILE_ERROR: Problem accessing a file.";
             break;
-        default: *status_string = "An unknown error occurred"; break;
+        default:
+            *status_string = "An unknown error occurred";
+            break;
     }
     return rs::kRsmiSuccess;
 }
@@ -211,8 +215,8 @@ rsmi_status_t rsmi_dev_pci_id_get(uint32_t dv_ind, uint64_t* bdfid) {
     });
 }
 
-rsmi_status_t rsmi_dev_energy_count_get(uint32_t dv_ind, uint64_t* power,
-                                        float* counter_resolution, uint64_t* timestamp) {
+rsmi_status_t rsmi_dev_energy_count_get(uint32_t dv_ind, uint64_t* power, float* counter_resolution,
+                                        uint64_t* timestamp) {
     return with_gpu("rsmi_dev_energy_count_get", dv_ind, [&](json&, json& gpu) {
         if (power == nullptr || counter_resolution == nullptr || timestamp == nullptr) {
             return rs::kRsmiInvalidArgs;

@@ -1,13 +1,12 @@
 // `joulebench sensors` and `measure` with the fake librocm_smi64.so.1: an AMD GPU shows up.
 
+#include <gtest/gtest.h>
 #include <time.h>
 
 #include <cstdint>
 #include <fstream>
-#include <string>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"

@@ -1,20 +1,20 @@
 // The ROCm SMI power capper through the fake librocm_smi64.so.1, the journal and ScopedCap.
 
+#include "capping/rocm_capper.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "capping/cap_journal.hpp"
 #include "capping/cap_session.hpp"
-#include "capping/rocm_capper.hpp"
 #include "capping/scoped_cap.hpp"
 #include "fakes/test_support.hpp"
 #include "sensors/rocm/rocm_device.hpp"
@@ -23,9 +23,9 @@ namespace joulebench::capping {
 namespace {
 
 using nlohmann::json;
-using ::testing::HasSubstr;
 using test::ScopedEnv;
 using test::TempDir;
+using ::testing::HasSubstr;
 
 class RocmCapperTest : public ::testing::Test {
 protected:

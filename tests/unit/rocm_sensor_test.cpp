@@ -1,34 +1,34 @@
 // The ROCm SMI backend through the real dlopen path of the fake librocm_smi64.so.1
 // (tests/fakes/fake_rocm_smi.cpp), and the entry-point list against Debian's real library.
 
+#include "sensors/rocm/rocm_sensor.hpp"
+
 #include <dlfcn.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <time.h>
 
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "fakes/test_support.hpp"
 #include "sensors/rocm/rocm_backend.hpp"
 #include "sensors/rocm/rocm_device.hpp"
 #include "sensors/rocm/rocm_library.hpp"
-#include "sensors/rocm/rocm_sensor.hpp"
 
 namespace joulebench::rocm {
 namespace {
 
 using nlohmann::json;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using test::ScopedEnv;
 using test::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr double kResolutionUj = 15.3;  // what the fake answers unless told
 
@@ -152,7 +152,8 @@ TEST_F(RocmTest, EnergyAdvancesAtTheKnownRateAndCrossChecks) {
     // The fake's clock and the sensor's are both CLOCK_MONOTONIC, read a few microseconds apart.
     EXPECT_NEAR(energy_j, 250.0 * elapsed_s, 250.0 * 0.002 + 1e-3);
     ASSERT_TRUE(sensor->cross_check_energy().has_value());
-    EXPECT_NEAR(sensor->cross_check_energy()->value(), 250.0 * seconds_between(first->time, second->time), 250.0 * 0.02 + 0.5);
+    EXPECT_NEAR(sensor->cross_check_energy()->value(),
+                250.0 * seconds_between(first->time, second->time), 250.0 * 0.02 + 0.5);
     EXPECT_EQ(sensor->health().failed_reads, 0U);
     EXPECT_EQ(sensor->health().wraps, 0U);
     ASSERT_TRUE(sensor->telemetry()->power.has_value());
@@ -165,7 +166,8 @@ TEST_F(RocmTest, A32BitAccumulatorWrapIsUnwrapped) {
     m_doc["gpus"][0]["energy_count"] = kRange - 1000;
     auto sensor = open_sensor();
     ASSERT_TRUE(sensor->info().wrap_range.has_value());
-    EXPECT_NEAR(sensor->info().wrap_range->value(), static_cast<double>(kRange) * kResolutionUj * 1e-6, 1.0);
+    EXPECT_NEAR(sensor->info().wrap_range->value(),
+                static_cast<double>(kRange) * kResolutionUj * 1e-6, 1.0);
     EXPECT_GT(sensor->max_poll_interval(), std::chrono::seconds(1));
     m_doc["gpus"][0]["energy_count"] = 500;  // 1500 counts later, across the wrap
     write();
@@ -221,8 +223,9 @@ TEST_F(RocmTest, WithoutTheAccumulatorPowerIsIntegrated) {
     const BackendProbe p = probe();
     ASSERT_EQ(p.sensors.size(), 1U);
     EXPECT_EQ(p.sensors[0]->info().method, Method::kIntegrated);
-    EXPECT_THAT(p.sensors[0]->info().notes,
-                ::testing::Contains(HasSubstr("energy counter: not supported; using integrated power")));
+    EXPECT_THAT(
+        p.sensors[0]->info().notes,
+        ::testing::Contains(HasSubstr("energy counter: not supported; using integrated power")));
     EXPECT_GT(p.sensors[0]->max_poll_interval(), std::chrono::nanoseconds{0});
 }
 
@@ -231,9 +234,12 @@ TEST_F(RocmTest, NeitherEnergyNorPowerSkipsTheGpuNamingBoth) {
     const BackendProbe p = probe();
     EXPECT_TRUE(p.sensors.empty());
     ASSERT_EQ(p.skipped.size(), 1U);
-    EXPECT_THAT(p.skipped[0], HasSubstr("rocm: open energy sensor of AMD GPU 0 (AMD Instinct MI210, 0000:03:00.0)"));
+    EXPECT_THAT(
+        p.skipped[0],
+        HasSubstr("rocm: open energy sensor of AMD GPU 0 (AMD Instinct MI210, 0000:03:00.0)"));
     EXPECT_THAT(p.skipped[0], HasSubstr("energy counter: not supported"));
-    EXPECT_THAT(p.skipped[0], HasSubstr("power readings: read failed at open (RSMI_STATUS_PERMISSION"));
+    EXPECT_THAT(p.skipped[0],
+                HasSubstr("power readings: read failed at open (RSMI_STATUS_PERMISSION"));
 }
 
 TEST_F(RocmTest, InitFailureIsTheSkipReasonWithTheLibraryText) {
@@ -252,7 +258,9 @@ TEST_F(RocmTest, NoGpusAndAGpuWithoutANameAreSaid) {
     const BackendProbe p = probe();
     ASSERT_EQ(p.sensors.size(), 1U);
     EXPECT_EQ(p.sensors[0]->info().name, "B");
-    EXPECT_THAT(p.notes, ::testing::Contains(HasSubstr("device 0 left out: rocm: read name of device 0: RSMI_STATUS_FILE_ERROR")));
+    EXPECT_THAT(p.notes,
+                ::testing::Contains(HasSubstr(
+                    "device 0 left out: rocm: read name of device 0: RSMI_STATUS_FILE_ERROR")));
 }
 
 TEST_F(RocmTest, NoneSelectedIsASkip) {
@@ -263,17 +271,24 @@ TEST_F(RocmTest, NoneSelectedIsASkip) {
 }
 
 TEST_F(RocmTest, MissingLibraryNamesEveryAttemptOrWhyNotSearched) {
-    const ScopedEnv library("JOULEBENCH_ROCM_SMI_LIBRARY", std::string("/nonexistent/librocm_smi64.so.1"));
+    const ScopedEnv library("JOULEBENCH_ROCM_SMI_LIBRARY",
+                            std::string("/nonexistent/librocm_smi64.so.1"));
     RocmProbeOptions o = options();
     o.library.candidates = {"librocm_smi64_absent.so.1"};
     BackendProbe p = probe_rocm(o);
     ASSERT_EQ(p.skipped.size(), 1U);
-    EXPECT_THAT(p.skipped[0], HasSubstr("rocm: library not found: tried $JOULEBENCH_ROCM_SMI_LIBRARY=/nonexistent/librocm_smi64.so.1 (/nonexistent/librocm_smi64.so.1: cannot open shared object file"));
-    EXPECT_THAT(p.skipped[0], HasSubstr(", librocm_smi64_absent.so.1 (librocm_smi64_absent.so.1: cannot open"));
+    EXPECT_THAT(p.skipped[0],
+                HasSubstr("rocm: library not found: tried "
+                          "$JOULEBENCH_ROCM_SMI_LIBRARY=/nonexistent/librocm_smi64.so.1 "
+                          "(/nonexistent/librocm_smi64.so.1: cannot open shared object file"));
+    EXPECT_THAT(p.skipped[0],
+                HasSubstr(", librocm_smi64_absent.so.1 (librocm_smi64_absent.so.1: cannot open"));
     o.library.driver_markers = {(m_dir.path() / "no-kfd").string()};
     p = probe_rocm(o);
     ASSERT_EQ(p.skipped.size(), 1U);
-    EXPECT_THAT(p.skipped[0], HasSubstr("librocm_smi64_absent.so.1 not searched (no amdgpu KFD loaded: none of "));
+    EXPECT_THAT(
+        p.skipped[0],
+        HasSubstr("librocm_smi64_absent.so.1 not searched (no amdgpu KFD loaded: none of "));
 }
 
 TEST_F(RocmTest, MissingOptionalSymbolsRemoveCapabilitiesAndAreNoted) {
@@ -282,11 +297,14 @@ TEST_F(RocmTest, MissingOptionalSymbolsRemoveCapabilitiesAndAreNoted) {
     api.rsmi_dev_energy_count_get = nullptr;
     api.rsmi_dev_unique_id_get = nullptr;
     const auto library = RocmLibrary::from_table(api, "hand-built");
-    EXPECT_THAT(library->missing_optional(), ElementsAre("rsmi_dev_unique_id_get", "rsmi_dev_energy_count_get"));
+    EXPECT_THAT(library->missing_optional(),
+                ElementsAre("rsmi_dev_unique_id_get", "rsmi_dev_energy_count_get"));
     const BackendProbe p = probe_rocm(library);
     ASSERT_EQ(p.sensors.size(), 1U);
     EXPECT_EQ(p.sensors[0]->info().method, Method::kIntegrated);
-    EXPECT_THAT(p.notes, ::testing::Contains(HasSubstr("not in the library (capabilities removed): rsmi_dev_unique_id_get, rsmi_dev_energy_count_get")));
+    EXPECT_THAT(p.notes, ::testing::Contains(
+                             HasSubstr("not in the library (capabilities removed): "
+                                       "rsmi_dev_unique_id_get, rsmi_dev_energy_count_get")));
     api.rsmi_dev_name_get = nullptr;
     try {
         (void)RocmLibrary::from_table(api, "hand-built");

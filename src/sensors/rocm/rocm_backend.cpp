@@ -12,8 +12,8 @@ namespace {
 void add_skip(BackendProbe& probe, const std::exception& e) noexcept {
     try {
         const auto* error = dynamic_cast<const Error*>(&e);
-        probe.skipped.emplace_back(error != nullptr ? e.what()
-                                                    : std::string("rocm: probe failed: ") + e.what());
+        probe.skipped.emplace_back(
+            error != nullptr ? e.what() : std::string("rocm: probe failed: ") + e.what());
     } catch (...) {
     }
 }

@@ -1,10 +1,10 @@
 #include "sensors/rocm/rocm_device.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace joulebench::rocm {
 

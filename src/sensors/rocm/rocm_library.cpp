@@ -1,10 +1,9 @@
 #include "sensors/rocm/rocm_library.hpp"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/strings.hpp"
 #include "sensors/library_search.hpp"
@@ -20,8 +19,8 @@ constexpr bool kRequired_optional = false;
 std::vector<std::string> resolve_symbols(void* handle, RocmApi& api) {
     std::vector<std::string> missing_required;
     // dlsym returns void*; POSIX guarantees it converts to a function pointer (see nvml_library).
-#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params)                \
-    api.name = reinterpret_cast<ret(*) params>(dlsym(handle, #name));     \
+#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params)            \
+    api.name = reinterpret_cast<ret(*) params>(dlsym(handle, #name)); \
     if (api.name == nullptr && kRequired_##need) missing_required.emplace_back(#name);
 #include "sensors/rocm/rocm_smi_api.def"
 #undef JOULEBENCH_ROCM_SMI_ENTRY
@@ -55,45 +54,71 @@ const std::vector<RocmEntryPoint>& rocm_entry_points() {
 
 std::string status_name(rsmi_status_t status) {
     switch (status) {
-        case kRsmiSuccess: return "RSMI_STATUS_SUCCESS";
-        case kRsmiInvalidArgs: return "RSMI_STATUS_INVALID_ARGS";
-        case kRsmiNotSupported: return "RSMI_STATUS_NOT_SUPPORTED";
-        case kRsmiFileError: return "RSMI_STATUS_FILE_ERROR";
-        case kRsmiPermission: return "RSMI_STATUS_PERMISSION";
-        case kRsmiOutOfResources: return "RSMI_STATUS_OUT_OF_RESOURCES";
-        case kRsmiInternalException: return "RSMI_STATUS_INTERNAL_EXCEPTION";
-        case kRsmiInputOutOfBounds: return "RSMI_STATUS_INPUT_OUT_OF_BOUNDS";
-        case kRsmiInitError: return "RSMI_STATUS_INIT_ERROR";
-        case kRsmiNotYetImplemented: return "RSMI_STATUS_NOT_YET_IMPLEMENTED";
-        case kRsmiNotFound: return "RSMI_STATUS_NOT_FOUND";
-        case kRsmiInsufficientSize: return "RSMI_STATUS_INSUFFICIENT_SIZE";
-        case kRsmiInterrupt: return "RSMI_STATUS_INTERRUPT";
-        case kRsmiUnexpectedSize: return "RSMI_STATUS_UNEXPECTED_SIZE";
-        case kRsmiNoData: return "RSMI_STATUS_NO_DATA";
-        case kRsmiUnexpectedData: return "RSMI_STATUS_UNEXPECTED_DATA";
-        case kRsmiBusy: return "RSMI_STATUS_BUSY";
-        case kRsmiRefcountOverflow: return "RSMI_STATUS_REFCOUNT_OVERFLOW";
-        case kRsmiUnknownError: return "RSMI_STATUS_UNKNOWN_ERROR";
-        default: return fmt::format("RSMI_STATUS_{}", status);
+        case kRsmiSuccess:
+            return "RSMI_STATUS_SUCCESS";
+        case kRsmiInvalidArgs:
+            return "RSMI_STATUS_INVALID_ARGS";
+        case kRsmiNotSupported:
+            return "RSMI_STATUS_NOT_SUPPORTED";
+        case kRsmiFileError:
+            return "RSMI_STATUS_FILE_ERROR";
+        case kRsmiPermission:
+            return "RSMI_STATUS_PERMISSION";
+        case kRsmiOutOfResources:
+            return "RSMI_STATUS_OUT_OF_RESOURCES";
+        case kRsmiInternalException:
+            return "RSMI_STATUS_INTERNAL_EXCEPTION";
+        case kRsmiInputOutOfBounds:
+            return "RSMI_STATUS_INPUT_OUT_OF_BOUNDS";
+        case kRsmiInitError:
+            return "RSMI_STATUS_INIT_ERROR";
+        case kRsmiNotYetImplemented:
+            return "RSMI_STATUS_NOT_YET_IMPLEMENTED";
+        case kRsmiNotFound:
+            return "RSMI_STATUS_NOT_FOUND";
+        case kRsmiInsufficientSize:
+            return "RSMI_STATUS_INSUFFICIENT_SIZE";
+        case kRsmiInterrupt:
+            return "RSMI_STATUS_INTERRUPT";
+        case kRsmiUnexpectedSize:
+            return "RSMI_STATUS_UNEXPECTED_SIZE";
+        case kRsmiNoData:
+            return "RSMI_STATUS_NO_DATA";
+        case kRsmiUnexpectedData:
+            return "RSMI_STATUS_UNEXPECTED_DATA";
+        case kRsmiBusy:
+            return "RSMI_STATUS_BUSY";
+        case kRsmiRefcountOverflow:
+            return "RSMI_STATUS_REFCOUNT_OVERFLOW";
+        case kRsmiUnknownError:
+            return "RSMI_STATUS_UNKNOWN_ERROR";
+        default:
+            return fmt::format("RSMI_STATUS_{}", status);
     }
 }
 
 ErrorCategory category_of(rsmi_status_t status) {
     switch (status) {
         case kRsmiNotSupported:
-        case kRsmiNotYetImplemented: return ErrorCategory::kNotSupported;
-        case kRsmiPermission: return ErrorCategory::kNoPermission;
+        case kRsmiNotYetImplemented:
+            return ErrorCategory::kNotSupported;
+        case kRsmiPermission:
+            return ErrorCategory::kNoPermission;
         case kRsmiInvalidArgs:
-        case kRsmiInputOutOfBounds: return ErrorCategory::kInvalidArgument;
+        case kRsmiInputOutOfBounds:
+            return ErrorCategory::kInvalidArgument;
         case kRsmiNotFound:
-        case kRsmiInitError: return ErrorCategory::kNotFound;
+        case kRsmiInitError:
+            return ErrorCategory::kNotFound;
         case kRsmiFileError:
         case kRsmiBusy:
         case kRsmiInterrupt:
         case kRsmiNoData:
         case kRsmiUnexpectedSize:
-        case kRsmiUnexpectedData: return ErrorCategory::kIo;
-        default: return ErrorCategory::kInternal;
+        case kRsmiUnexpectedData:
+            return ErrorCategory::kIo;
+        default:
+            return ErrorCategory::kInternal;
     }
 }
 

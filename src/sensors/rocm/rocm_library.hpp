@@ -54,7 +54,8 @@ public:
     /// dlopen's the first loadable library of the search order, resolves every entry point and
     /// calls rsmi_init(0). Throws Error: kNotFound when no library loads ("rocm: library not
     /// found: tried ..." naming each attempt and its dlerror), kNotSupported when a required
-    /// symbol is missing, and the category of the rsmi_init failure ("rocm: rsmi_init failed: ...").
+    /// symbol is missing, and the category of the rsmi_init failure ("rocm: rsmi_init failed:
+    /// ...").
     static std::shared_ptr<RocmLibrary> load(const RocmLibraryOptions& options = {});
 
     /// dlopen's exactly `path` and resolves its symbols without calling rsmi_init (tests: a real
@@ -86,8 +87,7 @@ public:
     [[nodiscard]] Error make_error(rsmi_status_t status, const std::string& action) const;
 
 private:
-    RocmLibrary(const RocmApi& api, std::string description,
-                std::vector<std::string> search_notes);
+    RocmLibrary(const RocmApi& api, std::string description, std::vector<std::string> search_notes);
 
     void* m_handle = nullptr;    // dlopen handle, null for hand-built tables
     bool m_initialised = false;  // rsmi_init succeeded: the destructor shuts down

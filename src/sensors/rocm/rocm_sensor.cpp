@@ -1,11 +1,11 @@
 #include "sensors/rocm/rocm_sensor.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace joulebench::rocm {
 
@@ -93,8 +93,8 @@ RocmSensor::RocmSensor(RocmDevice device, NowFn now)
             m_info.wrap_range =
                 Joules(static_cast<double>(kCounter32Range) * m_resolution_uj * 1e-6);
         }
-        m_info.notes.push_back(fmt::format("energy counter: resolution {:.3f} uJ per count",
-                                           m_resolution_uj));
+        m_info.notes.push_back(
+            fmt::format("energy counter: resolution {:.3f} uJ per count", m_resolution_uj));
         if (m_has_power) {
             m_info.notes.push_back(fmt::format(
                 "cross-check: power readings integrated (trapezoid, at most every {} ms)",
@@ -217,8 +217,10 @@ std::optional<GpuTelemetry> RocmSensor::telemetry() noexcept {
     if (m_tel_power) {
         std::uint64_t power_uw = 0;
         const rsmi_status_t rc = m_api->rsmi_dev_power_ave_get(m_device.dv_ind(), 0, &power_uw);
-        if (rc == kRsmiSuccess) out.power = from_microwatts(power_uw);
-        else if (is_unsupported(rc)) m_tel_power = false;
+        if (rc == kRsmiSuccess)
+            out.power = from_microwatts(power_uw);
+        else if (is_unsupported(rc))
+            m_tel_power = false;
     }
     return out;
 }
