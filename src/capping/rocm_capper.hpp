@@ -26,8 +26,9 @@ public:
     /// rsmi_dev_power_cap_set; RSMI_STATUS_PERMISSION -> kNoPermission with a hint,
     /// RSMI_STATUS_INVALID_ARGS / INPUT_OUT_OF_BOUNDS -> kInvalidArgument.
     void set_limit(Watts limit) override;
-    /// ROCm SMI takes microwatts, but the amdgpu driver's power1_cap is kept in whole watts on
-    /// many GPUs (the sysfs value is µW, rounded by the firmware): allow 1 W.
+    /// ROCm SMI takes microwatts and writes hwmon power1_cap, but the amdgpu driver hands the
+    /// firmware whole watts (amdgpu_hwmon_set_power_cap, drivers/gpu/drm/amd/pm/amdgpu_pm.c,
+    /// divides by 10^6): a read-back may differ by under 1 W.
     [[nodiscard]] Watts tolerance() const override { return Watts(1.0); }
 
     [[nodiscard]] const rocm::RocmDevice& device() const { return m_device; }

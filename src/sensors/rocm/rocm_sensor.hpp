@@ -38,8 +38,8 @@ public:
     static constexpr std::chrono::milliseconds kCrossCheckPeriod{10};
     /// Counts after which a 32-bit accumulator wraps.
     static constexpr std::uint64_t kCounter32Range = std::uint64_t{1} << 32U;
-    /// No single GPU draws more (the largest AMD accelerators are rated below 1 kW); a wrap that
-    /// would imply more is a reset instead.
+    /// About twice the board power of the largest GPUs today (around 1.4 kW); a wrap that would
+    /// imply more is a reset instead.
     static constexpr double kMaxPlausiblePowerW = 3000.0;
 
     /// Probes the accumulator and power readings and takes the baseline. Throws Error
