@@ -19,6 +19,10 @@ DEB_PACKAGES := build-essential cmake pkg-config \
 # test guest (debootstrap above, mke2fs, ssh-keygen; objcopy of binutils strips the binary sent).
 DEB_PACKAGES += qemu-system-x86 qemu-utils e2fsprogs binutils
 
+# AMD GPUs (docs/rocm.md): the real librocm_smi64.so.1 is dlopen'ed by a test that checks every
+# entry point of src/sensors/rocm/rocm_smi_api.def exists in it (no GPU needed); never linked.
+DEB_PACKAGES += librocm-smi64-1
+
 # The HTML report's browser test (tests/integration/report_cli_test.cpp) opens pages in Chromium.
 DEB_PACKAGES += chromium
 

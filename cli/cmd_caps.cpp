@@ -12,6 +12,7 @@
 #include "capping/guardian.hpp"
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
+#include "capping/rocm_capper.hpp"
 #include "commands.hpp"
 #include "joulebench/error.hpp"
 #include "sensors/registry.hpp"
@@ -110,6 +111,23 @@ void show(bool as_json) {
             add(capper, try_read([&] { return device.persistence_mode(); }));
         }
         if (system.devices().empty()) skipped.push_back("nvml: no GPUs");
+    } catch (const Error& e) {
+        skipped.push_back(e.what());
+    }
+    try {
+        const auto library = rocm::RocmLibrary::load();
+        std::vector<std::string> notes;
+        const auto amd_gpus = rocm::RocmDevice::enumerate(library, notes);
+        for (const auto& device : amd_gpus) {
+            try {
+                const capping::RocmCapper capper(device);
+                add(capper, std::nullopt);
+            } catch (const Error& e) {
+                skipped.push_back(e.what());
+            }
+        }
+        for (auto& note : notes) skipped.push_back("rocm: " + note);
+        if (amd_gpus.empty()) skipped.push_back("rocm: no GPUs");
     } catch (const Error& e) {
         skipped.push_back(e.what());
     }

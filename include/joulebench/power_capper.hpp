@@ -25,7 +25,7 @@ struct CapDeviceInfo {
     int index = -1;       ///< GPU index in PCI bus order, or package index
     std::string id;       ///< the sensor id of the same domain: "gpu0", "package0"
     std::string key;      ///< stable identity, names the journal entry: GPU UUID, "intel-rapl:0" (powercap zone)
-    std::string backend;  ///< "nvml", "powercap"
+    std::string backend;  ///< "nvml", "rocm", "powercap"
     std::string source;   ///< what restores find it by: the GPU UUID, or the powercap zone folder
     std::string name;     ///< GPU model, powercap zone name ("package-0")
     std::string label;    ///< how messages name it: "GPU 0 (NVIDIA A100, 00000000:3B:00.0)"

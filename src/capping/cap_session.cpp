@@ -11,6 +11,7 @@
 
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
+#include "capping/rocm_capper.hpp"
 #include "common/strings.hpp"
 #include "common/sysfs.hpp"
 #include "joulebench/error.hpp"
@@ -81,6 +82,19 @@ std::unique_ptr<PowerCapper> CapperFactory::open(const JournalEntry& entry) {
         throw Error(ErrorCategory::kNotFound,
                     fmt::format("caps: find {}: no GPU with UUID {} among the {} GPUs NVML reports", entry.label,
                                 entry.source, system.devices().size()),
+                    "the journal entry stays until the GPU is back; delete it by hand if it is gone for good");
+    }
+    if (entry.backend == "rocm") {
+        // The AMD GPU whose journal key (unique id, else PCI bus id) the entry names.
+        const auto library = rocm::RocmLibrary::load(m_rocm_options);
+        std::vector<std::string> notes;
+        const auto devices = rocm::RocmDevice::enumerate(library, notes);
+        for (const auto& device : devices) {
+            if (RocmCapper::key_of(device) == entry.source) return std::make_unique<RocmCapper>(device);
+        }
+        throw Error(ErrorCategory::kNotFound,
+                    fmt::format("caps: find {}: no AMD GPU with key {} among the {} GPUs ROCm SMI reports",
+                                entry.label, entry.source, devices.size()),
                     "the journal entry stays until the GPU is back; delete it by hand if it is gone for good");
     }
     if (entry.backend == "powercap") {

@@ -15,6 +15,7 @@
 #include "joulebench/measure_result.hpp"
 #include "joulebench/power_capper.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
+#include "sensors/rocm/rocm_library.hpp"
 
 namespace joulebench::capping {
 
@@ -37,10 +38,12 @@ struct CapEnvironment {
     std::filesystem::path powercap_root;
 };
 
-/// Opens the capper of a journalled device (NVML is loaded once, on first need).
+/// Opens the capper of a journalled device (NVML is loaded once, on first need; ROCm SMI at each
+/// open of an AMD GPU's entry, with `rocm`'s search order).
 class CapperFactory {
 public:
-    explicit CapperFactory(nvml::NvmlLibraryOptions nvml = {}) : m_options(std::move(nvml)) {}
+    explicit CapperFactory(nvml::NvmlLibraryOptions nvml = {}, rocm::RocmLibraryOptions rocm = {})
+        : m_options(std::move(nvml)), m_rocm_options(std::move(rocm)) {}
     /// Loads NVML now. Throws Error as NvmlSystem::open.
     const nvml::NvmlSystem& nvml_system();
     /// Throws Error kNotFound when the device is gone (GPU UUID not found, zone folder missing or
@@ -49,6 +52,7 @@ public:
 
 private:
     nvml::NvmlLibraryOptions m_options;
+    rocm::RocmLibraryOptions m_rocm_options;
     std::optional<nvml::NvmlSystem> m_nvml;
 };
 

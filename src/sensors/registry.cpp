@@ -42,6 +42,10 @@ SensorSet probe_all(const ProbeOptions& options) noexcept {
     SensorSet set;
     try {
         take(set, nvml::probe_nvml(options.nvml, &set.selection_error));
+        rocm::RocmProbeOptions rocm_options = options.rocm;
+        rocm_options.none = rocm_options.none ||
+                            options.nvml.gpus.mode == nvml::GpuSelection::Mode::kNone;
+        take(set, rocm::probe_rocm(rocm_options));
         take(set, rapl::probe_powercap(options.powercap_root));
         if (set.has_measured_cpu()) {
             BackendReport report;

@@ -1,7 +1,8 @@
 #pragma once
-// The one ordered list of backends: NVML GPUs, then powercap (RAPL) zones, then the CPU-time
-// estimate, which is only used when no CPU package sensor was found. Probing never throws; every
-// backend returns what it found and why it skipped the rest, for `joulebench sensors -v`.
+// The one ordered list of backends: NVML GPUs, then ROCm SMI (AMD) GPUs, then powercap (RAPL)
+// zones, then the CPU-time estimate, which is only used when no CPU package sensor was found.
+// Probing never throws; every backend returns what it found and why it skipped the rest, for
+// `joulebench sensors -v`.
 
 #include <filesystem>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "joulebench/sensor.hpp"
 #include "sensors/estimate/process_tree.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
+#include "sensors/rocm/rocm_backend.hpp"
 
 namespace joulebench {
 
@@ -20,6 +22,8 @@ struct ProbeOptions {
     /// `$JOULEBENCH_POWERCAP_ROOT`, default /sys/class/powercap.
     std::filesystem::path powercap_root = default_powercap_root();
     nvml::NvmlProbeOptions nvml;
+    /// AMD GPUs; `--gpus none` also applies to them (probe_all sets `rocm.none` from `nvml.gpus`).
+    rocm::RocmProbeOptions rocm;
     /// --cpu-tdp: package TDP for the CPU estimate.
     std::optional<double> cpu_tdp_w;
     /// Use the CPU-time estimate when no CPU sensor exists (needs a process to follow).

@@ -1,11 +1,10 @@
 #include "sensors/nvml/nvml_library.hpp"
 
 #include "common/strings.hpp"
+#include "sensors/library_search.hpp"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <utility>
 
 #include <fmt/format.h>
@@ -16,11 +15,6 @@ namespace {
 
 constexpr bool kRequired_required = true;
 constexpr bool kRequired_optional = false;
-
-std::string dl_error_text() {
-    const char* text = dlerror();
-    return text != nullptr ? std::string(text) : std::string("unknown dlopen error");
-}
 
 // Fills `api` from `handle` with dlsym. Returns the names of missing required symbols.
 std::vector<std::string> resolve_symbols(void* handle, NvmlApi& api) {
@@ -104,30 +98,11 @@ ErrorCategory category_of(nvmlReturn_t code) {
 }
 
 std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options) {
-    // (label for messages, argument to dlopen)
-    std::vector<std::pair<std::string, std::string>> attempts;
-    std::string attempts_skipped;  // why the standard names were not searched
-    if (options.explicit_path) {
-        attempts.emplace_back(*options.explicit_path, *options.explicit_path);
-    } else if (const char* env = std::getenv("JOULEBENCH_NVML_LIBRARY"); env != nullptr && *env != 0) {
-        attempts.emplace_back(fmt::format("$JOULEBENCH_NVML_LIBRARY={}", env), env);
-    }
+    const LibrarySearch search =
+        library_search_order(options.explicit_path, "JOULEBENCH_NVML_LIBRARY", options.candidates,
+                             options.driver_markers, "NVIDIA driver");
     std::vector<std::string> failures;
-    bool driver_present = options.driver_markers.empty();
-    for (const auto& marker : options.driver_markers) {
-        if (::access(marker.c_str(), F_OK) == 0) {
-            driver_present = true;
-            break;
-        }
-    }
-    if (driver_present) {
-        for (const auto& candidate : options.candidates) attempts.emplace_back(candidate, candidate);
-    } else if (!options.candidates.empty()) {
-        attempts_skipped = fmt::format("{} not searched (no NVIDIA driver loaded: none of {} exists)",
-                                       join(options.candidates, ", "), join(options.driver_markers, ", "));
-    }
-
-    for (const auto& [label, path] : attempts) {
+    for (const auto& [label, path] : search.attempts) {
         // RTLD_LOCAL: NVML's symbols must not leak into the global namespace of the process.
         void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) {
@@ -161,9 +136,9 @@ std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options
         library->m_initialised = true;
         return library;
     }
-    std::string tried = failures.empty() ? std::string() : "tried " + join(failures, ", ");
-    if (!attempts_skipped.empty()) tried += (tried.empty() ? "" : "; ") + attempts_skipped;
-    throw Error(ErrorCategory::kNotFound, fmt::format("nvml: library not found: {}", tried),
+    throw Error(ErrorCategory::kNotFound,
+                fmt::format("nvml: library not found: {}",
+                            describe_failed_search(failures, search.skipped)),
                 "install the NVIDIA driver or set JOULEBENCH_NVML_LIBRARY to libnvidia-ml.so.1");
 }
 
