@@ -25,6 +25,9 @@ enum class DomainKind {
     kDram,          ///< memory attached to a package (RAPL `dram`)
     kPsys,          ///< the whole SoC/platform (RAPL `psys`): overlaps package, never added
     kEstimatedCpu,  ///< CPU energy estimated from CPU time (no sensor)
+    kPlatform,      ///< a board or platform sensor of hwmon that is neither a GPU nor a CPU
+                    ///< package (a power meter, a voltage regulator): what it covers is not
+                    ///< known, so it may overlap other domains and is never added
 };
 
 /// How a domain's energy is obtained.
@@ -85,6 +88,11 @@ struct SensorInfo {
     std::string name;        ///< human name: GPU model, powercap zone name
     std::string source;      ///< where it is read: sysfs path, GPU UUID
     std::string pci_bus_id;  ///< GPUs: domain:bus:device.function
+    /// The physical thing measured, the same whichever backend reads it: "pci:0000:03:00.0" for a
+    /// GPU, "cpu-package:0" for a CPU package (sensors/device_identity.hpp). The registry keeps
+    /// the first domain of an identity, in probe order, and lists later ones as duplicates, so
+    /// nothing is counted twice. Empty: unknown, never a duplicate.
+    std::string device_identity;
     /// Nominal update period of the underlying hardware value (how often it changes).
     std::chrono::microseconds update_period{0};
     /// Counters that wrap: the range after which they start again from zero.
@@ -119,7 +127,8 @@ struct SensorHealth {
 };
 
 /// True for the kinds that add into `total_energy_j`: gpu, package, dram and, when no CPU sensor
-/// exists, estimated-cpu. core, uncore and psys overlap package and are never added.
+/// exists, estimated-cpu. core, uncore and psys overlap package and are never added; platform
+/// (hwmon board sensors) may overlap anything and is never added.
 [[nodiscard]] bool counts_in_total(DomainKind kind);
 
 }  // namespace joulebench

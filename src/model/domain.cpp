@@ -6,7 +6,7 @@
 namespace joulebench {
 
 namespace {
-constexpr std::array<std::pair<DomainKind, std::string_view>, 7> kKindNames{{
+constexpr std::array<std::pair<DomainKind, std::string_view>, 8> kKindNames{{
     {DomainKind::kGpu, "gpu"},
     {DomainKind::kPackage, "package"},
     {DomainKind::kCore, "core"},
@@ -14,6 +14,7 @@ constexpr std::array<std::pair<DomainKind, std::string_view>, 7> kKindNames{{
     {DomainKind::kDram, "dram"},
     {DomainKind::kPsys, "psys"},
     {DomainKind::kEstimatedCpu, "estimated-cpu"},
+    {DomainKind::kPlatform, "platform"},
 }};
 }  // namespace
 
@@ -87,7 +88,8 @@ bool counts_in_total(DomainKind kind) {
         case DomainKind::kEstimatedCpu: return true;
         case DomainKind::kCore:
         case DomainKind::kUncore:
-        case DomainKind::kPsys: return false;
+        case DomainKind::kPsys:
+        case DomainKind::kPlatform: return false;
     }
     return false;
 }

@@ -45,7 +45,7 @@ namespace {
 
 bool machine_wide(DomainKind k) {
     return k == DomainKind::kPackage || k == DomainKind::kDram || k == DomainKind::kCore ||
-           k == DomainKind::kUncore || k == DomainKind::kPsys;
+           k == DomainKind::kUncore || k == DomainKind::kPsys || k == DomainKind::kPlatform;
 }
 
 }  // namespace

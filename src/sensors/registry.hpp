@@ -1,8 +1,14 @@
 #pragma once
 // The one ordered list of backends: NVML GPUs, then ROCm SMI (AMD) GPUs, then powercap (RAPL)
-// zones, then the CPU-time estimate, which is only used when no CPU package sensor was found.
-// Probing never throws; every backend returns what it found and why it skipped the rest, for
-// `joulebench sensors -v`.
+// zones, then hwmon (amd_energy, amdgpu, i915/xe, board sensors), then the CPU-time estimate,
+// which is only used when no CPU package sensor was found. Probing never throws; every backend
+// returns what it found and why it skipped the rest, for `joulebench sensors -v`.
+//
+// One device seen by two backends is counted once: a domain whose device identity
+// (SensorInfo::device_identity: a PCI bus id, a CPU package) an earlier backend already measures
+// is dropped and listed among its backend's skipped things as a duplicate, with the reason the
+// earlier backend is preferred (docs/sensors.md). ROCm SMI goes before hwmon, so an AMD GPU seen
+// by both is measured through ROCm SMI's energy counter, not hwmon's integrated power.
 
 #include <filesystem>
 #include <memory>
@@ -21,6 +27,8 @@ namespace joulebench {
 struct ProbeOptions {
     /// `$JOULEBENCH_POWERCAP_ROOT`, default /sys/class/powercap.
     std::filesystem::path powercap_root = default_powercap_root();
+    /// `$JOULEBENCH_HWMON_ROOT`, default /sys/class/hwmon.
+    std::filesystem::path hwmon_root = default_hwmon_root();
     nvml::NvmlProbeOptions nvml;
     /// AMD GPUs; `--gpus none` also applies to them (probe_all sets `rocm.none` from `nvml.gpus`).
     rocm::RocmProbeOptions rocm;
@@ -32,6 +40,7 @@ struct ProbeOptions {
     std::shared_ptr<estimate::ProcessTreeCpuClock> cpu_clock;
 
     static std::filesystem::path default_powercap_root();
+    static std::filesystem::path default_hwmon_root();
 };
 
 /// What one backend reported, without its sensors.
@@ -63,5 +72,14 @@ struct SensorSet {
 
 /// Probes every backend in order. Never throws.
 SensorSet probe_all(const ProbeOptions& options) noexcept;
+
+/// Adds one backend's probe to `set`: its sensors, except those whose device identity a sensor
+/// already in `set` has (listed in its report's `skipped` as duplicates, with the reason), and
+/// its report. A backend that found nothing and has nothing to say (hwmon on a machine without
+/// energy or power files) adds no report, so such a machine's output is as without the backend.
+void add_backend(SensorSet& set, BackendProbe probe);
+
+/// Why `kept_backend`'s reading of a device is preferred over `dropped_backend`'s.
+std::string duplicate_preference(const std::string& kept_backend, const std::string& dropped_backend);
 
 }  // namespace joulebench

@@ -69,6 +69,13 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
+    // A child never reads the machine's hwmon sensors (a CI machine's amdgpu or amd_energy would
+    // change what the tests see) unless the test names a tree: JOULEBENCH_HWMON_ROOT is an empty
+    // folder by default, as tests point JOULEBENCH_POWERCAP_ROOT at an empty one.
+    bool hwmon_named = std::getenv("JOULEBENCH_HWMON_ROOT") != nullptr;
+    for (const auto& [k, v] : options.env) hwmon_named = hwmon_named || k == "JOULEBENCH_HWMON_ROOT";
+    const std::string empty_hwmon = (m_dir.path() / "no-hwmon").string();
+    if (!hwmon_named) std::filesystem::create_directory(empty_hwmon);
     m_pid = ::fork();
     if (m_pid < 0) throw std::runtime_error("fork failed");
     if (m_pid == 0) {
@@ -84,6 +91,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (!hwmon_named) ::setenv("JOULEBENCH_HWMON_ROOT", empty_hwmon.c_str(), 1);
         for (const auto& [k, v] : options.env) {
             if (v) {
                 ::setenv(k.c_str(), v->c_str(), 1);

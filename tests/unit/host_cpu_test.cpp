@@ -52,6 +52,7 @@ protected:
         ProbeOptions probe;
         probe.nvml.gpus = nvml::GpuSelection::parse("none");
         probe.powercap_root = m_tree.root();
+        probe.hwmon_root = m_dir.path() / "no-hwmon";
         m_set = probe_all(probe);
     }
     test::TempDir m_dir{"jb-host-cpu"};

@@ -67,6 +67,7 @@ SensorSet estimate_only() {
     ProbeOptions probe;
     probe.nvml.gpus = nvml::GpuSelection::parse("none");
     probe.powercap_root = "/nonexistent/powercap";
+    probe.hwmon_root = "/nonexistent/hwmon";
     return probe_all(probe);
 }
 

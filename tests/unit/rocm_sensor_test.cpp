@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/fake_hwmon_builder.hpp"
 #include "fakes/test_support.hpp"
+#include "sensors/registry.hpp"
 #include "sensors/rocm/rocm_backend.hpp"
 #include "sensors/rocm/rocm_device.hpp"
 #include "sensors/rocm/rocm_library.hpp"
@@ -313,6 +315,38 @@ TEST_F(RocmTest, MissingOptionalSymbolsRemoveCapabilitiesAndAreNoted) {
         EXPECT_EQ(e.category(), ErrorCategory::kNotSupported);
         EXPECT_THAT(e.what(), HasSubstr("required symbols missing: rsmi_dev_name_get"));
     }
+}
+
+// The same GPU through ROCm SMI and hwmon's amdgpu (the same PCI device): counted once, by ROCm
+// SMI's energy counter; hwmon lists its reading as a duplicate. A second amdgpu that ROCm SMI
+// does not see stays with hwmon.
+TEST_F(RocmTest, AGpuSeenByHwmonTooIsCountedOnceThroughRocmSmi) {
+    write();
+    test::FakeHwmonTree tree(m_dir.path() / "sys");
+    tree.add_device("hwmon2", "amdgpu", std::string("0000:03:00.0"));
+    tree.add_power("hwmon2", 1, "average", 120000000, "PPT");
+    tree.add_device("hwmon3", "amdgpu", std::string("0000:04:00.0"));
+    tree.add_power("hwmon3", 1, "average", 80000000, "PPT");
+    ProbeOptions o;
+    o.rocm = options();
+    o.nvml.library.explicit_path = (m_dir.path() / "no-libnvidia-ml.so.1").string();  // no NVIDIA GPU
+    o.powercap_root = m_dir.path() / "no-powercap";
+    o.hwmon_root = tree.root();
+    const SensorSet set = probe_all(o);
+    std::vector<std::string> ids;
+    for (const auto& sensor : set.sensors) ids.push_back(sensor->info().id);
+    EXPECT_THAT(ids, ::testing::Contains("amdgpu0"));
+    std::size_t gpus = 0;
+    for (const auto& sensor : set.sensors) gpus += sensor->info().kind == DomainKind::kGpu ? 1U : 0U;
+    EXPECT_EQ(gpus, 2U) << "one GPU through ROCm SMI, the other through hwmon";
+    std::string skipped;
+    for (const auto& b : set.backends) {
+        if (b.backend == "hwmon") {
+            for (const auto& line : b.skipped) skipped += line + "\n";
+        }
+    }
+    EXPECT_THAT(skipped, HasSubstr("duplicate of amdgpu0 (rocm)"));
+    EXPECT_THAT(skipped, HasSubstr("pci:0000:03:00.0"));
 }
 
 }  // namespace

@@ -29,11 +29,13 @@ TEST(Sensor, OnlyGpuPackageDramAndEstimateAddIntoTheTotal) {
     EXPECT_FALSE(counts_in_total(DomainKind::kCore));
     EXPECT_FALSE(counts_in_total(DomainKind::kUncore));
     EXPECT_FALSE(counts_in_total(DomainKind::kPsys));
+    EXPECT_FALSE(counts_in_total(DomainKind::kPlatform));
 }
 
 TEST(Sensor, KindNamesRoundTrip) {
     for (auto kind : {DomainKind::kGpu, DomainKind::kPackage, DomainKind::kCore, DomainKind::kUncore,
-                      DomainKind::kDram, DomainKind::kPsys, DomainKind::kEstimatedCpu}) {
+                      DomainKind::kDram, DomainKind::kPsys, DomainKind::kEstimatedCpu,
+                      DomainKind::kPlatform}) {
         EXPECT_EQ(domain_kind_from_string(to_string(kind)), kind);
     }
     EXPECT_EQ(to_string(DomainKind::kEstimatedCpu), "estimated-cpu");

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "sensors/device_identity.hpp"
+
 namespace joulebench::nvml {
 
 namespace {
@@ -32,6 +34,7 @@ NvmlSensor::NvmlSensor(NvmlDevice device, NowFn now)
     m_info.name = m_device.name();
     m_info.source = m_device.uuid();
     m_info.pci_bus_id = m_device.pci_bus_id();
+    m_info.device_identity = pci_identity(m_info.pci_bus_id);
     m_info.update_period = kUpdatePeriod;
     // The counter is 64-bit millijoules (2^64 mJ ~ 1.8e16 J): it never wraps in practice, so no
     // wrap_range; going backwards is a reset, handled separately.

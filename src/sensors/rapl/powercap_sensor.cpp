@@ -12,6 +12,7 @@
 
 #include "common/sysfs.hpp"
 #include "joulebench/error.hpp"
+#include "sensors/device_identity.hpp"
 
 namespace joulebench::rapl {
 
@@ -213,6 +214,8 @@ PowercapSensor::PowercapSensor(ZoneDescription zone) {
     m_info.wrap_range = from_microjoules(zone.max_energy_range_uj);
     m_info.limits = read_constraints(zone.path);
     m_info.id = sensor_id(zone, zone.package_index);
+    // Only the package itself: hwmon (amd_energy) offers the same socket counter, never its parts.
+    if (zone.kind == DomainKind::kPackage) m_info.device_identity = cpu_package_identity(zone.package_index);
     // Check now that the counter can actually be read (open may succeed where read fails).
     if (!sysfs::pread_u64(m_fd)) {
         const int err = errno;

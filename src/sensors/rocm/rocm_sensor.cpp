@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "sensors/device_identity.hpp"
+
 namespace joulebench::rocm {
 
 namespace {
@@ -35,6 +37,8 @@ RocmSensor::RocmSensor(RocmDevice device, NowFn now)
     m_info.name = m_device.name();
     m_info.source = m_device.unique_id();
     m_info.pci_bus_id = m_device.pci_bus_id();
+    // An AMD GPU hwmon sees too (amdgpu) is counted here once, by its counter (registry.hpp).
+    m_info.device_identity = pci_identity(m_info.pci_bus_id);
     m_info.update_period = kUpdatePeriod;
 
     const Clock::time_point open_time = m_now();
