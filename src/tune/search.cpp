@@ -36,7 +36,33 @@ struct CapData {
     double mean_log_time = 0.0;  ///< of the wall times (the slowdown is judged on it)
     double median_wall = 0.0;
     double median_metric = 0.0;
+    std::size_t all_runs = 0;  ///< the runs at this cap, gross outliers included
+    std::size_t outliers = 0;  ///< left out of the statistics (drop_gross_outliers)
 };
+
+/// A run whose metric is this factor (or more) off its cap's median is a gross outlier: a run
+/// disturbed by something else (another job, a stalled start), not run-to-run noise, which is a
+/// few percent. Judged only at caps with 3 runs or more, where the median is not one of them.
+const double kOutlierLog = std::log(1.5);
+
+// Leaves a cap's gross outliers out of its statistics (they stay counted as runs).
+void drop_gross_outliers(CapData& c) {
+    c.all_runs = c.log_metric.size();
+    if (c.log_metric.size() < 3) return;
+    const double median = stats::median(c.log_metric);
+    CapData kept;
+    for (std::size_t k = 0; k < c.log_metric.size(); ++k) {
+        if (std::fabs(c.log_metric[k] - median) > kOutlierLog) continue;
+        kept.log_metric.push_back(c.log_metric[k]);
+        kept.wall_s.push_back(c.wall_s[k]);
+        kept.energy_j.push_back(c.energy_j[k]);
+    }
+    if (kept.log_metric.size() < 2 || kept.log_metric.size() == c.log_metric.size()) return;
+    c.outliers = c.log_metric.size() - kept.log_metric.size();
+    c.log_metric = std::move(kept.log_metric);
+    c.wall_s = std::move(kept.wall_s);
+    c.energy_j = std::move(kept.energy_j);
+}
 
 // Which of two caps is better, as far as the data can tell.
 struct Comparison {
@@ -59,6 +85,10 @@ public:
             c.wall_s.push_back(ob.wall_s);
             c.energy_j.push_back(ob.energy_j);
             ++m_runs;
+        }
+        for (CapData& c : m_caps) {
+            drop_gross_outliers(c);
+            m_outliers += c.outliers;
         }
         double ss = 0.0;
         double ss_time = 0.0;
@@ -164,6 +194,7 @@ public:
     [[nodiscard]] std::optional<std::size_t> best() const { return m_best; }
     [[nodiscard]] bool guessed() const { return m_guessed; }
     [[nodiscard]] std::size_t runs() const { return m_runs; }
+    [[nodiscard]] std::size_t outliers() const { return m_outliers; }
     [[nodiscard]] const std::vector<CapData>& caps() const { return m_caps; }
     [[nodiscard]] std::size_t df() const { return m_df; }
     [[nodiscard]] double sigma() const { return m_sigma; }
@@ -344,6 +375,7 @@ private:
     std::size_t m_df = 0;
     double m_sigma = 0.0;
     double m_sigma_time = 0.0;
+    std::size_t m_outliers = 0;
     std::optional<std::size_t> m_need;
     std::optional<std::size_t> m_best;
     bool m_guessed = false;  ///< a decision was taken for want of budget
@@ -408,6 +440,12 @@ SearchResult CapSearch::result(const std::vector<Observation>& observations) con
     const bool finished = replay.run();
     SearchResult out;
     out.runs_used = replay.runs();
+    if (replay.outliers() > 0) {
+        out.notes.push_back(fmt::format(
+            "{} run(s) 1.5 times or more off their cap's median left out of the comparisons "
+            "(gross outliers; still counted as runs)",
+            replay.outliers()));
+    }
     out.budget_spent = replay.guessed();
     out.confident = finished && !replay.guessed();
     const auto& caps = replay.caps();
@@ -417,7 +455,7 @@ SearchResult CapSearch::result(const std::vector<Observation>& observations) con
         if (c.log_metric.empty()) continue;
         CapEvaluation e;
         e.cap_w = m_options.caps_w[i];
-        e.runs = c.log_metric.size();
+        e.runs = c.all_runs;
         e.median_time_s = c.median_wall;
         e.median_energy_j = stats::median(c.energy_j);
         std::vector<double> edp, ed2p;

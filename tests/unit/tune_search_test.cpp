@@ -226,5 +226,39 @@ TEST(CapSearchOptions, BadOptionsThrowInvalidArgument) {
     expect_invalid(o, "max_slowdown < 0");
 }
 
+// A run disturbed by something else (its energy 20 times too high, as once seen under a loaded
+// CI machine) must not decide the search: among 3 or more runs of a cap it is left out of the
+// comparisons (and said so), and the lowest-cap optimum is still found.
+TEST(CapSearchRegression, AGrossOutlierRunDoesNotDecideTheSearch) {
+    const CapSearch search(options_for(Metric::kEdp));
+    const auto& caps = search.options().caps_w;
+    int found = 0;
+    int noted = 0;
+    for (int seed = 1; seed <= 20; ++seed) {
+        std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
+        std::vector<Observation> obs;
+        bool disturbed = false;
+        while (const auto i = search.next(obs)) {
+            ASSERT_LT(obs.size(), kRunLimit);
+            Observation o = cc::simulate(cc::kLowest, caps.at(*i), 0.01, rng);
+            // The first run at the optimum's neighbour, once the search has come down to it.
+            if (!disturbed && *i == 1) {
+                o.energy_j *= 20.0;
+                disturbed = true;
+            }
+            obs.push_back(o);
+        }
+        const SearchResult r = search.result(obs);
+        ASSERT_TRUE(r.best_cap_w);
+        found += cc::within_steps({0}, cc::index_of(caps, *r.best_cap_w)) ? 1 : 0;
+        for (const auto& note : r.notes) noted += note.find("gross outliers") != std::string::npos ? 1 : 0;
+        std::size_t runs = 0;
+        for (const auto& e : r.evaluated) runs += e.runs;
+        EXPECT_EQ(runs, obs.size()) << "an outlier must still count as a run";
+    }
+    EXPECT_GE(found, 19);
+    EXPECT_GE(noted, 1) << "no search ran the disturbed cap three times";
+}
+
 }  // namespace
 }  // namespace joulebench::tune
