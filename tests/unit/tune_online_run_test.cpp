@@ -58,7 +58,10 @@ public:
         return lines;
     }
     [[nodiscard]] bool output_closed() const override { return m_closed; }
-    void terminate(std::chrono::milliseconds) noexcept override { m_terminated = true; }
+    void terminate(std::chrono::milliseconds) noexcept override {
+        m_terminated = true;
+        if (terminated_flag != nullptr) *terminated_flag = true;
+    }
     int wait(std::optional<int>& signal) override {
         if (m_terminated) {
             signal = 15;
@@ -69,6 +72,8 @@ public:
     [[nodiscard]] bool terminated() const { return m_terminated; }
     /// Ends (closes its output) once this cap is in force.
     std::optional<double> end_at_cap;
+    /// Set by terminate(): read by the test after run_online has destroyed the workload.
+    bool* terminated_flag = nullptr;
 
 private:
     [[nodiscard]] double cap() const { return m_machine.limit(FakeMachine::gpu_key(0)); }
@@ -97,7 +102,9 @@ protected:
     FakeMachine m_machine{1};
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> m_null{std::fopen("/dev/null", "w"),
                                                            &std::fclose};
-    ScriptedWorkload* m_workload = nullptr;
+    /// Whether a workload was started (run_online destroys it before it returns).
+    bool m_started = false;
+    bool m_terminated = false;  ///< the workload was terminated
     // 200 W is the fastest and cheapest: 2 ms per unit at 200 W, 4 ms elsewhere; 1 J per ms.
     std::function<double(double)> m_unit_ms = [](double cap) { return cap == 200 ? 2.0 : 4.0; };
     int m_units = 400;
@@ -122,7 +129,8 @@ protected:
             auto w = std::make_unique<ScriptedWorkload>(m_machine, m_units, m_unit_ms, m_unit_ms,
                                                         m_word);
             w->end_at_cap = m_end_at_cap;
-            m_workload = w.get();
+            w->terminated_flag = &m_terminated;
+            m_started = true;
             return std::unique_ptr<tune::OnlineWorkload>(std::move(w));
         };
         return d;
@@ -196,8 +204,8 @@ TEST_F(TuneOnlineRun, NoMatchWithinTheTimeoutStopsTheCommandRestoresAndThrows) {
         EXPECT_THAT(e.what(), HasSubstr("--progress-regex '^step [0-9]+$' matched no line"));
         EXPECT_THAT(e.what(), HasSubstr("the last: 'epoch "));
     }
-    ASSERT_NE(m_workload, nullptr);
-    EXPECT_TRUE(m_workload->terminated());
+    ASSERT_TRUE(m_started);
+    EXPECT_TRUE(m_terminated);
     EXPECT_EQ(m_machine.limit(FakeMachine::gpu_key(0)), 400.0);
     EXPECT_THAT(writes(), ElementsAre(100, 400));
     EXPECT_EQ(m_guard_done.load(), 1);
@@ -209,7 +217,7 @@ TEST_F(TuneOnlineRun, TheStopFlagEndsTheCommandAndRestoresTheCaps) {
     const tune::OnlineOutcome out = tune::run_online(options(), d);
     EXPECT_EQ(out.stopped_by, 15);
     EXPECT_EQ(out.exit_code, 143);
-    EXPECT_TRUE(m_workload->terminated());
+    EXPECT_TRUE(m_terminated);
     EXPECT_EQ(m_machine.limit(FakeMachine::gpu_key(0)), 400.0);
     EXPECT_EQ(m_guard_done.load(), 1);
 }
@@ -250,7 +258,7 @@ TEST_F(TuneOnlineRun, CapsOutsideTheRangeAndMissingGpusAreRefusedBeforeAnyWrite)
     }
     EXPECT_TRUE(writes().empty());
     EXPECT_EQ(m_guards.load(), 0);
-    EXPECT_EQ(m_workload, nullptr);
+    EXPECT_FALSE(m_started);
 }
 
 }  // namespace
