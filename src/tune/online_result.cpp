@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <map>
 
@@ -131,8 +130,7 @@ void compare_with_best(const std::map<double, CapSamples>& by_cap, const OnlineO
             "no interval: every cap was profiled once, so the spread between segments is unknown");
         return;
     }
-    const boost::math::students_t t_dist(pooled.df);
-    const double t_crit = boost::math::quantile(t_dist, (1.0 + options.confidence) / 2.0);
+    const double t_crit = two_sided_t_critical(static_cast<double>(pooled.df), options.confidence);
     const CapSamples& best = by_cap.at(*result.best_cap_w);
     const LogMoments b = log_moments(best.log_metric);
     const double nb = static_cast<double>(best.log_metric.size());

@@ -200,8 +200,7 @@ public:
     [[nodiscard]] double sigma() const { return m_sigma; }
     [[nodiscard]] double t_quantile() const {
         if (m_df == 0) return std::numeric_limits<double>::infinity();
-        const boost::math::students_t dist(static_cast<double>(m_df));
-        return boost::math::quantile(dist, 1.0 - (1.0 - m_o.confidence) / 2.0);
+        return two_sided_t_critical(static_cast<double>(m_df), m_o.confidence);
     }
     /// Whether two measured caps' metrics differ at the confidence level.
     [[nodiscard]] bool told_apart(std::size_t i, std::size_t j) const {
@@ -403,6 +402,11 @@ std::optional<Metric> parse_metric(std::string_view text) {
         if (metric_name(m) == text) return m;
     }
     return std::nullopt;
+}
+
+double two_sided_t_critical(double df, double confidence) {
+    const boost::math::students_t dist(df);
+    return boost::math::quantile(dist, (1.0 + confidence) / 2.0);
 }
 
 std::size_t default_budget(std::size_t cap_count) {

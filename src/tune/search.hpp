@@ -54,6 +54,10 @@ struct SearchOptions {
 /// least 10 runs (a search over a few caps needs that many to end).
 [[nodiscard]] std::size_t default_budget(std::size_t cap_count);
 
+/// The two-sided critical value of Student's t with `df` degrees of freedom (> 0) at
+/// `confidence`: the one both methods' intervals and tests use.
+[[nodiscard]] double two_sided_t_critical(double df, double confidence);
+
 /// A cap of the grid, evaluated: medians over its runs (metric of kEnergyWithinSlowdown: energy).
 struct CapEvaluation {
     double cap_w = 0.0;
