@@ -32,6 +32,7 @@ struct StoreState {
     std::map<double, std::string> last_error;    ///< per cap, the last failure's reason
     double machine_time_s = 0.0;
     double energy_j = 0.0;
+    CpuEnergyMarks cpu;  ///< of the runs' energy totals
 };
 
 std::string failure_reason(const RunRecord& r) {
@@ -58,6 +59,7 @@ StoreState read_state(const fs::path& db) {
         ++s.attempted;
         if (r.started_at && r.ended_at) s.machine_time_s += *r.ended_at - *r.started_at;
         if (r.energy_j) s.energy_j += *r.energy_j;
+        s.cpu |= cpu_energy_marks(r);
         const bool final = r.status == RunStatus::kDone || r.status == RunStatus::kFailed ||
                            r.status == RunStatus::kTimeout;
         if (final) s.used.insert({*r.gpu_cap_w, r.repetition});
@@ -100,6 +102,7 @@ TuneReport make_report(const SearchRequest& rq, const CapSearch& search, const S
     }
     report.machine_time_s = s.machine_time_s;
     report.energy_spent_j = s.energy_j;
+    report.cpu = s.cpu;
     if (s.attempted >= report.options.budget && !report.result.confident) {
         if (!report.result.budget_spent) {
             report.notes.push_back(fmt::format(

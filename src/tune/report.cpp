@@ -108,6 +108,7 @@ std::string render_text(const TuneReport& r) {
     if (r.full_sweep_time_s) out += fmt::format(", about {}", duration(*r.full_sweep_time_s));
     out += "\n";
     out += fmt::format("confident: {}\n", r.result.confident ? "yes" : "no");
+    for (const auto& line : explain(r.cpu, "the energies of this table")) out += line + "\n";
     for (const auto& note : r.result.notes) out += "note: " + note + "\n";
     for (const auto& note : r.notes) out += "note: " + note + "\n";
     return out;
@@ -138,6 +139,9 @@ nlohmann::json to_json(const TuneReport& r) {
     j["full_sweep_time_s"] = json_number(r.full_sweep_time_s);
     j["machine_time_s"] = json_number(r.machine_time_s);
     j["energy_spent_j"] = json_number(r.energy_spent_j);
+    j["cpu_estimated"] = r.cpu.estimated;
+    j["cpu_attributed"] = r.cpu.attributed;
+    j["cpu_shared"] = r.cpu.shared;
     j["evaluated"] = nlohmann::json::array();
     for (const CapEvaluation& e : s.evaluated) {
         j["evaluated"].push_back({{"cap_w", e.cap_w},

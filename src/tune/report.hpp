@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/cpu_energy_marks.hpp"
 #include "tune/search.hpp"
 
 namespace joulebench::tune {
@@ -26,6 +27,9 @@ struct TuneReport {
     std::optional<double> full_sweep_time_s;
     double machine_time_s = 0.0;  ///< the runs' time, start to end
     double energy_spent_j = 0.0;  ///< the runs' energy (as each run's total)
+    /// What the runs' energy totals include of the CPU (estimated, attributed, shared), all runs
+    /// together: said under the table and in the JSON, as `sweep` says it.
+    CpuEnergyMarks cpu;
     std::vector<std::string> notes;
 };
 

@@ -110,6 +110,9 @@ protected:
         for (const auto& e : j.at("evaluated")) runs += e.at("runs").get<std::size_t>();
         EXPECT_EQ(runs, j.at("runs_used").get<std::size_t>());
         EXPECT_EQ(limit_mw(), 400000U) << "the original cap is not back";
+        // No CPU sensor here: the totals include the CPU-time estimate, and the report says so.
+        EXPECT_EQ(j.at("cpu_estimated"), true);
+        EXPECT_THAT(r.err, HasSubstr("CPU estimated: the energies of this table"));
         return j.at("best_cap_w").get<double>();
     }
 };
