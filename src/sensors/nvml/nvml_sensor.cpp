@@ -1,5 +1,6 @@
 #include "sensors/nvml/nvml_sensor.hpp"
 
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -14,18 +15,8 @@ bool is_unsupported(nvmlReturn_t rc) {
 }
 }  // namespace
 
-void NvmlSensor::Integrator::add(Clock::time_point time, double power_w) noexcept {
-    if (has_last) {
-        const double dt_s = seconds_between(last_time, time);
-        if (dt_s > 0.0) energy_j += 0.5 * (last_power_w + power_w) * dt_s;
-    }
-    has_last = true;
-    last_time = time;
-    last_power_w = power_w;
-}
-
 NvmlSensor::NvmlSensor(NvmlDevice device, NowFn now)
-    : m_device(std::move(device)), m_api(&m_device.api()), m_now(now) {
+    : CounterOrIntegratedSensor(now), m_device(std::move(device)), m_api(&m_device.api()) {
     const nvmlDevice_t handle = m_device.handle();
     m_info.id = fmt::format("gpu{}", m_device.index());
     m_info.kind = DomainKind::kGpu;
@@ -74,25 +65,9 @@ NvmlSensor::NvmlSensor(NvmlDevice device, NowFn now)
         }
     }
 
-    if (!m_use_counter && !m_has_power) {
-        throw Error(ErrorCategory::kNotSupported,
-                    fmt::format("nvml: open energy sensor of {}: {}; {}", m_device.label(),
-                                counter_note, power_note),
-                    "this GPU reports neither energy nor power (pre-Kepler boards or vGPU guests)");
-    }
-    if (m_use_counter) {
-        m_info.method = Method::kCounter;
-        if (m_has_power) {
-            m_info.notes.push_back(fmt::format(
-                "cross-check: power readings integrated (trapezoid, at most every {} ms)",
-                kCrossCheckPeriod.count()));
-        } else {
-            m_info.notes.push_back(power_note + "; no cross-check");
-        }
-    } else {
-        m_info.method = Method::kIntegrated;
-        m_info.notes.push_back(counter_note + "; using integrated power");
-    }
+    choose_method(fmt::format("nvml: open energy sensor of {}", m_device.label()), counter_note,
+                  power_note,
+                  "this GPU reports neither energy nor power (pre-Kepler boards or vGPU guests)");
 
     m_info.limits.push_back(m_device.limit_info());
     try {
@@ -126,72 +101,37 @@ bool NvmlSensor::read_power(double& power_w) noexcept {
     return true;
 }
 
-void NvmlSensor::count_failed_read() noexcept {
-    const std::lock_guard lock(m_health_mutex);
-    ++m_health.failed_reads;
-}
-
 void NvmlSensor::record_reset(unsigned long long before_mj, unsigned long long after_mj,
                               Clock::time_point time) noexcept {
-    const std::lock_guard lock(m_health_mutex);
-    ++m_health.resets;
-    try {
-        m_health.events.push_back(fmt::format(
-            "{}: energy counter reset at +{:.3f} s (from {} mJ to {} mJ; driver reload or GPU "
-            "reset): the new reading counts as energy since the reset, energy between the "
-            "previous reading and the reset is lost, so the total is a lower bound",
-            m_info.id, seconds_between(m_open_time, time), before_mj, after_mj));
-    } catch (...) {
-        // out of memory: the reset is still counted
-    }
+    update_health([&](SensorHealth& health) {
+        ++health.resets;
+        try {
+            health.events.push_back(fmt::format(
+                "{}: energy counter reset at +{:.3f} s (from {} mJ to {} mJ; driver reload or GPU "
+                "reset): the new reading counts as energy since the reset, energy between the "
+                "previous reading and the reset is lost, so the total is a lower bound",
+                m_info.id, seconds_between(m_open_time, time), before_mj, after_mj));
+        } catch (...) {
+            // out of memory: the reset is still counted
+        }
+    });
 }
 
-std::optional<EnergySample> NvmlSensor::sample() noexcept {
-    const Clock::time_point now = m_now();
-    if (m_use_counter) {
-        unsigned long long energy_mj = 0;
-        if (m_api->nvmlDeviceGetTotalEnergyConsumption(m_device.handle(), &energy_mj) != kSuccess) {
-            count_failed_read();
-            return std::nullopt;
-        }
-        if (energy_mj < m_last_counter_mj) {
-            record_reset(m_last_counter_mj, energy_mj, now);
-            m_energy_mj += energy_mj;  // energy since the reset
-        } else {
-            m_energy_mj += energy_mj - m_last_counter_mj;
-        }
-        m_last_counter_mj = energy_mj;
-        if (m_has_power &&
-            (!m_integrator.has_last || now - m_integrator.last_time >= kCrossCheckPeriod)) {
-            // A failed cross-check reading is not a gap in the energy trace: the next good one
-            // spans the interval with a wider trapezoid.
-            double power_w = 0.0;
-            if (read_power(power_w)) m_integrator.add(now, power_w);
-        }
-        return EnergySample{now, from_millijoules(m_energy_mj)};
-    }
-    double power_w = 0.0;
-    if (!read_power(power_w)) {
-        count_failed_read();
+// NVML's counter: 64-bit millijoules since driver load. A decrease is always a reset (the counter
+// never wraps in practice, 2^64 mJ ~ 1.8e16 J).
+std::optional<Joules> NvmlSensor::read_counter(Clock::time_point now) noexcept {
+    unsigned long long energy_mj = 0;
+    if (m_api->nvmlDeviceGetTotalEnergyConsumption(m_device.handle(), &energy_mj) != kSuccess) {
         return std::nullopt;
     }
-    m_integrator.add(now, power_w);
-    return EnergySample{now, Joules(m_integrator.energy_j)};
-}
-
-SensorHealth NvmlSensor::health() const {
-    const std::lock_guard lock(m_health_mutex);
-    return m_health;
-}
-
-std::chrono::nanoseconds NvmlSensor::max_poll_interval() const {
-    if (m_use_counter) return std::chrono::nanoseconds{0};
-    return kIntegratedMaxPoll;
-}
-
-std::optional<Joules> NvmlSensor::cross_check_energy() const {
-    if (!m_use_counter || !m_has_power) return std::nullopt;
-    return Joules(m_integrator.energy_j);
+    if (energy_mj < m_last_counter_mj) {
+        record_reset(m_last_counter_mj, energy_mj, now);
+        m_energy_mj += energy_mj;  // energy since the reset
+    } else {
+        m_energy_mj += energy_mj - m_last_counter_mj;
+    }
+    m_last_counter_mj = energy_mj;
+    return from_millijoules(m_energy_mj);
 }
 
 std::optional<GpuTelemetry> NvmlSensor::telemetry() noexcept {

@@ -17,18 +17,8 @@ bool is_unsupported(rsmi_status_t rc) {
 }
 }  // namespace
 
-void RocmSensor::Integrator::add(Clock::time_point time, double power_w) noexcept {
-    if (has_last) {
-        const double dt_s = seconds_between(last_time, time);
-        if (dt_s > 0.0) energy_j += 0.5 * (last_power_w + power_w) * dt_s;
-    }
-    has_last = true;
-    last_time = time;
-    last_power_w = power_w;
-}
-
 RocmSensor::RocmSensor(RocmDevice device, NowFn now)
-    : m_device(std::move(device)), m_api(&m_device.api()), m_now(now) {
+    : CounterOrIntegratedSensor(now), m_device(std::move(device)), m_api(&m_device.api()) {
     const std::uint32_t dv = m_device.dv_ind();
     m_info.id = fmt::format("amdgpu{}", m_device.index());
     m_info.kind = DomainKind::kGpu;
@@ -84,32 +74,18 @@ RocmSensor::RocmSensor(RocmDevice device, NowFn now)
         }
     }
 
-    if (!m_use_counter && !m_has_power) {
-        throw Error(ErrorCategory::kNotSupported,
-                    fmt::format("rocm: open energy sensor of {}: {}; {}", m_device.label(),
-                                counter_note, power_note),
-                    "this GPU reports neither energy nor power through ROCm SMI");
-    }
     if (m_use_counter) {
-        m_info.method = Method::kCounter;
         // Where the first reading is below 2^32 the counter may be a 32-bit one (docs/rocm.md).
         if (m_last_count < kCounter32Range) {
             m_info.wrap_range =
                 Joules(static_cast<double>(kCounter32Range) * m_resolution_uj * 1e-6);
         }
+        // Before the method's note (m_info.notes is empty so far).
         m_info.notes.push_back(
             fmt::format("energy counter: resolution {:.3f} uJ per count", m_resolution_uj));
-        if (m_has_power) {
-            m_info.notes.push_back(fmt::format(
-                "cross-check: power readings integrated (trapezoid, at most every {} ms)",
-                kCrossCheckPeriod.count()));
-        } else {
-            m_info.notes.push_back(power_note + "; no cross-check");
-        }
-    } else {
-        m_info.method = Method::kIntegrated;
-        m_info.notes.push_back(counter_note + "; using integrated power");
     }
+    choose_method(fmt::format("rocm: open energy sensor of {}", m_device.label()), counter_note,
+                  power_note, "this GPU reports neither energy nor power through ROCm SMI");
     m_info.limits.push_back(m_device.limit_info());
     if (m_info.source.empty()) m_info.notes.emplace_back("unique id: not available");
     if (m_info.pci_bus_id.empty()) {
@@ -128,92 +104,63 @@ bool RocmSensor::read_power(double& power_w) noexcept {
     return true;
 }
 
-void RocmSensor::count_failed_read() noexcept {
-    const std::lock_guard lock(m_health_mutex);
-    ++m_health.failed_reads;
-}
-
 void RocmSensor::record_event(bool wrap, std::uint64_t before, std::uint64_t after,
                               Clock::time_point time) noexcept {
-    const std::lock_guard lock(m_health_mutex);
-    if (wrap) {
-        ++m_health.wraps;
-        return;
-    }
-    ++m_health.resets;
-    try {
-        m_health.events.push_back(fmt::format(
-            "{}: energy counter reset at +{:.3f} s (from {} to {} counts; driver reload or GPU "
-            "reset): the new reading counts as energy since the reset, energy between the "
-            "previous reading and the reset is lost, so the total is a lower bound",
-            m_info.id, seconds_between(m_open_time, time), before, after));
-    } catch (...) {
-        // out of memory: the reset is still counted
-    }
+    update_health([&](SensorHealth& health) {
+        if (wrap) {
+            ++health.wraps;
+            return;
+        }
+        ++health.resets;
+        try {
+            health.events.push_back(fmt::format(
+                "{}: energy counter reset at +{:.3f} s (from {} to {} counts; driver reload or GPU "
+                "reset): the new reading counts as energy since the reset, energy between the "
+                "previous reading and the reset is lost, so the total is a lower bound",
+                m_info.id, seconds_between(m_open_time, time), before, after));
+        } catch (...) {
+            // out of memory: the reset is still counted
+        }
+    });
 }
 
-std::optional<EnergySample> RocmSensor::sample() noexcept {
-    const Clock::time_point now = m_now();
-    if (m_use_counter) {
-        std::uint64_t count = 0;
-        float resolution_uj = 0.0F;
-        std::uint64_t timestamp_ns = 0;
-        if (m_api->rsmi_dev_energy_count_get(m_device.dv_ind(), &count, &resolution_uj,
-                                             &timestamp_ns) != kRsmiSuccess) {
-            count_failed_read();
-            return std::nullopt;
-        }
-        if (std::isfinite(resolution_uj) && resolution_uj > 0.0F) {
-            m_resolution_uj = static_cast<double>(resolution_uj);
-        }
-        std::uint64_t delta = 0;
-        if (count >= m_last_count) {
-            delta = count - m_last_count;
-        } else {
-            const std::uint64_t wrapped =
-                m_last_count < kCounter32Range ? count + (kCounter32Range - m_last_count) : 0;
-            const double elapsed_s = seconds_between(m_last_time, now);
-            const double wrapped_j = static_cast<double>(wrapped) * m_resolution_uj * 1e-6;
-            const bool wrap = wrapped != 0 && count < kCounter32Range &&
-                              wrapped_j <= kMaxPlausiblePowerW * std::max(elapsed_s, 0.0);
-            record_event(wrap, m_last_count, count, now);
-            delta = wrap ? wrapped : count;
-        }
-        m_energy_j += static_cast<double>(delta) * m_resolution_uj * 1e-6;
-        m_last_count = count;
-        m_last_time = now;
-        if (m_has_power &&
-            (!m_integrator.has_last || now - m_integrator.last_time >= kCrossCheckPeriod)) {
-            double power_w = 0.0;
-            if (read_power(power_w)) m_integrator.add(now, power_w);
-        }
-        return EnergySample{now, Joules(m_energy_j)};
-    }
-    double power_w = 0.0;
-    if (!read_power(power_w)) {
-        count_failed_read();
+// ROCm SMI's accumulator: counts of the (re-read) resolution; a decrease is a 32-bit wrap where
+// plausible, else a reset (the header's rule).
+std::optional<Joules> RocmSensor::read_counter(Clock::time_point now) noexcept {
+    std::uint64_t count = 0;
+    float resolution_uj = 0.0F;
+    std::uint64_t timestamp_ns = 0;
+    if (m_api->rsmi_dev_energy_count_get(m_device.dv_ind(), &count, &resolution_uj,
+                                         &timestamp_ns) != kRsmiSuccess) {
         return std::nullopt;
     }
-    m_integrator.add(now, power_w);
-    return EnergySample{now, Joules(m_integrator.energy_j)};
+    if (std::isfinite(resolution_uj) && resolution_uj > 0.0F) {
+        m_resolution_uj = static_cast<double>(resolution_uj);
+    }
+    std::uint64_t delta = 0;
+    if (count >= m_last_count) {
+        delta = count - m_last_count;
+    } else {
+        const std::uint64_t wrapped =
+            m_last_count < kCounter32Range ? count + (kCounter32Range - m_last_count) : 0;
+        const double elapsed_s = seconds_between(m_last_time, now);
+        const double wrapped_j = static_cast<double>(wrapped) * m_resolution_uj * 1e-6;
+        const bool wrap = wrapped != 0 && count < kCounter32Range &&
+                          wrapped_j <= kMaxPlausiblePowerW * std::max(elapsed_s, 0.0);
+        record_event(wrap, m_last_count, count, now);
+        delta = wrap ? wrapped : count;
+    }
+    m_energy_j += static_cast<double>(delta) * m_resolution_uj * 1e-6;
+    m_last_count = count;
+    m_last_time = now;
+    return Joules(m_energy_j);
 }
 
-SensorHealth RocmSensor::health() const {
-    const std::lock_guard lock(m_health_mutex);
-    return m_health;
-}
-
-std::chrono::nanoseconds RocmSensor::max_poll_interval() const {
-    if (!m_use_counter) return kIntegratedMaxPoll;
+std::chrono::nanoseconds RocmSensor::counter_max_poll_interval() const {
     if (!m_info.wrap_range) return std::chrono::nanoseconds{0};
     // One wrap at most between two readings, at the highest plausible power.
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(m_info.wrap_range->value() / kMaxPlausiblePowerW));
-}
-
-std::optional<Joules> RocmSensor::cross_check_energy() const {
-    if (!m_use_counter || !m_has_power) return std::nullopt;
-    return Joules(m_integrator.energy_j);
 }
 
 std::optional<GpuTelemetry> RocmSensor::telemetry() noexcept {

@@ -14,28 +14,26 @@
 /// health().resets and handled as NvmlSensor does (the new reading is energy since the reset; the
 /// total becomes a lower bound).
 ///
+/// The read path, health() and the cross-check are CounterOrIntegratedSensor's (shared with
+/// NvmlSensor); this class keeps ROCm SMI's calls and the wrap/reset rule above.
+///
 /// Threading: as NvmlSensor (sample/telemetry/cross_check from one thread; health/info any).
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 
-#include "joulebench/sensor.hpp"
+#include "sensors/counter_or_integrated_sensor.hpp"
 #include "sensors/rocm/rocm_device.hpp"
 
 namespace joulebench::rocm {
 
-class RocmSensor final : public Sensor {
+class RocmSensor final : public CounterOrIntegratedSensor {
 public:
-    using NowFn = Clock::time_point (*)() noexcept;
-
     /// Nominal update period. AMD does not document how often the SMU refreshes the accumulator;
     /// 1 ms-scale firmware sampling is common but unverified, so the NVML value (100 ms) is used
     /// for the "run shorter than 10 update periods" warning until a GPU is measured.
     static constexpr std::chrono::milliseconds kUpdatePeriod{100};
-    static constexpr std::chrono::milliseconds kIntegratedMaxPoll{100};
-    static constexpr std::chrono::milliseconds kCrossCheckPeriod{10};
     /// Counts after which a 32-bit accumulator wraps.
     static constexpr std::uint64_t kCounter32Range = std::uint64_t{1} << 32U;
     /// About twice the board power of the largest GPUs today (around 1.4 kW); a wrap that would
@@ -46,46 +44,25 @@ public:
     /// kNotSupported when neither works, naming both reasons.
     explicit RocmSensor(RocmDevice device, NowFn now = &Clock::now);
 
-    [[nodiscard]] const SensorInfo& info() const override { return m_info; }
-    std::optional<EnergySample> sample() noexcept override;
-    [[nodiscard]] SensorHealth health() const override;
-    [[nodiscard]] std::chrono::nanoseconds max_poll_interval() const override;
     std::optional<GpuTelemetry> telemetry() noexcept override;
-    [[nodiscard]] std::optional<Joules> cross_check_energy() const override;
 
     [[nodiscard]] const RocmDevice& device() const { return m_device; }
 
 private:
-    struct Integrator {
-        bool has_last = false;
-        Clock::time_point last_time{};
-        double last_power_w = 0.0;
-        double energy_j = 0.0;
-        void add(Clock::time_point time, double power_w) noexcept;
-    };
-
-    bool read_power(double& power_w) noexcept;
-    void count_failed_read() noexcept;
+    std::optional<Joules> read_counter(Clock::time_point now) noexcept override;
+    bool read_power(double& power_w) noexcept override;
+    [[nodiscard]] std::chrono::nanoseconds counter_max_poll_interval() const override;
     void record_event(bool wrap, std::uint64_t before, std::uint64_t after,
                       Clock::time_point time) noexcept;
 
     RocmDevice m_device;
     const RocmApi* m_api;
-    NowFn m_now;
-    SensorInfo m_info;
-    Clock::time_point m_open_time{};
 
-    bool m_use_counter = false;
-    bool m_has_power = false;
     std::uint64_t m_last_count = 0;
     Clock::time_point m_last_time{};
     double m_resolution_uj = 0.0;
     double m_energy_j = 0.0;  // accumulated since construction
-    Integrator m_integrator;
     bool m_tel_power = false;
-
-    mutable std::mutex m_health_mutex;
-    SensorHealth m_health;
 };
 
 }  // namespace joulebench::rocm
