@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "common/strings.hpp"
+#include "joulebench/error.hpp"
 
 namespace joulebench {
 
@@ -46,6 +48,25 @@ std::string describe_failed_search(const std::vector<std::string>& failures,
     std::string tried = failures.empty() ? std::string() : "tried " + join(failures, ", ");
     if (!skipped.empty()) tried += (tried.empty() ? "" : "; ") + skipped;
     return tried;
+}
+
+OpenedLibrary open_first_library(const LibrarySearch& search, std::string_view vendor,
+                                 std::string hint) {
+    std::vector<std::string> failures;
+    for (const auto& [label, path] : search.attempts) {
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) {
+            failures.push_back(fmt::format("{} ({})", label, dl_error_text()));
+            continue;
+        }
+        OpenedLibrary opened{handle, label, {}};
+        for (const auto& failure : failures) opened.notes.push_back("not loaded: " + failure);
+        return opened;
+    }
+    throw Error(ErrorCategory::kNotFound,
+                fmt::format("{}: library not found: {}", vendor,
+                            describe_failed_search(failures, search.skipped)),
+                std::move(hint));
 }
 
 }  // namespace joulebench

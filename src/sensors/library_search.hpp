@@ -33,6 +33,19 @@ struct LibrarySearch {
                                                  const std::vector<std::string>& driver_markers,
                                                  std::string_view driver);
 
+/// The library open_first_library loaded.
+struct OpenedLibrary {
+    void* handle = nullptr;          ///< dlopen handle; the caller owns it (dlclose)
+    std::string label;               ///< the attempt's label
+    std::vector<std::string> notes;  ///< "not loaded: <label> (<dlerror>)", one per earlier attempt
+};
+
+/// dlopen's (RTLD_NOW | RTLD_LOCAL: the vendor's symbols must not leak into the global namespace
+/// of the process) the first attempt of `search` that loads. Throws Error kNotFound "<vendor>:
+/// library not found: <describe_failed_search>" with `hint` when none does.
+[[nodiscard]] OpenedLibrary open_first_library(const LibrarySearch& search, std::string_view vendor,
+                                               std::string hint);
+
 /// dlerror()'s text, or "unknown dlopen error".
 [[nodiscard]] std::string dl_error_text();
 

@@ -11,41 +11,16 @@
 
 namespace joulebench::nvml {
 
-namespace {
-
-constexpr bool kRequired_required = true;
-constexpr bool kRequired_optional = false;
-
-// Fills `api` from `handle` with dlsym. Returns the names of missing required symbols.
-std::vector<std::string> resolve_symbols(void* handle, NvmlApi& api) {
-    std::vector<std::string> missing_required;
-    // dlsym returns void*; POSIX guarantees it converts to a function pointer, which C++ only allows
-    // through reinterpret_cast (conditionally-supported, supported by GCC and Clang on POSIX).
-#define JOULEBENCH_NVML_ENTRY(need, ret, name, params)                                   \
-    api.name = reinterpret_cast<ret(*) params>(dlsym(handle, #name));                    \
-    if (api.name == nullptr && kRequired_##need) missing_required.emplace_back(#name);
+// The visitor of NvmlApi that api_table.hpp's functions find by argument-dependent lookup.
+template <typename Table, typename F>
+void for_each_entry(Table& api, F&& visit) {
+#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) visit(#name, api_need::need, api.name);
 #include "sensors/nvml/nvml_api.def"
 #undef JOULEBENCH_NVML_ENTRY
-    return missing_required;
 }
-
-std::vector<std::string> missing_required_in(const NvmlApi& api) {
-    std::vector<std::string> missing;
-#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) \
-    if (api.name == nullptr && kRequired_##need) missing.emplace_back(#name);
-#include "sensors/nvml/nvml_api.def"
-#undef JOULEBENCH_NVML_ENTRY
-    return missing;
-}
-
-}  // namespace
 
 const std::vector<NvmlEntryPoint>& nvml_entry_points() {
-    static const std::vector<NvmlEntryPoint> kEntries{
-#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) {#name, kRequired_##need},
-#include "sensors/nvml/nvml_api.def"
-#undef JOULEBENCH_NVML_ENTRY
-    };
+    static const std::vector<NvmlEntryPoint> kEntries = api_entry_points<NvmlApi>();
     return kEntries;
 }
 
@@ -101,45 +76,35 @@ std::shared_ptr<NvmlLibrary> NvmlLibrary::load(const NvmlLibraryOptions& options
     const LibrarySearch search =
         library_search_order(options.explicit_path, "JOULEBENCH_NVML_LIBRARY", options.candidates,
                              options.driver_markers, "NVIDIA driver");
-    std::vector<std::string> failures;
-    for (const auto& [label, path] : search.attempts) {
-        // RTLD_LOCAL: NVML's symbols must not leak into the global namespace of the process.
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) {
-            failures.push_back(fmt::format("{} ({})", label, dl_error_text()));
-            continue;
-        }
-        NvmlApi api;
-        const auto missing = resolve_symbols(handle, api);
-        if (!missing.empty()) {
-            dlclose(handle);
-            throw Error(ErrorCategory::kNotSupported,
-                        fmt::format("nvml: load {}: required symbols missing: {}", label,
-                                    join(missing, ", ")),
-                        "the NVIDIA driver is too old or the file is not libnvidia-ml");
-        }
-        std::vector<std::string> notes;
-        for (const auto& failure : failures) notes.push_back("not loaded: " + failure);
-        std::shared_ptr<NvmlLibrary> library(new NvmlLibrary(nullptr, api, label, std::move(notes)));
-        // Own the handle only once init succeeded: the destructor shuts down and closes.
-        const nvmlReturn_t rc = api.nvmlInit_v2();
-        if (rc != kSuccess) {
-            const std::string text = library->error_string(rc);
-            library.reset();  // no shutdown: init failed (m_handle is still null)
-            dlclose(handle);
-            throw Error(category_of(rc), fmt::format("nvml: nvmlInit_v2 failed: {}", text),
-                        rc == kErrorNoPermission ? "check permissions on /dev/nvidia*"
-                                                 : "check that the NVIDIA driver is loaded "
-                                                   "(nvidia-smi)");
-        }
-        library->m_handle = handle;
-        library->m_initialised = true;
-        return library;
+    OpenedLibrary opened = open_first_library(
+        search, "nvml",
+        "install the NVIDIA driver or set JOULEBENCH_NVML_LIBRARY to libnvidia-ml.so.1");
+    void* handle = opened.handle;
+    NvmlApi api;
+    const auto missing = resolve_api_symbols(handle, api);
+    if (!missing.empty()) {
+        dlclose(handle);
+        throw Error(ErrorCategory::kNotSupported,
+                    fmt::format("nvml: load {}: required symbols missing: {}", opened.label,
+                                join(missing, ", ")),
+                    "the NVIDIA driver is too old or the file is not libnvidia-ml");
     }
-    throw Error(ErrorCategory::kNotFound,
-                fmt::format("nvml: library not found: {}",
-                            describe_failed_search(failures, search.skipped)),
-                "install the NVIDIA driver or set JOULEBENCH_NVML_LIBRARY to libnvidia-ml.so.1");
+    std::shared_ptr<NvmlLibrary> library(
+        new NvmlLibrary(nullptr, api, std::move(opened.label), std::move(opened.notes)));
+    // Own the handle only once init succeeded: the destructor shuts down and closes.
+    const nvmlReturn_t rc = api.nvmlInit_v2();
+    if (rc != kSuccess) {
+        const std::string text = library->error_string(rc);
+        library.reset();  // no shutdown: init failed (m_handle is still null)
+        dlclose(handle);
+        throw Error(category_of(rc), fmt::format("nvml: nvmlInit_v2 failed: {}", text),
+                    rc == kErrorNoPermission ? "check permissions on /dev/nvidia*"
+                                             : "check that the NVIDIA driver is loaded "
+                                               "(nvidia-smi)");
+    }
+    library->m_handle = handle;
+    library->m_initialised = true;
+    return library;
 }
 
 NvmlApi NvmlLibrary::resolve_table(const std::string& path) {
@@ -149,12 +114,12 @@ NvmlApi NvmlLibrary::resolve_table(const std::string& path) {
                     fmt::format("nvml: load {}: {}", path, dl_error_text()));
     }
     NvmlApi api;
-    (void)resolve_symbols(handle, api);
+    (void)resolve_api_symbols(handle, api);
     return api;  // the handle stays open: the table points into it
 }
 
 std::shared_ptr<NvmlLibrary> NvmlLibrary::from_table(const NvmlApi& api, std::string description) {
-    const auto missing = missing_required_in(api);
+    const auto missing = missing_api_entries(api, /*required=*/true);
     if (!missing.empty()) {
         throw Error(ErrorCategory::kNotSupported,
                     fmt::format("nvml: load {}: required symbols missing: {}", description,
@@ -183,12 +148,7 @@ NvmlLibrary::~NvmlLibrary() {
 }
 
 std::vector<std::string> NvmlLibrary::missing_optional() const {
-    std::vector<std::string> missing;
-#define JOULEBENCH_NVML_ENTRY(need, ret, name, params) \
-    if (m_api.name == nullptr && !kRequired_##need) missing.emplace_back(#name);
-#include "sensors/nvml/nvml_api.def"
-#undef JOULEBENCH_NVML_ENTRY
-    return missing;
+    return missing_api_entries(m_api, /*required=*/false);
 }
 
 std::string NvmlLibrary::error_string(nvmlReturn_t code) const noexcept {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "joulebench/error.hpp"
+#include "sensors/api_table.hpp"
 #include "sensors/nvml/nvml_types.hpp"
 
 namespace joulebench::nvml {
@@ -26,10 +27,7 @@ struct NvmlApi {
 };
 
 /// Static facts about each entry of nvml_api.def.
-struct NvmlEntryPoint {
-    std::string_view name;
-    bool required;
-};
+using NvmlEntryPoint = ApiEntryPoint;
 /// Every entry point we use, in .def order.
 [[nodiscard]] const std::vector<NvmlEntryPoint>& nvml_entry_points();
 

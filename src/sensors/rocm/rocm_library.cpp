@@ -10,31 +10,15 @@
 
 namespace joulebench::rocm {
 
+// The visitor of RocmApi that api_table.hpp's functions find by argument-dependent lookup.
+template <typename Table, typename F>
+void for_each_entry(Table& api, F&& visit) {
+#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params) visit(#name, api_need::need, api.name);
+#include "sensors/rocm/rocm_smi_api.def"
+#undef JOULEBENCH_ROCM_SMI_ENTRY
+}
+
 namespace {
-
-constexpr bool kRequired_required = true;
-constexpr bool kRequired_optional = false;
-
-// Fills `api` from `handle` with dlsym. Returns the names of missing required symbols.
-std::vector<std::string> resolve_symbols(void* handle, RocmApi& api) {
-    std::vector<std::string> missing_required;
-    // dlsym returns void*; POSIX guarantees it converts to a function pointer (see nvml_library).
-#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params)            \
-    api.name = reinterpret_cast<ret(*) params>(dlsym(handle, #name)); \
-    if (api.name == nullptr && kRequired_##need) missing_required.emplace_back(#name);
-#include "sensors/rocm/rocm_smi_api.def"
-#undef JOULEBENCH_ROCM_SMI_ENTRY
-    return missing_required;
-}
-
-std::vector<std::string> missing_required_in(const RocmApi& api) {
-    std::vector<std::string> missing;
-#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params) \
-    if (api.name == nullptr && kRequired_##need) missing.emplace_back(#name);
-#include "sensors/rocm/rocm_smi_api.def"
-#undef JOULEBENCH_ROCM_SMI_ENTRY
-    return missing;
-}
 
 std::string init_hint(rsmi_status_t status) {
     if (status == kRsmiPermission) return "check permissions on /dev/kfd and /dev/dri/*";
@@ -44,11 +28,7 @@ std::string init_hint(rsmi_status_t status) {
 }  // namespace
 
 const std::vector<RocmEntryPoint>& rocm_entry_points() {
-    static const std::vector<RocmEntryPoint> kEntries{
-#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params) {#name, kRequired_##need},
-#include "sensors/rocm/rocm_smi_api.def"
-#undef JOULEBENCH_ROCM_SMI_ENTRY
-    };
+    static const std::vector<RocmEntryPoint> kEntries = api_entry_points<RocmApi>();
     return kEntries;
 }
 
@@ -126,42 +106,32 @@ std::shared_ptr<RocmLibrary> RocmLibrary::load(const RocmLibraryOptions& options
     const LibrarySearch search =
         library_search_order(options.explicit_path, "JOULEBENCH_ROCM_SMI_LIBRARY",
                              options.candidates, options.driver_markers, "amdgpu KFD");
-    std::vector<std::string> failures;
-    for (const auto& [label, path] : search.attempts) {
-        // RTLD_LOCAL: the library's symbols must not leak into the process's global namespace.
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) {
-            failures.push_back(fmt::format("{} ({})", label, dl_error_text()));
-            continue;
-        }
-        RocmApi api;
-        const auto missing = resolve_symbols(handle, api);
-        if (!missing.empty()) {
-            dlclose(handle);
-            throw Error(ErrorCategory::kNotSupported,
-                        fmt::format("rocm: load {}: required symbols missing: {}", label,
-                                    join(missing, ", ")),
-                        "ROCm SMI is too old or the file is not librocm_smi64");
-        }
-        std::vector<std::string> notes;
-        for (const auto& failure : failures) notes.push_back("not loaded: " + failure);
-        std::shared_ptr<RocmLibrary> library(new RocmLibrary(api, label, std::move(notes)));
-        const rsmi_status_t rc = api.rsmi_init(kRsmiInitFlagsAmdOnly);
-        if (rc != kRsmiSuccess) {
-            const std::string text = library->error_string(rc);
-            library.reset();  // no shut down: init failed; the handle is not owned yet
-            dlclose(handle);
-            throw Error(category_of(rc), fmt::format("rocm: rsmi_init failed: {}", text),
-                        init_hint(rc));
-        }
-        library->m_handle = handle;
-        library->m_initialised = true;
-        return library;
+    OpenedLibrary opened = open_first_library(
+        search, "rocm",
+        "install librocm-smi64-1 (Debian) or ROCm, or set JOULEBENCH_ROCM_SMI_LIBRARY");
+    void* handle = opened.handle;
+    RocmApi api;
+    const auto missing = resolve_api_symbols(handle, api);
+    if (!missing.empty()) {
+        dlclose(handle);
+        throw Error(ErrorCategory::kNotSupported,
+                    fmt::format("rocm: load {}: required symbols missing: {}", opened.label,
+                                join(missing, ", ")),
+                    "ROCm SMI is too old or the file is not librocm_smi64");
     }
-    throw Error(ErrorCategory::kNotFound,
-                fmt::format("rocm: library not found: {}",
-                            describe_failed_search(failures, search.skipped)),
-                "install librocm-smi64-1 (Debian) or ROCm, or set JOULEBENCH_ROCM_SMI_LIBRARY");
+    std::shared_ptr<RocmLibrary> library(
+        new RocmLibrary(api, std::move(opened.label), std::move(opened.notes)));
+    const rsmi_status_t rc = api.rsmi_init(kRsmiInitFlagsAmdOnly);
+    if (rc != kRsmiSuccess) {
+        const std::string text = library->error_string(rc);
+        library.reset();  // no shut down: init failed; the handle is not owned yet
+        dlclose(handle);
+        throw Error(category_of(rc), fmt::format("rocm: rsmi_init failed: {}", text),
+                    init_hint(rc));
+    }
+    library->m_handle = handle;
+    library->m_initialised = true;
+    return library;
 }
 
 RocmApi RocmLibrary::resolve_table(const std::string& path) {
@@ -171,12 +141,12 @@ RocmApi RocmLibrary::resolve_table(const std::string& path) {
                     fmt::format("rocm: load {}: {}", path, dl_error_text()));
     }
     RocmApi api;
-    (void)resolve_symbols(handle, api);
+    (void)resolve_api_symbols(handle, api);
     return api;  // the handle stays open: the table points into it
 }
 
 std::shared_ptr<RocmLibrary> RocmLibrary::from_table(const RocmApi& api, std::string description) {
-    const auto missing = missing_required_in(api);
+    const auto missing = missing_api_entries(api, /*required=*/true);
     if (!missing.empty()) {
         throw Error(ErrorCategory::kNotSupported,
                     fmt::format("rocm: load {}: required symbols missing: {}", description,
@@ -203,12 +173,7 @@ RocmLibrary::~RocmLibrary() {
 }
 
 std::vector<std::string> RocmLibrary::missing_optional() const {
-    std::vector<std::string> missing;
-#define JOULEBENCH_ROCM_SMI_ENTRY(need, ret, name, params) \
-    if (m_api.name == nullptr && !kRequired_##need) missing.emplace_back(#name);
-#include "sensors/rocm/rocm_smi_api.def"
-#undef JOULEBENCH_ROCM_SMI_ENTRY
-    return missing;
+    return missing_api_entries(m_api, /*required=*/false);
 }
 
 std::string RocmLibrary::error_string(rsmi_status_t status) const noexcept {

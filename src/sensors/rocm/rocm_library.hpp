@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "joulebench/error.hpp"
+#include "sensors/api_table.hpp"
 #include "sensors/rocm/rocm_smi_types.hpp"
 
 namespace joulebench::rocm {
@@ -26,10 +27,7 @@ struct RocmApi {
 };
 
 /// Static facts about each entry of rocm_smi_api.def.
-struct RocmEntryPoint {
-    std::string_view name;
-    bool required;
-};
+using RocmEntryPoint = ApiEntryPoint;
 /// Every entry point we use, in .def order.
 [[nodiscard]] const std::vector<RocmEntryPoint>& rocm_entry_points();
 
