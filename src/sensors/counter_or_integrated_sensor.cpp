@@ -8,16 +8,6 @@
 
 namespace joulebench {
 
-void CounterOrIntegratedSensor::Integrator::add(Clock::time_point time, double power_w) noexcept {
-    if (has_last) {
-        const double dt_s = seconds_between(last_time, time);
-        if (dt_s > 0.0) energy_j += 0.5 * (last_power_w + power_w) * dt_s;
-    }
-    has_last = true;
-    last_time = time;
-    last_power_w = power_w;
-}
-
 void CounterOrIntegratedSensor::choose_method(std::string_view what,
                                               const std::string& counter_note,
                                               const std::string& power_note, std::string hint) {

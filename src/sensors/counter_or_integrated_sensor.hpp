@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "joulebench/sensor.hpp"
+#include "sensors/power_integrator.hpp"
 
 namespace joulebench {
 
@@ -40,15 +41,6 @@ public:
     [[nodiscard]] std::optional<Joules> cross_check_energy() const final;
 
 protected:
-    // Integrates one power reading into `energy_j` (trapezoid with the previous reading).
-    struct Integrator {
-        bool has_last = false;
-        Clock::time_point last_time{};
-        double last_power_w = 0.0;
-        double energy_j = 0.0;
-        void add(Clock::time_point time, double power_w) noexcept;
-    };
-
     explicit CounterOrIntegratedSensor(NowFn now) : m_now(now) {}
 
     /// Reads the counter and returns the cumulative energy since construction; nullopt on a
@@ -80,7 +72,7 @@ protected:
     bool m_use_counter = false;
     bool m_has_power = false;
     // Integrated method (or the cross-check).
-    Integrator m_integrator;
+    PowerIntegrator m_integrator;
 
 private:
     void count_failed_read() noexcept;

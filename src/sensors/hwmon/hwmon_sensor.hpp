@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "joulebench/sensor.hpp"
+#include "sensors/power_integrator.hpp"
 
 namespace joulebench::hwmon {
 
@@ -69,15 +70,6 @@ struct CounterTracker {
     /// Adds a raw reading; returns the energy since the previous reading (0 for the first).
     /// `was_reset` tells whether this reading was counted as a reset.
     std::uint64_t add(std::uint64_t raw_uj, bool& was_reset);
-};
-
-/// Trapezoid integration of power readings.
-struct PowerIntegrator {
-    bool has_last = false;
-    Clock::time_point last_time{};
-    double last_power_w = 0.0;
-    double energy_j = 0.0;
-    void add(Clock::time_point time, double power_w) noexcept;
 };
 
 class HwmonSensor final : public Sensor {
