@@ -1,20 +1,25 @@
-// `joulebench caps show [--json]`: every cappable device's limits and what the journal holds.
+// `joulebench caps show [--json]`: every cappable device's limits and what the journal holds
+// (NVIDIA GPUs through NVML, AMD GPUs through ROCm SMI or else amdgpu's hwmon power1_cap, CPU
+// packages through powercap).
 // `joulebench caps restore [--force]`: write back whatever a journal says was changed.
 // `joulebench caps guardian` (hidden): the process that restores caps when joulebench is killed.
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "capping/cap_journal.hpp"
 #include "capping/cap_session.hpp"
 #include "capping/guardian.hpp"
+#include "capping/hwmon_capper.hpp"
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
 #include "capping/rocm_capper.hpp"
 #include "commands.hpp"
 #include "joulebench/error.hpp"
+#include "sensors/device_identity.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench::cli {
@@ -114,6 +119,7 @@ void show(bool as_json) {
     } catch (const Error& e) {
         skipped.push_back(e.what());
     }
+    std::vector<std::string> rocm_gpus;  // device identities (sensors/device_identity.hpp)
     try {
         const auto library = rocm::RocmLibrary::load();
         std::vector<std::string> notes;
@@ -122,6 +128,7 @@ void show(bool as_json) {
             try {
                 const capping::RocmCapper capper(device);
                 add(capper, std::nullopt);
+                rocm_gpus.push_back(pci_identity(device.pci_bus_id()));
             } catch (const Error& e) {
                 skipped.push_back(e.what());
             }
@@ -131,6 +138,18 @@ void show(bool as_json) {
     } catch (const Error& e) {
         skipped.push_back(e.what());
     }
+    // amdgpu's power1_cap, for the AMD GPUs ROCm SMI does not cap (no library, or not listed).
+    std::vector<std::string> hwmon_skipped;
+    for (const auto& capper : capping::hwmon_gpu_cappers(ProbeOptions::default_hwmon_root(), hwmon_skipped)) {
+        const std::string identity = pci_identity(capper->info().key);
+        if (std::find(rocm_gpus.begin(), rocm_gpus.end(), identity) == rocm_gpus.end()) {
+            add(*capper, std::nullopt);
+        } else {
+            skipped.push_back(fmt::format("hwmon: {}: capped through ROCm SMI, which lists the same GPU ({})",
+                                          capper->info().label, identity));
+        }
+    }
+    for (const auto& s : hwmon_skipped) skipped.push_back(s);
     std::vector<std::string> powercap_skipped;
     for (const auto& capper :
          capping::powercap_package_cappers(ProbeOptions::default_powercap_root(), powercap_skipped)) {

@@ -1,7 +1,8 @@
 #pragma once
 /// The one interface every write to hardware power limits goes through [GEOPM PlatformIO controls].
-/// Implementations: NVML GPUs (src/capping/nvml_capper.hpp) and CPU packages through powercap
-/// (src/capping/powercap_capper.hpp). A PowerCapper never restores anything by itself: crash-safe
+/// Implementations: NVML GPUs (src/capping/nvml_capper.hpp), AMD GPUs through ROCm SMI
+/// (rocm_capper.hpp) or amdgpu's hwmon `power1_cap` (hwmon_capper.hpp), and CPU packages through
+/// powercap (src/capping/powercap_capper.hpp). A PowerCapper never restores anything by itself: crash-safe
 /// capping (journal before the first write, restore in a noexcept destructor, a guardian for
 /// SIGKILL) is layered on top of it by capping::ScopedCap and capping::CapSession.
 
@@ -24,9 +25,10 @@ struct CapDeviceInfo {
     CapTarget target = CapTarget::kGpu;
     int index = -1;       ///< GPU index in PCI bus order, or package index
     std::string id;       ///< the sensor id of the same domain: "gpu0", "package0"
-    std::string key;      ///< stable identity, names the journal entry: GPU UUID, "intel-rapl:0" (powercap zone)
-    std::string backend;  ///< "nvml", "rocm", "powercap"
-    std::string source;   ///< what restores find it by: the GPU UUID, or the powercap zone folder
+    std::string key;      ///< stable identity, names the journal entry: GPU UUID, PCI bus id "0000:03:00.0"
+                          ///< (hwmon), "intel-rapl:0" (powercap zone)
+    std::string backend;  ///< "nvml", "rocm", "hwmon", "powercap"
+    std::string source;   ///< what restores find it by: the GPU UUID, the PCI bus id (hwmon), or the powercap zone folder
     std::string name;     ///< GPU model, powercap zone name ("package-0")
     std::string label;    ///< how messages name it: "GPU 0 (NVIDIA A100, 00000000:3B:00.0)"
 };
@@ -60,6 +62,10 @@ public:
     virtual void set_limit(Watts limit) = 0;
     /// How far a read-back limit may differ from the written one (hardware rounding), in watts.
     [[nodiscard]] virtual Watts tolerance() const = 0;
+    /// Checks, before anything is written, that a write would not be refused for lack of
+    /// permission (sysfs cappers: the file is writable). Throws Error kNoPermission naming the file,
+    /// with a hint. Default: nothing to check (the library call says so itself).
+    virtual void check_writable() const {}
     /// What a user should know before a write (e.g. GPU persistence mode off). Never throws.
     [[nodiscard]] virtual std::vector<std::string> warnings() const noexcept { return {}; }
 };

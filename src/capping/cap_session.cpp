@@ -9,12 +9,14 @@
 
 #include <fmt/format.h>
 
+#include "capping/hwmon_capper.hpp"
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
 #include "capping/rocm_capper.hpp"
 #include "common/strings.hpp"
 #include "common/sysfs.hpp"
 #include "joulebench/error.hpp"
+#include "sensors/registry.hpp"
 
 namespace joulebench::capping {
 
@@ -96,6 +98,16 @@ std::unique_ptr<PowerCapper> CapperFactory::open(const JournalEntry& entry) {
                     fmt::format("caps: find {}: no AMD GPU with key {} among the {} GPUs ROCm SMI reports",
                                 entry.label, entry.source, devices.size()),
                     "the journal entry stays until the GPU is back; delete it by hand if it is gone for good");
+    }
+    if (entry.backend == "hwmon") {
+        // By PCI bus id: hwmonN is numbered in probe order and can differ after a reboot.
+        const fs::path root = m_hwmon_root.empty() ? ProbeOptions::default_hwmon_root() : m_hwmon_root;
+        try {
+            return open_hwmon_gpu_capper(find_hwmon_dir_by_pci(root, entry.source));
+        } catch (const Error& e) {
+            throw Error(e.category(), fmt::format("caps: find {}: {}", entry.label, e.what()),
+                        "the journal entry stays until the GPU is back; delete it by hand if it is gone for good");
+        }
     }
     if (entry.backend == "powercap") {
         rapl::ZoneDescription zone;
@@ -254,15 +266,7 @@ CapSession::CapSession(std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts
     // Everything that can be checked is checked before the first write.
     for (const auto& [capper, limit] : targets) check_cap_range(*capper, limit);
     for (const auto& [capper, limit] : targets) {
-        if (const auto* pc = dynamic_cast<const PowercapCapper*>(capper.get())) {
-            if (::access(pc->limit_file().c_str(), W_OK) != 0) {
-                throw system_error(fmt::format("powercap: set power limit of {} to {}: open {}", pc->info().label,
-                                               format_watts(limit), pc->limit_file().string()),
-                                   errno,
-                                   "writing a powercap limit needs root: the sysfs file is writable by root only "
-                                   "(run with sudo)");
-            }
-        }
+        capper->check_writable();
         for (auto& w : capper->warnings()) m_warnings.push_back(std::move(w));
     }
     if (guardian) m_guardian.emplace(GuardianHandle::spawn(*guardian));

@@ -39,20 +39,24 @@ struct CapEnvironment {
 };
 
 /// Opens the capper of a journalled device (NVML is loaded once, on first need; ROCm SMI at each
-/// open of an AMD GPU's entry, with `rocm`'s search order).
+/// open of an AMD GPU's entry, with `rocm`'s search order; an amdgpu hwmon entry by finding the
+/// hwmon folder under `hwmon_root` whose device has the journalled PCI bus id; an empty root is
+/// $JOULEBENCH_HWMON_ROOT, else /sys/class/hwmon).
 class CapperFactory {
 public:
-    explicit CapperFactory(nvml::NvmlLibraryOptions nvml = {}, rocm::RocmLibraryOptions rocm = {})
-        : m_options(std::move(nvml)), m_rocm_options(std::move(rocm)) {}
+    explicit CapperFactory(nvml::NvmlLibraryOptions nvml = {}, rocm::RocmLibraryOptions rocm = {},
+                           std::filesystem::path hwmon_root = {})
+        : m_options(std::move(nvml)), m_rocm_options(std::move(rocm)), m_hwmon_root(std::move(hwmon_root)) {}
     /// Loads NVML now. Throws Error as NvmlSystem::open.
     const nvml::NvmlSystem& nvml_system();
-    /// Throws Error kNotFound when the device is gone (GPU UUID not found, zone folder missing or
-    /// named differently), or as loading NVML.
+    /// Throws Error kNotFound when the device is gone (GPU UUID or PCI bus id not found, zone
+    /// folder missing or named differently), or as loading NVML.
     std::unique_ptr<PowerCapper> open(const JournalEntry& entry);
 
 private:
     nvml::NvmlLibraryOptions m_options;
     rocm::RocmLibraryOptions m_rocm_options;
+    std::filesystem::path m_hwmon_root;
     std::optional<nvml::NvmlSystem> m_nvml;
 };
 

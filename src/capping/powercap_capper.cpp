@@ -1,6 +1,5 @@
 #include "capping/powercap_capper.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,29 +87,18 @@ void PowercapCapper::set_limit(Watts limit) {
         throw Error(ErrorCategory::kInvalidArgument, action + ": not a valid power");
     }
     const std::string text = fmt::format("{}\n", static_cast<std::uint64_t>(uw_exact));
-    // O_TRUNC: sysfs ignores it, a regular file (a fake tree) needs it.
-    const int fd = ::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        throw system_error(fmt::format("{}: open {}", action, file.string()), err,
+    const char* step = "";
+    if (const int err = sysfs::write_text(file, text, &step); err != 0) {
+        throw system_error(fmt::format("{}: {} {}", action, step, file.string()), err,
                            err == EACCES || err == EPERM ? kPermissionHint : "");
     }
-    ssize_t n = 0;
-    do {
-        n = ::write(fd, text.data(), text.size());
-    } while (n < 0 && errno == EINTR);
-    const int write_err = n < 0 ? errno : 0;
-    const bool short_write = n >= 0 && static_cast<std::size_t>(n) != text.size();
-    const int close_rc = ::close(fd);
-    const int close_err = close_rc != 0 ? errno : 0;
-    if (write_err != 0) {
-        throw system_error(fmt::format("{}: write {}", action, file.string()), write_err,
-                           write_err == EACCES || write_err == EPERM ? kPermissionHint : "");
+}
+
+void PowercapCapper::check_writable() const {
+    if (::access(limit_file().c_str(), W_OK) != 0) {
+        throw system_error(fmt::format("powercap: set power limit of {}: open {}", m_info.label, limit_file().string()),
+                           errno, kPermissionHint);
     }
-    if (short_write) {
-        throw Error(ErrorCategory::kIo, fmt::format("{}: write {}: short write", action, file.string()));
-    }
-    if (close_err != 0) throw system_error(fmt::format("{}: close {}", action, file.string()), close_err);
 }
 
 std::vector<std::string> PowercapCapper::warnings() const noexcept {

@@ -30,6 +30,8 @@ public:
     [[nodiscard]] std::optional<Watts> default_limit() const noexcept override { return std::nullopt; }
     void set_limit(Watts limit) override;
     [[nodiscard]] Watts tolerance() const override { return Watts(kPowercapToleranceW); }
+    /// access(W_OK) on limit_file(). Throws Error kNoPermission with a hint.
+    void check_writable() const override;
     /// Power limiting disabled on the zone (`enabled` = 0): the limit would not be enforced.
     [[nodiscard]] std::vector<std::string> warnings() const noexcept override;
 

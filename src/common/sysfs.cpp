@@ -9,6 +9,23 @@
 
 namespace joulebench::sysfs {
 
+int write_text(const std::filesystem::path& path, std::string_view text, const char** step) noexcept {
+    *step = "open";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return errno;
+    *step = "write";
+    ssize_t n = 0;
+    do {
+        n = ::write(fd, text.data(), text.size());
+    } while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : (static_cast<std::size_t>(n) != text.size() ? EIO : 0);
+    if (::close(fd) != 0 && err == 0) {
+        *step = "close";
+        err = errno;
+    }
+    return err;
+}
+
 std::optional<std::string> read_text(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;

@@ -75,6 +75,21 @@ void FakeHwmonTree::add_temperature(const std::string& hwmon, int channel, std::
     write_file(hwmon, "temp" + std::to_string(channel) + "_input", std::to_string(millidegrees) + "\n");
 }
 
+void FakeHwmonTree::add_power_cap(const std::string& hwmon, std::uint64_t cap_uw, std::uint64_t min_uw,
+                                  std::uint64_t max_uw, std::optional<std::uint64_t> default_uw) {
+    write_file(hwmon, "power1_cap", std::to_string(cap_uw) + "\n");
+    write_file(hwmon, "power1_cap_min", std::to_string(min_uw) + "\n");
+    write_file(hwmon, "power1_cap_max", std::to_string(max_uw) + "\n");
+    if (default_uw) write_file(hwmon, "power1_cap_default", std::to_string(*default_uw) + "\n");
+}
+
+std::uint64_t FakeHwmonTree::power_cap_uw(const std::string& hwmon) const {
+    std::ifstream in(root() / hwmon / "power1_cap");
+    std::uint64_t value = 0;
+    if (!(in >> value)) throw std::runtime_error("fake hwmon: read " + (root() / hwmon / "power1_cap").string());
+    return value;
+}
+
 void FakeHwmonTree::advance(const std::string& hwmon, int channel, std::uint64_t uj) {
     set_energy(hwmon, channel, energy_uj(hwmon, channel) + uj);
 }

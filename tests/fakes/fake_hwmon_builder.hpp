@@ -37,6 +37,12 @@ public:
                    std::uint64_t power_uw, const std::string& label = {});
     /// Adds `tempN_input` in millidegrees Celsius (what most hwmon devices only have).
     void add_temperature(const std::string& hwmon, int channel, std::int64_t millidegrees);
+    /// Adds amdgpu's power cap files as plain writable files: `power1_cap`, `power1_cap_min`,
+    /// `power1_cap_max` and, when given, `power1_cap_default` (microwatts).
+    void add_power_cap(const std::string& hwmon, std::uint64_t cap_uw, std::uint64_t min_uw, std::uint64_t max_uw,
+                       std::optional<std::uint64_t> default_uw = std::nullopt);
+    /// `power1_cap` now, in microwatts.
+    [[nodiscard]] std::uint64_t power_cap_uw(const std::string& hwmon) const;
     /// Writes any other file of a device (`update_interval`, ...).
     void write_file(const std::string& hwmon, const std::string& file, const std::string& content);
 

@@ -1,4 +1,5 @@
 #include "test_support.hpp"
+#include "process_probe.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -167,6 +168,21 @@ ProcessResult run_joulebench(const std::vector<std::string>& args, const Process
     std::vector<std::string> argv{joulebench_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_process(argv, options);
+}
+
+bool process_ended(pid_t pid) {
+    try {
+        const std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+        const char state = text.at(text.rfind(')') + 2);
+        return state == 'Z' || state == 'X';
+    } catch (const std::exception&) {
+        return true;
+    }
+}
+
+pid_t guardian_of(pid_t pid) {
+    const auto r = run_process({"pgrep", "-f", "caps guardian --parent-pid " + std::to_string(pid) + " "});
+    return r.exit_code == 0 ? static_cast<pid_t>(std::stol(r.out)) : -1;
 }
 
 std::vector<pid_t> children_of(pid_t pid) {

@@ -20,6 +20,7 @@
 #include "capping/nvml_capper.hpp"
 #include "fakes/fake_nvml_builder.hpp"
 #include "fakes/fake_powercap_builder.hpp"
+#include "fakes/process_probe.hpp"
 #include "fakes/test_support.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
 
@@ -43,18 +44,6 @@ json parse_json(const std::string& text) {
 }
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-// Waits up to `timeout` for `done` to hold; the only timing in these tests is this upper bound.
-// True once `pid` has ended (gone, or a zombie nobody reaped yet).
-bool ended(pid_t pid) {
-    try {
-        const std::string text = read_file(fmt::format("/proc/{}/stat", pid));
-        const char state = text.at(text.rfind(')') + 2);
-        return state == 'Z' || state == 'X';
-    } catch (const std::exception&) {
-        return true;
-    }
-}
 
 // Field N (1-based, after the comm) of /proc/PID/stat.
 long stat_field(pid_t pid, int n) {
@@ -108,11 +97,6 @@ protected:
         auto limits = m_state.limits(gpu);
         limits.current_mw = limits.enforced_mw = capped_mw;
         m_state.set_limits(gpu, limits);
-    }
-    // The guardian started by joulebench `pid`, or -1.
-    static pid_t guardian_of(pid_t pid) {
-        auto r = run_process({"pgrep", "-f", fmt::format("caps guardian --parent-pid {} ", pid)});
-        return r.exit_code == 0 ? static_cast<pid_t>(std::stol(r.out)) : -1;
     }
 };
 
@@ -270,7 +254,7 @@ TEST_F(CapsCli, SigkillOfJoulebenchTheGuardianRestores) {
     EXPECT_TRUE(eventually([&] { return limit_mw(0) == 400000U && limit_mw(1) == 400000U; }))
         << "caps not restored after SIGKILL: " << limit_mw(0) << " " << limit_mw(1);
     EXPECT_TRUE(eventually([&] { return journal_files().empty(); }));
-    EXPECT_TRUE(eventually([&] { return ended(guardian); }))
+    EXPECT_TRUE(eventually([&] { return process_ended(guardian); }))
         << "the guardian did not exit";
     const auto calls = m_state.calls();
     ASSERT_EQ(calls.size(), 4U);
@@ -388,7 +372,7 @@ TEST_F(CapsCli, AFailedRestoreKeepsTheJournalUntilCapsRestoreSucceeds) {
     EXPECT_THAT(r.err, HasSubstr("GPU is lost"));
     EXPECT_THAT(r.err, HasSubstr("joulebench caps restore"));
     // The guardian tried once more and failed too; then it is gone.
-    EXPECT_TRUE(eventually([&] { return ended(guardian); }));
+    EXPECT_TRUE(eventually([&] { return process_ended(guardian); }));
     ASSERT_EQ(journal_files().size(), 1U);
     EXPECT_EQ(limit_mw(0), 230000U);
 
