@@ -43,6 +43,7 @@ json sensors_json(const SensorSet& set) {
         o["name"] = i.name;
         o["source"] = i.source;
         o["pci_bus_id"] = i.pci_bus_id.empty() ? json(nullptr) : json(i.pci_bus_id);
+        o["device_identity"] = i.device_identity.empty() ? json(nullptr) : json(i.device_identity);
         o["update_period_ms"] = static_cast<double>(i.update_period.count()) / 1000.0;
         o["wrap_range_j"] = i.wrap_range ? json(i.wrap_range->value()) : json(nullptr);
         o["counts_in_total"] = counts_in_total(i.kind);
@@ -97,6 +98,7 @@ void print_text(const SensorSet& set, bool verbose) {
         if (verbose) {
             if (!i.source.empty()) fmt::print("{:<16} source: {}\n", "", i.source);
             if (!i.pci_bus_id.empty()) fmt::print("{:<16} PCI bus id: {}\n", "", i.pci_bus_id);
+            if (!i.device_identity.empty()) fmt::print("{:<16} device: {}\n", "", i.device_identity);
             for (const auto& n : i.notes) fmt::print("{:<16} note: {}\n", "", n);
         }
     }

@@ -45,17 +45,21 @@ TEST(HwmonCli, SensorsListsTheHwmonDomainsAndTheDuplicate) {
     const auto j = json::parse(r.out);
     ASSERT_EQ(j.at("sensors").size(), 2U) << r.out;
     EXPECT_EQ(j.at("sensors")[0].at("id"), "package0");
+    EXPECT_EQ(j.at("sensors")[0].at("device_identity"), "cpu-package:0");
     const auto& gpu = j.at("sensors")[1];
     EXPECT_EQ(gpu.at("id"), "hwmon-gpu0");
     EXPECT_EQ(gpu.at("kind"), "gpu");
     EXPECT_EQ(gpu.at("method"), "integrated");
     EXPECT_EQ(gpu.at("backend"), "hwmon");
     EXPECT_EQ(gpu.at("pci_bus_id"), "0000:03:00.0");
+    EXPECT_EQ(gpu.at("device_identity"), "pci:0000:03:00.0");
     EXPECT_EQ(gpu.at("counts_in_total"), true);
 
     auto v = run_joulebench({"sensors", "-v"}, with_hwmon(rapl.root(), hwmon.root()));
     ASSERT_EQ(v.exit_code, 0) << v.err;
     EXPECT_NE(v.out.find("hwmon-gpu0"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("device: pci:0000:03:00.0\n"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("device: cpu-package:0\n"), std::string::npos) << v.out;
     EXPECT_NE(v.out.find("  hwmon: 1 sensor\n"), std::string::npos) << v.out;
     EXPECT_NE(v.out.find("skipped: hwmon: hwmon-package0 (amd_energy Esocket0"), std::string::npos) << v.out;
     EXPECT_NE(v.out.find("duplicate of package0 (powercap)"), std::string::npos) << v.out;
