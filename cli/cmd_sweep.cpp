@@ -17,6 +17,7 @@
 
 #include "analysis/sweep_summary.hpp"
 #include "commands.hpp"
+#include "grid_options.hpp"
 #include "common/shell_words.hpp"
 #include "option_checks.hpp"
 #include "scratch_folder.hpp"
@@ -41,14 +42,8 @@ Error sweep_error(const Error& e) {
     return out;
 }
 
-struct Options {
-    std::string caps;
+struct Options : GridOptions {
     unsigned repetitions = 3;
-    std::string gpus;
-    std::string db;
-    std::string json;
-    std::optional<std::uint64_t> seed;
-    unsigned interval_ms = 100;
     std::vector<std::string> command;
 };
 
@@ -120,23 +115,9 @@ void add_sweep_command(CLI::App& app, CommandContext& ctx) {
         "sweep",
         "Run one command bare under a sweep of GPU power caps; print median T, E, EDP, ED2P per "
         "cap and the best cap for each");
-    sub->add_option("--caps", opts->caps,
-                    "GPU power caps in watts: FROM:TO:STEP (TO included when reached) or a comma "
-                    "list 150,200,250 (at most 200)")
-        ->required();
+    add_grid_options(*sub, *opts, "sweep");
     sub->add_option("--repetitions", opts->repetitions, "Runs per cap (default 3)")
         ->check(number_range(1U, 10000U));
-    sub->add_option("--gpus", opts->gpus,
-                    "GPU slots: all, or indices in PCI bus order (0,1); default: one run at a "
-                    "time, every GPU capped");
-    sub->add_option("--db", opts->db,
-                    "Keep the runs in this store (SQLite; resumed when the same sweep ran "
-                    "before); default: a temporary store, removed after a clean sweep");
-    sub->add_option("--json", opts->json,
-                    "Write the per-cap table as JSON to this file (- for standard output)");
-    sub->add_option("--seed", opts->seed, "Seed of the shuffled run order (default: fixed)");
-    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
-        ->check(number_range(1U, 3'600'000U));
     sub->add_option("command", opts->command,
                     "The command and its arguments: options end at its first word, as for env and "
                     "timeout (`--` before it also works)");

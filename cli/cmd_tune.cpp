@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "grid_options.hpp"
 #include "common/atomic_file.hpp"
 #include "common/shell_words.hpp"
 #include "joulebench/error.hpp"
@@ -32,19 +33,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Options {
-    std::string caps;
+struct Options : GridOptions {
     std::string metric = "edp";
     std::optional<double> max_slowdown_pct;
     std::string method = "search";
     std::size_t budget = 0;
     double confidence = 0.95;
     unsigned max_runs_per_cap = 3;
-    std::string gpus;
-    std::string db;
-    std::string json;
-    std::optional<std::uint64_t> seed;
-    unsigned interval_ms = 100;
     // --method online (docs/tune.md, "The online method").
     std::string progress_regex;
     double settle_s = 1.0;
@@ -228,10 +223,7 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
         "tune",
         "Find the GPU power cap that minimises energy, EDP, ED2P or energy within a slowdown "
         "budget, with a fraction of a sweep's runs");
-    sub->add_option("--caps", opts->caps,
-                    "GPU power caps in watts to choose from: FROM:TO:STEP (TO included when "
-                    "reached) or a comma list 150,200,250 (at most 200)")
-        ->required();
+    add_grid_options(*sub, *opts, "search");
     sub->add_option("--metric", opts->metric,
                     "What to minimise: energy, edp, ed2p, or energy-within-slowdown (default edp)");
     sub->add_option("--max-slowdown", opts->max_slowdown_pct,
@@ -252,16 +244,6 @@ void add_tune_command(CLI::App& app, CommandContext& ctx) {
                     "search: the most runs a comparison takes at one cap before it calls the "
                     "two caps a tie (default 3)")
         ->check(number_range(2U, 100U));
-    sub->add_option("--gpus", opts->gpus,
-                    "GPU slots: all, or indices in PCI bus order (0,1); default: one run at a "
-                    "time, every GPU capped");
-    sub->add_option("--db", opts->db,
-                    "Keep the runs in this store (SQLite); the same command with the same --db "
-                    "resumes an interrupted search; default: a temporary store, removed after");
-    sub->add_option("--json", opts->json, "Write the result as JSON to this file (- for standard output)");
-    sub->add_option("--seed", opts->seed, "Seed recorded with the experiment (default: fixed)");
-    sub->add_option("--interval", opts->interval_ms, "Trace interval in milliseconds")
-        ->check(number_range(1U, 3'600'000U));
     sub->add_option("--progress-regex", opts->progress_regex,
                     "online: a regex (ECMAScript) matching the line CMD prints on standard "
                     "output per unit of work, e.g. '^step [0-9]+'");
