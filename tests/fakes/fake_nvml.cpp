@@ -263,12 +263,6 @@ nvmlReturn_t copy_string(const std::string& value, char* buffer, unsigned length
     return nv::kSuccess;
 }
 
-// Energy counter in mJ: energy_mj at energy_anchor_ns, plus power since then.
-unsigned long long energy_now_mj(const json& gpu, std::int64_t loaded_at_ns) {
-    return static_cast<unsigned long long>(
-        joulebench::fake_nvml::energy_at_mj(gpu, monotonic_ns(), loaded_at_ns));
-}
-
 // A getter of one unsigned field of a GPU.
 template <class T>
 nvmlReturn_t get_field(const char* function, nvmlDevice_t device, T* out, const char* key,
@@ -454,13 +448,20 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
 }
 
 nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long* energy) {
-    Call call("nvmlDeviceGetTotalEnergyConsumption", device, true);
-    if (!call.ok()) return call.rc();
-    if (energy == nullptr) return nv::kErrorInvalidArgument;
+    // The time first, then the state (fake_nvml_power.hpp, read_energy_mj): the counter never
+    // steps back when a workload changes the power between the two.
+    std::optional<Call> call;
     try {
-        *energy = energy_now_mj(call.gpu(), state().loaded_at_ns);
+        const auto mj = joulebench::fake_nvml::read_energy_mj(&monotonic_ns, [&] {
+            call.emplace("nvmlDeviceGetTotalEnergyConsumption", device, true);
+            if (!call->ok() || energy == nullptr) return joulebench::fake_nvml::GpuView{};
+            return joulebench::fake_nvml::GpuView{&call->gpu(), state().loaded_at_ns};
+        });
+        if (!call->ok()) return call->rc();
+        if (energy == nullptr) return nv::kErrorInvalidArgument;
+        *energy = static_cast<unsigned long long>(*mj);
     } catch (const std::exception& e) {
-        return call.fail(e);
+        return call ? call->fail(e) : nv::kErrorUnknown;
     }
     return nv::kSuccess;
 }

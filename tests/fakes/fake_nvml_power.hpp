@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -84,6 +85,28 @@ inline double energy_at_mj(const nlohmann::json& gpu, std::int64_t now_ns,
     }
     const double elapsed_s = static_cast<double>(now_ns - anchor_ns) * 1e-9;
     return base_mj + power_now_mw(gpu) * (elapsed_s > 0.0 ? elapsed_s : 0.0);
+}
+
+/// What a reader of the counter looked at: the GPU's object in the state it loaded (null when the
+/// call failed) and the anchor for a GPU without "energy_anchor_ns".
+struct GpuView {
+    const nlohmann::json* gpu = nullptr;
+    std::int64_t fallback_anchor_ns = 0;
+};
+
+/// One read of the energy counter, mJ (nullopt when `load` found no GPU). The time is taken
+/// BEFORE `load` looks at the state file: the state it then finds is the newest at that time or
+/// later, so the value is the true energy at max(now, its anchor) and never decreases from one
+/// read to the next. Taken after, a reader that loaded a state and then was descheduled while a
+/// workload lowered the power (its demand ended) integrates the old, higher power past that
+/// change: the counter steps back, and NVML's sensor counts a decrease as a reset, adding the
+/// whole counter value to the run (a 67 J run stored as 1388 J in a loaded TuneCli run).
+template <class Clock, class Load>
+std::optional<double> read_energy_mj(Clock&& clock, Load&& load) {
+    const std::int64_t now_ns = clock();
+    const GpuView view = load();
+    if (view.gpu == nullptr) return std::nullopt;
+    return energy_at_mj(*view.gpu, now_ns, view.fallback_anchor_ns);
 }
 
 /// Folds the energy accrued so far into energy_mj and re-anchors at `now_ns`: call it before

@@ -121,6 +121,45 @@ TEST_F(FakeNvmlPowerTest, ALimitChangeUnderADemandKeepsTheEnergyAccruedAtTheOldP
 // Two writers in one process, each through its own lock descriptor (flock excludes them exactly
 // as it excludes two processes): the fake's setter and the builder's update, 150 times each.
 // Without the lock a read-modify-write would drop the other's change.
+// The interleaving behind a 67 J run stored as 1388 J: a reader loads the state while the load
+// draws 160 W, is descheduled for 8 s, and meanwhile the workload ends its load (fold at 2 s,
+// power 100 W). Integrating the state it loaded up to the time after the stall (10 s) would give
+// more than the next read of the new state: the counter would step back, which NVML's sensor
+// counts as a reset. Times are synthetic: the clock is a variable the steps move.
+TEST(FakeNvmlEnergyRead, AWorkloadUpdateBetweenLoadAndClockNeverMakesTheCounterStepBack) {
+    namespace fnv = fake_nvml;
+    constexpr std::int64_t kS = 1'000'000'000;
+    json gpu{{"energy_mj", 1'000'000.0}, {"energy_anchor_ns", 0}, {"demand_mw", 300'000},
+             {"power_mw", 100'000}, {"limits", {{"enforced_mw", 160'000}}}};
+    std::int64_t clock_ns = 1 * kS;
+    const auto clock = [&] { return clock_ns; };
+    std::vector<std::string> order;
+    json loaded;
+    const auto load_then_stall = [&] {
+        order.emplace_back("load");
+        loaded = gpu;
+        // The workload ends its load while the reader is descheduled.
+        clock_ns = 2 * kS;
+        fnv::fold_energy(gpu, clock_ns, 0);
+        gpu.erase("demand_mw");
+        clock_ns = 10 * kS;
+        return fnv::GpuView{&loaded, 0};
+    };
+    const auto first = fnv::read_energy_mj([&] { order.emplace_back("clock"); return clock(); }, load_then_stall);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(order, (std::vector<std::string>{"clock", "load"}));
+    // The true energy at the time taken first: 1000 J + 160 W x 1 s.
+    EXPECT_DOUBLE_EQ(*first, 1'000'000.0 + 160'000.0);
+    clock_ns += kS / 1000;
+    const auto second = fnv::read_energy_mj(clock, [&] { return fnv::GpuView{&gpu, 0}; });
+    ASSERT_TRUE(second.has_value());
+    EXPECT_LE(*first, *second);
+    // 160 W for 2 s, then 100 W for 8.001 s.
+    EXPECT_NEAR(*second, 1'000'000.0 + 320'000.0 + 800'100.0, 1e-6);
+    // The old order (load, then clock) read 1000 J + 160 W x 10 s: 480 J more than the next read.
+    EXPECT_GT(fnv::energy_at_mj(loaded, 10 * kS, 0), *second);
+}
+
 TEST_F(FakeNvmlPowerTest, ConcurrentReadModifyWritesLoseNoUpdate) {
     constexpr int kEach = 150;
     const NvmlSystem system = NvmlSystem::open();
