@@ -247,7 +247,7 @@ JournalEntry entry_from_json(const std::string& text, const std::string& origin)
                     "restore it with the joulebench version that wrote it");
     }
     e.backend = field<std::string>(doc, "backend", origin);
-    if (e.backend != "nvml" && e.backend != "powercap" && e.backend != "rocm") {
+    if (e.backend != "nvml" && e.backend != "powercap" && e.backend != "rocm" && e.backend != "hwmon") {
         throw Error(ErrorCategory::kIo, fmt::format("caps: read journal {}: unknown backend '{}'", origin, e.backend));
     }
     e.key = field<std::string>(doc, "key", origin);

@@ -53,7 +53,8 @@ HwmonCapper::HwmonCapper(fs::path hwmon_dir, WriteFn write)
     : m_dir(std::move(hwmon_dir)), m_write(write != nullptr ? write : &sysfs::write_text) {
     std::error_code ec;
     if (!fs::is_directory(m_dir, ec)) {
-        throw Error(ErrorCategory::kNotFound, fmt::format("hwmon: cap {}: no such hwmon folder", m_dir.string()));
+        throw Error(ErrorCategory::kNotFound, fmt::format("hwmon: cap {}: no such hwmon folder", m_dir.string()),
+                    "hwmon folders are numbered at boot; `joulebench caps show` lists the GPUs that can be capped");
     }
     const std::string driver = sysfs::read_text(m_dir / "name").value_or("");
     if (driver != "amdgpu") {

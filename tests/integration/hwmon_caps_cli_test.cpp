@@ -57,7 +57,9 @@ protected:
     std::size_t journal_files() const {
         std::size_t n = 0;
         std::error_code ec;
-        for (const auto& e : fs::directory_iterator(m_caps_dir, ec)) n += e.path().extension() == ".json" ? 1 : 0;
+        for (const auto& e : fs::directory_iterator(m_caps_dir, ec)) {
+            if (e.path().extension() == ".json") ++n;
+        }
         return n;
     }
     static const json* device_with_backend(const json& show, const std::string& backend) {
@@ -156,7 +158,9 @@ TEST_F(HwmonCapsCli, TheGuardianRestoresAfterSigkillOfTheProcessHoldingTheCap) {
     EXPECT_TRUE(WIFSIGNALED(status));
     EXPECT_TRUE(eventually([&] { return cap_uw() == 300'000'000U; })) << "cap not restored: " << cap_uw();
     EXPECT_TRUE(eventually([&] { return journal_files() == 0U; }));
-    if (guardian > 0) EXPECT_TRUE(eventually([&] { return process_ended(guardian); })) << "the guardian did not exit";
+    if (guardian > 0) {
+        EXPECT_TRUE(eventually([&] { return process_ended(guardian); })) << "the guardian did not exit";
+    }
 }
 
 }  // namespace

@@ -46,7 +46,9 @@ protected:
     [[nodiscard]] std::size_t journal_files() const {
         std::size_t n = 0;
         std::error_code ec;
-        for (const auto& e : fs::directory_iterator(m_journal_dir, ec)) n += e.path().extension() == ".json" ? 1 : 0;
+        for (const auto& e : fs::directory_iterator(m_journal_dir, ec)) {
+            if (e.path().extension() == ".json") ++n;
+        }
         return n;
     }
 };
