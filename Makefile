@@ -30,6 +30,12 @@ DEB_PACKAGES += chromium
 # integration tests start a single-node cluster of their own (slurmctld, slurmd, munged).
 DEB_PACKAGES += slurm-wlm munge
 
+# The Python package (python/, docs/python.md): pybind11 and Python's headers to build it, pytest
+# to test it, pandas for its DataFrames (optional at run time); setuptools, pip and venv for
+# `pip install .` into a virtual environment.
+DEB_PACKAGES += pybind11-dev python3-dev python3-pytest python3-pandas python3-setuptools \
+	python3-pip python3-venv
+
 # `make fuzz` only (docs/fuzzing.md): clang++ and its runtimes (libFuzzer, ASan, UBSan).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 

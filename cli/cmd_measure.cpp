@@ -70,20 +70,6 @@ void check_outputs(const Options& opts) {
     if (!opts.json.empty()) check_output(opts.json);
 }
 
-// GPUs asked for by index where no GPU can be read are bad usage, not a run without GPUs (issue
-// 22, item 5: `measure --gpus 3` without NVML measured no GPU and exited 0). The runner does not
-// ask this: an ssh environment's GPU slots name the remote host's GPUs.
-void check_gpus_readable(const std::string& text, const nvml::GpuSelection& gpus, const SensorSet& sensors) {
-    if (gpus.mode != nvml::GpuSelection::Mode::kList || gpus.indices.empty()) return;
-    for (const auto& b : sensors.backends) {
-        if (b.backend != "nvml" || b.sensors > 0) continue;
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("measure: --gpus {}: no GPU can be read here: {}", text,
-                                b.skipped.empty() ? std::string("NVML reports none") : b.skipped.front()),
-                    "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
-    }
-}
-
 void write_json(const Options& opts, const MeasureResult& result) {
     // The workload's argv need not be UTF-8: U+FFFD in place of a bad byte, where a strict dump
     // threw and the measurement was lost (docs/fuzzing.md).
@@ -158,7 +144,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         if (opts->cpu_power_cap_w > 0) cap_request.cpu_packages = Watts(opts->cpu_power_cap_w);
         SensorSet sensors = probe_all(probe);
         if (sensors.selection_error) throw *sensors.selection_error;
-        check_gpus_readable(opts->gpus, probe.nvml.gpus, sensors);
+        check_gpus_readable(fmt::format("measure: --gpus {}", opts->gpus), probe.nvml.gpus, sensors);
 
         // A command that may write caps first replays what a crashed run left in the journal.
         std::optional<capping::CapJournal> journal;

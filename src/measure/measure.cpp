@@ -239,13 +239,13 @@ struct LongestUpdate {
 // Appends each domain's result to result.domains in sensor order, with its idle power (where
 // `idle_power_w`, per domain, is not empty), its GPU summary and the warnings it calls for, and
 // adds the domains that count into the total.
-LongestUpdate add_domain_results(const std::vector<Sensor*>& sensors, const Sampler& sampler,
+LongestUpdate add_domain_results(const std::vector<Sensor*>& sensors, const SamplerWindow& sampler,
                                  const std::vector<double>& idle_power_w, MeasureResult& result) {
     auto& warnings = result.warnings;
     LongestUpdate longest;
     for (std::size_t i = 0; i < sensors.size(); ++i) {
         Sensor* s = sensors[i];
-        const auto& d = sampler.domains()[i];
+        const auto& d = sampler.domains[i];
         DomainResult r = domain_result(*s, d, warnings);
         cross_check(d, r, warnings);
         health_warnings(r, warnings);
@@ -263,7 +263,7 @@ LongestUpdate add_domain_results(const std::vector<Sensor*>& sensors, const Samp
             if (r.info.kind == DomainKind::kEstimatedCpu) result.total_includes_estimate = true;
         }
         if (r.info.kind == DomainKind::kGpu) {
-            GpuResult gpu = gpu_result(r.info, sampler.gpus()[i]);
+            GpuResult gpu = gpu_result(r.info, sampler.gpus[i]);
             idle_gpu_warning(gpu, warnings);
             result.gpus.push_back(std::move(gpu));
         }
@@ -274,7 +274,7 @@ LongestUpdate add_domain_results(const std::vector<Sensor*>& sensors, const Samp
 }
 
 // The estimate's final value comes from the exact rusage of the reaped tree.
-void settle_estimate(const Sampler& sampler, MeasureResult& result) {
+void settle_estimate(const SamplerWindow& sampler, MeasureResult& result) {
     for (auto& r : result.domains) {
         if (r.info.kind == DomainKind::kEstimatedCpu && result.estimate) {
             const double exact =
@@ -282,7 +282,7 @@ void settle_estimate(const Sampler& sampler, MeasureResult& result) {
             if (exact > r.energy_j) {
                 result.total_energy_j += exact - r.energy_j;
                 r.energy_j = exact;
-                const double dt = seconds_between(sampler.start_time(), sampler.stop_time());
+                const double dt = seconds_between(sampler.start, sampler.stop);
                 r.avg_power_w = dt > 0 ? exact / dt : 0.0;
                 if (r.idle_power_w) r.net_energy_j = r.energy_j - *r.idle_power_w * result.wall_s;
             }
@@ -347,13 +347,33 @@ void settle_idle(IdleBaseline baseline, MeasureResult& result) {
 void complete_measurement(const SensorSet& set, const Sampler& sampler,
                           const std::vector<double>& idle_power_w, std::size_t orphans_alive,
                           MeasureResult& result) {
-    const auto stats = sampler.stats();
+    complete_measurement(set, sampler.whole(), idle_power_w, orphans_alive, result);
+}
+
+void complete_measurement(const SensorSet& set, const SamplerWindow& sampler,
+                          const std::vector<double>& idle_power_w, std::size_t orphans_alive,
+                          MeasureResult& result) {
+    const auto& stats = sampler.stats;
     apply_sampler_stats(result, stats);
     const LongestUpdate longest = add_domain_results(set.pointers(), sampler, idle_power_w, result);
     settle_estimate(sampler, result);
     run_warnings(set, longest, stats, orphans_alive, result);
     result.edp_js = energy_delay_product(result.total_energy_j, result.wall_s);
     result.ed2p_js2 = energy_delay_squared_product(result.total_energy_j, result.wall_s);
+}
+
+// GPUs asked for by index where no GPU can be read are bad usage, not a run without GPUs (issue
+// 22, item 5: `measure --gpus 3` without NVML measured no GPU and exited 0). The runner does not
+// ask this: an ssh environment's GPU slots name the remote host's GPUs.
+void check_gpus_readable(const std::string& what, const nvml::GpuSelection& gpus, const SensorSet& sensors) {
+    if (gpus.mode != nvml::GpuSelection::Mode::kList || gpus.indices.empty()) return;
+    for (const auto& b : sensors.backends) {
+        if (b.backend != "nvml" || b.sensors > 0) continue;
+        throw Error(ErrorCategory::kInvalidArgument,
+                    fmt::format("{}: no GPU can be read here: {}", what,
+                                b.skipped.empty() ? std::string("NVML reports none") : b.skipped.front()),
+                    "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
+    }
 }
 
 void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats) {

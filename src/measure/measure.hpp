@@ -30,6 +30,11 @@ struct MeasureOptions {
 /// failure is data (exit_code), not an exception.
 MeasureResult run_measurement(const MeasureOptions& options, SensorSet& sensors);
 
+/// GPUs asked for by index (`gpus` a list) but NVML found none to read: Error kInvalidArgument
+/// "`what`: no GPU can be read here: WHY" (what: "measure: --gpus 0"), so a measurement never
+/// silently goes without the GPUs it was asked for. Nothing for other selections.
+void check_gpus_readable(const std::string& what, const nvml::GpuSelection& gpus, const SensorSet& sensors);
+
 // Building blocks shared by `measure` and the experiment runner, which samples concurrent runs
 // itself (it cannot use run_measurement's wait4(-1)) but reports them the same way.
 
@@ -40,6 +45,11 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& sensors)
 /// the CPU-time estimate settled from the CPU times, the warnings of all these and of the run as a
 /// whole (`orphans_alive`: processes the command left running), EDP and ED2P.
 void complete_measurement(const SensorSet& set, const Sampler& sampler,
+                          const std::vector<double>& idle_power_w, std::size_t orphans_alive,
+                          MeasureResult& result);
+/// The same from a window of a sampler (window_between, Sampler::whole): what a Python window
+/// (src/measure/window_monitor.hpp) reports.
+void complete_measurement(const SensorSet& set, const SamplerWindow& window,
                           const std::vector<double>& idle_power_w, std::size_t orphans_alive,
                           MeasureResult& result);
 

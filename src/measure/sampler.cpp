@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <time.h>
+
 #include <algorithm>
 
 namespace joulebench {
@@ -29,9 +31,12 @@ void Sampler::start(bool defer_thread) {
         std::vector<const Sensor*> view(m_sensors.begin(), m_sensors.end());
         m_sink->begin(view);
     }
-    m_start = Clock::now();
-    m_next_trace = m_start;
-    read_all(m_start, true);
+    {
+        const std::lock_guard read_lock(m_read_mutex);
+        m_start = Clock::now();
+        m_next_trace = m_start;
+        read_all(m_start, true);
+    }
     m_running = true;
     if (defer_thread) return;
     try {
@@ -68,12 +73,81 @@ void Sampler::stop() noexcept {
     m_cv.notify_all();
     if (m_thread.joinable()) m_thread.join();
     m_running = false;
+    const std::lock_guard read_lock(m_read_mutex);
     m_stop = Clock::now();
     read_all(m_stop, true);
     if (m_sink != nullptr) m_sink->end();
 }
 
 SamplerStats Sampler::stats() const { return m_stats; }
+
+namespace {
+
+// CPU time (user + system) of a running thread so far; 0 when it cannot be read.
+double thread_cpu_seconds(std::thread& thread) {
+    if (!thread.joinable()) return 0.0;
+    clockid_t clock{};
+    timespec ts{};
+    if (pthread_getcpuclockid(thread.native_handle(), &clock) != 0 || clock_gettime(clock, &ts) != 0) {
+        return 0.0;
+    }
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+SamplerMark Sampler::mark() {
+    SamplerMark m;
+    const std::lock_guard read_lock(m_read_mutex);
+    m.time = Clock::now();
+    read_all(m.time, false);
+    m.domains = m_domains;
+    m.gpus = m_gpus;
+    m.stats = m_stats;
+    m.stats.thread_cpu_s = thread_cpu_seconds(m_thread);
+    return m;
+}
+
+SamplerWindow Sampler::whole() const {
+    return SamplerWindow{m_domains, m_gpus, m_stats, m_start, m_stop};
+}
+
+SamplerWindow window_between(const SamplerMark& begin, const SamplerMark& end) {
+    SamplerWindow w;
+    w.start = begin.time;
+    w.stop = end.time;
+    w.domains.resize(end.domains.size());
+    for (std::size_t i = 0; i < end.domains.size() && i < begin.domains.size(); ++i) {
+        const auto& b = begin.domains[i];
+        const auto& e = end.domains[i];
+        auto& d = w.domains[i];
+        // A domain with a failed read at one end spans the nearest successful readings.
+        d.first = b.last ? b.last : e.first;
+        d.last = e.last;
+        d.failed_reads = e.failed_reads - b.failed_reads;
+        d.cross_first = b.cross_last ? b.cross_last : e.cross_first;
+        d.cross_last = e.cross_last;
+    }
+    w.gpus.resize(end.gpus.size());
+    for (std::size_t i = 0; i < end.gpus.size() && i < begin.gpus.size(); ++i) {
+        const auto& b = begin.gpus[i];
+        const auto& e = end.gpus[i];
+        auto& g = w.gpus[i];
+        g.rows = e.rows - b.rows;
+        g.utilisation_sum = e.utilisation_sum - b.utilisation_sum;
+        g.utilisation_rows = e.utilisation_rows - b.utilisation_rows;
+        g.sm_clock_sum = e.sm_clock_sum - b.sm_clock_sum;
+        g.sm_clock_rows = e.sm_clock_rows - b.sm_clock_rows;
+        if (g.rows > 0) g.enforced_limit = e.enforced_limit;
+    }
+    w.stats.ticks = end.stats.ticks - begin.stats.ticks;
+    w.stats.trace_rows = end.stats.trace_rows - begin.stats.trace_rows;
+    w.stats.late_ticks = end.stats.late_ticks - begin.stats.late_ticks;
+    w.stats.max_lateness = end.stats.max_lateness;
+    w.stats.poll_period = end.stats.poll_period;
+    w.stats.thread_cpu_s = std::max(0.0, end.stats.thread_cpu_s - begin.stats.thread_cpu_s);
+    return w;
+}
 
 void Sampler::run() noexcept {
     auto next = m_start + m_poll;
@@ -85,6 +159,7 @@ void Sampler::run() noexcept {
     for (;;) {
         if (m_cv.wait_until(lock, next, [this] { return m_stop_requested; })) break;
         lock.unlock();
+        std::unique_lock read_lock(m_read_mutex);
         const auto now = Clock::now();
         const auto late = now - (first ? std::max(next, started) : next);
         first = false;
@@ -102,6 +177,7 @@ void Sampler::run() noexcept {
             const auto behind = (now - next) / m_poll + 1;
             next += m_poll * behind;
         }
+        read_lock.unlock();
         lock.lock();
     }
     rusage ru{};

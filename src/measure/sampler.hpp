@@ -76,6 +76,32 @@ struct SamplerStats {
     double thread_cpu_s = 0.0;
 };
 
+/// What a sampler learnt over a span of time: its whole run (Sampler::whole) or a window between
+/// two marks (window_between). complete_measurement reads a measurement from it.
+struct SamplerWindow {
+    std::vector<DomainSamples> domains;     ///< per sensor, in order
+    std::vector<GpuTelemetrySummary> gpus;  ///< per sensor, in order (rows 0 for non-GPUs)
+    SamplerStats stats;
+    Clock::time_point start{};
+    Clock::time_point stop{};
+};
+
+/// The sampler's state at one instant (Sampler::mark): every sensor read once more, on the
+/// caller's thread, and the counters at that time. Two marks make a window.
+struct SamplerMark {
+    Clock::time_point time{};
+    std::vector<DomainSamples> domains;  ///< `last` is the reading of this mark
+    std::vector<GpuTelemetrySummary> gpus;
+    SamplerStats stats;  ///< thread_cpu_s: the sampling thread's CPU time so far
+};
+
+/// The window from `begin` to `end` (marks of the same sampler, begin first): per domain, the
+/// readings of the two marks (first, last, cross-check) and the failed reads in between; the GPU
+/// telemetry rows in between (sums and counts; the maxima, enforced-limit minimum and peak power
+/// over the window, the throttle reasons and the enforced-limit minimum are not known from two
+/// marks and stay unset; the enforced limit is the last one seen); ticks, trace rows, late ticks and the sampling thread's CPU time in between.
+[[nodiscard]] SamplerWindow window_between(const SamplerMark& begin, const SamplerMark& end);
+
 class Sampler {
 public:
     /// Sensors must outlive the sampler. `sink` may be null.
@@ -96,6 +122,13 @@ public:
     /// Stops the thread, then takes the last reading of every sensor on the calling thread.
     /// Idempotent and noexcept (called from destructors and signal paths).
     void stop() noexcept;
+
+    /// Reads every sensor once on the calling thread (serialised with the sampling thread, the
+    /// reading counts as a poll) and returns the state now: the two ends of a window cost two
+    /// such reads, and no thread. Only between start() and stop(). Never throws but bad_alloc.
+    [[nodiscard]] SamplerMark mark();
+    /// The whole run (after stop()) as a window.
+    [[nodiscard]] SamplerWindow whole() const;
 
     [[nodiscard]] const std::vector<DomainSamples>& domains() const { return m_domains; }
     [[nodiscard]] const std::vector<GpuTelemetrySummary>& gpus() const { return m_gpus; }
@@ -124,6 +157,9 @@ private:
     Clock::time_point m_next_trace{};
     SamplerStats m_stats;
 
+    // Held while the sensors are read and the state above changes: the thread, start(), stop()
+    // and mark() read the same sensors, which are not thread-safe.
+    std::mutex m_read_mutex;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stop_requested = false;
