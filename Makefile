@@ -36,6 +36,10 @@ DEB_PACKAGES += slurm-wlm munge
 DEB_PACKAGES += pybind11-dev python3-dev python3-pytest python3-pandas python3-setuptools \
 	python3-pip python3-venv
 
+# The install test (docs/install.md): zsh and fish check the generated completion scripts
+# (dpkg-shlibdeps, for `make deb`, comes with build-essential's dpkg-dev).
+DEB_PACKAGES += zsh fish
+
 # `make fuzz` only (docs/fuzzing.md): clang++ and its runtimes (libFuzzer, ASan, UBSan).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
@@ -53,7 +57,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: all deps fuzz-deps configure build test test-unit test-asan fuzz demo bench clean format
+.PHONY: all deps fuzz-deps configure build test test-unit test-asan fuzz demo bench clean format deb install
 
 all: build
 
@@ -78,6 +82,16 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
+
+# A Debian package of what `cmake --install` installs (docs/install.md): $(BUILD_DIR)/joulebench_*.deb.
+deb: build
+	cd $(BUILD_DIR) && rm -f joulebench_*.deb && cpack -G DEB
+	@ls $(BUILD_DIR)/joulebench_*.deb
+
+# Installs under PREFIX (default /usr/local) from the build folder.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)

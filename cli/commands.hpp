@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <string>
 
 namespace joulebench::cli {
 
@@ -34,5 +35,11 @@ void add_image_command(CLI::App& app, CommandContext& ctx);
 void add_submit_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_verify_command(CLI::App& app, CommandContext& ctx);
+/// `completions` and `manpage`: add them last, they describe every command added before.
+void add_completions_command(CLI::App& app, CommandContext& ctx);
+
+/// What `joulebench --version` prints: version, commit, the backends and whether each can be used
+/// here (cmd_version.cpp).
+std::string version_text();
 
 }  // namespace joulebench::cli

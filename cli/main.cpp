@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     // reap joulebench's children itself and every wait for a workload would fail with ECHILD.
     std::signal(SIGCHLD, SIG_DFL);
     CLI::App app{"joulebench: measure what deployment choices cost in time and energy"};
-    app.set_version_flag("--version", std::string("joulebench ") + JOULEBENCH_VERSION);
+    app.set_version_flag("--version", [] { return joulebench::cli::version_text(); });
     app.require_subcommand(1);
     app.fallthrough(false);
 
@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_image_command(app, ctx);
     joulebench::cli::add_submit_command(app, ctx);
     joulebench::cli::add_status_command(app, ctx);
+    joulebench::cli::add_completions_command(app, ctx);
 
     check_option_values(app);
     if (unknown_command(app, argc, argv)) return 2;

@@ -89,42 +89,8 @@ if [ -f "$out/.complete" ]; then
     exit 0
 fi
 
-# The mirror of this machine's apt sources (one-line or deb822 form), as
-# containers/debian-cpu/build.sh finds it.
-find_mirror() {
-    local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        case "$f" in
-            *.list)
-                awk -v suite="$suite" '$1 == "deb" {
-                    i = 2
-                    if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                    if ($(i + 1) == suite) { print $i; exit }
-                }' "$f" ;;
-            *.sources)
-                awk -v suite="$suite" '
-                    function check(   n, s, k, u) {
-                        if (uris != "" && types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no") {
-                            n = split(suites, s, /[ \t]+/)
-                            for (k = 1; k <= n; k++) if (s[k] == suite) { split(uris, u, /[ \t]+/); print u[1]; done = 1; exit }
-                        }
-                        types = ""; uris = ""; suites = ""; enabled = ""
-                    }
-                    /^[ \t]*$/ { check(); next }
-                    /^#/ { next }
-                    {
-                        key = tolower($1); sub(/:$/, "", key)
-                        val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-                        if (key == "types") types = val
-                        else if (key == "uris") uris = val
-                        else if (key == "suites") suites = val
-                        else if (key == "enabled") enabled = val
-                    }
-                    END { if (!done) check() }' "$f" ;;
-        esac
-    done | head -n 1
-}
+# shellcheck source=apt-mirror.sh
+. "$script_dir/apt-mirror.sh"
 
 [ "$(id -u)" = 0 ] || die "run debootstrap: needs root" "run as root (sudo $0)"
 for tool in debootstrap mke2fs ssh-keygen; do

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/cli_help.hpp"
 #include "fakes/fake_powercap_builder.hpp"
 #include "fakes/test_support.hpp"
 
@@ -214,45 +215,6 @@ std::string help_of(const std::vector<std::string>& path) {
     EXPECT_EQ(r.exit_code, 0) << "joulebench " << fmt::format("{}", fmt::join(argv, " ")) << ": "
                               << r.err;
     return cache[path] = r.out;
-}
-
-// Names under "Subcommands:" in a CLI11 help text.
-std::set<std::string> subcommands_in(const std::string& help) {
-    std::set<std::string> names;
-    std::istringstream in(help);
-    std::string line;
-    bool in_section = false;
-    static const std::regex entry(R"(^  ([a-z][a-z0-9-]*)(\s|$))");
-    while (std::getline(in, line)) {
-        if (line.rfind("Subcommands:", 0) == 0) {
-            in_section = true;
-            continue;
-        }
-        if (in_section && !line.empty() && line[0] != ' ') in_section = false;
-        std::smatch m;
-        if (in_section && std::regex_search(line, m, entry)) names.insert(m[1]);
-    }
-    return names;
-}
-
-// Option names a help text lists: the entries of its option list ("  -v,--verbose TEXT  ..."
-// gives -v and --verbose), not options its descriptions mention.
-std::set<std::string> options_in(const std::string& help) {
-    std::set<std::string> names;
-    std::istringstream in(help);
-    std::string line;
-    static const std::regex entry(R"(^  (-[^ ]*))");
-    static const std::regex option(R"(--?[A-Za-z0-9][A-Za-z0-9_-]*)");
-    while (std::getline(in, line)) {
-        std::smatch m;
-        if (!std::regex_search(line, m, entry)) continue;
-        const std::string names_field = m[1];
-        for (std::sregex_iterator o(names_field.begin(), names_field.end(), option), last;
-             o != last; ++o) {
-            names.insert(o->str());
-        }
-    }
-    return names;
 }
 
 struct Checked {
