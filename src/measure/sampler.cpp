@@ -29,14 +29,18 @@ void Sampler::start(bool defer_thread) {
         std::vector<const Sensor*> view(m_sensors.begin(), m_sensors.end());
         m_sink->begin(view);
     }
-    m_start = Clock::now();
-    m_next_trace = m_start;
-    read_all(m_start, true);
-    m_running = true;
+    {
+        const std::lock_guard read_lock(m_read_mutex);
+        m_start = Clock::now();
+        m_next_trace = m_start;
+        read_all(m_start, true);
+        m_running = true;
+    }
     if (defer_thread) return;
     try {
         start_thread();
     } catch (...) {
+        const std::lock_guard read_lock(m_read_mutex);
         m_running = false;
         throw;
     }
@@ -67,10 +71,19 @@ void Sampler::stop() noexcept {
     }
     m_cv.notify_all();
     if (m_thread.joinable()) m_thread.join();
+    const std::lock_guard read_lock(m_read_mutex);
     m_running = false;
     m_stop = Clock::now();
     read_all(m_stop, true);
     if (m_sink != nullptr) m_sink->end();
+}
+
+std::vector<std::optional<EnergySample>> Sampler::read_now() noexcept {
+    std::vector<std::optional<EnergySample>> out(m_sensors.size());
+    const std::lock_guard read_lock(m_read_mutex);
+    if (!m_running) return out;
+    for (std::size_t i = 0; i < m_sensors.size(); ++i) out[i] = m_sensors[i]->sample();
+    return out;
 }
 
 SamplerStats Sampler::stats() const { return m_stats; }
@@ -94,7 +107,10 @@ void Sampler::run() noexcept {
         m_stats.max_lateness = std::max(m_stats.max_lateness, std::chrono::duration_cast<std::chrono::nanoseconds>(late));
         // A trace row is due once its time has come (half a poll period early is on time).
         const bool trace_due = now + m_poll / 2 >= m_next_trace;
-        read_all(now, trace_due);
+        {
+            const std::lock_guard read_lock(m_read_mutex);
+            read_all(now, trace_due);
+        }
         next += m_poll;
         if (next <= now) {
             // Fell behind by more than a period (machine overloaded, suspended): skip ahead

@@ -97,6 +97,11 @@ public:
     /// Idempotent and noexcept (called from destructors and signal paths).
     void stop() noexcept;
 
+    /// Reads every sensor now, from any thread, serialised with the sampler's own reads (a mark
+    /// of a phase, README "Markers"): one reading per domain, unset where the read failed or
+    /// the sampler is not running. Does not change the run's first and last readings.
+    std::vector<std::optional<EnergySample>> read_now() noexcept;
+
     [[nodiscard]] const std::vector<DomainSamples>& domains() const { return m_domains; }
     [[nodiscard]] const std::vector<GpuTelemetrySummary>& gpus() const { return m_gpus; }
     [[nodiscard]] SamplerStats stats() const;
@@ -124,6 +129,7 @@ private:
     Clock::time_point m_next_trace{};
     SamplerStats m_stats;
 
+    std::mutex m_read_mutex;  // one reader of the sensors at a time (the thread, read_now)
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stop_requested = false;
