@@ -20,8 +20,13 @@ bool is_name_char(char c) {
            std::string_view("_.:/@+-").find(c) != std::string_view::npos;
 }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_end(std::string_view s) {
     while (!s.empty() && (is_blank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+std::string_view trim(std::string_view s) {
+    s = trim_end(s);
     while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
     return s;
 }
@@ -55,7 +60,8 @@ MarkParse malformed(std::string error) {
 }  // namespace
 
 MarkParse parse_mark_line(std::string_view line, bool prefix_required) {
-    std::string_view body = trim(line);
+    // On standard output a mark starts at the line's start; in the marks file blanks may lead.
+    std::string_view body = prefix_required ? trim_end(line) : trim(line);
     const bool prefixed = body.substr(0, kMarkPrefix.size()) == kMarkPrefix &&
                           (body.size() == kMarkPrefix.size() || is_blank(body[kMarkPrefix.size()]));
     if (prefixed) {

@@ -333,7 +333,7 @@ ALTER TABLE runs ADD COLUMN checksum TEXT;
 // run's start, wall time, total energy (unset when a domain that counts was not read) and its
 // energy per domain (domains_json: [{"id", "energy_j", "method", "counts_in_total"}]).
 constexpr const char* kSchema6 = R"sql(
-CREATE TABLE run_marked_phases (
+CREATE TABLE IF NOT EXISTS run_marked_phases (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
     instance INTEGER NOT NULL DEFAULT 0,
     position INTEGER NOT NULL,

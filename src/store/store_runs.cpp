@@ -335,7 +335,7 @@ std::vector<MarkedPhaseRecord> Store::marked_phases(std::string_view run_id) con
                 "p.ended_by_run, p.domains_json FROM run_marked_phases p JOIN runs r USING (run_id) "
                 "WHERE ?1 = '' OR p.run_id = ?1 ORDER BY r.plan_index, p.run_id, p.instance, "
                 "p.position");
-    q.bind(1, run_id);
+    q.bind(1, std::string(run_id));
     std::vector<MarkedPhaseRecord> out;
     while (q.step()) {
         MarkedPhaseRecord r;

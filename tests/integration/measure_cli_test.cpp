@@ -463,9 +463,15 @@ void expect_power_times_wall(const json& p, double watts) {
     EXPECT_NEAR(wall, p.at("end_s").get<double>() - p.at("begin_s").get<double>(), 1e-9);
     EXPECT_NEAR(p.at("energy_j").get<double>(), watts * wall, watts * wall * 0.1) << p.dump();
     for (const auto& d : p.at("domains")) {
-        if (d.at("id") == "package0") EXPECT_NEAR(d.at("energy_j").get<double>(), 60 * wall, 6 * wall);
-        if (d.at("id") == "dram0") EXPECT_EQ(d.at("counts_in_total"), true);
-        if (d.at("id") == "package0-core") EXPECT_EQ(d.at("counts_in_total"), false);
+        if (d.at("id") == "package0") {
+            EXPECT_NEAR(d.at("energy_j").get<double>(), 60 * wall, 6 * wall);
+        }
+        if (d.at("id") == "dram0") {
+            EXPECT_EQ(d.at("counts_in_total"), true);
+        }
+        if (d.at("id") == "package0-core") {
+            EXPECT_EQ(d.at("counts_in_total"), false);
+        }
     }
 }
 

@@ -411,12 +411,12 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
                   ",,1,0,1,gpu01,700_3,done,1,1700000000.25," +
                   "1700000002.25,0,,2,140,100,40,false,false,false,280,560,,,,,\"[\"\"gpu0: short "
-                  "run\"\"]\",,");
+                  "run\"\"]\",,,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,,,,");
+                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];
