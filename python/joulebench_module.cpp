@@ -184,7 +184,8 @@ nlohmann::json table_json(const std::optional<StoreTable>& table) {
     return out;
 }
 
-// runs, domains (every run's, in plan order) and the `phases` table when the store has one.
+// runs, domains (every run's, in plan order) and the marked phases (README "Markers": the
+// `run_marked_phases` table as stored; empty for a store older than schema 6).
 std::string read_store(const std::string& path) {
     const Store store(path, Store::Mode::kReadUpgrade);
     nlohmann::json out;
@@ -194,7 +195,7 @@ std::string read_store(const std::string& path) {
         out["runs"].push_back(run_json(r));
         for (const auto& d : store.domains(r.run_id)) out["domains"].push_back(domain_json(d));
     }
-    out["phases"] = table_json(read_store_table(store, "phases"));
+    out["phases"] = table_json(read_store_table(store, "run_marked_phases"));
     return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -244,9 +244,14 @@ class Phases:
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        """Time the body and add it to `name` (a phase entered twice accumulates)."""
+        """Time the body and add it to `name` (a phase entered twice accumulates).
+
+        Under joulebench the phase is also marked (README "Markers") so that it gets its own
+        time and energy: the "run" phase as `measured`, the others by their name."""
         if self._torch is not None and self._device is not None:
             synchronize(self._torch, self._device)
+        marked = MARK_NAMES.get(name, name)
+        mark("begin", marked)
         start = time.monotonic()
         try:
             yield
@@ -254,6 +259,30 @@ class Phases:
             if self._torch is not None and self._device is not None:
                 synchronize(self._torch, self._device)
             self.seconds[name] = self.seconds.get(name, 0.0) + (time.monotonic() - start)
+            mark("end", marked)
+
+
+# The name each phase is marked with for joulebench.
+MARK_NAMES = {"run": "measured"}
+
+
+def mark(verb: str, name: str) -> None:
+    """Writes `begin NAME` or `end NAME` to $JOULEBENCH_MARKS when joulebench set it (standard
+    output carries only the result line). Never blocks or fails the workload: a FIFO nobody reads
+    any more is skipped (O_NONBLOCK gives ENXIO)."""
+    path = os.environ.get("JOULEBENCH_MARKS")
+    if not path:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{verb} {name}\n".encode("ascii"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
     def as_dict(self, names: List[str]) -> Dict[str, float]:
         """The phases in this order; a phase that never ran reports 0."""

@@ -88,6 +88,28 @@ struct EstimateModel {
     std::string source;
 };
 
+/// One domain's energy over a marked phase (the same domains as the run's).
+struct PhaseDomainEnergy {
+    std::string id;                  ///< sensor id: "gpu0", "package0", ...
+    std::optional<double> energy_j;  ///< reading at the end - reading at the begin; unset: unread
+    Method method = Method::kCounter;
+    bool counts_in_total = false;
+};
+
+/// A phase the workload marked itself (README "Markers": `JOULEBENCH_MARK begin NAME` / `end NAME`
+/// on its standard output, or lines written to $JOULEBENCH_MARKS): its time and energy, from the
+/// run's sensors read when each mark arrived. Offsets are seconds from the run's start.
+struct MarkedPhase {
+    std::string name;
+    double begin_s = 0.0;
+    double end_s = 0.0;
+    double wall_s = 0.0;
+    /// The domains that count in the run's total, summed; unset when one of them was not read.
+    std::optional<double> energy_j;
+    std::vector<PhaseDomainEnergy> domains;
+    bool ended_by_run = false;  ///< never ended: it ends with the run (and has a warning)
+};
+
 struct MeasureResult {
     std::vector<std::string> command;
     int exit_code = 0;
@@ -106,6 +128,7 @@ struct MeasureResult {
     std::optional<EstimateModel> estimate;
     std::vector<PowerCapResult> power_caps;  ///< empty when nothing was capped
     std::vector<Warning> warnings;           ///< each with its code (joulebench/warning.hpp)
+    std::vector<MarkedPhase> phases;         ///< marked by the workload, in order of their begin
     std::uint64_t samples = 0;               ///< trace rows taken
     std::uint64_t polls = 0;                 ///< sensor reads per domain (>= samples)
     double interval_ms = 0.0;

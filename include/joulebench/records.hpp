@@ -214,6 +214,13 @@ struct DomainRecord {
     int instance = 0;                        ///< gang mode: the instance it belongs to
 };
 
+/// A phase the workload marked (table run_marked_phases, README "Markers").
+struct MarkedPhaseRecord {
+    std::string run_id;
+    int instance = 0;  ///< gang mode: the instance it belongs to
+    MarkedPhase phase;
+};
+
 /// An idle baseline measured by the runner (before the first run, or for rest = "baseline").
 struct IdleBaselineRecord {
     std::optional<std::int64_t> session_id;

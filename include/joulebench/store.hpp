@@ -49,7 +49,7 @@ class Store {
 public:
     /// The schema version this joulebench writes (PRAGMA user_version). 5: every run carries a
     /// checksum of its stored result (docs/store.md, "Checksums").
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
 
     enum class Mode {
         kCreate,    ///< create the file when missing; migrate an older schema
@@ -167,6 +167,9 @@ public:
     [[nodiscard]] std::vector<DomainRecord> domains(std::string_view run_id) const;
     /// The warnings of a run with their codes, in order (empty when none).
     [[nodiscard]] std::vector<Warning> warnings(std::string_view run_id) const;
+    /// The phases the workloads marked (README "Markers"), of one run or, with an empty id, of
+    /// every run, in plan order, then instance and order of their begin.
+    [[nodiscard]] std::vector<MarkedPhaseRecord> marked_phases(std::string_view run_id = {}) const;
     /// Every run's warnings, runs in plan order, each run's in order: (run id, warning).
     [[nodiscard]] std::vector<std::pair<std::string, Warning>> warnings() const;
 

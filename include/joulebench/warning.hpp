@@ -35,6 +35,8 @@ inline constexpr std::string_view kCpuShared = "cpu-shared";  ///< includes over
 // The sampler and the trace.
 inline constexpr std::string_view kSamplerLate = "sampler-late";
 inline constexpr std::string_view kSamplerThread = "sampler-thread";  ///< no sampling thread
+inline constexpr std::string_view kMarks = "marks";  ///< unbalanced or malformed phase marks
+inline constexpr std::string_view kShortPhase = "short-phase";  ///< a marked phase too short
 inline constexpr std::string_view kTrace = "trace";  ///< missing, cut off or unwritable trace
 // The run.
 inline constexpr std::string_view kLeftProcesses = "left-processes";

@@ -21,7 +21,7 @@ command = ["sleep", "0.05"]
 
 [[workload]]
 name = "long"
-command = ["sleep", "0.2"]
+command = ["sh", "-c", "echo 'JOULEBENCH_MARK begin work'; sleep 0.2; echo 'JOULEBENCH_MARK end work'"]
 
 [[environment]]
 name = "bare"
@@ -54,21 +54,22 @@ def test_runs_domains_and_phases_as_dataframes(store):
     counted = s.domains[s.domains["counts_in_total"]].groupby("run_id")["energy_j"].sum()
     for _, run in s.runs.iterrows():
         assert counted[run["run_id"]] == pytest.approx(run["energy_j"])
-    # No phases table in this store: an empty frame.
-    assert isinstance(s.phases, pandas.DataFrame) and len(s.phases) == 0
+    # The long workload marks one phase per run (README "Markers").
+    assert isinstance(s.phases, pandas.DataFrame)
+    long_runs = set(s.runs[s.runs["workload"] == "long"]["run_id"])
+    assert set(s.phases["run_id"]) == long_runs and set(s.phases["name"]) == {"work"}
+    assert (s.phases["wall_s"] > 0.15).all() and (s.phases["energy_j"] > 0).all()
 
 
-def test_a_phases_table_is_read_as_stored(store, tmp_path):
-    copy = tmp_path / "with-phases.db"
+def test_a_store_without_marked_phases_gives_an_empty_frame(store, tmp_path):
+    copy = tmp_path / "no-phases.db"
     shutil.copy(store, copy)
     db = sqlite3.connect(copy)
-    db.execute("CREATE TABLE phases (run_id TEXT, name TEXT, energy_j REAL)")
-    db.execute("INSERT INTO phases VALUES ('r1', 'load', 2.5)")
+    db.execute("DELETE FROM run_marked_phases")
     db.commit()
     db.close()
     phases = joulebench.open_store(copy).phases
-    rows = phases.to_dict("records") if hasattr(phases, "to_dict") else phases
-    assert rows == [{"run_id": "r1", "name": "load", "energy_j": 2.5}]
+    assert len(phases) == 0
 
 
 def test_analyze_is_the_clis_analysis(store, fakes):

@@ -13,7 +13,7 @@ namespace joulebench::environments {
 namespace fs = std::filesystem;
 
 std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) {
-    for (const fs::path& p : {r.hold, r.run_dir}) {
+    for (const fs::path& p : {r.hold, r.run_dir, r.marks}) {
         if (p.string().find_first_of(":,") != std::string::npos) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("run: mount {} into a container: the path contains ':' or ','",
@@ -29,6 +29,7 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
                                   "--entrypoint", kHoldInContainer,
                                   "-v",           r.hold.string() + ":" + kHoldInContainer + ":ro",
                                   "-v",           r.run_dir.string() + ":" + kRunDirInContainer};
+    if (!r.marks.empty()) argv.insert(argv.end(), {"-v", r.marks.string() + ":" + kMarksInContainer});
     if (r.gpu) {
         if (r.engine == EnvironmentType::kPodman) {
             argv.insert(argv.end(), {"--device", fmt::format("nvidia.com/gpu={}", *r.gpu)});
@@ -52,6 +53,11 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
         } else {
             env.emplace_back(k, v);
         }
+    }
+    if (!r.marks.empty()) {
+        auto it = std::find_if(env.begin(), env.end(),
+                               [](const auto& e) { return e.first == "JOULEBENCH_MARKS"; });
+        if (it != env.end()) it->second = kMarksInContainer;
     }
     if (r.gpu) {
         // The container sees only the slot's GPU, as its device 0: the host index the runner

@@ -32,7 +32,13 @@ struct ContainerCreateRequest {
     std::optional<int> gpu;         ///< the slot's GPU (host index, PCI bus order)
     std::filesystem::path hold;     ///< joulebench-hold on the host
     std::filesystem::path run_dir;  ///< the per-run host folder (holds the socket)
+    /// The run's marks FIFO on the host (WorkloadInstance::marks_file), mounted at
+    /// kMarksInContainer, which $JOULEBENCH_MARKS then names; none when empty.
+    std::filesystem::path marks;
 };
+
+/// Where a container sees the run's marks FIFO (README "Markers").
+inline constexpr const char kMarksInContainer[] = "/.joulebench-marks";
 
 /// Where the helper and the run folder appear inside the container
 /// (environments/hold_protocol.hpp).

@@ -285,6 +285,7 @@ void ContainerEnvironment::begin_instance(const WorkloadInstance& instance, Phas
     request.gpu = instance.gpu;
     request.hold = m_hold;
     request.run_dir = inst->run_dir;
+    request.marks = instance.marks_file;
     const std::vector<std::string> create = container_create_argv(request);
 
     phases.phase("container-create", [&] {

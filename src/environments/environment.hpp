@@ -55,6 +55,9 @@ struct WorkloadInstance {
     std::optional<std::chrono::milliseconds> timeout;
     std::filesystem::path stdout_file;  ///< the workload's standard output goes here
     std::filesystem::path stderr_file;  ///< and its standard error here
+    /// The FIFO $JOULEBENCH_MARKS names on this machine (README "Markers"), when the runner
+    /// reads marks; a container sees it at its own path (container_engine.hpp).
+    std::filesystem::path marks_file;
     /// Set (by a signal handler) when the experiment must stop: the instance is ended and
     /// reported interrupted. May be null.
     const std::atomic<bool>* stop = nullptr;

@@ -3,15 +3,21 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "measure/csv_trace.hpp"
+#include "measure/marks.hpp"
+#include "measure/output_relay.hpp"
 #include "measure/process.hpp"
 #include "measure/sampler.hpp"
 #include "sensors/estimate/cpu_estimate.hpp"
@@ -117,7 +123,7 @@ struct CommandRun {
 // result.started_at and adds a warning when the sampling thread cannot start. Throws Error (the
 // sampler stopped) when the command cannot be started.
 CommandRun run_command(const process::SpawnOptions& spawn_options, SensorSet& set, Sampler& sampler,
-                       MeasureResult& result) {
+                       UniqueFd& child_stdout, MeasureResult& result) {
     // The thread starts once the command has outlived the first poll period (below).
     sampler.start(/*defer_thread=*/true);
     CommandRun run;
@@ -133,6 +139,7 @@ CommandRun run_command(const process::SpawnOptions& spawn_options, SensorSet& se
     pid_t pid = -1;
     try {
         pid = process::spawn(spawn_options);
+        child_stdout.reset();  // the child has it: its end of file is the child's
     } catch (...) {
         pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
         sampler.stop();
@@ -153,6 +160,34 @@ CommandRun run_command(const process::SpawnOptions& spawn_options, SensorSet& se
     sampler.stop();
     return run;
 }
+
+// A folder of its own for the command's $JOULEBENCH_MARKS FIFO, removed at the end.
+class MarksFolder {
+public:
+    MarksFolder() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                              "/joulebench-marks-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw system_error("measure: create a folder for $JOULEBENCH_MARKS in " + pattern,
+                               errno);
+        }
+        m_path = pattern;
+    }
+    MarksFolder(const MarksFolder&) = delete;
+    MarksFolder& operator=(const MarksFolder&) = delete;
+    ~MarksFolder() {
+        std::error_code ec;
+        std::filesystem::remove_all(m_path, ec);
+    }
+    [[nodiscard]] std::filesystem::path file() const { return m_path / "marks"; }
+
+private:
+    std::filesystem::path m_path;
+};
+
+// How long the output relay reads on after the command ended (output still in the pipe).
+constexpr std::chrono::milliseconds kOutputDrain{2000};
 
 // A trace that cannot be completed (disk full) costs the trace, never the measurement: what went
 // wrong is returned, as the text of a warning.
@@ -445,9 +480,20 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
         idle = idle_baseline(sensors, *options.idle_baseline_s);
     }
 
-    const process::SpawnOptions spawn_options = command_spawn_options(options);
+    process::SpawnOptions spawn_options = command_spawn_options(options);
     Sampler sampler(sensors, options.interval, csv.get());
-    const CommandRun run = run_command(spawn_options, set, sampler, result);
+    // The command's standard output passes through joulebench, which reads its marks there and
+    // in $JOULEBENCH_MARKS (README "Markers").
+    MarkRecorder marks(sampler, std::vector<const Sensor*>(sensors.begin(), sensors.end()));
+    OutputRelay relay(STDOUT_FILENO, &marks);
+    UniqueFd child_stdout = relay.stdout_pipe();
+    const MarksFolder marks_folder;
+    relay.fifo(marks_folder.file(), /*is_stdout=*/false);
+    spawn_options.stdout_fd = child_stdout.get();
+    spawn_options.set_env.emplace_back(kMarksVariable, marks_folder.file().string());
+    relay.start();
+    const CommandRun run = run_command(spawn_options, set, sampler, child_stdout, result);
+    relay.stop(kOutputDrain);
     const std::optional<std::string> trace_error = close_trace(csv.get(), options);
 
     result.exit_code = run.status.exit_code;
@@ -457,6 +503,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     result.cpu_system_s = run.status.cpu_system_s;
     if (trace_error) result.warnings.push_back(make_warning(warning_code::kTrace, *trace_error));
     complete_measurement(set, sampler, idle.power_w, run.status.orphans_alive.size(), result);
+    marks.finish(run.spawn_time, run.status.end_time, result);
     if (idle.idle) settle_idle(std::move(idle), result);
     return result;
 }

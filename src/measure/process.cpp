@@ -145,8 +145,13 @@ pid_t spawn(const SpawnOptions& options) {
     // The measured command stays in joulebench's process group: the terminal's Ctrl-C reaches
     // both (docs: SignalForwarder).
     const ChildSpawnAttributes attr(/*own_group=*/false);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (options.stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, options.stdout_fd, 1);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, attr.get(), argv.data(), envp.data());
+    const int rc =
+        ::posix_spawn(&pid, program.c_str(), &actions, attr.get(), argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         Error e(rc == ENOENT ? ErrorCategory::kNotFound : ErrorCategory::kIo,
                 fmt::format("measure: start {}: {}", program, spawn_error_text(program, rc)));

@@ -28,6 +28,8 @@ struct SpawnOptions {
     std::vector<std::string> argv;
     /// Variables set in the child's environment (added to, or replacing, the inherited ones).
     std::vector<std::pair<std::string, std::string>> set_env;
+    /// Where the child's standard output goes (dup2'ed to 1); -1: inherited.
+    int stdout_fd = -1;
 };
 
 /// The posix_spawn attributes every child of joulebench starts with: an empty signal mask and the

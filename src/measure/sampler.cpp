@@ -36,12 +36,13 @@ void Sampler::start(bool defer_thread) {
         m_start = Clock::now();
         m_next_trace = m_start;
         read_all(m_start, true);
+        m_running = true;
     }
-    m_running = true;
     if (defer_thread) return;
     try {
         start_thread();
     } catch (...) {
+        const std::lock_guard read_lock(m_read_mutex);
         m_running = false;
         throw;
     }
@@ -72,11 +73,19 @@ void Sampler::stop() noexcept {
     }
     m_cv.notify_all();
     if (m_thread.joinable()) m_thread.join();
-    m_running = false;
     const std::lock_guard read_lock(m_read_mutex);
+    m_running = false;
     m_stop = Clock::now();
     read_all(m_stop, true);
     if (m_sink != nullptr) m_sink->end();
+}
+
+std::vector<std::optional<EnergySample>> Sampler::read_now() noexcept {
+    std::vector<std::optional<EnergySample>> out(m_sensors.size());
+    const std::lock_guard read_lock(m_read_mutex);
+    if (!m_running) return out;
+    for (std::size_t i = 0; i < m_sensors.size(); ++i) out[i] = m_sensors[i]->sample();
+    return out;
 }
 
 SamplerStats Sampler::stats() const { return m_stats; }

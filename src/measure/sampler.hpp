@@ -129,6 +129,10 @@ public:
     [[nodiscard]] SamplerMark mark();
     /// The whole run (after stop()) as a window.
     [[nodiscard]] SamplerWindow whole() const;
+    /// Reads every sensor now, from any thread, serialised with the sampler's own reads (a mark
+    /// of a phase, README "Markers"): one reading per domain, unset where the read failed or
+    /// the sampler is not running. Does not change the run's first and last readings.
+    std::vector<std::optional<EnergySample>> read_now() noexcept;
 
     [[nodiscard]] const std::vector<DomainSamples>& domains() const { return m_domains; }
     [[nodiscard]] const std::vector<GpuTelemetrySummary>& gpus() const { return m_gpus; }
@@ -158,7 +162,7 @@ private:
     SamplerStats m_stats;
 
     // Held while the sensors are read and the state above changes: the thread, start(), stop()
-    // and mark() read the same sensors, which are not thread-safe.
+    // mark() and read_now() read the same sensors, which are not thread-safe.
     std::mutex m_read_mutex;
     std::mutex m_mutex;
     std::condition_variable m_cv;

@@ -134,6 +134,24 @@ json measure_to_json(const MeasureResult& r) {
     }
     j["warnings"] = std::move(texts);
     j["warning_codes"] = std::move(codes);
+    json phases = json::array();
+    for (const auto& p : r.phases) {
+        json phase_domains = json::array();
+        for (const auto& d : p.domains) {
+            phase_domains.push_back({{"id", d.id},
+                               {"energy_j", opt(d.energy_j)},
+                               {"method", to_string(d.method)},
+                               {"counts_in_total", d.counts_in_total}});
+        }
+        phases.push_back({{"name", p.name},
+                          {"begin_s", p.begin_s},
+                          {"end_s", p.end_s},
+                          {"wall_s", p.wall_s},
+                          {"energy_j", opt(p.energy_j)},
+                          {"ended_by_run", p.ended_by_run},
+                          {"domains", std::move(phase_domains)}});
+    }
+    j["phases"] = std::move(phases);
     j["samples"] = r.samples;
     j["polls"] = r.polls;
     j["interval_ms"] = r.interval_ms;
@@ -330,6 +348,30 @@ public:
         return d;
     }
 
+    static MarkedPhase phase(const Json& o, const std::string& path) {
+        MarkedPhase p;
+        p.name = string_at(o, path, "name");
+        p.begin_s = number_at(o, path, "begin_s");
+        p.end_s = number_at(o, path, "end_s");
+        p.wall_s = number_at(o, path, "wall_s");
+        p.energy_j = optional_number_at(o, path, "energy_j");
+        p.ended_by_run = boolean_at(o, path, "ended_by_run");
+        const Json& domains = array_at(o, path, "domains");
+        for (std::size_t i = 0; i < domains.size(); ++i) {
+            const std::string at = fmt::format("{}.domains[{}]", path, i);
+            PhaseDomainEnergy d;
+            d.id = string_at(domains[i], at, "id");
+            d.energy_j = optional_number_at(domains[i], at, "energy_j");
+            const std::string method = string_at(domains[i], at, "method");
+            const auto parsed = method_from_string(method);
+            if (!parsed) fail(join(at, "method"), fmt::format("unknown method '{}'", method));
+            d.method = *parsed;
+            d.counts_in_total = boolean_at(domains[i], at, "counts_in_total");
+            p.domains.push_back(std::move(d));
+        }
+        return p;
+    }
+
     // The bits throttle_reason_names() names, found by asking it about each bit, so that the two
     // can never disagree; "other(0x...)" carries the unnamed bits itself.
     static std::uint64_t throttle_mask(const std::vector<std::string>& names,
@@ -478,6 +520,12 @@ public:
         for (std::size_t i = 0; i < texts.size(); ++i) {
             r.warnings.push_back(
                 {codes.empty() ? std::string(legacy_warning_code(texts[i])) : codes[i], texts[i]});
+        }
+        if (j.contains("phases")) {  // documents before marked phases have none
+            const Json& phases = array_at(j, root, "phases");
+            for (std::size_t i = 0; i < phases.size(); ++i) {
+                r.phases.push_back(phase(phases[i], fmt::format("phases[{}]", i)));
+            }
         }
         r.samples = count_at(j, root, "samples");
         r.polls = count_at(j, root, "polls");

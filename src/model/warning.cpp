@@ -15,7 +15,8 @@ const std::vector<std::string_view>& warning_codes() {
         wc::kCpuAttributed,  wc::kCpuShared,     wc::kSamplerLate,   wc::kSamplerThread,
         wc::kTrace,          wc::kLeftProcesses, wc::kRestNotIdle,   wc::kCapNotSet,
         wc::kCapNotRestored, wc::kCapNotice,     wc::kNoMeasurement, wc::kNoMetrics,
-        wc::kContainer,      wc::kSsh,           wc::kOther};
+        wc::kContainer,      wc::kSsh,           wc::kMarks,         wc::kShortPhase,
+        wc::kOther};
     return kCodes;
 }
 

@@ -89,6 +89,11 @@ std::string measure_summary(const MeasureResult& r) {
                        format_power(r.idle->power_w), format_duration(r.idle->duration_s),
                        format_energy(r.idle->energy_j), format_energy(r.idle->net_energy_j));
     }
+    for (const auto& p : r.phases) {
+        fmt::format_to(o, "  Phase {}: {} from {:.3f} s, {}{}\n", p.name, format_duration(p.wall_s),
+                       p.begin_s, p.energy_j ? format_energy(*p.energy_j) : std::string("energy n/a"),
+                       p.ended_by_run ? " (never ended: ends with the run)" : "");
+    }
     fmt::format_to(o, "  EDP:           {:.4g} J·s     ED2P: {:.4g} J·s²\n", r.edp_js, r.ed2p_js2);
     fmt::format_to(o,
                    "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms); monitoring "

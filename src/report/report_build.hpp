@@ -52,6 +52,10 @@ void add_warnings(ReportModel& m, const std::vector<RunRecord>& runs,
                                       const std::vector<RunPoint>& points,
                                       const ReportOptions& options, const std::string& err);
 
+/// The phases the workloads marked, per variant and phase: median time and energy over the
+/// done runs (report_phases.cpp); unset when no done run marked any.
+[[nodiscard]] std::optional<Table> marked_phases_table(const Store& store, const ReportModel& m);
+
 /// Every idle measurement of the store, with a note when there is none.
 [[nodiscard]] Table idle_baselines_table(const Store& store);
 

@@ -240,6 +240,7 @@ std::vector<Table> context_tables(const Store& store, const ReportModel& m,
         Table images = images_table(m, runs, details.audits);
         if (!images.rows.empty()) out.push_back(std::move(images));
     }
+    if (auto phases = marked_phases_table(store, m)) out.push_back(std::move(*phases));
     return out;
 }
 

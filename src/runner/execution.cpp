@@ -8,6 +8,7 @@
 #include "model/cpu_energy_marks.hpp"
 #include "runner/host_cpu.hpp"
 #include "runner/measurement.hpp"
+#include "runner/run_marks.hpp"
 #include "runner/rest.hpp"
 #include "runner/store_trace_sink.hpp"
 
@@ -196,6 +197,15 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
                         : remote ? std::vector<Sensor*>{}
                                  : sensors,
                         m_ctx.options.interval);
+    // A local run's sampler exists before the environment begins, so that the workload's marks
+    // (read from its output from then on) can read it.
+    std::optional<Sampler> sampler;
+    std::optional<RunMarks> marks;
+    std::vector<Warning> mark_warnings;
+    if (!remote) {
+        sampler.emplace(sensors, m_ctx.options.interval, &sink);
+        marks.emplace(inst, *sampler, sensors, mark_warnings);
+    }
     std::string begin_error;
     try {
         env.begin_instance(inst, phases);
@@ -236,28 +246,34 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
             out.overlapped = false;
         }
     } else {
-        Sampler sampler(sensors, m_ctx.options.interval, &sink);
         ClockObserver observer(slot.sensors.cpu_clock.get());
         gate.pass();
         m_overlaps.begin(inst.key(), "");
         const std::optional<double> busy_before = machine_busy_cpu_s();
-        sampler.start();
+        sampler->start();
         try {
             out.result = env.execute(inst, &observer);
         } catch (const Error& e) {
             out.result = not_started(e.what());
         }
-        sampler.stop();
+        sampler->stop();
         const std::optional<double> busy_after = machine_busy_cpu_s();
         out.overlapped = m_overlaps.end(inst.key(), "");
         if (busy_before && busy_after) out.busy_cpu_s = *busy_after - *busy_before;
         if (out.result.end != InstanceResult::End::kNotStarted) {
             out.result.measured =
-                measurement_of(inst, out.result, slot.sensors, sampler, m_ctx.options.interval);
+                measurement_of(inst, out.result, slot.sensors, *sampler, m_ctx.options.interval);
         }
     }
     std::vector<Warning> env_warnings;
     env.end_instance(inst, phases, env_warnings);
+    if (marks) {
+        marks->stop();
+        if (out.result.measured) {
+            marks->finish(out.result.start_time, out.result.end_time, *out.result.measured);
+        }
+    }
+    for (auto& w : mark_warnings) outcome.warnings.push_back(std::move(w));
     outcome.phases = phases.results();
     for (auto& w : out.result.warnings) outcome.warnings.push_back(std::move(w));
     for (auto& w : env_warnings) outcome.warnings.push_back(std::move(w));

@@ -42,7 +42,7 @@ const std::vector<Column>& columns() {
         {"idle_power_w", Kind::kReal},   {"net_energy_j", Kind::kReal},
         {"startup_wall_s", Kind::kReal}, {"startup_energy_j", Kind::kReal},
         {"warnings", Kind::kJson},       {"metrics", Kind::kJson},
-        {"phases", Kind::kJson},
+        {"phases", Kind::kJson},         {"marked_phases", Kind::kJson},
     };
     return kColumns;
 }
@@ -103,15 +103,44 @@ std::map<std::int64_t, std::pair<std::string, std::string>> session_places(const
     return places;
 }
 
+// The phases each run (and gang instance) marked, as the JSON text of its marked_phases cell:
+// [{"name", "begin_s", "end_s", "wall_s", "energy_j", "ended_by_run", "domains": {ID: J}}].
+std::map<std::pair<std::string, int>, std::string> marked_phase_cells(const Store& store) {
+    std::map<std::pair<std::string, int>, nlohmann::ordered_json> phases;
+    for (const MarkedPhaseRecord& r : store.marked_phases()) {
+        nlohmann::ordered_json domains = nlohmann::ordered_json::object();
+        for (const auto& d : r.phase.domains) {
+            domains[d.id] = d.energy_j ? nlohmann::ordered_json(*d.energy_j) : nullptr;
+        }
+        auto& list = phases[{r.run_id, r.instance}];
+        if (list.is_null()) list = nlohmann::ordered_json::array();
+        list.push_back({{"name", r.phase.name},
+                        {"begin_s", r.phase.begin_s},
+                        {"end_s", r.phase.end_s},
+                        {"wall_s", r.phase.wall_s},
+                        {"energy_j", r.phase.energy_j ? nlohmann::ordered_json(*r.phase.energy_j)
+                                                      : nlohmann::ordered_json(nullptr)},
+                        {"ended_by_run", r.phase.ended_by_run},
+                        {"domains", std::move(domains)}});
+    }
+    std::map<std::pair<std::string, int>, std::string> cells;
+    for (auto& [key, list] : phases) {
+        cells[key] = list.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    }
+    return cells;
+}
+
 std::vector<std::vector<std::string>> export_rows(const Store& store) {
     std::vector<std::vector<std::string>> rows;
     const auto places = session_places(store);
+    const auto marked = marked_phase_cells(store);
     for (const RunRecord& r : store.observations()) {
         const auto place = r.session_id ? places.find(*r.session_id) : places.end();
         const bool placed = place != places.end();
         // An empty warnings list exports as an empty cell, so that clean runs read clean.
         const std::string warnings = r.warnings_json == "[]" ? std::string() : r.warnings_json;
         const auto [startup_wall, startup_energy] = startup(r.phases_json);
+        const auto mark = marked.find({r.run_id, r.instance});
         rows.push_back({
             r.run_id,
             std::to_string(r.plan_index),
@@ -146,6 +175,7 @@ std::vector<std::vector<std::string>> export_rows(const Store& store) {
             warnings,
             r.metrics_json,
             r.phases_json == "[]" ? std::string() : r.phases_json,
+            mark == marked.end() ? std::string() : mark->second,
         });
     }
     return rows;
@@ -238,7 +268,8 @@ std::string export_json(const Store& store, bool* replaced) {
             const std::string& v = row[i];
             if (v.empty()) {
                 object[c.name] = (c.kind == Kind::kJson && (std::string(c.name) == "warnings" ||
-                                                             std::string(c.name) == "phases"))
+                                                             std::string(c.name) == "phases" ||
+                                                             std::string(c.name) == "marked_phases"))
                                      ? nlohmann::ordered_json::array()
                                      : nlohmann::ordered_json(nullptr);
                 continue;

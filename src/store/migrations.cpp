@@ -329,6 +329,25 @@ constexpr const char* kSchema5 = R"sql(
 ALTER TABLE runs ADD COLUMN checksum TEXT;
 )sql";
 
+// 6: the phases a workload marked itself (README "Markers"): each with its offsets from the
+// run's start, wall time, total energy (unset when a domain that counts was not read) and its
+// energy per domain (domains_json: [{"id", "energy_j", "method", "counts_in_total"}]).
+constexpr const char* kSchema6 = R"sql(
+CREATE TABLE IF NOT EXISTS run_marked_phases (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    instance INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    begin_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    wall_s REAL NOT NULL,
+    energy_j REAL,
+    ended_by_run INTEGER NOT NULL DEFAULT 0,
+    domains_json TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (run_id, instance, position)
+);
+)sql";
+
 void upgrade_to_5(sqlite3* db) {
     RunHasher(db).write_all();
 }
@@ -342,6 +361,7 @@ const std::vector<Migration>& migrations() {
         {kSchema3, upgrade_to_3},
         {kSchema4, nullptr},
         {kSchema5, upgrade_to_5},
+        {kSchema6, nullptr},
     };
     return kMigrations;
 }

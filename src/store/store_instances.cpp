@@ -152,6 +152,28 @@ int insert_domains(sqlite3* db, const std::string& run_id, const MeasureResult& 
     return index;
 }
 
+void insert_marked_phases(sqlite3* db, const std::string& run_id, const MeasureResult& m,
+                          int instance) {
+    Statement q(db,
+                "INSERT INTO run_marked_phases (run_id, instance, position, name, begin_s, end_s, "
+                "wall_s, energy_j, ended_by_run, domains_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    std::int64_t position = 0;
+    for (const auto& p : m.phases) {
+        nlohmann::json domains = nlohmann::json::array();
+        for (const auto& d : p.domains) {
+            domains.push_back({{"id", d.id},
+                               {"energy_j", d.energy_j ? nlohmann::json(*d.energy_j) : nlohmann::json()},
+                               {"method", to_string(d.method)},
+                               {"counts_in_total", d.counts_in_total}});
+        }
+        q.reset();
+        q.bind(1, run_id).bind(2, static_cast<std::int64_t>(instance)).bind(3, position++);
+        q.bind(4, p.name).bind(5, p.begin_s).bind(6, p.end_s).bind(7, p.wall_s).bind(8, p.energy_j);
+        q.bind(9, static_cast<std::int64_t>(p.ended_by_run ? 1 : 0)).bind(10, domains.dump());
+        q.run();
+    }
+}
+
 void insert_instances(sqlite3* db, const std::string& run_id,
                       const std::vector<InstanceOutcome>& instances) {
     Statement q(db,
@@ -176,6 +198,7 @@ void insert_instances(sqlite3* db, const std::string& run_id,
         q.bind(20, i.stderr_tail).bind(21, f.measure_json);
         q.run();
         if (m != nullptr) domain_index = insert_domains(db, run_id, *m, i.instance, domain_index);
+        if (m != nullptr) insert_marked_phases(db, run_id, *m, i.instance);
     }
 }
 

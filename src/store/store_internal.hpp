@@ -54,6 +54,9 @@ void bind_figures(Statement& s, int first, const Figures& f);
 /// Inserts a measurement's domains with indices from `first_index`; returns the next index.
 int insert_domains(sqlite3* db, const std::string& run_id, const MeasureResult& m, int instance,
                    int first_index);
+/// Inserts a measurement's marked phases (table run_marked_phases).
+void insert_marked_phases(sqlite3* db, const std::string& run_id, const MeasureResult& m,
+                          int instance);
 /// Gang mode: the instance rows and their domains.
 void insert_instances(sqlite3* db, const std::string& run_id,
                       const std::vector<InstanceOutcome>& instances);

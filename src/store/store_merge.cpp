@@ -171,7 +171,8 @@ MergeReport Store::merge(const std::vector<std::filesystem::path>& inputs,
                 std::vector<std::string> steps = {copy_sql(out.m_db, "sessions", "", false),
                                                   copy_sql(out.m_db, "session_phases", "", false)};
                 for (const char* table : {"runs", "run_domains", "run_instances", "run_warnings",
-                                          "run_attempts", "trace_columns", "trace_chunks"})
+                                          "run_attempts", "trace_columns", "trace_chunks",
+                                          "run_marked_phases"})
                     steps.push_back(copy_sql(out.m_db, table, only_winners, false));
                 steps.push_back(copy_sql(out.m_db, "idle_baselines", "ORDER BY id", true));
                 for (const auto& sql : steps) {

@@ -129,7 +129,8 @@ void Store::mark_running(std::string_view run_id, std::optional<std::int64_t> se
     for (const char* sql :
          {"DELETE FROM trace_chunks WHERE run_id = ?", "DELETE FROM trace_columns WHERE run_id = ?",
           "DELETE FROM run_domains WHERE run_id = ?", "DELETE FROM run_warnings WHERE run_id = ?",
-          "DELETE FROM run_instances WHERE run_id = ?"}) {
+          "DELETE FROM run_instances WHERE run_id = ?",
+          "DELETE FROM run_marked_phases WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, run_id);
         d.run();
@@ -270,12 +271,14 @@ void Store::finish_run(const RunOutcome& outcome) {
     u.run();
     for (const char* sql : {"DELETE FROM run_domains WHERE run_id = ?",
                             "DELETE FROM run_warnings WHERE run_id = ?",
-                            "DELETE FROM run_instances WHERE run_id = ?"}) {
+                            "DELETE FROM run_instances WHERE run_id = ?",
+                            "DELETE FROM run_marked_phases WHERE run_id = ?"}) {
         Statement d(m_db, sql);
         d.bind(1, outcome.run_id);
         d.run();
     }
     if (m != nullptr) insert_domains(m_db, outcome.run_id, *m, 0, 0);
+    if (m != nullptr) insert_marked_phases(m_db, outcome.run_id, *m, 0);
     insert_instances(m_db, outcome.run_id, outcome.instances);
     insert_warnings(m_db, outcome.run_id, run_warnings(outcome));
     Statement a(m_db,
@@ -321,6 +324,43 @@ std::vector<DomainRecord> Store::domains(std::string_view run_id) const {
         d.measured_on = location_from_string(q.text(14)).value_or(Location::kHost);
         d.instance = static_cast<int>(q.integer(15));
         out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::vector<MarkedPhaseRecord> Store::marked_phases(std::string_view run_id) const {
+    std::lock_guard lock(m_mutex);
+    Statement q(m_db,
+                "SELECT p.run_id, p.instance, p.name, p.begin_s, p.end_s, p.wall_s, p.energy_j, "
+                "p.ended_by_run, p.domains_json FROM run_marked_phases p JOIN runs r USING (run_id) "
+                "WHERE ?1 = '' OR p.run_id = ?1 ORDER BY r.plan_index, p.run_id, p.instance, "
+                "p.position");
+    q.bind(1, std::string(run_id));
+    std::vector<MarkedPhaseRecord> out;
+    while (q.step()) {
+        MarkedPhaseRecord r;
+        r.run_id = q.text(0);
+        r.instance = static_cast<int>(q.integer(1));
+        r.phase.name = q.text(2);
+        r.phase.begin_s = q.real(3);
+        r.phase.end_s = q.real(4);
+        r.phase.wall_s = q.real(5);
+        r.phase.energy_j = q.opt_real(6);
+        r.phase.ended_by_run = q.integer(7) != 0;
+        const auto domains = nlohmann::json::parse(q.text(8), nullptr, false);
+        if (domains.is_array()) {
+            for (const auto& d : domains) {
+                PhaseDomainEnergy e;
+                e.id = d.value("id", "");
+                if (d.contains("energy_j") && d["energy_j"].is_number()) {
+                    e.energy_j = d["energy_j"].get<double>();
+                }
+                e.method = method_from_string(d.value("method", "")).value_or(Method::kCounter);
+                e.counts_in_total = d.value("counts_in_total", false);
+                r.phase.domains.push_back(std::move(e));
+            }
+        }
+        out.push_back(std::move(r));
     }
     return out;
 }

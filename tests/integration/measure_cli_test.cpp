@@ -412,7 +412,7 @@ TEST(MeasureCli, JsonDocumentHasTheDocumentedFields) {
     for (const char* key : {"schema_version", "joulebench_version", "command", "exit_code", "signal", "started_at", "wall_s",
                             "cpu_user_s", "cpu_system_s", "domains", "gpus", "total_energy_j", "total_includes_estimate",
                             "edp_js", "ed2p_js2", "idle", "estimate", "warnings", "samples", "polls", "interval_ms",
-                            "poll_interval_ms", "late_ticks"}) {
+                            "poll_interval_ms", "late_ticks", "phases"}) {
         EXPECT_TRUE(j.contains(key)) << key;
     }
     EXPECT_EQ(j.at("command"), json({"sleep", "0.05"}));
@@ -427,6 +427,115 @@ TEST(MeasureCli, JsonDocumentHasTheDocumentedFields) {
     std::size_t files = 0;
     for (const auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
     EXPECT_EQ(files, 1U);
+}
+
+// Marked phases (README "Markers"): a socket of 60 W package and 6 W dram that always draws, a
+// shell script that marks phases with sleeps between; each phase's energy is its own wall time
+// times 66 W (compared with the phase's measured wall time, not a fixed one).
+struct MarkedRun {
+    json doc;
+    ProcessResult result;
+};
+
+MarkedRun measure_marked(const std::string& script) {
+    TempDir dir;
+    FakePowercapTree tree(dir.path() / "powercap");
+    tree.add_typical_socket(0, 60.0, 30.0, 6.0);
+    tree.start();
+    const fs::path out = dir.path() / "m.json";
+    MarkedRun run;
+    run.result = run_joulebench({"measure", "-q", "--json", out.string(), "--", "/bin/sh", "-c", script},
+                                cpu_only(tree.root()));
+    tree.stop();
+    run.doc = parse_json(read_file(out));
+    return run;
+}
+
+const json* phase(const json& j, const std::string& name) {
+    for (const auto& p : j.at("phases")) {
+        if (p.at("name") == name) return &p;
+    }
+    return nullptr;
+}
+
+void expect_power_times_wall(const json& p, double watts) {
+    const double wall = p.at("wall_s").get<double>();
+    EXPECT_NEAR(wall, p.at("end_s").get<double>() - p.at("begin_s").get<double>(), 1e-9);
+    EXPECT_NEAR(p.at("energy_j").get<double>(), watts * wall, watts * wall * 0.1) << p.dump();
+    for (const auto& d : p.at("domains")) {
+        if (d.at("id") == "package0") {
+            EXPECT_NEAR(d.at("energy_j").get<double>(), 60 * wall, 6 * wall);
+        }
+        if (d.at("id") == "dram0") {
+            EXPECT_EQ(d.at("counts_in_total"), true);
+        }
+        if (d.at("id") == "package0-core") {
+            EXPECT_EQ(d.at("counts_in_total"), false);
+        }
+    }
+}
+
+TEST(MeasureMarks, PhasesFromStdoutMarksHaveTimeAndEnergyAndMayNestAndOverlap) {
+    const auto run = measure_marked(
+        "M=JOULEBENCH_MARK; echo \"$M begin warmup\"; sleep 0.4; echo \"$M end warmup\"; "
+        "echo \"$M begin measured\"; echo \"$M begin inner\"; sleep 0.4; echo \"$M begin lap\"; "
+        "echo \"$M end inner\"; sleep 0.4; echo \"$M end lap\"; echo \"$M end measured\"; echo done");
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+    // Standard output passes through, marker lines included.
+    EXPECT_NE(run.result.out.find("JOULEBENCH_MARK begin warmup\n"), std::string::npos);
+    EXPECT_NE(run.result.out.find("done\n"), std::string::npos);
+    const json& j = run.doc;
+    ASSERT_EQ(j.at("phases").size(), 4U) << j.dump();
+    EXPECT_EQ(j.at("phases").at(0).at("name"), "warmup");  // in order of their begin
+    EXPECT_EQ(j.at("phases").at(3).at("name"), "lap");
+    for (const char* name : {"warmup", "measured", "inner", "lap"}) {
+        const json* p = phase(j, name);
+        ASSERT_TRUE(p) << name;
+        EXPECT_EQ(p->at("ended_by_run"), false);
+        expect_power_times_wall(*p, 66.0);
+    }
+    const json& warm = *phase(j, "warmup");
+    const json& measured = *phase(j, "measured");
+    const json& inner = *phase(j, "inner");
+    const json& lap = *phase(j, "lap");
+    EXPECT_LE(warm.at("end_s").get<double>(), measured.at("begin_s").get<double>());
+    EXPECT_GE(inner.at("begin_s").get<double>(), measured.at("begin_s").get<double>());
+    EXPECT_LE(lap.at("end_s").get<double>(), measured.at("end_s").get<double>());
+    EXPECT_LT(lap.at("begin_s").get<double>(), inner.at("end_s").get<double>());  // overlap
+    EXPECT_LE(measured.at("end_s").get<double>(), j.at("wall_s").get<double>() + 1e-9);
+    EXPECT_GT(measured.at("wall_s").get<double>(), 0.7);  // two sleeps of 0.4 s at least
+    for (const auto& code : j.at("warning_codes")) EXPECT_NE(code, "marks") << j.at("warnings");
+}
+
+TEST(MeasureMarks, LinesWrittenToTheMarksFileArePhasesToo) {
+    const auto run = measure_marked(
+        "echo 'begin filed' > \"$JOULEBENCH_MARKS\"; sleep 0.4; "
+        "echo 'JOULEBENCH_MARK end filed' >> \"$JOULEBENCH_MARKS\"; echo out");
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+    EXPECT_EQ(run.result.out, "out\n");  // the marks file is not standard output
+    const json* p = phase(run.doc, "filed");
+    ASSERT_TRUE(p) << run.doc.dump();
+    expect_power_times_wall(*p, 66.0);
+}
+
+TEST(MeasureMarks, UnbalancedAndMalformedMarksAreWarningsNotAFailedRun) {
+    const auto run = measure_marked(
+        "M=JOULEBENCH_MARK; echo \"$M end never-begun\"; echo \"$M frobnicate x\"; "
+        "echo \"$M begin two words\"; echo \"$M begin open\"; sleep 0.3");
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+    const json& j = run.doc;
+    std::size_t marks = 0;
+    for (const auto& code : j.at("warning_codes")) marks += code == "marks" ? 1 : 0;
+    EXPECT_EQ(marks, 4U) << j.at("warnings");
+    const std::string texts = j.at("warnings").dump();
+    EXPECT_NE(texts.find("'end never-begun' without a 'begin never-begun'"), std::string::npos) << texts;
+    EXPECT_NE(texts.find("frobnicate x"), std::string::npos) << texts;
+    EXPECT_NE(texts.find("phase 'open' began and was never ended"), std::string::npos) << texts;
+    ASSERT_EQ(j.at("phases").size(), 1U);
+    const json& open = j.at("phases").at(0);
+    EXPECT_EQ(open.at("ended_by_run"), true);
+    EXPECT_NEAR(open.at("end_s").get<double>(), j.at("wall_s").get<double>(), 1e-9);
+    expect_power_times_wall(open, 66.0);
 }
 
 TEST(MeasureCli, GpuEnergyComesFromTheCounterAndAnIdleGpuIsFlagged) {

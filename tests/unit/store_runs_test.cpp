@@ -405,18 +405,18 @@ TEST_F(StoreRuns, ExportCsvAndJson) {
               "node,slurm_job,status,attempt,"
               "started_at,ended_at,exit_code,signal,wall_s,energy_j,gpu_energy_j,cpu_energy_j,"
               "total_includes_estimate,cpu_attributed,cpu_shared,edp_js,ed2p_js2,"
-              "idle_power_w,net_energy_j,startup_wall_s,startup_energy_j,warnings,metrics,phases");
+              "idle_power_w,net_energy_j,startup_wall_s,startup_energy_j,warnings,metrics,phases,marked_phases");
     const std::string cap0 = format_watts(*run(plain).gpu_cap_w);
     EXPECT_EQ(lines[plain + 1],
               run(plain).run_id + "," + std::to_string(plain) + ",w,bare," + cap0 +
                   ",,1,0,1,gpu01,700_3,done,1,1700000000.25," +
                   "1700000002.25,0,,2,140,100,40,false,false,false,280,560,,,,,\"[\"\"gpu0: short "
-                  "run\"\"]\",,");
+                  "run\"\"]\",,,");
     const std::string capq = format_watts(*run(quoted).gpu_cap_w);
     EXPECT_EQ(lines[quoted + 1], run(quoted).run_id + "," + std::to_string(quoted) +
                                      ",\"v, \"\"quoted\"\"\",bare," + capq + ",," +
                                      std::to_string(run(quoted).repetition) +
-                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,,,,");
+                                     ",0,,,,timeout,1,1700000100,1700000160,,9,60,,,,,,,,,,,,,,,,");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         if (i == plain + 1 || i == quoted + 1) continue;
         EXPECT_NE(lines[i].find(",planned,0,"), std::string::npos) << lines[i];
@@ -523,6 +523,45 @@ TEST_F(StoreRuns, ExportSumsThePhasesOutsideTheRunAsStartUp) {
     const auto none = find(run(2).run_id);
     EXPECT_TRUE(none["startup_wall_s"].is_null());
     EXPECT_EQ(none["phases"], nlohmann::json::array());
+}
+
+TEST_F(StoreRuns, MarkedPhasesAreStoredReadBackAndExported) {
+    Store store(path(), Store::Mode::kExisting);
+    store.mark_running(run(0).run_id, std::nullopt, std::nullopt, 0.0);
+    MeasureResult m = test::example_measure(1.0);
+    MarkedPhase warm{"warmup", 0.5, 1.5, 1.0, 60.0, {}, false};
+    warm.domains = {{"gpu0", 50.0, Method::kCounter, true}, {"package0", 10.0, Method::kCounter, true}};
+    MarkedPhase open{"measured", 1.5, 4.0, 2.5, std::nullopt, {}, true};
+    open.domains = {{"gpu0", std::nullopt, Method::kIntegrated, true}};
+    m.phases = {warm, open};
+    store.finish_run(test::outcome(run(0).run_id, RunStatus::kDone, m));
+
+    const auto phases = store.marked_phases(run(0).run_id);
+    ASSERT_EQ(phases.size(), 2U);
+    EXPECT_EQ(phases[0].phase.name, "warmup");
+    EXPECT_DOUBLE_EQ(phases[0].phase.begin_s, 0.5);
+    EXPECT_DOUBLE_EQ(*phases[0].phase.energy_j, 60.0);
+    ASSERT_EQ(phases[0].phase.domains.size(), 2U);
+    EXPECT_EQ(phases[0].phase.domains[1].id, "package0");
+    EXPECT_DOUBLE_EQ(*phases[0].phase.domains[1].energy_j, 10.0);
+    EXPECT_FALSE(phases[1].phase.energy_j);
+    EXPECT_TRUE(phases[1].phase.ended_by_run);
+    EXPECT_EQ(phases[1].phase.domains[0].method, Method::kIntegrated);
+    EXPECT_EQ(store.marked_phases().size(), 2U);
+    EXPECT_TRUE(store.marked_phases(run(1).run_id).empty());
+
+    const auto doc = nlohmann::json::parse(export_json(store));
+    for (const auto& r : doc["runs"]) {
+        if (r["run_id"] != run(0).run_id) {
+            EXPECT_EQ(r["marked_phases"], nlohmann::json::array());
+            continue;
+        }
+        ASSERT_EQ(r["marked_phases"].size(), 2U);
+        EXPECT_EQ(r["marked_phases"][0]["name"], "warmup");
+        EXPECT_DOUBLE_EQ(r["marked_phases"][0]["domains"]["gpu0"].get<double>(), 50.0);
+        EXPECT_TRUE(r["marked_phases"][1]["energy_j"].is_null());
+    }
+    EXPECT_NE(export_csv(store).find("\"\"name\"\":\"\"warmup\"\""), std::string::npos);
 }
 
 }  // namespace

@@ -121,6 +121,7 @@ TEST(StoreUpgrade, WarningsGetTheirCodesAndDomainsTheirSharingAndNothingElseChan
     const Store store(db, Store::Mode::kExisting);  // a writing open upgrades
     EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
     EXPECT_FALSE(Store::needs_upgrade(db));
+    EXPECT_TRUE(store.marked_phases().empty());  // older runs had no marks
     const auto after = store.runs();
     ASSERT_EQ(after.size(), before.size());
     std::size_t attributed_runs = 0;

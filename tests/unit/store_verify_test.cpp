@@ -86,7 +86,7 @@ TEST_F(StoreVerify, AStoreWrittenByJoulebenchVerifiesClean) {
     {
         Store store(db, Store::Mode::kExisting);
         store.mark_stale_running_interrupted();
-        EXPECT_EQ(store.schema_version(), 5);
+        EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
     }
     const Store store(db, Store::Mode::kReadOnly);
     EXPECT_TRUE(store.damaged_runs().empty());

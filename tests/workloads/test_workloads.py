@@ -413,6 +413,36 @@ class JoulebenchMeasureTest(WorkloadTestCase):
         self.assertTrue(measure["domains"])
         # measure's wall time spans the whole process, the workload's total_s a part of it.
         self.assertGreaterEqual(measure["wall_s"], workload["total_s"])
+        # The workload marked its phases through $JOULEBENCH_MARKS (README "Markers").
+        names = [p["name"] for p in measure["phases"]]
+        for name in ("import", "load", "warmup", "measured"):
+            self.assertIn(name, names)
+
+    def test_phases_are_marked_in_the_marks_file(self) -> None:
+        """common.Phases writes begin/end lines where $JOULEBENCH_MARKS says (no torch needed)."""
+        sys.path.insert(0, str(WORKLOADS))
+        try:
+            common = importlib.import_module("common")
+        finally:
+            sys.path.remove(str(WORKLOADS))
+        with tempfile.TemporaryDirectory() as folder:
+            marks = Path(folder) / "marks"
+            marks.write_text("")
+            old = os.environ.get("JOULEBENCH_MARKS")
+            os.environ["JOULEBENCH_MARKS"] = str(marks)
+            try:
+                phases = common.Phases()
+                with phases.phase("warmup"):
+                    pass
+                with phases.phase("run"):
+                    pass
+            finally:
+                if old is None:
+                    del os.environ["JOULEBENCH_MARKS"]
+                else:
+                    os.environ["JOULEBENCH_MARKS"] = old
+            self.assertEqual(marks.read_text(),
+                             "begin warmup\nend warmup\nbegin measured\nend measured\n")
 
 
 if __name__ == "__main__":
