@@ -75,13 +75,19 @@ void check_outputs(const Options& opts) {
 // ask this: an ssh environment's GPU slots name the remote host's GPUs.
 void check_gpus_readable(const std::string& text, const nvml::GpuSelection& gpus, const SensorSet& sensors) {
     if (gpus.mode != nvml::GpuSelection::Mode::kList || gpus.indices.empty()) return;
-    for (const auto& b : sensors.backends) {
-        if (b.backend != "nvml" || b.sensors > 0) continue;
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("measure: --gpus {}: no GPU can be read here: {}", text,
-                                b.skipped.empty() ? std::string("NVML reports none") : b.skipped.front()),
-                    "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
+    for (const auto& s : sensors.sensors) {
+        if (s->info().kind == DomainKind::kGpu) return;  // a selected GPU of some vendor is read
     }
+    std::string why = "no GPU backend reports one";
+    for (const auto& b : sensors.backends) {
+        if ((b.backend == "nvml" || b.backend == "rocm") && !b.skipped.empty()) {
+            why = b.skipped.front();
+            break;
+        }
+    }
+    throw Error(ErrorCategory::kInvalidArgument,
+                fmt::format("measure: --gpus {}: no GPU can be read here: {}", text, why),
+                "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
 }
 
 void write_json(const Options& opts, const MeasureResult& result) {
