@@ -60,7 +60,8 @@ protected:
     // The GPU domains of a measure --json, as "id index".
     static std::vector<std::string> gpu_domains(const std::string& out) {
         std::vector<std::string> ids;
-        for (const auto& d : json::parse(out).at("domains")) {
+        const json doc = json::parse(out);  // kept: the loop walks a member of it
+        for (const auto& d : doc.at("domains")) {
             if (d.at("kind") == "gpu") ids.push_back(fmt::format("{} {}", d.at("id").get<std::string>(), d.at("index").get<int>()));
         }
         return ids;
@@ -71,7 +72,8 @@ TEST_F(AmdGpusCli, SensorsNumbersEveryVendorsGpusInPciBusOrder) {
     const auto r = run_joulebench({"sensors", "--json"}, env());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> gpus;
-    for (const auto& s : json::parse(r.out).at("sensors")) {
+    const json doc = json::parse(r.out);  // kept: the loop walks a member of it
+    for (const auto& s : doc.at("sensors")) {
         if (s.at("kind") != "gpu") continue;
         gpus.push_back(fmt::format("{} {} {}", s.at("index").get<int>(), s.at("vendor").get<std::string>(),
                                    s.at("id").get<std::string>()));
