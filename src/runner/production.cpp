@@ -45,7 +45,9 @@ public:
                                                                           : machine.nvml_failure(),
                                     machine.rocm_failure().empty() ? "rocm: no GPUs"
                                                                    : machine.rocm_failure()),
-                        "`joulebench sensors -v` says why");
+                        machine.nvml_error() && !machine.nvml_error()->hint().empty()
+                            ? machine.nvml_error()->hint()
+                            : std::string("`joulebench sensors -v` says why"));
         }
         std::vector<GpuDevice> out;
         for (const auto& e : machine.select(indices ? nvml::GpuSelection::list(*indices)
