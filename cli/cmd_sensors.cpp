@@ -38,6 +38,7 @@ json sensors_json(const SensorSet& set) {
         o["id"] = i.id;
         o["kind"] = std::string(to_string(i.kind));
         o["index"] = i.index;
+        o["vendor"] = i.vendor.empty() ? json(nullptr) : json(i.vendor);
         o["method"] = std::string(to_string(i.method));
         o["backend"] = i.backend;
         o["name"] = i.name;
@@ -94,6 +95,9 @@ void print_text(const SensorSet& set, bool verbose) {
         fmt::print("{:<16} {:<14} {:<10} {:<9} {:>9} {:>12}  {}\n", i.id, kind, to_string(i.method), i.backend,
                    report::format_duration(std::chrono::duration<double>(i.update_period).count()),
                    i.wrap_range ? report::format_energy(i.wrap_range->value()) : std::string("-"), i.name);
+        if (i.kind == DomainKind::kGpu && !i.vendor.empty()) {
+            fmt::print("{:<16} GPU {} ({}; --gpus {})\n", "", i.index, i.vendor, i.index);
+        }
         if (!i.limits.empty()) fmt::print("{:<16} limits: {}\n", "", limits_text(i.limits));
         if (verbose) {
             if (!i.source.empty()) fmt::print("{:<16} source: {}\n", "", i.source);

@@ -82,7 +82,10 @@ struct PowerLimitInfo {
 struct SensorInfo {
     std::string id;          ///< stable within a host: "gpu0", "package0", "package0-core", "dram0", "psys0", "cpu-estimated"
     DomainKind kind = DomainKind::kPackage;
-    int index = -1;          ///< GPU index in PCI bus order, or package index; -1 when not applicable
+    /// GPUs: the global index (every vendor's GPUs in PCI bus order, docs/sensors.md "GPU
+    /// indices"); packages: the package index; -1 when not applicable.
+    int index = -1;
+    std::string vendor;      ///< GPUs: "nvidia", "amd", "intel", "unknown"; empty otherwise
     Method method = Method::kCounter;
     std::string backend;     ///< "nvml", "powercap", "estimate"
     std::string name;        ///< human name: GPU model, powercap zone name

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "capping/gpu_capper.hpp"
 #include "capping/hwmon_capper.hpp"
 #include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
@@ -204,49 +205,59 @@ RestoreReport restore_journal(const CapJournal& journal, CapperFactory& factory,
     return report;
 }
 
+namespace {
+
+// Every GPU of the machine's one index space (sensors/gpu_inventory.hpp) a request caps, with the
+// capper of its vendor (gpu_capper.hpp).
+void add_gpu_targets(const CapRequest& request, const CapEnvironment& env,
+                     std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>>& out) {
+    const GpuMachine machine = GpuMachine::open({env.nvml, env.rocm, env.hwmon_root});
+    if (machine.gpus().empty()) {
+        const auto& error = machine.nvml_error();
+        throw Error(error && error->category() != ErrorCategory::kInvalidArgument ? error->category()
+                                                                                  : ErrorCategory::kNotFound,
+                    fmt::format("caps: --power-cap: no GPU to cap: {}{}{}",
+                                machine.nvml_failure().empty() ? "nvml: no GPUs" : machine.nvml_failure(),
+                                machine.rocm_failure().empty() ? "" : "; ", machine.rocm_failure()),
+                    error ? error->hint() : std::string());
+    }
+    const auto selected = machine.select(env.gpus);
+    if (request.all_gpus) {
+        const auto& nvml = machine.nvml();
+        if (selected.empty() && nvml && nvml->allocation()) {
+            throw Error(ErrorCategory::kInvalidArgument,
+                        fmt::format("caps: --power-cap: no GPU to cap: {} holds {}", nvml->allocation()->job,
+                                    nvml->allocation()->describe()),
+                        "ask Slurm for GPUs (--gres=gpu:N or --gpus=N)");
+        }
+        if (selected.empty()) {
+            throw Error(ErrorCategory::kInvalidArgument, "caps: --power-cap: no GPU selected (--gpus none)",
+                        "select GPUs with --gpus");
+        }
+        for (const auto& gpu : selected) out.emplace_back(open_gpu_capper(gpu), *request.all_gpus);
+    }
+    for (const auto& [index, limit] : request.per_gpu) {
+        // Names the valid indices when the GPU does not exist.
+        const GpuEntry device = machine.select(nvml::GpuSelection::list({index})).at(0);
+        // The index captured by copy: clang 14 cannot capture a structured binding.
+        const bool measured = std::any_of(selected.begin(), selected.end(),
+                                          [gpu = index](const GpuEntry& e) { return e.id.index == gpu; });
+        if (!measured) {
+            throw Error(ErrorCategory::kInvalidArgument,
+                        fmt::format("caps: --power-cap {}={:g}: GPU {} is not measured (see --gpus)", index,
+                                    limit.value(), index),
+                        "add it to --gpus, or drop its cap");
+        }
+        out.emplace_back(open_gpu_capper(device), limit);
+    }
+}
+
+}  // namespace
+
 std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> resolve_request(const CapRequest& request,
                                                                             const CapEnvironment& env) {
     std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> out;
-    if (request.all_gpus || !request.per_gpu.empty()) {
-        std::optional<nvml::NvmlSystem> system;
-        try {
-            system.emplace(nvml::NvmlSystem::open(env.nvml));
-        } catch (const Error& e) {
-            throw Error(e.category() == ErrorCategory::kInvalidArgument ? ErrorCategory::kNotFound : e.category(),
-                        fmt::format("caps: --power-cap: no GPU to cap: {}", e.what()), e.hint());
-        }
-        const auto selected = system->select(env.gpus);
-        if (request.all_gpus) {
-            if (selected.empty() && system->allocation()) {
-                throw Error(ErrorCategory::kInvalidArgument,
-                            fmt::format("caps: --power-cap: no GPU to cap: {} holds {}",
-                                        system->allocation()->job, system->allocation()->describe()),
-                            "ask Slurm for GPUs (--gres=gpu:N or --gpus=N)");
-            }
-            if (selected.empty()) {
-                throw Error(ErrorCategory::kInvalidArgument,
-                            system->devices().empty() ? "caps: --power-cap: no GPU to cap: NVML reports no GPUs"
-                                                      : "caps: --power-cap: no GPU selected (--gpus none)",
-                            "select GPUs with --gpus");
-            }
-            for (const auto& d : selected) out.emplace_back(std::make_unique<NvmlCapper>(d), *request.all_gpus);
-        }
-        for (const auto& [index, limit] : request.per_gpu) {
-            // Names the valid indices when the GPU does not exist.
-            const auto device = system->select(nvml::GpuSelection::list({index})).at(0);
-            // The index captured by copy: clang 14 cannot capture a structured binding.
-            const bool measured =
-                std::any_of(selected.begin(), selected.end(),
-                            [gpu = index](const nvml::NvmlDevice& d) { return d.index() == gpu; });
-            if (!measured) {
-                throw Error(ErrorCategory::kInvalidArgument,
-                            fmt::format("caps: --power-cap {}={:g}: GPU {} is not measured (see --gpus)", index,
-                                        limit.value(), index),
-                            "add it to --gpus, or drop its cap");
-            }
-            out.emplace_back(std::make_unique<NvmlCapper>(device), limit);
-        }
-    }
+    if (request.all_gpus || !request.per_gpu.empty()) add_gpu_targets(request, env, out);
     if (request.cpu_packages) {
         std::vector<std::string> skipped;
         auto cappers = powercap_package_cappers(env.powercap_root, skipped);

@@ -15,6 +15,7 @@
 #include "joulebench/measure_result.hpp"
 #include "joulebench/power_capper.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
+#include "sensors/registry.hpp"
 #include "sensors/rocm/rocm_library.hpp"
 
 namespace joulebench::capping {
@@ -34,8 +35,13 @@ struct CapRequest {
 /// Where the devices are.
 struct CapEnvironment {
     nvml::NvmlLibraryOptions nvml;
-    nvml::GpuSelection gpus;  ///< the GPUs measured; per-GPU caps must name one of them
+    rocm::RocmLibraryOptions rocm;
+    /// The GPUs measured, by global index (every vendor's GPUs in PCI bus order,
+    /// sensors/gpu_inventory.hpp); per-GPU caps must name one of them.
+    nvml::GpuSelection gpus;
     std::filesystem::path powercap_root;
+    /// Where GPUs seen only through hwmon are found (`$JOULEBENCH_HWMON_ROOT`).
+    std::filesystem::path hwmon_root = ProbeOptions::default_hwmon_root();
 };
 
 /// Opens the capper of a journalled device (NVML is loaded once, on first need; ROCm SMI at each
@@ -83,7 +89,8 @@ struct RestoreReport {
 RestoreReport restore_journal(const CapJournal& journal, CapperFactory& factory,
                               const RestoreFilter& filter) noexcept;
 
-/// Every device a request could cap here, with its capper. Throws Error: kInvalidArgument for a
+/// Every device a request could cap here, with its capper (a GPU's by its vendor: NVML, ROCm SMI,
+/// hwmon; capping/gpu_capper.hpp). Throws Error: kInvalidArgument for a
 /// per-GPU index that is not measured, kNotFound / kNotSupported when there is nothing to cap.
 std::vector<std::pair<std::unique_ptr<PowerCapper>, Watts>> resolve_request(const CapRequest& request,
                                                                             const CapEnvironment& env);

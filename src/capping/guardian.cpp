@@ -200,11 +200,18 @@ int run_guardian(const GuardianArgs& args) noexcept {
         std::optional<CapJournal> journal;
         try {
             journal.emplace(CapJournal::open_default());
-            if (args.nvml) (void)factory.nvml_system();  // loaded now: restoring must be quick
         } catch (const std::exception& e) {
             write_all(ready_fd, fmt::format("error {}\n", e.what()));
             close_fd(ready_fd);
             return 1;
+        }
+        // NVML loaded now, as restoring must be quick; GPU caps may be AMD GPUs' only, on a machine
+        // without NVML, so a failure here is not the guardian's: a restore loads it again.
+        if (args.nvml) {
+            try {
+                (void)factory.nvml_system();
+            } catch (const std::exception&) {
+            }
         }
         write_all(ready_fd, fmt::format("ready {}\n", ::getpid()));
         close_fd(ready_fd);

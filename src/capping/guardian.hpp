@@ -23,7 +23,8 @@ namespace joulebench::capping {
 struct GuardianOptions {
     /// The joulebench binary that runs `caps guardian` (normally /proc/self/exe, resolved).
     std::filesystem::path executable;
-    /// Load NVML before reporting ready (GPU caps will be written).
+    /// Load NVML before reporting ready (GPU caps will be written), where it loads: caps of AMD
+    /// GPUs only, on a machine without NVML, leave it to the restore.
     bool nvml = false;
     /// How long to wait for the guardian to report ready.
     int ready_timeout_ms = 30000;

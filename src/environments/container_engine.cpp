@@ -31,11 +31,10 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
                                   "-v",           r.run_dir.string() + ":" + kRunDirInContainer};
     if (!r.marks.empty()) argv.insert(argv.end(), {"-v", r.marks.string() + ":" + kMarksInContainer});
     if (r.gpu) {
-        if (r.engine == EnvironmentType::kPodman) {
-            argv.insert(argv.end(), {"--device", fmt::format("nvidia.com/gpu={}", *r.gpu)});
-        } else {
-            argv.insert(argv.end(), {"--gpus", fmt::format("device={}", *r.gpu)});
-        }
+        GpuIdentity nvidia;  // a GPU known by index only is an NVIDIA GPU (as before vendors)
+        nvidia.index = *r.gpu;
+        const auto flags = container_gpu_flags(r.engine, r.gpu_device ? *r.gpu_device : nvidia, r.pci_root);
+        argv.insert(argv.end(), flags.begin(), flags.end());
     }
     // Later entries win (the runner appends its own after the workload's); first position kept.
     std::vector<std::pair<std::string, std::string>> env;
@@ -59,17 +58,9 @@ std::vector<std::string> container_create_argv(const ContainerCreateRequest& r) 
                                [](const auto& e) { return e.first == "JOULEBENCH_MARKS"; });
         if (it != env.end()) it->second = kMarksInContainer;
     }
-    if (r.gpu) {
-        // The container sees only the slot's GPU, as its device 0: the host index the runner
-        // puts in CUDA_VISIBLE_DEVICES would name a device that does not exist inside.
-        auto it = std::find_if(env.begin(), env.end(),
-                               [](const auto& e) { return e.first == "CUDA_VISIBLE_DEVICES"; });
-        if (it != env.end()) {
-            it->second = "0";
-        } else {
-            env.emplace_back("CUDA_VISIBLE_DEVICES", "0");
-        }
-    }
+    // The container sees only the slot's GPU, as its device 0: the host index the runner puts
+    // in the visibility variables would name a device that does not exist inside.
+    if (r.gpu) set_only_device_env(env, r.gpu_device);
     for (const auto& [k, v] : env) argv.insert(argv.end(), {"-e", k + "=" + v});
     argv.insert(argv.end(), r.run_args.begin(), r.run_args.end());
     argv.push_back(r.image);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "environments/gpu_visibility.hpp"
 #include "environments/hold_protocol.hpp"
 #include "images/command_output.hpp"
 #include "joulebench/experiment.hpp"
@@ -30,6 +31,10 @@ struct ContainerCreateRequest {
     std::vector<std::string> command;     ///< the workload's argv
     std::vector<std::pair<std::string, std::string>> env;  ///< WorkloadInstance::env
     std::optional<int> gpu;         ///< the slot's GPU (host index, PCI bus order)
+    /// The slot's GPU, when known: its vendor's flags (gpu_visibility.hpp); unset: NVIDIA GPU `gpu`.
+    std::optional<GpuIdentity> gpu_device;
+    /// Where an AMD GPU's render node is looked up (`$JOULEBENCH_PCI_ROOT`).
+    std::filesystem::path pci_root = default_pci_root();
     std::filesystem::path hold;     ///< joulebench-hold on the host
     std::filesystem::path run_dir;  ///< the per-run host folder (holds the socket)
     /// The run's marks FIFO on the host (WorkloadInstance::marks_file), mounted at
@@ -50,10 +55,10 @@ using hold::kSocketName;
 ///   BINARY create --name NAME --label joulebench.run_id=ID --label joulebench.environment=ENV
 ///     --label joulebench.owner=OWNER --entrypoint /.joulebench-hold
 ///     -v HOLD:/.joulebench-hold:ro -v RUN_DIR:/.joulebench
-///     [--gpus device=N (docker) | --device nvidia.com/gpu=N (podman)]
+///     [the GPU's flags: container_gpu_flags, e.g. --gpus device=N (docker, NVIDIA)]
 ///     -e K=V ... RUN_ARGS... IMAGE /.joulebench/ctl ENTRYPOINT... COMMAND...
-/// With a GPU, CUDA_VISIBLE_DEVICES is passed as "0": the container sees only the slot's GPU,
-/// as its device 0, so the host index would name a device that does not exist inside.
+/// With a GPU, the visibility variables name device 0 (set_only_device_env): the container sees
+/// only the slot's GPU, so the host index would name a device that does not exist inside.
 /// Throws Error (kInvalidArgument) when a mount path contains ':' or ',' (the engines' volume
 /// syntax cannot express it) or an environment variable name is empty or contains '='.
 [[nodiscard]] std::vector<std::string> container_create_argv(const ContainerCreateRequest& r);

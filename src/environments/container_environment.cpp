@@ -283,6 +283,7 @@ void ContainerEnvironment::begin_instance(const WorkloadInstance& instance, Phas
     request.command = instance.command;
     request.env = instance.env;
     request.gpu = instance.gpu;
+    request.gpu_device = instance.gpu_device;
     request.hold = m_hold;
     request.run_dir = inst->run_dir;
     request.marks = instance.marks_file;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "joulebench/experiment.hpp"
+#include "sensors/gpu_inventory.hpp"
 #include "joulebench/measure_result.hpp"
 #include "joulebench/units.hpp"
 
@@ -52,6 +53,9 @@ struct WorkloadInstance {
     /// Variables set for the workload (its [[workload]] env, CUDA_VISIBLE_DEVICES, JOULEBENCH_*).
     std::vector<std::pair<std::string, std::string>> env;
     std::optional<int> gpu;  ///< the GPU slot's index (PCI bus order), when pinned
+    /// The slot's GPU of this machine (vendor, vendor index, PCI bus id), when it is one; unset
+    /// for a remote host's GPU. Containers take their GPU flags from it (gpu_visibility.hpp).
+    std::optional<GpuIdentity> gpu_device;
     std::optional<std::chrono::milliseconds> timeout;
     std::filesystem::path stdout_file;  ///< the workload's standard output goes here
     std::filesystem::path stderr_file;  ///< and its standard error here

@@ -12,6 +12,7 @@
 
 #include "common/sha256.hpp"
 #include "common/strings.hpp"
+#include "environments/gpu_visibility.hpp"
 #include "environments/qemu_command.hpp"
 #include "environments/qemu_process.hpp"
 #include "environments/ssh_environment.hpp"
@@ -466,10 +467,10 @@ InstanceResult VmEnvironment::execute(const WorkloadInstance& instance,
     WorkloadInstance in = instance;
     // The guest sees the slot's GPU only, as its GPU 0.
     in.gpu = guest->gpu.empty() ? std::nullopt : std::optional<int>(0);
-    in.env.erase(std::remove_if(in.env.begin(), in.env.end(),
-                                [](const auto& kv) { return kv.first == "CUDA_VISIBLE_DEVICES"; }),
-                 in.env.end());
-    if (in.gpu) in.env.emplace_back("CUDA_VISIBLE_DEVICES", "0");
+    // Its variables are those of the GPU's vendor (an AMD GPU passed through gets
+    // ROCR/HIP_VISIBLE_DEVICES=0), as for a container (gpu_visibility.hpp).
+    if (in.gpu) set_only_device_env(in.env, instance.gpu_device);
+    in.gpu_device.reset();
     InstanceResult result = guest->ssh->execute(in, nullptr);
     // What the guest's joulebench measured, it measured inside the guest.
     if (result.measured) {

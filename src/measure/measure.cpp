@@ -402,13 +402,18 @@ void complete_measurement(const SensorSet& set, const SamplerWindow& sampler,
 // ask this: an ssh environment's GPU slots name the remote host's GPUs.
 void check_gpus_readable(const std::string& what, const nvml::GpuSelection& gpus, const SensorSet& sensors) {
     if (gpus.mode != nvml::GpuSelection::Mode::kList || gpus.indices.empty()) return;
-    for (const auto& b : sensors.backends) {
-        if (b.backend != "nvml" || b.sensors > 0) continue;
-        throw Error(ErrorCategory::kInvalidArgument,
-                    fmt::format("{}: no GPU can be read here: {}", what,
-                                b.skipped.empty() ? std::string("NVML reports none") : b.skipped.front()),
-                    "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
+    for (const auto& s : sensors.sensors) {
+        if (s->info().kind == DomainKind::kGpu) return;  // a selected GPU of some vendor is read
     }
+    std::string why = "no GPU backend reports one";
+    for (const auto& b : sensors.backends) {
+        if ((b.backend == "nvml" || b.backend == "rocm") && !b.skipped.empty()) {
+            why = b.skipped.front();
+            break;
+        }
+    }
+    throw Error(ErrorCategory::kInvalidArgument, fmt::format("{}: no GPU can be read here: {}", what, why),
+                "`joulebench sensors -v` says why; leave out --gpus to measure without GPUs");
 }
 
 void apply_sampler_stats(MeasureResult& result, const SamplerStats& stats) {

@@ -19,17 +19,14 @@
 #include "environments/environment.hpp"
 #include "joulebench/experiment.hpp"
 #include "joulebench/power_capper.hpp"
+#include "sensors/gpu_inventory.hpp"
 #include "sensors/registry.hpp"
 
 namespace joulebench::runner {
 
-/// A GPU of this machine the runner can give a slot and cap.
-struct GpuDevice {
-    int index = -1;  ///< in PCI bus order (as `[gpus] devices` and CUDA_DEVICE_ORDER=PCI_BUS_ID)
-    std::string name;
-    std::string uuid;
-    std::string pci_bus_id;
-};
+/// A GPU of this machine the runner can give a slot and cap: its global index (every vendor's
+/// GPUs in PCI bus order, as `[gpus] devices`), vendor and vendor index (sensors/gpu_inventory.hpp).
+using GpuDevice = GpuIdentity;
 
 /// Makes the environment of an [[environment]].
 class EnvironmentFactory {
@@ -110,7 +107,7 @@ struct RunnerDependencies {
     std::optional<SlurmJob> slurm_job;
 };
 
-/// The machine's own: environments::make_environment, NVML and powercap (root
+/// The machine's own: environments::make_environment, every vendor's GPUs (GpuMachine) and powercap (root
 /// ProbeOptions::default_powercap_root()), probe_all, the journal in the state folder, the
 /// guardian process, the flag of the stop handlers (install_stop_handlers()), and stderr.
 [[nodiscard]] RunnerDependencies production_dependencies();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "environments/gpu_visibility.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "measure/sampler.hpp"
@@ -168,8 +169,11 @@ environments::WorkloadInstance RunExecutor::instance(const Slot& slot, const Run
         inst.env.emplace_back("JOULEBENCH_INSTANCE", std::to_string(instance));
     }
     inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
-    if (slot.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*slot.gpu));
+    for (auto& kv : environments::gpu_visibility_env(slot.gpu, slot.device)) {
+        inst.env.push_back(std::move(kv));
+    }
     inst.gpu = slot.gpu;
+    inst.gpu_device = slot.device;
     inst.timeout = workload.timeout;
     inst.stdout_file = m_ctx.logs_dir / (inst.key() + ".stdout");
     inst.stderr_file = m_ctx.logs_dir / (inst.key() + ".stderr");

@@ -81,7 +81,7 @@ void check_gpus(const ExperimentSpec& spec, CapperRegistry& cappers, Preflight& 
             const std::string scope = cappers.gpu_scope();
             throw Error(ErrorCategory::kNotFound,
                         fmt::format("run: {}no GPU found: {}", to_string(where),
-                                    scope.empty() ? "NVML reports none" : scope),
+                                    scope.empty() ? "no GPU backend (NVML, ROCm SMI, hwmon) lists one" : scope),
                         scope.empty() ? "remove [gpus] and [power_caps] gpu_w to run without GPUs"
                                       : "ask Slurm for GPUs (--gres=gpu:N or --gpus=N), or remove "
                                         "[gpus] and [power_caps] gpu_w to run without GPUs");

@@ -1,5 +1,5 @@
 // The runner's dependencies on a real machine (dependencies.hpp): the environments of
-// src/environments, NVML GPUs and powercap packages, probe_all, the journal in the state folder and
+// src/environments, every vendor's GPUs (sensors/gpu_inventory.hpp) and powercap packages, probe_all, the journal in the state folder and
 // the guardian process.
 
 #include <fmt/format.h>
@@ -8,14 +8,14 @@
 #include <mutex>
 #include <optional>
 
+#include "capping/gpu_capper.hpp"
 #include "capping/guardian.hpp"
-#include "capping/nvml_capper.hpp"
 #include "capping/powercap_capper.hpp"
 #include "environments/factory.hpp"
 #include "joulebench/error.hpp"
 #include "runner/dependencies.hpp"
 #include "runner/runner.hpp"
-#include "sensors/nvml/nvml_backend.hpp"
+#include "sensors/gpu_inventory.hpp"
 
 namespace joulebench::runner {
 
@@ -30,40 +30,55 @@ public:
     }
 };
 
-// NVML is loaded on the first question about GPUs, once; powercap zones are read when asked.
+// The GPU backends (NVML, ROCm SMI, hwmon) are opened on the first question about GPUs, once;
+// powercap zones are read when asked.
 class MachineCappers final : public CapperRegistry {
 public:
     explicit MachineCappers(fs::path powercap_root) : m_powercap_root(std::move(powercap_root)) {}
 
     std::vector<GpuDevice> gpus(const std::optional<std::vector<int>>& indices) override {
-        const nvml::NvmlSystem& system = nvml_system();
-        const std::vector<nvml::NvmlDevice> devices =
-            system.select(indices ? nvml::GpuSelection::list(*indices) : nvml::GpuSelection::all());
+        const GpuMachine& machine = gpu_machine();
+        if (machine.gpus().empty()) {
+            throw Error(ErrorCategory::kNotFound,
+                        fmt::format("run: no GPU found here: {}; {}", machine.nvml_failure().empty()
+                                                                          ? "nvml: no GPUs"
+                                                                          : machine.nvml_failure(),
+                                    machine.rocm_failure().empty() ? "rocm: no GPUs"
+                                                                   : machine.rocm_failure()),
+                        machine.nvml_error() && !machine.nvml_error()->hint().empty()
+                            ? machine.nvml_error()->hint()
+                            : std::string("`joulebench sensors -v` says why"));
+        }
         std::vector<GpuDevice> out;
-        out.reserve(devices.size());
-        for (const auto& d : devices) out.push_back({d.index(), d.name(), d.uuid(), d.pci_bus_id()});
+        for (const auto& e : machine.select(indices ? nvml::GpuSelection::list(*indices)
+                                                    : nvml::GpuSelection::all())) {
+            out.push_back(e.id);
+        }
         return out;
     }
 
     std::string gpu_driver() override {
         std::lock_guard lock(m_mutex);
-        return m_nvml ? m_nvml->driver_version() : std::string();
+        return m_machine && m_machine->nvml() ? m_machine->nvml()->driver_version() : std::string();
     }
 
     std::string gpu_scope() override {
-        const auto& a = nvml_system().allocation();
+        const auto& nvml = gpu_machine().nvml();
+        const auto& a = nvml ? nvml->allocation() : std::nullopt;
         return a ? fmt::format("{} holds {}", a->job, a->describe()) : std::string();
     }
 
     std::unique_ptr<PowerCapper> gpu_capper(const GpuDevice& gpu) override {
-        const nvml::NvmlSystem& system = nvml_system();
-        for (const auto& d : system.devices()) {
-            if (d.index() != gpu.index) continue;
-            system.check_held(d.index(), fmt::format("cap GPU {}", d.index()));
-            return std::make_unique<capping::NvmlCapper>(d);
+        const GpuMachine& machine = gpu_machine();
+        for (const auto& e : machine.gpus()) {
+            if (e.id.index != gpu.index) continue;
+            if (e.nvml && machine.nvml()) {
+                machine.nvml()->check_held(e.nvml->index(), fmt::format("cap GPU {}", gpu.index));
+            }
+            return capping::open_gpu_capper(e);
         }
         throw Error(ErrorCategory::kNotFound,
-                    fmt::format("run: cap GPU {}: NVML does not list it", gpu.index));
+                    fmt::format("run: cap GPU {}: no such GPU here", gpu.index));
     }
 
     std::vector<std::unique_ptr<PowerCapper>> cpu_cappers(std::vector<std::string>& skipped) override {
@@ -82,15 +97,19 @@ public:
     }
 
 private:
-    const nvml::NvmlSystem& nvml_system() {
+    const GpuMachine& gpu_machine() {
         std::lock_guard lock(m_mutex);
-        if (!m_nvml) m_nvml.emplace(nvml::NvmlSystem::open());
-        return *m_nvml;
+        if (!m_machine) {
+            GpuMachineOptions options;
+            options.hwmon_root = ProbeOptions::default_hwmon_root();
+            m_machine.emplace(GpuMachine::open(options));
+        }
+        return *m_machine;
     }
 
     fs::path m_powercap_root;
-    std::mutex m_mutex;  // guards the first open of NVML (slots ask from their threads)
-    std::optional<nvml::NvmlSystem> m_nvml;
+    std::mutex m_mutex;  // guards the first open of the GPU backends (slots ask from their threads)
+    std::optional<GpuMachine> m_machine;
 };
 
 class MachineSensors final : public SensorFactory {

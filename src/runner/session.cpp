@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "environments/bare_environment.hpp"
+#include "environments/gpu_visibility.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/units.hpp"
 #include "runner/host_cpu.hpp"
@@ -249,6 +250,7 @@ std::vector<std::unique_ptr<Slot>> make_slots(const Preflight& pf, SensorFactory
         if (slot->sensors.selection_error) throw *slot->sensors.selection_error;
         for (const auto& d : pf.slot_gpus) {
             if (!index || d.index == *index) slot->cap_gpus.push_back(d);
+            if (index && d.index == *index) slot->device = d;
         }
         slots.push_back(std::move(slot));
     }
@@ -307,7 +309,10 @@ void warm_up(const ExperimentSpec& spec, const RunnerOptions& options, const Pre
             inst.run_id = "warmup";
             inst.command = spec.warmup.command;
             inst.gpu = slots[i]->gpu;
-            if (inst.gpu) inst.env.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(*inst.gpu));
+            inst.gpu_device = slots[i]->device;
+            for (auto& kv : environments::gpu_visibility_env(inst.gpu, inst.gpu_device)) {
+                inst.env.push_back(std::move(kv));
+            }
             inst.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
             inst.stdout_file = log(i, "stdout");
             inst.stderr_file = log(i, "stderr");

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "sensors/estimate/cpu_estimate.hpp"
+#include "sensors/gpu_inventory.hpp"
 #include "sensors/hwmon/hwmon_sensor.hpp"
 #include "sensors/rapl/powercap_sensor.hpp"
 
@@ -77,24 +79,115 @@ void add_backend(SensorSet& set, BackendProbe probe) {
 
 namespace {
 
-// hwmon's GPUs are not NVML's: a `--gpus` list or `none` (a runner slot's GPU) selects NVML GPUs
-// by index, so hwmon GPUs are measured only when every GPU is (`--gpus all`, the default).
-BackendProbe hwmon_probe(const ProbeOptions& options) {
-    BackendProbe probe = hwmon::probe_hwmon(options.hwmon_root);
-    if (options.nvml.gpus.mode == nvml::GpuSelection::Mode::kAll) return probe;
+// A GPU sensor seen through the machine's one GPU index space: its info carries the global index
+// and the vendor (gpu_inventory.hpp); everything else is the backend's sensor.
+class IndexedGpuSensor final : public Sensor {
+public:
+    IndexedGpuSensor(std::unique_ptr<Sensor> inner, const GpuIdentity& gpu)
+        : m_inner(std::move(inner)), m_info(m_inner->info()) {
+        m_info.index = gpu.index;
+        m_info.vendor = std::string(to_string(gpu.vendor));
+    }
+    [[nodiscard]] const SensorInfo& info() const override { return m_info; }
+    std::optional<EnergySample> sample() noexcept override { return m_inner->sample(); }
+    [[nodiscard]] SensorHealth health() const override { return m_inner->health(); }
+    [[nodiscard]] std::chrono::nanoseconds max_poll_interval() const override {
+        return m_inner->max_poll_interval();
+    }
+    std::optional<GpuTelemetry> telemetry() noexcept override { return m_inner->telemetry(); }
+    [[nodiscard]] std::optional<Joules> cross_check_energy() const override {
+        return m_inner->cross_check_energy();
+    }
+
+private:
+    std::unique_ptr<Sensor> m_inner;
+    SensorInfo m_info;
+};
+
+using Mode = nvml::GpuSelection::Mode;
+
+// Keeps the GPU sensors of `probe` whose GPU is among `selected` (every one for `all`), with
+// their global index; the others are listed as not selected.
+void keep_selected(BackendProbe& probe, const GpuMachine& machine,
+                   const std::vector<GpuEntry>& selected, const nvml::GpuSelection& selection) {
     std::vector<std::unique_ptr<Sensor>> kept;
     for (auto& s : probe.sensors) {
-        if (s->info().kind == DomainKind::kGpu) {
-            probe.skipped.push_back(fmt::format(
-                "hwmon: {} ({}): left out: a GPU selection (--gpus, a run's GPU slot) names NVML "
-                "GPUs; hwmon GPUs are measured with --gpus all only",
-                s->info().id, s->info().name));
-        } else {
+        const SensorInfo& info = s->info();
+        if (info.kind != DomainKind::kGpu) {
             kept.push_back(std::move(s));
+            continue;
+        }
+        const GpuEntry* entry = machine.find_domain(info.backend, info.id);
+        const bool chosen =
+            entry != nullptr &&
+            (selection.mode == Mode::kAll ||
+             std::any_of(selected.begin(), selected.end(),
+                         [&](const GpuEntry& e) { return e.id.index == entry->id.index; }));
+        if (chosen) {
+            kept.push_back(std::make_unique<IndexedGpuSensor>(std::move(s), entry->id));
+        } else if (entry != nullptr || selection.mode != Mode::kAll) {
+            probe.skipped.push_back(fmt::format(
+                "{}: {} ({}): not selected (--gpus, a run's GPU slot){}", probe.backend, info.id,
+                info.name, entry ? fmt::format(": it is GPU {}", entry->id.index) : std::string()));
+        } else {
+            kept.push_back(std::move(s));  // a duplicate the registry drops with its reason
         }
     }
     probe.sensors = std::move(kept);
+}
+
+BackendProbe failed_probe(const std::string& backend, const std::string& why) {
+    BackendProbe probe;
+    probe.backend = backend;
+    probe.skipped.push_back(why);
     return probe;
+}
+
+// The NVML GPUs of a selection, by NVML's own index (so a Slurm job's checks still apply).
+nvml::GpuSelection nvml_selection(const nvml::GpuSelection& selection,
+                                  const std::vector<GpuEntry>& selected) {
+    if (selection.mode != Mode::kList) return selection;
+    std::vector<int> indices;
+    for (const auto& e : selected)
+        if (e.nvml) indices.push_back(e.nvml->index());
+    return nvml::GpuSelection::list(std::move(indices));
+}
+
+struct GpuScope {
+    GpuMachine machine;
+    std::vector<GpuEntry> selected;
+};
+
+// NVML's and ROCm SMI's GPUs, those `--gpus` selects, with their global index; nullopt (and the
+// set's selection_error) when the selection names no GPU here.
+std::optional<GpuScope> add_gpu_backends(SensorSet& set, const ProbeOptions& options) {
+    const nvml::GpuSelection& selection = options.nvml.gpus;
+    GpuScope scope{GpuMachine::open({options.nvml.library, options.rocm.library, options.hwmon_root}), {}};
+    const GpuMachine& machine = scope.machine;
+    try {
+        // No GPU at all: every backend says why below (a caller that asked for GPUs by index
+        // fails on that, as `measure --gpus 3` on a machine without GPUs).
+        if (!machine.gpus().empty()) scope.selected = machine.select(selection);
+    } catch (const Error& e) {
+        set.selection_error = e;
+        set.backends.push_back({"gpus", 0, {e.what()}, {}});
+        return std::nullopt;
+    }
+    const std::vector<GpuEntry>& selected = scope.selected;
+    BackendProbe nv = machine.nvml()
+                          ? nvml::probe_nvml(*machine.nvml(), nvml_selection(selection, selected),
+                                             &set.selection_error)
+                          : failed_probe("nvml", machine.nvml_failure());
+    keep_selected(nv, machine, selected, selection);
+    add_backend(set, std::move(nv));
+    rocm::RocmProbeOptions rocm_options = options.rocm;
+    rocm_options.none = rocm_options.none || selection.mode == Mode::kNone;
+    BackendProbe amd = rocm_options.none || !machine.rocm()
+                           ? rocm::probe_rocm(rocm_options)
+                           : rocm::probe_rocm(machine.rocm());
+    keep_selected(amd, machine, selected, selection);
+    add_backend(set, std::move(amd));
+    return scope;
 }
 
 }  // namespace
@@ -102,13 +195,13 @@ BackendProbe hwmon_probe(const ProbeOptions& options) {
 SensorSet probe_all(const ProbeOptions& options) noexcept {
     SensorSet set;
     try {
-        add_backend(set, nvml::probe_nvml(options.nvml, &set.selection_error));
-        rocm::RocmProbeOptions rocm_options = options.rocm;
-        rocm_options.none = rocm_options.none ||
-                            options.nvml.gpus.mode == nvml::GpuSelection::Mode::kNone;
-        add_backend(set, rocm::probe_rocm(rocm_options));
+        const auto gpus = add_gpu_backends(set, options);
+        if (!gpus) return set;
         add_backend(set, rapl::probe_powercap(options.powercap_root));
-        add_backend(set, hwmon_probe(options));
+        // hwmon's GPUs (amdgpu without ROCm SMI, i915/xe) are in the same index space.
+        BackendProbe hw = hwmon::probe_hwmon(options.hwmon_root);
+        keep_selected(hw, gpus->machine, gpus->selected, options.nvml.gpus);
+        add_backend(set, std::move(hw));
         if (set.has_measured_cpu()) {
             BackendReport report;
             report.backend = "estimate";

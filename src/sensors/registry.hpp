@@ -9,6 +9,10 @@
 // is dropped and listed among its backend's skipped things as a duplicate, with the reason the
 // earlier backend is preferred (docs/sensors.md). ROCm SMI goes before hwmon, so an AMD GPU seen
 // by both is measured through ROCm SMI's energy counter, not hwmon's integrated power.
+//
+// GPUs of every backend share one index space (gpu_inventory.hpp): `nvml.gpus` (`--gpus`, a run's
+// GPU slot) selects among all of them by global index, and every GPU sensor's info carries its
+// global index and vendor.
 
 #include <filesystem>
 #include <memory>
@@ -29,8 +33,9 @@ struct ProbeOptions {
     std::filesystem::path powercap_root = default_powercap_root();
     /// `$JOULEBENCH_HWMON_ROOT`, default /sys/class/hwmon.
     std::filesystem::path hwmon_root = default_hwmon_root();
+    /// The NVML library, and `gpus`: the selection of every vendor's GPUs by global index.
     nvml::NvmlProbeOptions nvml;
-    /// AMD GPUs; `--gpus none` also applies to them (probe_all sets `rocm.none` from `nvml.gpus`).
+    /// AMD GPUs' library; `nvml.gpus` (global indices) selects them too.
     rocm::RocmProbeOptions rocm;
     /// --cpu-tdp: package TDP for the CPU estimate.
     std::optional<double> cpu_tdp_w;

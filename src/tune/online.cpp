@@ -136,7 +136,7 @@ std::vector<runner::GpuDevice> list_gpus(const OnlineOptions& o, runner::CapperR
         const std::string scope = cappers.gpu_scope();
         throw Error(
             ErrorCategory::kNotFound,
-            fmt::format("tune: no GPU to tune: {}", scope.empty() ? "NVML reports none" : scope),
+            fmt::format("tune: no GPU to tune: {}", scope.empty() ? "no GPU backend (NVML, ROCm SMI, hwmon) lists one" : scope),
             "the online method needs an NVIDIA GPU that NVML reports");
     }
     return devices;

@@ -282,7 +282,7 @@ TEST(HwmonRegistry, TheFirstBackendOfADeviceIdentityKeepsIt) {
     EXPECT_EQ(set.backends.size(), 2U);
 }
 
-TEST(HwmonRegistry, AGpuSelectionLeavesHwmonGpusOutAndSaysSo) {
+TEST(HwmonRegistry, GpusNoneLeavesHwmonGpusOutAndSaysSo) {
     TempDir dir;
     FakeHwmonTree tree(dir.path());
     tree.add_device("hwmon2", "amdgpu", "0000:c1:00.0");
@@ -299,7 +299,7 @@ TEST(HwmonRegistry, AGpuSelectionLeavesHwmonGpusOutAndSaysSo) {
     EXPECT_EQ(set.sensors[0]->info().id, "hwmon5-power1");
     bool said = false;
     for (const auto& b : set.backends) {
-        if (b.backend == "hwmon") said = mentions(b.skipped, "hwmon-gpu0 (amdgpu PPT): left out");
+        if (b.backend == "hwmon") said = mentions(b.skipped, "hwmon-gpu0 (amdgpu PPT): not selected");
     }
     EXPECT_TRUE(said);
 }

@@ -22,6 +22,7 @@
 #include "environments/container_environment.hpp"
 #include "environments/container_owner.hpp"
 #include "environments/factory.hpp"
+#include "environments/gpu_visibility.hpp"
 #include "fakes/test_support.hpp"
 #include "joulebench/error.hpp"
 
@@ -115,6 +116,97 @@ TEST(ContainerArgv, PodmanGpuIsACdiDeviceAndCudaVisibleDevicesIsAddedWhenAbsent)
     EXPECT_EQ(index_of(argv, "--gpus"), std::string::npos);
     EXPECT_THAT(values_of(argv, "-e"),
                 ElementsAre("A=2", "CUDA_DEVICE_ORDER=PCI_BUS_ID", "CUDA_VISIBLE_DEVICES=0"));
+}
+
+// An AMD GPU (the machine's GPU 3, the second AMD GPU, render node renderD129 under a fake
+// /sys/bus/pci/devices).
+GpuIdentity amd_gpu() {
+    GpuIdentity g;
+    g.index = 3;
+    g.name = "AMD Instinct MI210";
+    g.pci_bus_id = "0000:23:00.0";
+    g.vendor = GpuVendor::kAmd;
+    g.vendor_index = 1;
+    g.backend = "rocm";
+    g.mixed = true;
+    return g;
+}
+
+TEST(ContainerArgv, DockerAmdGpuGetsKfdItsRenderNodeAndTheVideoGroup) {
+    test::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "0000:23:00.0" / "drm" / "renderD129");
+    std::filesystem::create_directories(dir.path() / "0000:23:00.0" / "drm" / "card1");
+    auto r = request(EnvironmentType::kDocker);
+    r.gpu = 3;
+    r.gpu_device = amd_gpu();
+    r.pci_root = dir.path();
+    r.env.emplace_back("ROCR_VISIBLE_DEVICES", "1");  // what the runner sets for bare runs
+    r.env.emplace_back("HIP_VISIBLE_DEVICES", "0");
+    r.env.emplace_back("CUDA_VISIBLE_DEVICES", "-1");
+    const auto argv = container_create_argv(r);
+    EXPECT_THAT(values_of(argv, "--device"), ElementsAre("/dev/kfd", "/dev/dri/renderD129"));
+    EXPECT_THAT(values_of(argv, "--group-add"), ElementsAre("video"));
+    EXPECT_EQ(index_of(argv, "--gpus"), std::string::npos);
+    // Inside, the GPU is device 0 of ROCr and HIP; no NVIDIA GPU is there to hide.
+    EXPECT_THAT(values_of(argv, "-e"), ElementsAre("A=2", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
+                                                   "ROCR_VISIBLE_DEVICES=0", "HIP_VISIBLE_DEVICES=0"));
+}
+
+TEST(ContainerArgv, DockerAmdGpuWithoutRenderNodeNamesTheFolder) {
+    test::TempDir dir;
+    auto r = request(EnvironmentType::kDocker);
+    r.gpu = 3;
+    r.gpu_device = amd_gpu();
+    r.pci_root = dir.path();
+    try {
+        (void)container_create_argv(r);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), ::testing::HasSubstr((dir.path() / "0000:23:00.0" / "drm").string()));
+    }
+}
+
+TEST(ContainerArgv, PodmanAmdGpuIsTheAmdCdiDeviceByItsAmdIndex) {
+    auto r = request(EnvironmentType::kPodman);
+    r.gpu = 3;
+    r.gpu_device = amd_gpu();
+    const auto argv = container_create_argv(r);
+    EXPECT_THAT(values_of(argv, "--device"), ElementsAre("amd.com/gpu=1"));
+    EXPECT_THAT(values_of(argv, "-e"), ElementsAre("A=2", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
+                                                   "ROCR_VISIBLE_DEVICES=0", "HIP_VISIBLE_DEVICES=0"));
+}
+
+TEST(ContainerArgv, NvidiaGpuOfAMixedMachineIsNamedByItsNvidiaIndex) {
+    auto r = request(EnvironmentType::kDocker);
+    GpuIdentity g;
+    g.index = 2;  // GPU 2 of the machine, the first NVIDIA GPU
+    g.vendor_index = 0;
+    g.mixed = true;
+    r.gpu = 2;
+    r.gpu_device = g;
+    const auto argv = container_create_argv(r);
+    EXPECT_THAT(values_of(argv, "--gpus"), ElementsAre("device=0"));
+}
+
+TEST(GpuVisibility, BareRunsGetTheVendorsVariablesAndHideTheOtherVendor) {
+    GpuIdentity nvidia;
+    nvidia.index = 2;
+    nvidia.vendor_index = 0;
+    nvidia.mixed = true;
+    EXPECT_THAT(gpu_visibility_env(2, nvidia),
+                ElementsAre(std::pair<std::string, std::string>("CUDA_VISIBLE_DEVICES", "0"),
+                            std::pair<std::string, std::string>("HIP_VISIBLE_DEVICES", "-1")));
+    EXPECT_THAT(gpu_visibility_env(3, amd_gpu()),
+                ElementsAre(std::pair<std::string, std::string>("ROCR_VISIBLE_DEVICES", "1"),
+                            std::pair<std::string, std::string>("HIP_VISIBLE_DEVICES", "0"),
+                            std::pair<std::string, std::string>("CUDA_VISIBLE_DEVICES", "-1")));
+    // An NVIDIA-only machine: as before vendors were told apart.
+    GpuIdentity alone;
+    alone.index = 1;
+    EXPECT_THAT(gpu_visibility_env(1, alone),
+                ElementsAre(std::pair<std::string, std::string>("CUDA_VISIBLE_DEVICES", "1")));
+    EXPECT_THAT(gpu_visibility_env(4, std::nullopt),
+                ElementsAre(std::pair<std::string, std::string>("CUDA_VISIBLE_DEVICES", "4")));
 }
 
 TEST(ContainerArgv, WithoutGpuTheWorkloadsOwnCudaVisibleDevicesIsKept) {

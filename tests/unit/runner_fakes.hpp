@@ -212,8 +212,12 @@ public:
     std::vector<runner::GpuDevice> gpus(const std::optional<std::vector<int>>& indices) override {
         std::vector<runner::GpuDevice> out;
         const auto device = [](int i) {
-            return runner::GpuDevice{i, "Fake GPU", FakeMachine::gpu_key(i),
-                                     fmt::format("00000000:{:02x}:00.0", i + 1)};
+            runner::GpuDevice d;  // an NVIDIA GPU, its vendor index its index
+            d.index = i;
+            d.name = "Fake GPU";
+            d.uuid = FakeMachine::gpu_key(i);
+            d.pci_bus_id = fmt::format("00000000:{:02x}:00.0", i + 1);
+            return d;
         };
         if (!indices) {
             for (int i = 0; i < m_machine.gpus(); ++i) out.push_back(device(i));
