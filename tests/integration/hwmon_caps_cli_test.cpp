@@ -163,5 +163,25 @@ TEST_F(HwmonCapsCli, TheGuardianRestoresAfterSigkillOfTheProcessHoldingTheCap) {
     }
 }
 
+// The GPU seen only through hwmon is GPU 0 of the machine's one index space: `measure
+// --power-cap` caps it through power1_cap for the run (the command reads the cap file) and
+// restores it after; a cap outside its range is refused naming the range, nothing written.
+TEST_F(HwmonCapsCli, MeasurePowerCapCapsAHwmonOnlyGpuForTheRunAndRestoresIt) {
+    const fs::path cap_file = m_tree.root() / "hwmon3" / "power1_cap";
+    const fs::path seen = m_dir.path() / "seen";
+    const auto r = jb({"measure", "--power-cap", "150", "--", "sh", "-c",
+                       "cat '" + cap_file.string() + "' > '" + seen.string() + "'"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(std::stoull(read_file(seen)), 150'000'000u) << "the cap during the run";
+    EXPECT_EQ(cap_uw(), 300'000'000u) << "restored after the run";
+    EXPECT_EQ(journal_files(), 0u);
+
+    const auto bad = jb({"measure", "--power-cap", "50", "--", "true"});
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+    EXPECT_THAT(bad.err, HasSubstr("100"));
+    EXPECT_THAT(bad.err, HasSubstr("300"));
+    EXPECT_EQ(cap_uw(), 300'000'000u) << "nothing written";
+}
+
 }  // namespace
 }  // namespace joulebench::test

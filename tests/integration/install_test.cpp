@@ -252,6 +252,21 @@ TEST(Install, PutsEverythingUnderThePrefixNamingNoSourceOrBuildFolder) {
     const ProcessResult m = run_process({(prefix.path() / "bin/joulebench").string(), "measure", "--", "true"}, o);
     EXPECT_EQ(m.exit_code, 0) << m.err;
     EXPECT_THAT(m.err, HasSubstr("package0"));  // the summary goes to standard error
+    // It finds its examples and workloads under PREFIX/share/joulebench, and a copy of them runs
+    // from anywhere (the experiment files name their workloads relatively).
+    const ProcessResult where = run_process({(prefix.path() / "bin/joulebench").string(), "examples"});
+    EXPECT_EQ(where.exit_code, 0) << where.err;
+    EXPECT_THAT(where.out, HasSubstr((prefix.path() / "share/joulebench/examples").string()));
+    EXPECT_THAT(where.out, HasSubstr("quickstart.toml"));
+    const ProcessResult copied =
+        run_process({(prefix.path() / "bin/joulebench").string(), "examples", "--copy", (work.path() / "mine").string()});
+    ASSERT_EQ(copied.exit_code, 0) << copied.err;
+    ProcessOptions in_copy;
+    in_copy.cwd = work.path() / "mine";
+    const ProcessResult plan =
+        run_process({(prefix.path() / "bin/joulebench").string(), "plan", "examples/quickstart.toml"}, in_copy);
+    EXPECT_EQ(plan.exit_code, 0) << plan.err;
+    EXPECT_TRUE(fs::exists(work.path() / "mine/workloads/resnet50_infer.py"));
 }
 
 // A Debian package of this build, made by cpack in `out` (not in the build folder, which other
