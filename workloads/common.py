@@ -261,6 +261,10 @@ class Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + (time.monotonic() - start)
             mark("end", marked)
 
+    def as_dict(self, names: List[str]) -> Dict[str, float]:
+        """The phases in this order; a phase that never ran reports 0."""
+        return {f"{name}_s": round(self.seconds.get(name, 0.0), 6) for name in names}
+
 
 # The name each phase is marked with for joulebench.
 MARK_NAMES = {"run": "measured"}
@@ -283,10 +287,6 @@ def mark(verb: str, name: str) -> None:
         pass
     finally:
         os.close(fd)
-
-    def as_dict(self, names: List[str]) -> Dict[str, float]:
-        """The phases in this order; a phase that never ran reports 0."""
-        return {f"{name}_s": round(self.seconds.get(name, 0.0), 6) for name in names}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -93,7 +93,12 @@ void OutputRelay::run() noexcept {
         }
         if (fds.empty()) break;
         if (m_stopping && now_ns() >= m_deadline_ns) break;
-        if (::poll(fds.data(), fds.size(), kPollMs) < 0 && errno != EINTR) break;
+        // Once stopping (the command ended), what its processes wrote is already in the pipes:
+        // read until nothing is ready, never wait for an end of file that a process the command
+        // left running (holding the pipe) may not give before the drain's deadline.
+        const int ready = ::poll(fds.data(), fds.size(), m_stopping ? 0 : kPollMs);
+        if (ready < 0 && errno != EINTR) break;
+        if (m_stopping && ready == 0) break;
         for (std::size_t i = 0; i < fds.size(); ++i) {
             if (fds[i].revents == 0) continue;
             const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
