@@ -9,6 +9,10 @@
 # names the source or build folder (reproducible builds): the report's web assets are inside the
 # binary, and the man page has no date.
 include(GNUInstallDirs)
+# `cmake --install` and cpack install what is built and never build first: the tests install and
+# package this build folder while other tests run its programs (`make install` and `make deb`
+# build first themselves).
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 include(${PROJECT_SOURCE_DIR}/cmake/git_version.cmake)
 
 set(JOULEBENCH_SHELL_DOCS ${PROJECT_BINARY_DIR}/generated/share)
