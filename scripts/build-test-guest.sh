@@ -168,7 +168,9 @@ mkdir -p "$work/out"
 for deb in /var/cache/apt/archives/*.deb; do
     [ -f "$deb" ] && [ ! -e "$cache_dir/debs/${deb##*/}" ] && ln "$deb" "$cache_dir/debs/" 2> /dev/null || true
 done
-make_guest "$work/root" "$work/out"
+# Its tools' chatter (ssh-keygen's, debootstrap's) goes to standard error: standard output is
+# the guest's folder alone, which callers read.
+make_guest "$work/root" "$work/out" >&2
 cat > "$work/out/guest.toml" << EOF
 # The test guest of scripts/build-test-guest.sh, booted under TCG (no KVM needed).
 [[environment]]

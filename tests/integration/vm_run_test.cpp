@@ -62,8 +62,10 @@ fs::path test_guest(std::string& skip) {
             s_skip = "scripts/build-test-guest.sh failed: " + r.err;
             return fs::path();
         }
+        // The folder is the last line (anything the script's tools printed comes before it).
         std::string dir = r.out;
         while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+        dir = dir.substr(dir.rfind('\n') == std::string::npos ? 0 : dir.rfind('\n') + 1);
         return fs::path(dir);
     }();
     skip = s_skip;
