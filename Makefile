@@ -11,7 +11,7 @@ CTEST_ARGS ?=
 # Build and test dependencies, all from Debian 12's own archive.
 DEB_PACKAGES := build-essential cmake pkg-config \
 	libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev \
-	libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev \
+	libboost-math-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev \
 	python3-torch python3-torchvision \
 	docker.io podman busybox-static openssh-server openssh-client debootstrap catatonit
 
@@ -39,6 +39,10 @@ DEB_PACKAGES += pybind11-dev python3-dev python3-pytest python3-pandas python3-s
 # The install test (docs/install.md): zsh and fish check the generated completion scripts
 # (dpkg-shlibdeps, for `make deb`, comes with build-essential's dpkg-dev).
 DEB_PACKAGES += zsh fish
+
+# The live metrics (docs/live.md): a real Prometheus server scrapes a run, promtool lints the
+# exposition, curl is the plain HTTP client of the tests. The server itself is Boost.Beast (above).
+DEB_PACKAGES += prometheus curl
 
 # `make fuzz` only (docs/fuzzing.md): clang++ and its runtimes (libFuzzer, ASan, UBSan).
 FUZZ_PACKAGES := clang libclang-rt-14-dev

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "capping/cap_session.hpp"
 #include "commands.hpp"
+#include "live/live_sink.hpp"
+#include "live_options.hpp"
 #include "option_checks.hpp"
 #include "common/atomic_file.hpp"
 #include "joulebench/error.hpp"
@@ -25,7 +28,7 @@ namespace joulebench::cli {
 
 namespace {
 
-struct Options {
+struct Options : LiveOptions {
     unsigned interval_ms = 100;
     std::string gpus = "all";
     std::string samples;
@@ -122,6 +125,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                     "restored after")
         ->check(positive_number());
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
+    add_live_options(*sub, *opts);
     sub->add_option("command", opts->command,
                     "The command and its arguments: options end at its first word, as for env and "
                     "timeout (`--` before it also works)");
@@ -167,6 +171,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         if (!opts->samples.empty()) mo.samples_csv = opts->samples;
         if (opts->idle_baseline_s > 0) mo.idle_baseline_s = opts->idle_baseline_s;
         check_outputs(*opts);
+        LiveViews live(*opts, "measure");  // listening before any cap is set
         std::unique_ptr<capping::CapSession> caps;
         if (!cap_request.empty()) {
             // From the first cap until the signal forwarder is installed (run_measurement unblocks
@@ -193,7 +198,29 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                            format_watts(c.original));
             }
         }
+        const std::shared_ptr<live::LiveState> state = live.state();
+        std::optional<live::LiveTraceSink> live_sink;
+        if (state) {
+            live::RunLabels labels;
+            labels.run_id = "measure";
+            labels.workload = std::filesystem::path(command.front()).filename().string();
+            labels.environment = "bare";
+            state->run_started(std::move(labels));
+            live_sink.emplace(state.get(), "measure", 0, nullptr);
+            mo.observer = &*live_sink;
+        }
         MeasureResult result = run_measurement(mo, sensors);
+        if (state) {
+            for (const auto& d : result.domains) state->final_energy("measure", 0, d.info.id, d.energy_j);
+            state->run_finished("measure", result.exit_code == 0 ? RunStatus::kDone : RunStatus::kFailed,
+                                result.wall_s, result.total_energy_j,
+                                result.exit_code == 0 ? "" : fmt::format("exit status {}", result.exit_code));
+            SamplerStats stats;
+            stats.thread_cpu_s = result.monitor_cpu_s;
+            stats.ticks = result.polls;
+            stats.late_ticks = result.late_ticks;
+            state->sampler_stats(stats);
+        }
         bool caps_restored = true;
         if (caps) {
             caps_restored = caps->restore_all();
@@ -208,6 +235,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                        report::measure_summary(result));
         }
         write_json(*opts, result);
+        live.finish();
         ctx.exit_code = result.exit_code;
         // SIGINT/SIGTERM/SIGHUP: forwarded to the command, caps restored above, then 128+N.
         if (const auto sig = process::SignalForwarder::received()) ctx.exit_code = 128 + *sig;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "live_options.hpp"
 #include "common/shell_words.hpp"
 #include "option_checks.hpp"
 #include "joulebench/error.hpp"
@@ -15,7 +16,7 @@
 namespace joulebench::cli {
 
 void add_run_command(CLI::App& app, CommandContext& ctx) {
-    struct Options {
+    struct Options : LiveOptions {
         std::string file;
         std::string db;
         bool new_store = false;
@@ -55,6 +56,7 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
                     "rest = \"baseline\": longest wait in seconds for a GPU to come back near idle "
                     "(default 300)")
         ->check(number_range(0.0, 86400.0));
+    add_live_options(*sub, *opts);
     sub->callback([opts, &ctx] {
         runner::RunnerOptions o;
         o.experiment_file = opts->file;
@@ -74,7 +76,10 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
         if (opts->retries > 0) line.insert(line.end(), {"--retries", std::to_string(opts->retries)});
         if (!opts->shard.empty()) line.insert(line.end(), {"--shard", opts->shard});
         o.command_line = shell_line(line);
+        LiveViews live(*opts, "run");
+        o.live = live.state();
         const runner::RunnerSummary s = runner::run_experiment(o);
+        live.finish();
         if (opts->dry_run) return;
         const auto& c = s.counts;
         std::fflush(stdout);

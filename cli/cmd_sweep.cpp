@@ -77,7 +77,9 @@ void sweep(const Options& opts, CommandContext& ctx) {
     if (temporary_store) scratch.emplace("sweep");
     const fs::path db = temporary_store ? scratch->path() / "sweep.db" : fs::path(opts.db);
 
+    LiveViews live(opts, "run");
     runner::RunnerOptions o;
+    o.live = live.state();
     o.experiment_file = std::string(kSweepSourceName);
     o.db = db;
     o.interval = std::chrono::milliseconds(opts.interval_ms);
@@ -91,6 +93,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
     } catch (const Error& e) {
         throw sweep_error(e);
     }
+    live.finish();
     report(opts, analysis::summarise_sweep(Store(db, Store::Mode::kReadOnly).observations(),
                                            request.caps_w));
 

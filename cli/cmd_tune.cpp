@@ -104,6 +104,11 @@ void tune_online(const Options& opts, CommandContext& ctx) {
         throw usage_error("tune: --db and --budget apply to --method search only",
                           "the online method makes one run and keeps no store");
     }
+    if (!opts.metrics_listen.empty() || opts.metrics_public || opts.metrics_linger_s > 0) {
+        throw usage_error("tune: --metrics-listen applies to --method search only",
+                          "the online method reads the GPUs' counters itself, without the sampler "
+                          "the metrics show; run `joulebench exporter` beside it to watch the GPUs");
+    }
     const tune::SearchOptions search = search_options(opts);
     tune::OnlineOptions o;
     o.command = opts.command;
@@ -186,6 +191,8 @@ void tune_command(const Options& opts, CommandContext& ctx) {
     request.interval = std::chrono::milliseconds(opts.interval_ms);
     request.command_line = command_line(opts);
     if (!opts.json.empty()) check_output(opts.json);  // before the runs, not after
+    LiveViews live(opts, "run");
+    request.live = live.state();
 
     const bool temporary_store = opts.db.empty();
     std::optional<ScratchFolder> scratch;
@@ -202,6 +209,7 @@ void tune_command(const Options& opts, CommandContext& ctx) {
         }
         throw;
     }
+    live.finish();
     report(opts, outcome.report);
 
     ctx.exit_code = runs_exit_code(outcome.report.result.best_cap_w ? 0 : 1,

@@ -36,6 +36,7 @@ void add_submit_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_verify_command(CLI::App& app, CommandContext& ctx);
 void add_examples_command(CLI::App& app, CommandContext& ctx);
+void add_exporter_command(CLI::App& app, CommandContext& ctx);
 /// `completions` and `manpage`: add them last, they describe every command added before.
 void add_completions_command(CLI::App& app, CommandContext& ctx);
 

@@ -9,11 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "live_options.hpp"
 #include "option_checks.hpp"
 
 namespace joulebench::cli {
 
-struct GridOptions {
+struct GridOptions : LiveOptions {
     std::string caps;
     std::string gpus;
     std::string db;
@@ -22,7 +23,8 @@ struct GridOptions {
     unsigned interval_ms = 100;
 };
 
-/// Adds --caps (required), --gpus, --db, --json, --seed and --interval to `sub`. `work` names
+/// Adds --caps (required), --gpus, --db, --json, --seed, --interval and the live-view options
+/// (live_options.hpp) to `sub`. `work` names
 /// what the command does in the help texts: "sweep", "search".
 inline void add_grid_options(CLI::App& sub, GridOptions& o, const std::string& work) {
     sub.add_option("--caps", o.caps,
@@ -40,6 +42,7 @@ inline void add_grid_options(CLI::App& sub, GridOptions& o, const std::string& w
     sub.add_option("--seed", o.seed, "Seed of the shuffled run order, recorded with the experiment (default: fixed)");
     sub.add_option("--interval", o.interval_ms, "Trace interval in milliseconds (default 100)")
         ->check(number_range(1U, 3'600'000U));
+    add_live_options(sub, o);
 }
 
 }  // namespace joulebench::cli

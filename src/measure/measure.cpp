@@ -467,6 +467,33 @@ GpuResult gpu_result(const SensorInfo& info, const GpuTelemetrySummary& g) {
     return gpu;
 }
 
+namespace {
+
+/// The rows to the --samples file and to the observer (either may be null).
+class TeeTraceSink final : public TraceSink {
+public:
+    TeeTraceSink(TraceSink* a, TraceSink* b) : m_a(a), m_b(b) {}
+    void begin(const std::vector<const Sensor*>& sensors) override {
+        if (m_a != nullptr) m_a->begin(sensors);
+        if (m_b != nullptr) m_b->begin(sensors);
+    }
+    void row(double t_s, const std::vector<TraceDomainValue>& domains,
+             const std::vector<std::optional<GpuTelemetry>>& telemetry) noexcept override {
+        if (m_a != nullptr) m_a->row(t_s, domains, telemetry);
+        if (m_b != nullptr) m_b->row(t_s, domains, telemetry);
+    }
+    void end() noexcept override {
+        if (m_a != nullptr) m_a->end();
+        if (m_b != nullptr) m_b->end();
+    }
+
+private:
+    TraceSink* m_a;
+    TraceSink* m_b;
+};
+
+}  // namespace
+
 MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     check_options(options);
     // Everything that can be checked is checked before anything runs.
@@ -486,7 +513,8 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     }
 
     process::SpawnOptions spawn_options = command_spawn_options(options);
-    Sampler sampler(sensors, options.interval, csv.get());
+    TeeTraceSink tee(csv.get(), options.observer);
+    Sampler sampler(sensors, options.interval, csv || options.observer != nullptr ? &tee : nullptr);
     // The command's standard output passes through joulebench, which reads its marks there and
     // in $JOULEBENCH_MARKS (README "Markers").
     MarkRecorder marks(sampler, std::vector<const Sensor*>(sensors.begin(), sensors.end()));

@@ -23,6 +23,8 @@ struct MeasureOptions {
     std::optional<double> idle_baseline_s;             ///< --idle-baseline SECONDS
     /// Variables set for the command (CUDA_DEVICE_ORDER=PCI_BUS_ID is added when unset).
     std::vector<std::pair<std::string, std::string>> set_env;
+    /// Also gets the trace rows (with the --samples file's, if any): the live views. May be null.
+    TraceSink* observer = nullptr;
 };
 
 /// Runs `options.command` while sampling `sensors`. Throws Error before anything runs when the

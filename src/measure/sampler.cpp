@@ -117,6 +117,13 @@ SamplerMark Sampler::mark() {
     return m;
 }
 
+SamplerStats Sampler::stats_now() {
+    const std::lock_guard read_lock(m_read_mutex);
+    SamplerStats s = m_stats;
+    s.thread_cpu_s = thread_cpu_seconds(m_thread);
+    return s;
+}
+
 SamplerWindow Sampler::whole() const {
     return SamplerWindow{m_domains, m_gpus, m_stats, m_start, m_stop};
 }

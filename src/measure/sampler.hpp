@@ -137,6 +137,9 @@ public:
     [[nodiscard]] const std::vector<DomainSamples>& domains() const { return m_domains; }
     [[nodiscard]] const std::vector<GpuTelemetrySummary>& gpus() const { return m_gpus; }
     [[nodiscard]] SamplerStats stats() const;
+    /// stats() while the thread runs, from any thread: serialised with the sampler's reads (it
+    /// waits for a read in progress, reads no sensor), thread_cpu_s the thread's CPU time so far.
+    [[nodiscard]] SamplerStats stats_now();
     [[nodiscard]] Clock::time_point start_time() const { return m_start; }
     [[nodiscard]] Clock::time_point stop_time() const { return m_stop; }
     [[nodiscard]] std::chrono::nanoseconds poll_period() const { return m_poll; }

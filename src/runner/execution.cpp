@@ -11,6 +11,7 @@
 #include "runner/measurement.hpp"
 #include "runner/run_marks.hpp"
 #include "runner/rest.hpp"
+#include "live/live_sink.hpp"
 #include "runner/store_trace_sink.hpp"
 
 namespace joulebench::runner {
@@ -193,7 +194,9 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
     InstanceRun out;
     const bool remote = env.measures_itself();
     const std::vector<Sensor*> sensors = slot.sensors.pointers();
-    StoreTraceSink sink(m_ctx.store, inst.run_id, inst.instance, 600);
+    StoreTraceSink store_sink(m_ctx.store, inst.run_id, inst.instance, 600);
+    live::LiveState* const live = m_ctx.progress.live();
+    live::LiveTraceSink sink(live, inst.run_id, inst.instance, &store_sink);  // the live views see the rows
     if (remote) inst.trace = &sink;  // the remote measure's trace comes back into it
     // A local guest's phases (vm boot, shutdown) are measured by this machine's CPU counters.
     const bool on_host = remote && env.host_measures_cpu();
@@ -269,6 +272,17 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
                 measurement_of(inst, out.result, slot.sensors, *sampler, m_ctx.options.interval);
         }
     }
+    if (live != nullptr) {
+        // The live counters end at the energies the run records (the last reading came after the
+        // last trace row), before attribution (a counter never goes down).
+        if (out.result.measured) {
+            for (const auto& d : out.result.measured->domains) {
+                live->final_energy(inst.run_id, inst.instance, d.info.id,
+                                   d.measured_energy_j.value_or(d.energy_j));
+            }
+        }
+        if (sampler) live->sampler_stats(sampler->stats());
+    }
     std::vector<Warning> env_warnings;
     env.end_instance(inst, phases, env_warnings);
     if (marks) {
@@ -282,7 +296,7 @@ RunExecutor::InstanceRun RunExecutor::run_instance(Slot& slot, environments::Env
     for (auto& w : out.result.warnings) outcome.warnings.push_back(std::move(w));
     for (auto& w : env_warnings) outcome.warnings.push_back(std::move(w));
     out.result.warnings.clear();
-    out.trace_error = sink.error();
+    out.trace_error = store_sink.error();
     return out;
 }
 

@@ -29,7 +29,14 @@ std::string Progress::eta_text(std::size_t remaining, double mean_s, std::size_t
     return format_duration_ms(ms);
 }
 
+void Progress::set_live(live::LiveState* live) {
+    std::lock_guard lock(m_mutex);
+    m_live = live;
+    if (m_live != nullptr) m_live->plan(m_total, m_done, m_slots);
+}
+
 void Progress::message(const std::string& text) {
+    if (m_live != nullptr) m_live->message(text);
     std::lock_guard lock(m_mutex);
     clear_locked();
     fmt::print(m_out, "{}\n", text);
@@ -37,16 +44,29 @@ void Progress::message(const std::string& text) {
 }
 
 void Progress::add_pending(std::size_t runs) {
+    if (m_live != nullptr) m_live->add_pending(runs);
     std::lock_guard lock(m_mutex);
     m_pending += runs;
 }
 
 void Progress::retrying(std::size_t runs) {
+    if (m_live != nullptr) m_live->retrying(runs);
     std::lock_guard lock(m_mutex);
     m_failed -= std::min(runs, m_failed);
 }
 
 void Progress::started(const RunSpec& run, std::optional<int> gpu) {
+    if (m_live != nullptr) {
+        live::RunLabels labels;
+        labels.run_id = run.run_id;
+        labels.workload = run.workload;
+        labels.environment = run.environment;
+        labels.gpu_cap_w = run.gpu_cap_w;
+        labels.cpu_cap_w = run.cpu_cap_w;
+        labels.repetition = run.repetition;
+        labels.slot = gpu;
+        m_live->run_started(std::move(labels));
+    }
     std::lock_guard lock(m_mutex);
     m_current[run.run_id] = {describe_run(run) + (gpu ? fmt::format(" on GPU {}", *gpu) : ""),
                              Clock::now()};
@@ -56,6 +76,13 @@ void Progress::started(const RunSpec& run, std::optional<int> gpu) {
 void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus status, double wall_s,
                         std::optional<double> energy_j, const std::string& detail,
                         const std::string& energy_how) {
+    if (m_live != nullptr) {
+        m_live->run_finished(run.run_id, status, wall_s, energy_j, detail);
+        if (status != RunStatus::kDone) {
+            m_live->message(fmt::format("{} {} ({}){}", to_string(status), describe_run(run), run.run_id,
+                                        detail.empty() ? "" : ": " + detail));
+        }
+    }
     std::lock_guard lock(m_mutex);
     if (const auto it = m_current.find(run.run_id); it != m_current.end()) {
         m_time_sum_s += seconds_between(it->second.second, Clock::now());

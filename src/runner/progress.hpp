@@ -14,6 +14,7 @@
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
+#include "live/live_state.hpp"
 
 namespace joulebench::runner {
 
@@ -26,6 +27,11 @@ public:
     /// `total` runs are in this invocation's plan, `already_done` of them were done before.
     Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done,
              std::size_t slots);
+
+    /// Shows everything from now on in `live` too (the metrics endpoint, the dashboard), starting
+    /// with the plan. May be null (nothing more is shown); must outlive this Progress.
+    void set_live(live::LiveState* live);
+    [[nodiscard]] live::LiveState* live() const { return m_live; }
 
     /// A line of its own (a warning, a note), printed above the progress line.
     void message(const std::string& text);
@@ -64,6 +70,7 @@ private:
     std::map<std::string, std::pair<std::string, Clock::time_point>>
         m_current;  // run id -> text, start
     bool m_line_shown = false;
+    live::LiveState* m_live = nullptr;
 };
 
 }  // namespace joulebench::runner

@@ -157,6 +157,10 @@ RunnerSummary Runner::run() {
 
     Progress progress(m_deps.progress, m_deps.terminal, pf.plan.runs.size(), summary.already_done,
                       slots.size());
+    if (m_options.live) {
+        m_options.live->set_experiment(m_spec.name);
+        progress.set_live(m_options.live.get());
+    }
     for (const auto& w : pf.plan.warnings) progress.message("warning: " + w);
     if (const auto shared = node_sharing(m_deps.slurm_job)) {
         progress.message(fmt::format("warning: {}: CPU package and DRAM energy include the other "

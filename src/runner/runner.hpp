@@ -18,6 +18,7 @@
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
+#include "live/live_state.hpp"
 #include "runner/dependencies.hpp"
 
 namespace joulebench::runner {
@@ -43,6 +44,8 @@ struct RunnerOptions {
     std::chrono::milliseconds baseline_timeout{std::chrono::minutes(5)};
     /// Where the workloads' standard output and error go (RUNID.stdout/.stderr); default DB.logs.
     std::optional<std::filesystem::path> logs_dir;
+    /// Where the live views (--metrics-listen, the dashboard) read what goes on; null: none.
+    std::shared_ptr<live::LiveState> live;
 };
 
 struct RunnerSummary {

@@ -126,6 +126,7 @@ SearchOutcome run_search(const SearchRequest& rq, std::FILE* messages, const Run
 
     SearchOutcome outcome;
     StoreState state = read_state(rq.db);
+    if (rq.live) rq.live->fix_plan(o.budget, state.attempted, 1);  // each Runner runs one run
     if (state.attempted > 0) {
         fmt::print(messages, "joulebench tune: resuming: {} run(s) in {}\n", state.attempted,
                    rq.db.string());
@@ -155,6 +156,7 @@ SearchOutcome run_search(const SearchRequest& rq, std::FILE* messages, const Run
         ro.interval = rq.interval;
         ro.command_line = rq.command_line;
         ro.only_runs = std::vector<std::string>{id};
+        ro.live = rq.live;
         runner::RunnerSummary summary;
         try {
             summary = run(spec, ro);

@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "live/live_state.hpp"
 #include "runner/runner.hpp"
 #include "tune/report.hpp"
 
@@ -26,6 +28,8 @@ struct SearchRequest {
     std::filesystem::path db;
     std::chrono::milliseconds interval{100};
     std::string command_line;  ///< recorded with each session
+    /// The live views (--metrics-listen): the plan is the budget; null: none.
+    std::shared_ptr<live::LiveState> live;
 };
 
 /// Runs one Runner (production: runner::Runner with production_dependencies()); tests replace it.

@@ -156,6 +156,48 @@ TEST_F(RunnerTest, TheRecordedEnergyIsWhatTheSensorsCountedDuringTheRun) {
     EXPECT_EQ(domains[1].domain, "package0");
 }
 
+// The live views (docs/live.md) see each run end at the energies the store records, exactly: the
+// last reading comes after the last trace row, and the counters are moved to it.
+TEST_F(RunnerTest, TheLiveStateSeesEveryRunEndAtTheEnergyTheStoreRecords) {
+    m_machine->gpu_joules = 12.5;
+    m_machine->package_joules = 4.0;
+    auto live = std::make_shared<live::LiveState>("node-a", "run");
+    runner::RunnerOptions o = options();
+    o.live = live;
+    run(spec(workload("w", "ok") + workload("bad", "fail") + kBare + "[power_caps]\ngpu_w = [150]\n" +
+             "[gpus]\ndevices = [1]\n"),
+        o);
+    const live::LiveSnapshot s = live->snapshot();
+    EXPECT_EQ(s.experiment, "t");
+    EXPECT_TRUE(s.running.empty());
+    ASSERT_EQ(s.finished.size(), 2U);
+    const auto store_runs = runs_by_workload();
+    for (const auto& r : s.finished) {
+        const RunRecord& rec = store_runs.at(r.labels.workload + "/1");
+        EXPECT_EQ(r.labels.run_id, rec.run_id);
+        EXPECT_EQ(r.labels.slot, 1);
+        EXPECT_EQ(r.labels.gpu_cap_w, 150.0);
+        EXPECT_EQ(r.status, rec.status);
+        if (rec.status != RunStatus::kDone) continue;
+        EXPECT_DOUBLE_EQ(*r.energy_j, *rec.energy_j);
+        EXPECT_DOUBLE_EQ(r.wall_s, *rec.wall_s);
+        std::map<std::string, double> by_domain;
+        for (const auto& d : r.domains) by_domain[d.id] = d.energy_j;
+        for (const auto& d : Store(m_db, Store::Mode::kReadOnly).domains(rec.run_id)) {
+            EXPECT_DOUBLE_EQ(by_domain.at(d.domain), d.energy_j) << d.domain;
+        }
+    }
+    ASSERT_TRUE(s.plan.has_value());
+    EXPECT_EQ(s.plan->planned, 2U);
+    EXPECT_EQ(s.plan->done, 1U);
+    EXPECT_EQ(s.plan->failed, 1U);
+    EXPECT_EQ(s.plan->pending, 0U);
+    EXPECT_EQ(s.runs_by_status.at("done"), 1U);
+    EXPECT_EQ(s.runs_by_status.at("failed"), 1U);
+    EXPECT_THAT(s.messages, ::testing::Contains(HasSubstr("failed bad/bare/150 W/#1")));
+    EXPECT_GT(s.monitoring.sampler_ticks, 0U);
+}
+
 // Inside a Slurm job that holds part of its node, the node's CPU package counter also counts the
 // other jobs: the domain is labelled shared and a warning names the job's CPUs against the
 // node's; the session records the node, the job and the allocation.
