@@ -44,6 +44,10 @@ DEB_PACKAGES += zsh fish
 # exposition, curl is the plain HTTP client of the tests. The server itself is Boost.Beast (above).
 DEB_PACKAGES += prometheus curl
 
+# The terminal dashboard's test (tests/integration/dashboard_test.cpp) reads a real terminal's
+# screen: tmux.
+DEB_PACKAGES += tmux
+
 # `make fuzz` only (docs/fuzzing.md): clang++ and its runtimes (libFuzzer, ASan, UBSan).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 

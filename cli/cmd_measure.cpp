@@ -125,7 +125,7 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
                     "restored after")
         ->check(positive_number());
     sub->add_flag("-q,--quiet", opts->quiet, "Print no summary");
-    add_live_options(*sub, *opts);
+    add_live_options(*sub, *opts, /*progress=*/false);
     sub->add_option("command", opts->command,
                     "The command and its arguments: options end at its first word, as for env and "
                     "timeout (`--` before it also works)");

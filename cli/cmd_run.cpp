@@ -78,6 +78,7 @@ void add_run_command(CLI::App& app, CommandContext& ctx) {
         o.command_line = shell_line(line);
         LiveViews live(*opts, "run");
         o.live = live.state();
+        o.plain = opts->plain;
         const runner::RunnerSummary s = runner::run_experiment(o);
         live.finish();
         if (opts->dry_run) return;

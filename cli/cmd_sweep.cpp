@@ -80,6 +80,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
     LiveViews live(opts, "run");
     runner::RunnerOptions o;
     o.live = live.state();
+    o.plain = opts.plain;
     o.experiment_file = std::string(kSweepSourceName);
     o.db = db;
     o.interval = std::chrono::milliseconds(opts.interval_ms);

@@ -193,6 +193,7 @@ void tune_command(const Options& opts, CommandContext& ctx) {
     if (!opts.json.empty()) check_output(opts.json);  // before the runs, not after
     LiveViews live(opts, "run");
     request.live = live.state();
+    request.plain = opts.plain;
 
     const bool temporary_store = opts.db.empty();
     std::optional<ScratchFolder> scratch;

@@ -37,6 +37,7 @@ void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_verify_command(CLI::App& app, CommandContext& ctx);
 void add_examples_command(CLI::App& app, CommandContext& ctx);
 void add_exporter_command(CLI::App& app, CommandContext& ctx);
+void add_top_command(CLI::App& app, CommandContext& ctx);
 /// `completions` and `manpage`: add them last, they describe every command added before.
 void add_completions_command(CLI::App& app, CommandContext& ctx);
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
 #include "joulebench/error.hpp"
 #include "live/metrics_server.hpp"
 #include "runner/runner.hpp"
@@ -13,7 +15,11 @@
 
 namespace joulebench::cli {
 
-void add_live_options(CLI::App& sub, LiveOptions& o) {
+void add_live_options(CLI::App& sub, LiveOptions& o, bool progress) {
+    if (progress) {
+        sub.add_flag("--plain", o.plain,
+                     "One line per finished run even on a terminal, instead of the live dashboard");
+    }
     sub.add_option("--metrics-listen", o.metrics_listen,
                    "Serve Prometheus metrics (power, energy, GPU telemetry, progress) at "
                    "http://HOST:PORT/metrics while it runs, e.g. 127.0.0.1:9464");
@@ -27,7 +33,9 @@ void add_live_options(CLI::App& sub, LiveOptions& o) {
 }
 
 LiveViews::LiveViews(const LiveOptions& options, const std::string& mode)
-    : m_options(options), m_state(std::make_shared<live::LiveState>(live::node_name(), mode)) {
+    : m_options(options),
+      m_state(std::make_shared<live::LiveState>(live::node_name(), mode)),
+      m_dashboard(mode == "run" && !options.plain && ::isatty(STDERR_FILENO) == 1) {
     if (options.metrics_listen.empty()) {
         if (options.metrics_public || options.metrics_linger_s > 0) {
             throw Error(ErrorCategory::kInvalidArgument,

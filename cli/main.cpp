@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     joulebench::cli::add_status_command(app, ctx);
     joulebench::cli::add_examples_command(app, ctx);
     joulebench::cli::add_exporter_command(app, ctx);
+    joulebench::cli::add_top_command(app, ctx);
     joulebench::cli::add_completions_command(app, ctx);
 
     check_option_values(app);

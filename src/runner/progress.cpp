@@ -4,13 +4,36 @@
 
 #include <cmath>
 
-namespace joulebench::runner {
+#include "live/dashboard.hpp"
 
-std::string describe_run(const RunSpec& run) {
-    std::string out = run.workload + "/" + run.environment;
-    if (run.gpu_cap_w) out += "/" + format_watts(*run.gpu_cap_w) + " W";
-    if (run.cpu_cap_w) out += "/cpu " + format_watts(*run.cpu_cap_w) + " W";
-    return out + fmt::format("/#{}", run.repetition);
+namespace joulebench::runner {
+namespace {
+
+live::RunLabels labels_of(const RunSpec& run, std::optional<int> gpu) {
+    live::RunLabels labels;
+    labels.run_id = run.run_id;
+    labels.workload = run.workload;
+    labels.environment = run.environment;
+    labels.gpu_cap_w = run.gpu_cap_w;
+    labels.cpu_cap_w = run.cpu_cap_w;
+    labels.repetition = static_cast<int>(run.repetition);
+    labels.slot = gpu;
+    return labels;
+}
+
+}  // namespace
+
+std::string describe_run(const RunSpec& run) { return live::run_text(labels_of(run, std::nullopt)); }
+
+Progress::~Progress() { stop_ticker(); }
+
+void Progress::stop_ticker() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_ticker_stop = true;
+    }
+    m_ticker_cv.notify_all();
+    if (m_ticker.joinable()) m_ticker.join();
 }
 
 Progress::Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done,
@@ -32,7 +55,16 @@ std::string Progress::eta_text(std::size_t remaining, double mean_s, std::size_t
 void Progress::set_live(live::LiveState* live) {
     std::lock_guard lock(m_mutex);
     m_live = live;
-    if (m_live != nullptr) m_live->plan(m_total, m_done, m_slots);
+    if (m_live == nullptr) return;
+    m_live->plan(m_total, m_done, m_slots);
+    if (!m_terminal || m_ticker.joinable()) return;
+    // The dashboard's times, powers and ETA move between the runs' events: redrawn twice a second.
+    m_ticker = std::thread([this] {
+        std::unique_lock held(m_mutex);
+        while (!m_ticker_cv.wait_for(held, std::chrono::milliseconds(500), [this] { return m_ticker_stop; })) {
+            if (m_block_lines > 0) redraw_locked();
+        }
+    });
 }
 
 void Progress::message(const std::string& text) {
@@ -56,17 +88,7 @@ void Progress::retrying(std::size_t runs) {
 }
 
 void Progress::started(const RunSpec& run, std::optional<int> gpu) {
-    if (m_live != nullptr) {
-        live::RunLabels labels;
-        labels.run_id = run.run_id;
-        labels.workload = run.workload;
-        labels.environment = run.environment;
-        labels.gpu_cap_w = run.gpu_cap_w;
-        labels.cpu_cap_w = run.cpu_cap_w;
-        labels.repetition = run.repetition;
-        labels.slot = gpu;
-        m_live->run_started(std::move(labels));
-    }
+    if (m_live != nullptr) m_live->run_started(labels_of(run, gpu));
     std::lock_guard lock(m_mutex);
     m_current[run.run_id] = {describe_run(run) + (gpu ? fmt::format(" on GPU {}", *gpu) : ""),
                              Clock::now()};
@@ -109,24 +131,37 @@ void Progress::finished(const RunSpec& run, std::optional<int> gpu, RunStatus st
 }
 
 void Progress::close() {
+    stop_ticker();
     std::lock_guard lock(m_mutex);
     clear_locked();
+    m_closed = true;
     std::fflush(m_out);
 }
 
 void Progress::clear_locked() {
-    if (m_terminal && m_line_shown) {
-        fmt::print(m_out, "\r\033[K");
-        m_line_shown = false;
+    if (m_terminal && m_block_lines > 0) {
+        // Back to the first line of the block, then everything below it erased.
+        if (m_block_lines > 1) fmt::print(m_out, "\033[{}A", m_block_lines - 1);
+        fmt::print(m_out, "\r\033[J");
+        m_block_lines = 0;
     }
 }
 
 void Progress::redraw_locked() {
-    if (!m_terminal) {
+    if (!m_terminal || m_closed) {
         std::fflush(m_out);
         return;
     }
     clear_locked();
+    if (m_live != nullptr) {
+        live::DashboardOptions o;
+        o.width = live::terminal_width(::fileno(m_out));
+        const std::vector<std::string> lines = live::dashboard_lines(m_live->snapshot(), o);
+        fmt::print(m_out, "{}", fmt::join(lines, "\n"));
+        std::fflush(m_out);
+        m_block_lines = lines.size();
+        return;
+    }
     std::string current;
     for (const auto& [id, entry] : m_current) {
         if (!current.empty()) current += ", ";
@@ -143,7 +178,7 @@ void Progress::redraw_locked() {
     if (line.size() > kWidth) line = line.substr(0, kWidth - 3) + "...";
     fmt::print(m_out, "{}", line);
     std::fflush(m_out);
-    m_line_shown = true;
+    m_block_lines = 1;
 }
 
 }  // namespace joulebench::runner

@@ -1,16 +1,21 @@
 #pragma once
-// What `joulebench run` shows while it runs. On a terminal: one line, rewritten in place, with
-// done/total, failures, the runs going on and an ETA from the measured run times. Otherwise (a
-// log file, CI, Slurm): one line per finished run. Thread-safe: GPU slots report concurrently.
+// What `joulebench run` shows while it runs. On a terminal: with a live state (set_live), the
+// dashboard (live/dashboard.hpp: progress bar, ETA, the runs in flight with their power, the last
+// finished runs), redrawn in place twice a second; without one, one line rewritten in place
+// with done/total, failures, the runs going on and an ETA. Failures and messages are printed
+// above either as lines of their own. Otherwise (a log file, CI, Slurm, --plain): one line per
+// finished run. Thread-safe: GPU slots report concurrently.
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "joulebench/experiment.hpp"
 #include "joulebench/store.hpp"
@@ -27,6 +32,9 @@ public:
     /// `total` runs are in this invocation's plan, `already_done` of them were done before.
     Progress(std::FILE* out, bool terminal, std::size_t total, std::size_t already_done,
              std::size_t slots);
+    ~Progress();
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
 
     /// Shows everything from now on in `live` too (the metrics endpoint, the dashboard), starting
     /// with the plan. May be null (nothing more is shown); must outlive this Progress.
@@ -56,6 +64,7 @@ public:
 private:
     void redraw_locked();
     void clear_locked();
+    void stop_ticker();
 
     std::mutex m_mutex;
     std::FILE* m_out;
@@ -69,8 +78,12 @@ private:
     std::size_t m_timed = 0;
     std::map<std::string, std::pair<std::string, Clock::time_point>>
         m_current;  // run id -> text, start
-    bool m_line_shown = false;
+    std::size_t m_block_lines = 0;  // lines of the progress line or dashboard on the screen
+    bool m_closed = false;
     live::LiveState* m_live = nullptr;
+    std::thread m_ticker;  // terminal with a live state: redraws the dashboard
+    std::condition_variable m_ticker_cv;
+    bool m_ticker_stop = false;
 };
 
 }  // namespace joulebench::runner

@@ -155,11 +155,15 @@ RunnerSummary Runner::run() {
     const std::int64_t session_id = store->begin_session(session);
     std::vector<std::unique_ptr<Slot>> slots = make_slots(pf, *m_deps.sensors);
 
-    Progress progress(m_deps.progress, m_deps.terminal, pf.plan.runs.size(), summary.already_done,
+    // On a terminal the dashboard draws from a live state: the metrics' if they are served.
+    const bool terminal = m_deps.terminal && !m_options.plain;
+    std::shared_ptr<live::LiveState> live = m_options.live;
+    if (!live && terminal) live = std::make_shared<live::LiveState>(live::node_name(), "run");
+    Progress progress(m_deps.progress, terminal, pf.plan.runs.size(), summary.already_done,
                       slots.size());
-    if (m_options.live) {
-        m_options.live->set_experiment(m_spec.name);
-        progress.set_live(m_options.live.get());
+    if (live) {
+        live->set_experiment(m_spec.name);
+        progress.set_live(live.get());
     }
     for (const auto& w : pf.plan.warnings) progress.message("warning: " + w);
     if (const auto shared = node_sharing(m_deps.slurm_job)) {

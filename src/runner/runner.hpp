@@ -44,8 +44,11 @@ struct RunnerOptions {
     std::chrono::milliseconds baseline_timeout{std::chrono::minutes(5)};
     /// Where the workloads' standard output and error go (RUNID.stdout/.stderr); default DB.logs.
     std::optional<std::filesystem::path> logs_dir;
-    /// Where the live views (--metrics-listen, the dashboard) read what goes on; null: none.
+    /// Where the live views (--metrics-listen, the dashboard) read what goes on; null: none (a
+    /// terminal's dashboard then makes its own).
     std::shared_ptr<live::LiveState> live;
+    /// --plain: one line per finished run even on a terminal (no dashboard).
+    bool plain = false;
 };
 
 struct RunnerSummary {

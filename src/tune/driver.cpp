@@ -157,6 +157,7 @@ SearchOutcome run_search(const SearchRequest& rq, std::FILE* messages, const Run
         ro.command_line = rq.command_line;
         ro.only_runs = std::vector<std::string>{id};
         ro.live = rq.live;
+        ro.plain = rq.plain;
         runner::RunnerSummary summary;
         try {
             summary = run(spec, ro);

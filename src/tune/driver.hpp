@@ -30,6 +30,7 @@ struct SearchRequest {
     std::string command_line;  ///< recorded with each session
     /// The live views (--metrics-listen): the plan is the budget; null: none.
     std::shared_ptr<live::LiveState> live;
+    bool plain = false;  ///< --plain: as RunnerOptions::plain
 };
 
 /// Runs one Runner (production: runner::Runner with production_dependencies()); tests replace it.

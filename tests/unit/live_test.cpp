@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "live/dashboard.hpp"
 #include "live/live_state.hpp"
 #include "live/prometheus_text.hpp"
 
@@ -227,6 +228,40 @@ TEST(PrometheusText, TheExporterShowsTheMachineWithoutRunLabelsOrPlan) {
     EXPECT_THAT(text, Not(HasSubstr("joulebench_plan_runs")));
     EXPECT_THAT(text, Not(HasSubstr("joulebench_runs_total")));
     EXPECT_THAT(parse(text).problems, ::testing::IsEmpty());
+}
+
+TEST(DashboardLines, ShowTheBarTheRunsInFlightWithPowerAndTheLastFinishedCutToTheWidth) {
+    live::LiveState state("n1", "run");
+    state.set_experiment("study");
+    state.plan(8, 2, 1);
+    state.add_pending(6);
+    for (const char* id : {"a", "b", "c", "d"}) {
+        state.run_started(labels(id));
+        state.run_finished(id, RunStatus::kDone, 2.5, 1500.0, "");
+    }
+    state.run_started(labels("e"));
+    StillSensor g = gpu_sensor(0);
+    StillSensor core = [] {
+        SensorInfo i;
+        i.id = "package0-core";
+        i.kind = DomainKind::kCore;  // overlaps the package: not in the sums
+        return StillSensor(i);
+    }();
+    state.trace_begin("e", 0, {&g, &core});
+    state.trace_row("e", 0, {value(12345.0, 240.0), value(500.0, 50.0)}, {std::nullopt, std::nullopt});
+    live::DashboardOptions o;
+    o.width = 200;
+    const auto lines = live::dashboard_lines(state.snapshot(), o);
+    ASSERT_EQ(lines.size(), 5U);  // head, one in flight, three finished
+    EXPECT_THAT(lines[0], ::testing::StartsWith("joulebench run: study  [" + std::string(15, '#') +
+                                                std::string(5, '.') + "] 6/8  0 failed  ETA "));
+    EXPECT_THAT(lines[1], ::testing::MatchesRegex(R"(  GPU 0  resnet "50"/docker/250 W/#3  [0-9.]+s  240\.0 W  12\.3 kJ)"));
+    EXPECT_THAT(lines[2], HasSubstr("done   resnet \"50\"/docker/250 W/#3  2.50 s  1500 J"));
+    o.width = 30;
+    for (const auto& line : live::dashboard_lines(state.snapshot(), o)) EXPECT_LE(line.size(), 29U) << line;
+    EXPECT_EQ(live::progress_bar(0.5, 6), "[##..]");
+    EXPECT_EQ(live::progress_bar(2.0, 4), "[##]");
+    EXPECT_EQ(live::energy_text(4.07e6), "4.07 MJ");
 }
 
 TEST(PrometheusText, ProcessMetricsAreReadFromProc) {
