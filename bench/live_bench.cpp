@@ -117,6 +117,19 @@ void BM_ScrapeRender(benchmark::State& st) {
 }
 BENCHMARK(BM_ScrapeRender);
 
+// Its parts: the snapshot copy, the /proc reads of the process metrics, the text.
+void BM_ScrapeSnapshotOnly(benchmark::State& st) {
+    std::vector<BusyRun> runs;
+    const auto state = busy_state(runs);
+    for (auto _ : st) benchmark::DoNotOptimize(state->snapshot().running.size());
+}
+BENCHMARK(BM_ScrapeSnapshotOnly);
+
+void BM_ScrapeProcessMetricsOnly(benchmark::State& st) {
+    for (auto _ : st) benchmark::DoNotOptimize(live::read_process_now().cpu_s);
+}
+BENCHMARK(BM_ScrapeProcessMetricsOnly);
+
 std::string get(unsigned short port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
+#include <string_view>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -17,12 +19,36 @@
 namespace joulebench::live {
 namespace {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+/// A sample's labels, rendered as they go out (`k="v",k2="v2"`), so that a run's labels are
+/// escaped and joined once per family rather than per sample.
+class Labels {
+public:
+    Labels() = default;
+    Labels(std::initializer_list<std::pair<const char*, std::string>> labels) {
+        for (const auto& [k, v] : labels) emplace_back(k, v);
+    }
+    void emplace_back(std::string_view key, const std::string& value) {
+        if (!m_text.empty()) m_text += ',';
+        m_text += key;
+        m_text += "=\"";
+        m_text += escape_label_value(value);
+        m_text += '"';
+    }
+    [[nodiscard]] bool empty() const { return m_text.empty(); }
+    [[nodiscard]] const std::string& text() const { return m_text; }
 
-std::string number(double v) {
-    if (std::isnan(v)) return "NaN";
-    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-    return fmt::format("{}", v);
+private:
+    std::string m_text;
+};
+
+void append_number(std::string& out, double v) {
+    if (std::isnan(v)) {
+        out += "NaN";
+    } else if (std::isinf(v)) {
+        out += v > 0 ? "+Inf" : "-Inf";
+    } else {
+        fmt::format_to(std::back_inserter(out), "{}", v);
+    }
 }
 
 class Exposition {
@@ -31,28 +57,21 @@ public:
         m_name = name;
         fmt::format_to(std::back_inserter(m_out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     }
-    void sample(const Labels& labels, double value) { sample_named(m_name, labels, value); }
+    void sample(const Labels& labels, double value) {
+        m_out += m_name;
+        if (!labels.empty()) {
+            m_out += '{';
+            m_out += labels.text();
+            m_out += '}';
+        }
+        m_out += ' ';
+        append_number(m_out, value);
+        m_out += '\n';
+    }
 
     std::string take() { return std::move(m_out); }
 
 private:
-    void sample_named(const std::string& name, const Labels& labels, double value) {
-        m_out += name;
-        if (!labels.empty()) {
-            m_out += '{';
-            bool first = true;
-            for (const auto& [k, v] : labels) {
-                if (!first) m_out += ',';
-                first = false;
-                fmt::format_to(std::back_inserter(m_out), "{}=\"{}\"", k, escape_label_value(v));
-            }
-            m_out += '}';
-        }
-        m_out += ' ';
-        m_out += number(value);
-        m_out += '\n';
-    }
-
     std::string m_out;
     std::string m_name;
 };

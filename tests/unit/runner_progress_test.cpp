@@ -84,11 +84,49 @@ TEST(RunnerProgress, OneRewrittenLineOnATerminalWithEtaAndCurrentRuns) {
     }
     std::fclose(f);
     const std::string text = test::read_file(path);
-    EXPECT_THAT(text, HasSubstr("\r\033[K"));  // the line is rewritten, not appended
+    EXPECT_THAT(text, HasSubstr("\r\033[J"));  // the line is rewritten, not appended
     EXPECT_THAT(text, HasSubstr("[1/4] 0 failed  ETA "));
     EXPECT_THAT(text, HasSubstr("running: w/bare/#2 on GPU 0"));
     // A done run gets no line of its own on a terminal.
     EXPECT_EQ(text.find("done "), std::string::npos);
+}
+
+// With a live state, the terminal shows the dashboard: several lines, rewritten by going back up
+// to its first line and erasing to the end of the screen; a failure is printed above it.
+TEST(RunnerProgress, WithALiveStateTheDashboardIsRewrittenInPlaceAndFailuresStayAboveIt) {
+    test::TempDir dir;
+    const auto path = dir.path() / "tty.txt";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    RunSpec a;
+    a.run_id = "0123456789abcdef";
+    a.workload = "w";
+    a.environment = "bare";
+    a.repetition = 1;
+    RunSpec b = a;
+    b.run_id = "1111111111111111";
+    b.repetition = 2;
+    live::LiveState state("n1", "run");
+    state.set_experiment("exp");
+    {
+        Progress p(f, true, 4, 0, 1);
+        p.set_live(&state);
+        p.add_pending(4);
+        p.started(a, 0);
+        p.finished(a, 0, RunStatus::kDone, 0.1, 1.0, "");
+        p.started(b, 0);
+        p.finished(b, 0, RunStatus::kFailed, 0.1, 1.0, "exit status 2");
+        p.close();
+    }
+    std::fclose(f);
+    const std::string text = test::read_file(path);
+    EXPECT_THAT(text, HasSubstr("joulebench run: exp  ["));
+    EXPECT_THAT(text, HasSubstr("  GPU 0  w/bare/#2"));  // in flight
+    EXPECT_THAT(text, HasSubstr("  done   w/bare/#1  0.10 s  1.0 J"));
+    EXPECT_THAT(text, HasSubstr("\033[1A\r\033[J"));  // a block of two lines, erased from its top
+    EXPECT_THAT(text, HasSubstr("failed      w/bare/#2 (1111111111111111)  GPU 0  0.10 s  1.0 J  exit status 2\n"));
+    // At the end the dashboard is erased: the text ends with the erase sequence.
+    EXPECT_TRUE(text.size() >= 4 && text.substr(text.size() - 4) == "\r\033[J") << text;
 }
 
 TEST(RunnerProgress, FileTailKeepsTheLastBytesFromALineStart) {
