@@ -87,6 +87,30 @@ void write_json(const Options& opts, const MeasureResult& result) {
     }
 }
 
+// The live views of the one run `measure` makes (docs/live.md): the run "measure", its workload
+// the command's name, its domains fed by the returned sink.
+live::LiveTraceSink live_started(live::LiveState& state, const std::vector<std::string>& command) {
+    live::RunLabels labels;
+    labels.run_id = "measure";
+    labels.workload = std::filesystem::path(command.front()).filename().string();
+    labels.environment = "bare";
+    state.run_started(std::move(labels));
+    return live::LiveTraceSink(&state, "measure", 0, nullptr);
+}
+
+// Its end: the counters moved to the measured energies, its status, total and sampling costs.
+void live_finished(live::LiveState& state, const MeasureResult& result) {
+    for (const auto& d : result.domains) state.final_energy("measure", 0, d.info.id, d.energy_j);
+    state.run_finished("measure", result.exit_code == 0 ? RunStatus::kDone : RunStatus::kFailed, result.wall_s,
+                       result.total_energy_j,
+                       result.exit_code == 0 ? "" : fmt::format("exit status {}", result.exit_code));
+    SamplerStats stats;
+    stats.thread_cpu_s = result.monitor_cpu_s;
+    stats.ticks = result.polls;
+    stats.late_ticks = result.late_ticks;
+    state.sampler_stats(stats);
+}
+
 }  // namespace
 
 void add_measure_command(CLI::App& app, CommandContext& ctx) {
@@ -200,27 +224,9 @@ void add_measure_command(CLI::App& app, CommandContext& ctx) {
         }
         const std::shared_ptr<live::LiveState> state = live.state();
         std::optional<live::LiveTraceSink> live_sink;
-        if (state) {
-            live::RunLabels labels;
-            labels.run_id = "measure";
-            labels.workload = std::filesystem::path(command.front()).filename().string();
-            labels.environment = "bare";
-            state->run_started(std::move(labels));
-            live_sink.emplace(state.get(), "measure", 0, nullptr);
-            mo.observer = &*live_sink;
-        }
+        if (state) mo.observer = &live_sink.emplace(live_started(*state, command));
         MeasureResult result = run_measurement(mo, sensors);
-        if (state) {
-            for (const auto& d : result.domains) state->final_energy("measure", 0, d.info.id, d.energy_j);
-            state->run_finished("measure", result.exit_code == 0 ? RunStatus::kDone : RunStatus::kFailed,
-                                result.wall_s, result.total_energy_j,
-                                result.exit_code == 0 ? "" : fmt::format("exit status {}", result.exit_code));
-            SamplerStats stats;
-            stats.thread_cpu_s = result.monitor_cpu_s;
-            stats.ticks = result.polls;
-            stats.late_ticks = result.late_ticks;
-            state->sampler_stats(stats);
-        }
+        if (state) live_finished(*state, result);
         bool caps_restored = true;
         if (caps) {
             caps_restored = caps->restore_all();
