@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/still_sensor.hpp"
 #include "live/live_state.hpp"
 #include "live/metrics_server.hpp"
 #include "live/prometheus_text.hpp"
@@ -22,17 +23,7 @@
 namespace {
 
 using namespace joulebench;
-
-class StillSensor final : public Sensor {
-public:
-    explicit StillSensor(SensorInfo info) : m_info(std::move(info)) {}
-    [[nodiscard]] const SensorInfo& info() const override { return m_info; }
-    std::optional<EnergySample> sample() noexcept override { return EnergySample{Clock::now(), Joules(0.0)}; }
-    [[nodiscard]] SensorHealth health() const override { return {}; }
-
-private:
-    SensorInfo m_info;
-};
+using test::StillSensor;
 
 struct BusyRun {
     std::vector<std::unique_ptr<StillSensor>> sensors;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "live/dashboard.hpp"
+#include "fakes/still_sensor.hpp"
 #include "live/live_state.hpp"
 #include "live/prometheus_text.hpp"
 
@@ -20,17 +21,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-class StillSensor final : public Sensor {
-public:
-    explicit StillSensor(SensorInfo info) : m_info(std::move(info)) {}
-    [[nodiscard]] const SensorInfo& info() const override { return m_info; }
-    std::optional<EnergySample> sample() noexcept override { return EnergySample{Clock::now(), Joules(0.0)}; }
-    [[nodiscard]] SensorHealth health() const override { return {}; }
-
-private:
-    SensorInfo m_info;
-};
 
 StillSensor gpu_sensor(int index) {
     SensorInfo i;
