@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <stdexcept>
 
 namespace joulebench::test {
@@ -84,10 +86,16 @@ void FakeHwmonTree::add_power_cap(const std::string& hwmon, std::uint64_t cap_uw
 }
 
 std::uint64_t FakeHwmonTree::power_cap_uw(const std::string& hwmon) const {
-    std::ifstream in(root() / hwmon / "power1_cap");
-    std::uint64_t value = 0;
-    if (!(in >> value)) throw std::runtime_error("fake hwmon: read " + (root() / hwmon / "power1_cap").string());
-    return value;
+    // A real sysfs attribute is written at once; this regular file is truncated, then written, so
+    // a read in between (a guardian restoring the cap while the test looks) finds it empty for a
+    // moment: read again.
+    for (int attempt = 0;; ++attempt) {
+        std::ifstream in(root() / hwmon / "power1_cap");
+        std::uint64_t value = 0;
+        if (in >> value) return value;
+        if (attempt == 200) throw std::runtime_error("fake hwmon: read " + (root() / hwmon / "power1_cap").string());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 void FakeHwmonTree::advance(const std::string& hwmon, int channel, std::uint64_t uj) {

@@ -461,10 +461,13 @@ const json* phase(const json& j, const std::string& name) {
 void expect_power_times_wall(const json& p, double watts) {
     const double wall = p.at("wall_s").get<double>();
     EXPECT_NEAR(wall, p.at("end_s").get<double>() - p.at("begin_s").get<double>(), 1e-9);
-    EXPECT_NEAR(p.at("energy_j").get<double>(), watts * wall, watts * wall * 0.1) << p.dump();
+    // 10%, and 0.1 s of power for the fake counters: their thread (in this test process) can lag
+    // that much behind real time on a loaded machine, at either end of the phase.
+    constexpr double kLag = 0.1;
+    EXPECT_NEAR(p.at("energy_j").get<double>(), watts * wall, watts * (wall * 0.1 + kLag)) << p.dump();
     for (const auto& d : p.at("domains")) {
         if (d.at("id") == "package0") {
-            EXPECT_NEAR(d.at("energy_j").get<double>(), 60 * wall, 6 * wall);
+            EXPECT_NEAR(d.at("energy_j").get<double>(), 60 * wall, 60 * (wall * 0.1 + kLag));
         }
         if (d.at("id") == "dram0") {
             EXPECT_EQ(d.at("counts_in_total"), true);
@@ -521,7 +524,7 @@ TEST(MeasureMarks, LinesWrittenToTheMarksFileArePhasesToo) {
 TEST(MeasureMarks, UnbalancedAndMalformedMarksAreWarningsNotAFailedRun) {
     const auto run = measure_marked(
         "M=JOULEBENCH_MARK; echo \"$M end never-begun\"; echo \"$M frobnicate x\"; "
-        "echo \"$M begin two words\"; echo \"$M begin open\"; sleep 0.3");
+        "echo \"$M begin two words\"; echo \"$M begin open\"; sleep 1.5");  // long beside the fake counter's lag under load
     ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
     const json& j = run.doc;
     std::size_t marks = 0;
