@@ -133,7 +133,14 @@ void MarkRecorder::line(std::string_view text, bool from_file) noexcept {
 }
 
 MarkRecorder::Point MarkRecorder::settled(const Point& point, Clock::time_point run_end) const {
-    if (point.time < m_sampler.stop_time()) return point;
+    if (point.time < m_sampler.stop_time()) {
+        if (point.time <= run_end) return point;
+        // Read after the command ended but before the sampler's last reading (the relay got the
+        // line a moment late): at the run's end, with its own readings, which lie within the run's.
+        Point out = point;
+        out.time = run_end;
+        return out;
+    }
     // Read after the sampler stopped (the workload printed it just before it ended), or the end
     // of a phase never ended: it counts at the run's end, with the sampler's last readings.
     Point out;

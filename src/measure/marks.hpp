@@ -72,7 +72,8 @@ private:
     void warn(std::string text);
     [[nodiscard]] MarkedPhase phase_result(const Phase& phase, Clock::time_point run_start,
                                            Clock::time_point run_end) const;
-    /// The point itself, or, read after the sampler stopped, the run's end with its last readings.
+    /// The point itself; read after the command ended, at the run's end (with its own readings
+    /// before the sampler stopped, with the sampler's last readings after).
     [[nodiscard]] Point settled(const Point& point, Clock::time_point run_end) const;
 
     Sampler& m_sampler;
