@@ -115,15 +115,20 @@ TEST(ProcessTreeCpuClock, FollowsAChildAndCountsItOnceReaped) {
 TEST(ProcessTreeCpuClock, AnOrphanedGrandchildIsStillCounted) {
     auto clock = std::make_shared<ProcessTreeCpuClock>();
     process::become_subreaper();
-    // The subshell exits at once, orphaning the burn; sh then sleeps past the burn's end. As a
-    // subreaper, this process inherits the orphan, reaps it and counts its CPU time.
-    const std::string cmd = "(" + test::joulebench_binary() + " burn --seconds 0.4 >/dev/null &); sleep 0.8";
+    // The subshell exits at once, orphaning a loop of fixed work (not of fixed wall time: on a
+    // loaded machine that got a few ms of CPU); sh waits until the loop has done its work, then a
+    // moment for it to exit. As a subreaper, this process inherits the orphan, reaps it and counts
+    // its CPU time.
+    test::TempDir dir;
+    const std::string done = (dir.path() / "done").string();
+    const std::string cmd = "(sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; : > " + done +
+                            "' &); while [ ! -e " + done + " ]; do sleep 0.02; done; sleep 0.3";
     const pid_t pid = process::spawn({{"/bin/sh", "-c", cmd}, {}});
     clock->attach(pid);
     const auto status = process::wait_for(pid, clock.get());
     EXPECT_EQ(status.exit_code, 0);
-    // sh and sleep use a few milliseconds; the burn used most of 0.4 s (less only if the machine
-    // was very busy). Without the subreaper it would be lost entirely.
+    // sh and sleep use a few milliseconds; the loop's 300000 rounds take about 0.3 s of CPU here.
+    // Without the subreaper they would be lost entirely.
     EXPECT_GT(status.cpu_user_s + status.cpu_system_s, 0.05);
 }
 
