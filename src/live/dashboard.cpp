@@ -24,6 +24,7 @@ struct Sums {
     double energy_j = 0.0;
     bool any_power = false;
     bool any_energy = false;
+    bool estimated = false;  ///< a summed domain is the CPU-time estimate
 };
 
 Sums sums(const std::vector<DomainNow>& domains) {
@@ -33,6 +34,7 @@ Sums sums(const std::vector<DomainNow>& domains) {
         if (!kind || !counts_in_total(*kind) || !d.valid) continue;
         s.energy_j += d.energy_j;
         s.any_energy = true;
+        s.estimated = s.estimated || d.method == "estimated";
         if (d.power_w) {
             s.power_w += *d.power_w;
             s.any_power = true;
@@ -97,6 +99,7 @@ std::vector<std::string> dashboard_lines(const LiveSnapshot& s, const DashboardO
                                        run_text(r.labels), duration_text(elapsed));
         if (sum.any_power) line += fmt::format("  {:.1f} W", sum.power_w);
         if (sum.any_energy) line += "  " + energy_text(sum.energy_j);
+        if (sum.estimated) line += " (CPU estimated)";  // as run's lines say it
         lines.push_back(fit(line, o.width));
     }
     const std::size_t from = s.finished.size() > o.finished ? s.finished.size() - o.finished : 0;
@@ -105,6 +108,7 @@ std::vector<std::string> dashboard_lines(const LiveSnapshot& s, const DashboardO
         std::string line = fmt::format("  {:<6} {}  {:.2f} s", r.status ? std::string(to_string(*r.status)) : "?",
                                        run_text(r.labels), r.wall_s);
         if (r.energy_j) line += "  " + energy_text(*r.energy_j);
+        if (r.energy_j && sums(r.domains).estimated) line += " (CPU estimated)";
         if (!r.detail.empty()) line += "  " + r.detail;
         lines.push_back(fit(line, o.width));
     }

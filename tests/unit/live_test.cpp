@@ -249,6 +249,15 @@ TEST(DashboardLines, ShowTheBarTheRunsInFlightWithPowerAndTheLastFinishedCutToTh
     EXPECT_THAT(lines[2], HasSubstr("done   resnet \"50\"/docker/250 W/#3  2.50 s  1500 J"));
     o.width = 30;
     for (const auto& line : live::dashboard_lines(state.snapshot(), o)) EXPECT_LE(line.size(), 29U) << line;
+    // An estimated domain in the sums is said, as run's lines say it.
+    SensorInfo est;
+    est.id = "cpu-estimated";
+    est.kind = DomainKind::kEstimatedCpu;
+    est.method = Method::kEstimated;
+    StillSensor cpu(est);
+    state.trace_begin("e", 1, {&cpu});
+    state.trace_row("e", 1, {value(10.0, 5.0)}, {std::nullopt});
+    EXPECT_THAT(live::dashboard_lines(state.snapshot(), live::DashboardOptions{})[1], HasSubstr("kJ (CPU estimated)"));
     EXPECT_EQ(live::progress_bar(0.5, 6), "[##..]");
     EXPECT_EQ(live::progress_bar(2.0, 4), "[##]");
     EXPECT_EQ(live::energy_text(4.07e6), "4.07 MJ");
