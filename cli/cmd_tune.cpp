@@ -21,8 +21,10 @@
 #include "common/atomic_file.hpp"
 #include "common/shell_words.hpp"
 #include "joulebench/error.hpp"
+#include "model/measure_json.hpp"
 #include "model/sweep.hpp"
 #include "option_checks.hpp"
+#include "report/measure_summary.hpp"
 #include "scratch_folder.hpp"
 #include "tune/driver.hpp"
 #include "tune/online.hpp"
@@ -104,11 +106,6 @@ void tune_online(const Options& opts, CommandContext& ctx) {
         throw usage_error("tune: --db and --budget apply to --method search only",
                           "the online method makes one run and keeps no store");
     }
-    if (!opts.metrics_listen.empty() || opts.metrics_public || opts.metrics_linger_s > 0) {
-        throw usage_error("tune: --metrics-listen applies to --method search only",
-                          "the online method reads the GPUs' counters itself, without the sampler "
-                          "the metrics show; run `joulebench exporter` beside it to watch the GPUs");
-    }
     const tune::SearchOptions search = search_options(opts);
     tune::OnlineOptions o;
     o.command = opts.command;
@@ -125,7 +122,10 @@ void tune_online(const Options& opts, CommandContext& ctx) {
     o.confidence = search.confidence;
     if (!opts.json.empty()) check_output(opts.json);  // before the run, not after
 
+    // The command's output is on standard output: no dashboard, metrics only when asked.
+    LiveViews live(opts, "tune-online");
     tune::OnlineDependencies deps = tune::production_online_dependencies();
+    deps.live = live.state();
     const tune::OnlineOutcome out = tune::run_online(o, deps);
     tune::TuneReport r;
     r.method = "online";
@@ -142,6 +142,7 @@ void tune_online(const Options& opts, CommandContext& ctx) {
     r.notes = out.warnings;
     std::fflush(stdout);
     std::fputs(tune::render_text(r).c_str(), stderr);
+    for (const auto& p : out.phases) fmt::print(stderr, "  {}\n", report::phase_line(p));
     std::fflush(stderr);
     if (!opts.json.empty()) {
         nlohmann::json j = tune::to_json(r);
@@ -153,6 +154,7 @@ void tune_online(const Options& opts, CommandContext& ctx) {
                                      {"energy_j", s.energy_j},
                                      {"units", s.units}});
         }
+        j["phases"] = phases_to_json(out.phases);
         j["units"] = out.units;
         j["exit_code"] = out.exit_code;
         j["gpus"] = out.gpus;
@@ -164,6 +166,7 @@ void tune_online(const Options& opts, CommandContext& ctx) {
                    out.exit_code);
     }
     if (out.stopped_by) ctx.exit_code = 128 + *out.stopped_by;
+    live.finish();
 }
 
 void tune_command(const Options& opts, CommandContext& ctx) {

@@ -161,31 +161,6 @@ CommandRun run_command(const process::SpawnOptions& spawn_options, SensorSet& se
     return run;
 }
 
-// A folder of its own for the command's $JOULEBENCH_MARKS FIFO, removed at the end.
-class MarksFolder {
-public:
-    MarksFolder() {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                              "/joulebench-marks-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw system_error("measure: create a folder for $JOULEBENCH_MARKS in " + pattern,
-                               errno);
-        }
-        m_path = pattern;
-    }
-    MarksFolder(const MarksFolder&) = delete;
-    MarksFolder& operator=(const MarksFolder&) = delete;
-    ~MarksFolder() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    [[nodiscard]] std::filesystem::path file() const { return m_path / "marks"; }
-
-private:
-    std::filesystem::path m_path;
-};
-
 // How long the output relay reads on after the command ended (output still in the pipe).
 constexpr std::chrono::milliseconds kOutputDrain{2000};
 
@@ -520,7 +495,7 @@ MeasureResult run_measurement(const MeasureOptions& options, SensorSet& set) {
     MarkRecorder marks(sampler, std::vector<const Sensor*>(sensors.begin(), sensors.end()));
     OutputRelay relay(STDOUT_FILENO, &marks);
     UniqueFd child_stdout = relay.stdout_pipe();
-    const MarksFolder marks_folder;
+    const MarksFolder marks_folder("measure");
     relay.fifo(marks_folder.file(), /*is_stdout=*/false);
     spawn_options.stdout_fd = child_stdout.get();
     spawn_options.set_env.emplace_back(kMarksVariable, marks_folder.file().string());

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <system_error>
 
 #include "joulebench/error.hpp"
 
@@ -146,6 +148,21 @@ void OutputRelay::pass_on(const char* data, std::size_t size) noexcept {
         data += n;
         size -= static_cast<std::size_t>(n);
     }
+}
+
+MarksFolder::MarksFolder(const std::string& command) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                          "/joulebench-marks-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+        throw system_error(command + ": create a folder for $JOULEBENCH_MARKS in " + pattern, errno);
+    }
+    m_path = pattern;
+}
+
+MarksFolder::~MarksFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
 }
 
 }  // namespace joulebench

@@ -62,4 +62,19 @@ private:
 /// Where the marks file of a run lives and what the workload is told: $JOULEBENCH_MARKS.
 inline constexpr const char* kMarksVariable = "JOULEBENCH_MARKS";
 
+/// A private folder (mkdtemp under $TMPDIR or /tmp) for one command's $JOULEBENCH_MARKS FIFO,
+/// removed with what is in it at the end.
+class MarksFolder {
+public:
+    /// `command` names the command in the error (Error) when the folder cannot be made.
+    explicit MarksFolder(const std::string& command);
+    MarksFolder(const MarksFolder&) = delete;
+    MarksFolder& operator=(const MarksFolder&) = delete;
+    ~MarksFolder();
+    [[nodiscard]] std::filesystem::path file() const { return m_path / "marks"; }
+
+private:
+    std::filesystem::path m_path;
+};
+
 }  // namespace joulebench

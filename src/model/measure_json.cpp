@@ -21,6 +21,27 @@ json opt(const std::optional<T>& v) {
 }
 }  // namespace
 
+json phases_to_json(const std::vector<MarkedPhase>& phases) {
+    json out = json::array();
+    for (const auto& p : phases) {
+        json phase_domains = json::array();
+        for (const auto& d : p.domains) {
+            phase_domains.push_back({{"id", d.id},
+                                     {"energy_j", opt(d.energy_j)},
+                                     {"method", to_string(d.method)},
+                                     {"counts_in_total", d.counts_in_total}});
+        }
+        out.push_back({{"name", p.name},
+                       {"begin_s", p.begin_s},
+                       {"end_s", p.end_s},
+                       {"wall_s", p.wall_s},
+                       {"energy_j", opt(p.energy_j)},
+                       {"ended_by_run", p.ended_by_run},
+                       {"domains", std::move(phase_domains)}});
+    }
+    return out;
+}
+
 json measure_to_json(const MeasureResult& r) {
     json j;
     j["schema_version"] = kMeasureSchemaVersion;
@@ -134,24 +155,7 @@ json measure_to_json(const MeasureResult& r) {
     }
     j["warnings"] = std::move(texts);
     j["warning_codes"] = std::move(codes);
-    json phases = json::array();
-    for (const auto& p : r.phases) {
-        json phase_domains = json::array();
-        for (const auto& d : p.domains) {
-            phase_domains.push_back({{"id", d.id},
-                               {"energy_j", opt(d.energy_j)},
-                               {"method", to_string(d.method)},
-                               {"counts_in_total", d.counts_in_total}});
-        }
-        phases.push_back({{"name", p.name},
-                          {"begin_s", p.begin_s},
-                          {"end_s", p.end_s},
-                          {"wall_s", p.wall_s},
-                          {"energy_j", opt(p.energy_j)},
-                          {"ended_by_run", p.ended_by_run},
-                          {"domains", std::move(phase_domains)}});
-    }
-    j["phases"] = std::move(phases);
+    j["phases"] = phases_to_json(r.phases);
     j["samples"] = r.samples;
     j["polls"] = r.polls;
     j["interval_ms"] = r.interval_ms;

@@ -14,6 +14,9 @@ inline constexpr int kMeasureSchemaVersion = 1;
 
 nlohmann::ordered_json measure_to_json(const MeasureResult& result);
 
+/// The "phases" array of that document (also in `tune --method online --json`).
+nlohmann::ordered_json phases_to_json(const std::vector<MarkedPhase>& phases);
+
 /// The inverse of measure_to_json: the result a `measure --json` document describes (e.g. the
 /// one an ssh environment gets back from the remote host). Every field measure_to_json writes is
 /// read back; fields it does not write (SensorInfo source, PCI bus id, limits and notes of a

@@ -29,6 +29,12 @@ std::string format_duration(double seconds) {
     return fmt::format("{} min {:.1f} s", minutes, seconds - static_cast<double>(minutes) * 60.0);
 }
 
+std::string phase_line(const MarkedPhase& p) {
+    return fmt::format("Phase {}: {} from {:.3f} s, {}{}", p.name, format_duration(p.wall_s),
+                       p.begin_s, p.energy_j ? format_energy(*p.energy_j) : std::string("energy n/a"),
+                       p.ended_by_run ? " (never ended: ends with the run)" : "");
+}
+
 std::string measure_summary(const MeasureResult& r) {
     std::string out;
     auto o = std::back_inserter(out);
@@ -89,11 +95,7 @@ std::string measure_summary(const MeasureResult& r) {
                        format_power(r.idle->power_w), format_duration(r.idle->duration_s),
                        format_energy(r.idle->energy_j), format_energy(r.idle->net_energy_j));
     }
-    for (const auto& p : r.phases) {
-        fmt::format_to(o, "  Phase {}: {} from {:.3f} s, {}{}\n", p.name, format_duration(p.wall_s),
-                       p.begin_s, p.energy_j ? format_energy(*p.energy_j) : std::string("energy n/a"),
-                       p.ended_by_run ? " (never ended: ends with the run)" : "");
-    }
+    for (const auto& p : r.phases) fmt::format_to(o, "  {}\n", phase_line(p));
     fmt::format_to(o, "  EDP:           {:.4g} J·s     ED2P: {:.4g} J·s²\n", r.edp_js, r.ed2p_js2);
     fmt::format_to(o,
                    "  Samples:       {} at {:.0f} ms (sensors read every {:.1f} ms); monitoring "

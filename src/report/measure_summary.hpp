@@ -11,6 +11,9 @@ namespace joulebench::report {
 /// The human summary (several lines, ends with a newline).
 std::string measure_summary(const MeasureResult& result);
 
+/// One marked phase: "Phase warmup: 1.234 s from 0.012 s, 56.7 J" (no newline).
+std::string phase_line(const MarkedPhase& phase);
+
 /// "1.23 kJ", "456 mJ": energy with an SI prefix.
 std::string format_energy(double joules);
 /// "12.3 W".

@@ -1,9 +1,11 @@
 // The online method's driver (online.hpp): checks, caps, the command, the segments.
 //
-// One thread does everything: it waits for the command's output (poll, at most `interval` at a
-// time, so integrating sensors are read often enough), passes each line through to joulebench's
-// standard output, counts the lines that match, reads the GPUs' energy counters at the end of
-// each unit, and changes the cap when a segment is over. Caps go through capping::ScopedCap as
+// One thread drives the run: it waits for the command's output (poll, at most `interval` at a
+// time), passes each line through to joulebench's standard output, counts the lines that match,
+// reads the GPUs' energy counters at the ends of the segments (Sampler::read_now, serialised with
+// the sampler's own thread, which reads them every interval for the live views and the sensors
+// that integrate power), gives marker lines to a MarkRecorder, and changes the cap when a segment
+// is over. Caps go through capping::ScopedCap as
 // the runner's do: each change restores the previous cap (original written back, journal entry
 // cleared) and journals and writes the next one, under the guard (the guardian process) started
 // before the first cap, so a SIGKILL of joulebench at any moment leaves the original limits to
@@ -12,16 +14,22 @@
 #include "tune/online.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <regex>
 
 #include "capping/scoped_cap.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/power_capper.hpp"
+#include "live/live_sink.hpp"
+#include "measure/marks.hpp"
+#include "measure/output_relay.hpp"
 #include "measure/process.hpp"
+#include "measure/sampler.hpp"
 #include "sensors/nvml/nvml_backend.hpp"
 
 namespace joulebench::tune {
@@ -86,23 +94,21 @@ struct Machine {
     std::vector<SensorSet> sensor_sets;  // own the sensors of `gpus`
 };
 
-// The tuned GPUs' energy, summed: the last good reading of each counter stands in for a failed
-// read (counted, and a warning of the outcome).
+// The tuned GPUs' energy, summed, from readings on the calling thread: the last good reading of
+// each counter stands in for a failed read (counted, and a warning of the outcome).
 struct EnergyReader {
-    std::vector<Sensor*> sensors;
+    Sampler& sampler;
     std::vector<double> last;
     std::size_t failed = 0;
 
-    explicit EnergyReader(const Machine& m) {
-        for (const auto& g : m.gpus) sensors.push_back(g.sensor);
-        last.assign(sensors.size(), 0.0);
-    }
-    /// Joules since the sensors were opened. Never throws.
+    EnergyReader(Sampler& s, std::size_t sensors) : sampler(s), last(sensors, 0.0) {}
+    /// Joules since the sensors were opened. Only while the sampler runs. Never throws.
     double read() noexcept {
+        const std::vector<std::optional<EnergySample>> now = sampler.read_now();
         double sum = 0.0;
-        for (std::size_t i = 0; i < sensors.size(); ++i) {
-            if (const auto s = sensors[i]->sample()) {
-                last[i] = s->energy.value();
+        for (std::size_t i = 0; i < last.size(); ++i) {
+            if (i < now.size() && now[i]) {
+                last[i] = now[i]->energy.value();
             } else {
                 ++failed;
             }
@@ -242,32 +248,22 @@ std::vector<std::pair<std::string, std::string>> command_env() {
 // How much of a line --progress-regex is searched in.
 constexpr std::size_t kMatchedPrefix = 4096;
 
-// --interval, or less where a sensor needs more frequent reads (integrated power, a counter that
-// could wrap twice between reads), as the sampler does.
-Clock::duration poll_period(const OnlineOptions& o, const EnergyReader& energy) {
-    Clock::duration poll = o.interval;
-    for (const Sensor* s : energy.sensors) {
-        const auto need = std::chrono::duration_cast<Clock::duration>(s->max_poll_interval());
-        if (need.count() > 0) poll = std::min(poll, need);
-    }
-    return poll;
-}
-
 enum class Phase { kSettling, kWaitingFirst, kMeasuring, kDone };
 
 // The loop of one run: the schedule of segments, the command's output, the energy readings.
 class OnlineRun {
 public:
     OnlineRun(const OnlineOptions& options, OnlineDependencies& deps, EnergyReader& energy,
-              CapHolder& caps, OnlineWorkload& workload)
+              CapHolder& caps, OnlineWorkload& workload, MarkRecorder& marks)
         : m_o(options),
           m_deps(deps),
           m_energy(energy),
           m_caps(caps),
           m_workload(workload),
+          m_marks(marks),
           m_regex(compile_regex(options.progress_regex)),
           m_schedule(online_schedule(options.caps_w, options.passes)),
-          m_poll(poll_period(options, energy)) {}
+          m_poll(options.interval) {}
 
     /// Runs until the command's output closes, joulebench is asked to stop, or no unit comes
     /// within progress_timeout (Error, after the command was stopped and the caps restored).
@@ -279,6 +275,7 @@ private:
     void start_segment(std::size_t index, Clock::time_point t);
     void finish_profile(OnlineOutcome& out);
     void pass_through(const std::vector<std::string>& lines, OnlineOutcome& out);
+    void tell(const std::string& text);
     [[noreturn]] void no_progress(const OnlineOutcome& out);
     [[nodiscard]] Clock::time_point next_wake(Clock::time_point now) const;
 
@@ -287,9 +284,10 @@ private:
     EnergyReader& m_energy;
     CapHolder& m_caps;
     OnlineWorkload& m_workload;
+    MarkRecorder& m_marks;
     std::regex m_regex;
     std::vector<std::pair<double, unsigned>> m_schedule;
-    Clock::duration m_poll;  // the longest wait between two readings of the counters
+    Clock::duration m_poll;  // the longest wait for output (the stop flag is checked as often)
 
     std::size_t m_index = 0;
     Phase m_phase = Phase::kSettling;
@@ -326,9 +324,15 @@ void OnlineRun::finish_profile(OnlineOutcome& out) {
     // The last cap profiled may be the best: it is in force already.
     if (*out.result.best_cap_w != m_schedule[m_index].first) m_caps.set(*out.result.best_cap_w);
     out.final_cap_w = out.result.best_cap_w;
-    fmt::print(m_deps.machine.progress,
-               "joulebench tune: profile done; {} set for the rest of the run\n",
-               format_watts(Watts(*out.result.best_cap_w)));
+    tell(fmt::format("profile done; {} set for the rest of the run",
+                     format_watts(Watts(*out.result.best_cap_w))));
+}
+
+// A line of progress on joulebench's progress stream, and a message of the live views.
+void OnlineRun::tell(const std::string& text) {
+    fmt::print(m_deps.machine.progress, "joulebench tune: {}\n", text);
+    std::fflush(m_deps.machine.progress);
+    if (m_deps.live) m_deps.live->message("tune: " + text);
 }
 
 void OnlineRun::on_unit(Clock::time_point t, OnlineOutcome& out) {
@@ -354,11 +358,9 @@ void OnlineRun::on_unit(Clock::time_point t, OnlineOutcome& out) {
     seg.energy_j = energy - m_first_energy;
     seg.units = m_segment_units;
     out.segments.push_back(seg);
-    fmt::print(m_deps.machine.progress,
-               "joulebench tune: {} (pass {}): {} units, {:.4g} s and {:.4g} J per unit\n",
-               format_watts(Watts(seg.cap_w)), seg.pass + 1, seg.units, seg.time_per_unit_s(),
-               seg.energy_per_unit_j());
-    std::fflush(m_deps.machine.progress);
+    tell(fmt::format("{} (pass {}): {} units, {:.4g} s and {:.4g} J per unit",
+                     format_watts(Watts(seg.cap_w)), seg.pass + 1, seg.units,
+                     seg.time_per_unit_s(), seg.energy_per_unit_j()));
     if (m_index + 1 < m_schedule.size()) {
         start_segment(m_index + 1, t);
     } else {
@@ -373,6 +375,7 @@ void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcom
         std::fputc('\n', m_deps.output);
         ++m_lines;
         m_last_line = line;
+        m_marks.line(line, /*from_file=*/false);
         // Only a line's start is searched: libstdc++'s regex recurses once per character, and a
         // progress line is short (the whole line is passed through all the same).
         const auto end =
@@ -423,7 +426,6 @@ void OnlineRun::run(OnlineOutcome& out) {
         pass_through(m_workload.read_lines(next_wake(Clock::now())), out);
         const auto now = Clock::now();
         if (m_phase == Phase::kSettling && now >= m_settle_until) m_phase = Phase::kWaitingFirst;
-        (void)read_energy();  // integrating sensors need regular reads
         // Only while profiling: what the command does once the best cap is set is its own.
         if (m_phase != Phase::kDone && !m_workload.output_closed() &&
             now - m_last_progress >= m_o.progress_timeout) {
@@ -453,6 +455,65 @@ std::unique_ptr<runner::CapGuard> secure_caps(runner::RunnerDependencies& deps,
     return deps.guard ? deps.guard(true) : nullptr;
 }
 
+// The live views' run "online" (docs/live.md): the command, on every tuned GPU.
+constexpr const char* kLiveRun = "online";
+
+void live_started(live::LiveState& state, const OnlineOptions& o, const Machine& m) {
+    state.plan(1, 0, 1);
+    live::RunLabels labels;
+    labels.run_id = kLiveRun;
+    labels.workload = std::filesystem::path(o.command.front()).filename().string();
+    labels.environment = "bare";
+    if (m.gpus.size() == 1) labels.slot = m.gpus.front().device.index;
+    state.run_started(std::move(labels));
+}
+
+// Its end: the counters moved to the run's energies (first to last reading of each GPU), its
+// status and total, the sampling thread's costs.
+void live_finished(live::LiveState& state, const Sampler& sampler,
+                   const std::vector<Sensor*>& sensors, const OnlineOutcome& out) {
+    const auto& domains = sampler.domains();
+    for (std::size_t i = 0; i < domains.size(); ++i) {
+        if (domains[i].first && domains[i].last) {
+            state.final_energy(kLiveRun, 0, sensors[i]->info().id,
+                               domains[i].last->energy.value() - domains[i].first->energy.value());
+        }
+    }
+    const RunStatus status = out.stopped_by       ? RunStatus::kInterrupted
+                             : out.exit_code == 0 ? RunStatus::kDone
+                                                  : RunStatus::kFailed;
+    state.run_finished(kLiveRun, status, out.wall_s, out.energy_j,
+                       out.exit_code == 0 ? "" : fmt::format("exit status {}", out.exit_code));
+    state.sampler_stats(sampler.stats());
+}
+
+// The command's marks in $JOULEBENCH_MARKS: a FIFO read by a relay thread. When it cannot be made
+// the run goes on with the marks of standard output only, and a warning says so.
+struct MarksChannel {
+    std::optional<MarksFolder> folder;
+    std::unique_ptr<OutputRelay> relay;
+
+    MarksChannel(MarkRecorder& marks, std::vector<std::pair<std::string, std::string>>& env,
+                 std::vector<std::string>& warnings) {
+        try {
+            folder.emplace("tune");
+            auto r = std::make_unique<OutputRelay>(STDOUT_FILENO, &marks);
+            r->fifo(folder->file(), /*is_stdout=*/false);
+            r->start();
+            relay = std::move(r);
+            env.emplace_back(kMarksVariable, folder->file().string());
+        } catch (const std::exception& e) {
+            relay.reset();
+            folder.reset();
+            warnings.push_back(std::string("marks: no $JOULEBENCH_MARKS (marks on standard output "
+                                           "still count): ") + e.what());
+        }
+    }
+    void stop() noexcept {
+        if (relay) relay->stop(std::chrono::milliseconds(2000));
+    }
+};
+
 }  // namespace
 
 OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps) {
@@ -465,29 +526,56 @@ OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps)
     OnlineOutcome out;
     for (const auto& g : machine.gpus) out.gpus.push_back(g.label);
 
-    // Destroyed in reverse: the command ends first, then the caps are restored, then the guard
-    // (which restores only what is still journalled) is released.
+    // Destroyed in reverse: the command ends first, then the marks' relay and the sampler stop,
+    // then the caps are restored, then the guard (which restores only what is still journalled)
+    // is released.
     const std::unique_ptr<runner::CapGuard> guard = secure_caps(machine_deps, journal);
     CapHolder caps(*machine_deps.cappers, journal, machine.gpus);
     if (machine_deps.arm_stop) machine_deps.arm_stop();
-    EnergyReader energy(machine);
+    std::vector<Sensor*> sensors;
+    for (const auto& g : machine.gpus) sensors.push_back(g.sensor);
+    live::LiveState* const state = deps.live.get();
+    std::optional<live::LiveTraceSink> live_sink;
+    if (state != nullptr) {
+        live_started(*state, options, machine);
+        live_sink.emplace(state, kLiveRun, 0, nullptr);
+    }
+    Sampler sampler(sensors, options.interval, live_sink ? &*live_sink : nullptr);
+    sampler.start();
+    MarkRecorder marks(sampler, std::vector<const Sensor*>(sensors.begin(), sensors.end()));
+    std::vector<std::pair<std::string, std::string>> env = command_env();
+    MarksChannel marks_file(marks, env, out.warnings);
+    EnergyReader energy(sampler, sensors.size());
     const double energy_start = energy.read();
     const auto start = Clock::now();
-    std::unique_ptr<OnlineWorkload> workload = deps.start(options.command, command_env());
-    OnlineRun run(options, deps, energy, caps, *workload);
+    std::unique_ptr<OnlineWorkload> workload = deps.start(options.command, env);
+    OnlineRun run(options, deps, energy, caps, *workload, marks);
     try {
         run.run(out);
     } catch (...) {
         workload->terminate(options.kill_grace);
         std::optional<int> signal;
         (void)workload->wait(signal);
+        marks_file.stop();
+        sampler.stop();
         if (caps.restore() && guard) guard->done();
+        if (state != nullptr) {
+            state->run_finished(kLiveRun, RunStatus::kFailed, seconds_between(start, Clock::now()),
+                                std::nullopt, "the online method stopped with an error");
+        }
         throw;
     }
     if (out.stopped_by) workload->terminate(options.kill_grace);
     out.exit_code = workload->wait(out.signal);
-    out.wall_s = seconds_between(start, Clock::now());
+    const auto end = Clock::now();
+    out.wall_s = seconds_between(start, end);
     out.energy_j = energy.read() - energy_start;
+    marks_file.stop();
+    sampler.stop();
+    MeasureResult marked;
+    marks.finish(start, end, marked);
+    out.phases = std::move(marked.phases);
+    for (auto& w : marked.warnings) out.warnings.push_back(std::move(w.text));
     if (energy.failed > 0) {
         out.warnings.push_back(fmt::format(
             "{} reads of the GPU energy counters failed: their last good values were used",
@@ -496,6 +584,10 @@ OnlineOutcome run_online(const OnlineOptions& options, OnlineDependencies& deps)
     const bool restored = caps.restore();
     if (restored && guard) guard->done();
     for (const auto& e : caps.errors()) out.warnings.push_back("error: " + e);
+    if (state != nullptr) {
+        live_finished(*state, sampler, sensors, out);
+        for (const auto& w : out.warnings) state->message("warning: " + w);
+    }
     if (!restored) {
         throw Error(ErrorCategory::kIo, "tune: " + caps.errors().front(),
                     "fix the cause, then run `joulebench caps restore`");

@@ -7,6 +7,11 @@
 // cap. The best cap is then set for the rest of the run, and the original limits are restored at
 // the end, on error, on a signal and (through the journal and the guardian) after SIGKILL.
 //
+// The capped GPUs are read by a Sampler, as every measurement is: its thread reads them every
+// --interval (more often where a sensor needs it) and feeds the live views; a segment's ends and
+// the command's marks (README "Markers": JOULEBENCH_MARK lines on its standard output, or
+// $JOULEBENCH_MARKS) each cost one reading on the calling thread.
+//
 // The result is a tune::SearchResult, as the separate-runs search gives, so both methods print
 // and serialise the same way; runs_used is 1.
 
@@ -22,7 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "joulebench/measure_result.hpp"
 #include "joulebench/units.hpp"
+#include "live/live_state.hpp"
 #include "runner/dependencies.hpp"
 #include "tune/search.hpp"
 
@@ -70,6 +77,9 @@ struct OnlineOutcome {
     double energy_j = 0.0;          ///< the whole run, the capped GPUs
     std::size_t units = 0;          ///< every unit of the run
     std::vector<std::string> gpus;  ///< the capped GPUs, as messages name them
+    /// The phases the command marked (README "Markers"): time and the capped GPUs' energy, as
+    /// `measure` gives them (offsets from the command's start).
+    std::vector<MarkedPhase> phases;
     std::vector<std::string> warnings;
 };
 
@@ -104,6 +114,9 @@ struct OnlineDependencies {
     std::function<void(const std::string& program)> check_command;
     /// Where the command's standard output is passed through, line by line.
     std::FILE* output = stdout;
+    /// The live views (docs/live.md), or null: the run "online", its GPUs' power and energy,
+    /// each segment's result as a message.
+    std::shared_ptr<live::LiveState> live;
 };
 
 /// The machine's own: runner::production_dependencies() and start_online_workload.

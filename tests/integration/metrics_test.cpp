@@ -340,5 +340,43 @@ TEST_F(Metrics, ListeningBeyondLoopbackNeedsTheFlagAndBadAddressesAreNamed) {
     EXPECT_THAT(pub.err, HasSubstr("metrics at http://0.0.0.0:"));
 }
 
+// tune --method online: the one run "online" while the caps change under it, its GPU's energy
+// and the cap in force, and at the end the run's energy as the JSON result gives it.
+TEST_F(Metrics, TuneOnlineServesItsRunAndTheCapInForce) {
+    const fs::path json = m_dir.path() / "tune.json";
+    ChildProcess tune({joulebench_binary(), "tune", "--method", "online", "--gpus", "0", "--caps",
+                       "150,250", "--passes", "1", "--settle", "0.2", "--segment", "0.5",
+                       "--interval", "50", "--progress-regex", "^step", "--json", json.string(),
+                       "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "30", "--", "sh",
+                       "-c", "i=0; while [ $i -lt 120 ]; do echo step $i; sleep 0.025; i=$((i+1)); done"},
+                      options());
+    const std::string url = wait_for_url(tune);
+    ASSERT_FALSE(url.empty()) << tune.err_so_far();
+    std::string text;
+    ASSERT_TRUE(eventually([&] {
+        text = http(url).body;
+        const auto e = sample(text, "joulebench_energy_joules_total", {"run=\"online\"", "domain=\"gpu0\""});
+        const auto cap = sample(text, "joulebench_gpu_power_limit_watts", {"run=\"online\"", "domain=\"gpu0\""});
+        return e && *e > 5.0 && cap && (*cap == 150.0 || *cap == 250.0);
+    }, std::chrono::seconds(30))) << text;
+    EXPECT_THAT(text, HasSubstr("workload=\"sh\""));
+    EXPECT_EQ(promtool_findings(text, m_dir.path()), "") << text;
+    // The end, while it lingers: the run done, its energy as recorded.
+    ASSERT_TRUE(eventually([&] {
+        text = http(url).body;
+        return sample(text, "joulebench_runs_total", {"status=\"done\""}) == 1.0;
+    }, std::chrono::seconds(60))) << text << tune.err_so_far();
+    ASSERT_TRUE(eventually([&] { return fs::exists(json); }, std::chrono::seconds(10)));
+    tune.send(SIGINT);
+    const ProcessResult r = tune.wait();
+    const auto j = nlohmann::json::parse(read_file(json));
+    const auto energy = sample(text, "joulebench_run_energy_joules", {"run=\"online\""});
+    ASSERT_TRUE(energy.has_value()) << text;
+    EXPECT_NEAR(*energy, j["energy_spent_j"].get<double>(), 1e-6 * *energy) << r.err;
+    const auto counter = sample(text, "joulebench_energy_joules_total", {"run=\"online\"", "domain=\"gpu0\""});
+    ASSERT_TRUE(counter.has_value());
+    EXPECT_NEAR(*counter, j["energy_spent_j"].get<double>(), 0.01 * *counter);
+}
+
 }  // namespace
 }  // namespace joulebench::test

@@ -31,8 +31,12 @@ using ::testing::HasSubstr;
 
 constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 
-constexpr const char* kWorkload = R"(import json, sys, time
+constexpr const char* kWorkload = R"(import json, os, sys, time
 state, units = sys.argv[1], int(sys.argv[2])
+marks = len(sys.argv) > 3 and sys.argv[3] == "marks"
+def mark(text):
+    with open(os.environ["JOULEBENCH_MARKS"], "w") as f:
+        f.write(text + "\n")
 def cap():
     for _ in range(50):
         try:
@@ -41,10 +45,17 @@ def cap():
         except (OSError, ValueError, KeyError):
             time.sleep(0.002)
     return 400.0
+if marks:
+    print("JOULEBENCH_MARK begin warmup", flush=True)
 for i in range(units):
+    if marks and i == 20:
+        print("JOULEBENCH_MARK end warmup", flush=True)
+        mark("begin measured")
     c = cap()
     time.sleep(0.02 * (1 + ((c - 250) / 100) ** 2))
     print("step %d" % i, flush=True)
+if marks:
+    mark("end measured")
 )";
 
 class TuneOnline : public ::testing::Test {
@@ -210,6 +221,39 @@ TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
     EXPECT_EQ(setter_values().back(), 400000U);
     EXPECT_EQ(journal_entries(), 0U);
+}
+
+// README "Markers": the command marks its warm-up on standard output and the rest through
+// $JOULEBENCH_MARKS; both phases come with time and the GPU's energy (the fake draws 100 W).
+TEST_F(TuneOnline, MarkedPhasesAreReportedWithTimeAndTheGpusEnergy) {
+    const fs::path json = m_dir.path() / "tune.json";
+    auto a = args({"--caps", "150,250", "--passes", "1", "--progress-regex", "^step [0-9]+$",
+                   "--json", json.string()},
+                  120);
+    a.push_back("marks");
+    const auto r = run_joulebench(a, options());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Marker lines pass through like any other line.
+    EXPECT_THAT(r.out, HasSubstr("JOULEBENCH_MARK begin warmup\nstep 0\n"));
+    const auto j = nlohmann::json::parse(read_file(json));
+    ASSERT_EQ(j["phases"].size(), 2U) << j.dump(2);
+    for (const auto& p : j["phases"]) {
+        const double wall = p["wall_s"].get<double>();
+        EXPECT_GT(wall, 0.0) << p.dump();
+        EXPECT_NEAR(p["energy_j"].get<double>(), 100.0 * wall, 0.05 * 100.0 * wall + 0.5)
+            << p.dump();
+        EXPECT_FALSE(p["ended_by_run"].get<bool>());
+        ASSERT_EQ(p["domains"].size(), 1U);
+        EXPECT_EQ(p["domains"][0]["id"], "gpu0");
+    }
+    EXPECT_EQ(j["phases"][0]["name"], "warmup");
+    EXPECT_EQ(j["phases"][1]["name"], "measured");
+    // The warm-up ends where the measured part begins, and that ends before the run does.
+    EXPECT_LE(j["phases"][0]["end_s"].get<double>(), j["phases"][1]["begin_s"].get<double>());
+    EXPECT_LE(j["phases"][1]["end_s"].get<double>(), j["machine_time_s"].get<double>());
+    EXPECT_THAT(r.err, HasSubstr("  Phase warmup: "));
+    EXPECT_THAT(r.err, HasSubstr("  Phase measured: "));
+    EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
 }
 
 TEST_F(TuneOnline, ARegexThatNeverMatchesEndsWithAClearErrorAndTheCapsRestored) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -53,7 +54,11 @@ public:
         }
         std::this_thread::sleep_until(m_next);
         m_machine.add_energy(FakeMachine::gpu_key(0), m_joules(cap()));
-        lines.push_back(fmt::format("{} {}", m_word, m_done++));
+        lines.push_back(fmt::format("{} {}", m_word, m_done));
+        if (const auto it = after.find(m_done); it != after.end()) {
+            lines.insert(lines.end(), it->second.begin(), it->second.end());
+        }
+        ++m_done;
         m_next = Clock::now() + duration(cap());
         return lines;
     }
@@ -72,6 +77,8 @@ public:
     [[nodiscard]] bool terminated() const { return m_terminated; }
     /// Ends (closes its output) once this cap is in force.
     std::optional<double> end_at_cap;
+    /// Lines printed right after unit N's line (marks).
+    std::map<int, std::vector<std::string>> after;
     /// Set by terminate(): read by the test after run_online has destroyed the workload.
     bool* terminated_flag = nullptr;
 
@@ -110,6 +117,7 @@ protected:
     int m_units = 400;
     std::string m_word = "step";
     std::optional<double> m_end_at_cap;
+    std::map<int, std::vector<std::string>> m_after;
 
     tune::OnlineDependencies deps() {
         tune::OnlineDependencies d;
@@ -129,6 +137,7 @@ protected:
             auto w = std::make_unique<ScriptedWorkload>(m_machine, m_units, m_unit_ms, m_unit_ms,
                                                         m_word);
             w->end_at_cap = m_end_at_cap;
+            w->after = m_after;
             w->terminated_flag = &m_terminated;
             m_started = true;
             return std::unique_ptr<tune::OnlineWorkload>(std::move(w));
@@ -233,6 +242,56 @@ TEST_F(TuneOnlineRun, ACommandThatEndsMidProfileGivesWhatWasProfiledWithAWarning
     ASSERT_FALSE(out.warnings.empty());
     EXPECT_THAT(out.warnings.front(), HasSubstr("the profile is incomplete"));
     EXPECT_EQ(m_machine.limit(FakeMachine::gpu_key(0)), 400.0);
+}
+
+// README "Markers": the command's marks split its run into phases with the tuned GPUs' energy,
+// read when the mark is read (after unit 0 to after unit 3: units 1-3, 4 J each at 100 W, the
+// first cap, which holds for 30 ms of units after the settle time).
+TEST_F(TuneOnlineRun, MarkedPhasesGetTimeAndTheTunedGpusEnergy) {
+    m_after = {{0, {"JOULEBENCH_MARK begin warmup"}},
+               {3, {"JOULEBENCH_MARK end warmup", "JOULEBENCH_MARK begin rest"}},
+               {4, {"JOULEBENCH_MARK end nothing"}}};
+    auto d = deps();
+    const tune::OnlineOutcome out = tune::run_online(options(), d);
+    ASSERT_EQ(out.phases.size(), 2U);
+    EXPECT_EQ(out.phases[0].name, "warmup");
+    ASSERT_TRUE(out.phases[0].energy_j.has_value());
+    EXPECT_NEAR(*out.phases[0].energy_j, 12.0, 1e-9);
+    EXPECT_GT(out.phases[0].wall_s, 0.0);
+    EXPECT_FALSE(out.phases[0].ended_by_run);
+    ASSERT_EQ(out.phases[0].domains.size(), 1U);
+    EXPECT_NEAR(*out.phases[0].domains[0].energy_j, 12.0, 1e-9);
+    // A phase never ended ends with the run, with a warning; so does an end without a begin.
+    EXPECT_EQ(out.phases[1].name, "rest");
+    EXPECT_TRUE(out.phases[1].ended_by_run);
+    EXPECT_NEAR(*out.phases[1].energy_j, out.energy_j - 16.0, 1e-6);
+    EXPECT_THAT(out.warnings, testing::Contains(HasSubstr("'end nothing' without a 'begin nothing'")));
+    EXPECT_THAT(out.warnings, testing::Contains(HasSubstr("'rest'")));
+}
+
+// docs/live.md: the run "online" in the live state, its GPU's energy ending at the run's, each
+// segment a message.
+TEST_F(TuneOnlineRun, TheLiveStateSeesTheRunItsEnergyAndEverySegment) {
+    auto d = deps();
+    d.live = std::make_shared<live::LiveState>("node", "tune-online");
+    const tune::OnlineOutcome out = tune::run_online(options(), d);
+    const live::LiveSnapshot s = d.live->snapshot();
+    EXPECT_TRUE(s.running.empty());
+    ASSERT_EQ(s.finished.size(), 1U);
+    const live::RunNow& run = s.finished.front();
+    EXPECT_EQ(run.labels.run_id, "online");
+    EXPECT_EQ(run.labels.workload, "workload");
+    EXPECT_EQ(run.status, RunStatus::kDone);
+    ASSERT_TRUE(run.energy_j.has_value());
+    EXPECT_NEAR(*run.energy_j, out.energy_j, 1e-9);
+    ASSERT_EQ(run.domains.size(), 1U);
+    EXPECT_NEAR(run.domains[0].energy_j, out.energy_j, 1e-9);
+    ASSERT_TRUE(s.plan.has_value());
+    EXPECT_EQ(s.plan->done, 1U);
+    EXPECT_EQ(s.runs_by_status.at("done"), 1U);
+    EXPECT_THAT(s.messages, testing::Contains(HasSubstr("tune: 100 W (pass 1): ")));
+    EXPECT_THAT(s.messages, testing::Contains(HasSubstr("tune: profile done; 200 W set")));
+    EXPECT_GT(s.monitoring.sampler_ticks, 0U);
 }
 
 TEST_F(TuneOnlineRun, CapsOutsideTheRangeAndMissingGpusAreRefusedBeforeAnyWrite) {
