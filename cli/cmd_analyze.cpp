@@ -41,6 +41,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
     struct Options {
         std::string db;
         std::string metric = "energy_j";
+        std::string phase;
         std::string by;  // empty: what the experiment varies
         std::string csv;
         std::string group;
@@ -73,8 +74,13 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
                                    "With DB: factor that forms the groups (default: the first of "
                                    "environment, workload, gpu_cap, cpu_cap that varies)")
                        ->check(CLI::IsMember({"environment", "workload", "gpu_cap", "cpu_cap"}));
+    auto* phase_opt = sub->add_option(
+        "--phase", opts->phase,
+        "With DB: the metric of this phase the workloads marked (JOULEBENCH_MARK begin NAME), "
+        "not of the whole run; runs that did not mark it are left out");
     metric_opt->needs(db_opt);
     by_opt->needs(db_opt);
+    phase_opt->needs(db_opt);
     sub->add_option("--baseline", opts->baseline,
                     "Group to report median overheads (%) against, with a bootstrap CI (DB with "
                     "--by environment: default the first bare environment)");
@@ -107,6 +113,7 @@ void add_analyze_command(CLI::App& app, CommandContext& ctx) {
             const Store store(opts->db, Store::Mode::kReadUpgrade);
             analysis::StoreAnalysisOptions store_options;
             store_options.metric = opts->metric;
+            if (!opts->phase.empty()) store_options.phase = opts->phase;
             if (opts->by.empty()) {
                 store_options.by_what_varies = true;
             } else {

@@ -15,6 +15,7 @@
 
 #include "analysis/node_spread.hpp"
 #include "analysis/ordering.hpp"
+#include "analysis/phase_runs.hpp"
 #include "analysis/store_caps.hpp"
 #include "joulebench/error.hpp"
 #include "joulebench/experiment.hpp"
@@ -471,17 +472,56 @@ StoreAnalysis analyse_store_runs(std::span<const RunRecord> runs, const StoreExp
     return out;
 }
 
+namespace {
+
+// The runs as options.phase sees them, or the error naming the phases the store has.
+PhaseRuns runs_of_phase(const Store& store, const std::vector<RunRecord>& runs, const std::string& phase) {
+    const std::vector<MarkedPhaseRecord> phases = store.marked_phases();
+    DomainKinds kinds;
+    std::set<std::string> names;
+    std::set<std::string> marked_runs;
+    for (const auto& p : phases) {
+        names.insert(p.phase.name);
+        if (p.phase.name == phase) marked_runs.insert(p.run_id);
+    }
+    for (const auto& id : marked_runs) {
+        for (const auto& d : store.domains(id)) kinds[{id, d.instance}][d.domain] = d.kind;
+    }
+    PhaseRuns out = phase_runs(runs, phases, kinds, phase);
+    if (out.marked == 0) {
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "'" : ", '") + n + "'";
+        throw Error(ErrorCategory::kNotFound,
+                    where(store.path().string()) +
+                        fmt::format("--phase '{}': no done run marked it", phase),
+                    names.empty() ? std::string("no run of this store marked a phase (README "
+                                                "\"Markers\": JOULEBENCH_MARK begin NAME)")
+                                  : "phases marked in this store: " + known);
+    }
+    return out;
+}
+
+}  // namespace
+
 StoreAnalysis analyse_store(const Store& store, const StoreAnalysisOptions& options) {
-    const std::vector<RunRecord> runs = store.observations();
+    std::vector<RunRecord> runs = store.observations();
     const std::optional<ExperimentRecord> experiment = store.experiment();
     if (runs.empty()) {
         throw Error(ErrorCategory::kNotFound,
                     where(store.path().string()) + "the store holds no runs",
                     "plan and run an experiment first (joulebench run)");
     }
+    std::vector<std::string> phase_warnings;
+    if (options.phase) {
+        PhaseRuns p = runs_of_phase(store, runs, *options.phase);
+        runs = std::move(p.runs);
+        phase_warnings = std::move(p.warnings);
+    }
     StoreAnalysis out = analyse_store_runs(
         runs, parse_store_experiment(experiment ? &*experiment : nullptr), options,
         store.path().string());
+    out.phase = options.phase;
+    out.warnings.insert(out.warnings.begin(), phase_warnings.begin(), phase_warnings.end());
     std::map<std::int64_t, std::string> node_of;
     for (const auto& s : store.sessions()) node_of[s.id] = s.node.value_or("");
     for (auto& w : node_differences(runs, node_of, options.metric)) out.warnings.push_back(std::move(w));

@@ -55,6 +55,9 @@ enum class StoreFactor { kEnvironment, kWorkload, kGpuCap, kCpuCap };
 
 struct StoreAnalysisOptions {
     std::string metric = "energy_j";  ///< one of store_metrics()
+    /// analyse_store only: the metric of this marked phase of each run instead of the whole run's
+    /// (phase_runs.hpp); runs that did not mark it are left out.
+    std::optional<std::string> phase;
     StoreFactor by = StoreFactor::kEnvironment;
     /// Choose `by` from the runs instead: the first of environment, workload, GPU cap, CPU cap
     /// with more than one level among them (environment when none has): `analyze DB` without
@@ -137,6 +140,7 @@ struct StoreAnalysis {
     std::string db;          ///< the store's path
     std::string experiment;  ///< the experiment's name ("" when none recorded)
     std::string metric;
+    std::optional<std::string> phase;  ///< the marked phase analysed, unset: whole runs
     StoreFactor by = StoreFactor::kEnvironment;
     std::optional<std::string> baseline;
     StoreRunCounts runs;
@@ -158,7 +162,9 @@ struct StoreAnalysis {
                                                const StoreAnalysisOptions& options,
                                                std::string_view db = {});
 
-/// Opens nothing: reads runs and experiment of an open store and calls analyse_store_runs.
+/// Opens nothing: reads runs and experiment of an open store and calls analyse_store_runs; with
+/// options.phase, on the runs as that phase sees them (phase_runs), its warnings first. Throws
+/// Error (kNotFound) when no done run marked the phase, naming the phases that were marked.
 [[nodiscard]] StoreAnalysis analyse_store(const Store& store, const StoreAnalysisOptions& options);
 
 /// The JSON documented in docs/statistics.md: {"schema", "source", "runs", "blocks", "caps",

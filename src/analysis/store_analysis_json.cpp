@@ -66,6 +66,7 @@ nlohmann::json to_json(const StoreAnalysis& a) {
     j["source"] = {{"db", a.db},
                    {"experiment", a.experiment},
                    {"metric", a.metric},
+                   {"phase", a.phase ? nlohmann::json(*a.phase) : nlohmann::json()},
                    {"by", std::string(to_string(a.by))},
                    {"baseline", a.baseline ? nlohmann::json(*a.baseline) : nlohmann::json()}};
     j["runs"] = to_json(a.runs.status);

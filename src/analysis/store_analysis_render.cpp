@@ -120,7 +120,8 @@ std::vector<Table> cap_tables(const StoreCapTable& t) {
 
 std::string render(const StoreAnalysis& a, TableFormat format) {
     const std::string intro = fmt::format(
-        "{} by {} in {} ({}{}): {} done runs used of {}; one analysis block per {}", a.metric,
+        "{}{} by {} in {} ({}{}): {} done runs used of {}; one analysis block per {}", a.metric,
+        a.phase ? " of the marked phase '" + *a.phase + "'" : "",
         to_string(a.by), a.db.empty() ? "(runs)" : a.db,
         a.experiment.empty() ? "no experiment" : a.experiment,
         a.baseline ? ", baseline '" + *a.baseline + "'" : "", a.runs.used, a.runs.status.total(),

@@ -99,6 +99,33 @@ type = "bare"
     const std::string text = read_file(md);
     EXPECT_THAT(text, HasSubstr("Marked phases"));
     EXPECT_THAT(text, HasSubstr("measured"));
+
+    // analyze --phase: the same analysis of the phase instead of the whole run.
+    const auto phase_wall = run_joulebench(
+        {"analyze", db.string(), "--phase", "measured", "--metric", "wall_s", "--json", "-"}, o);
+    ASSERT_EQ(phase_wall.exit_code, 0) << phase_wall.err;
+    const auto a = nlohmann::json::parse(phase_wall.out);
+    EXPECT_EQ(a["source"]["phase"], "measured");
+    EXPECT_EQ(a["runs"]["used"], 2);
+    const auto& group = a["blocks"][0]["analysis"]["groups"][0];
+    EXPECT_EQ(group["n"], 2);
+    const double phase_median = group["median"].get<double>();
+    double phase_expected = 0.0;
+    for (const auto& run : runs) phase_expected += store.marked_phases(run.run_id)[1].phase.wall_s / 2.0;
+    EXPECT_NEAR(phase_median, phase_expected, 1e-9);
+    EXPECT_GE(phase_median, 0.4);
+    const auto whole = nlohmann::json::parse(
+        run_joulebench({"analyze", db.string(), "--metric", "wall_s", "--json", "-"}, o).out);
+    EXPECT_GT(whole["blocks"][0]["analysis"]["groups"][0]["median"].get<double>(), phase_median + 0.25);
+    EXPECT_TRUE(whole["source"]["phase"].is_null());
+    const auto phase_gpu = run_joulebench(
+        {"analyze", db.string(), "--phase", "measured", "--metric", "gpu_energy_j"}, o);
+    ASSERT_EQ(phase_gpu.exit_code, 0) << phase_gpu.err;
+    EXPECT_THAT(phase_gpu.out, HasSubstr("gpu_energy_j of the marked phase 'measured' by environment"));
+    const auto unknown = run_joulebench({"analyze", db.string(), "--phase", "inference"}, o);
+    EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
+    EXPECT_THAT(unknown.err, HasSubstr("--phase 'inference': no done run marked it"));
+    EXPECT_THAT(unknown.err, HasSubstr("phases marked in this store: 'measured', 'warmup'"));
 }
 
 }  // namespace
