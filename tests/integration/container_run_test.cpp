@@ -481,7 +481,7 @@ order = "interleaved"
 
 [[workload]]
 name = "ok"
-command = ["sh", "-c", "echo fine; sleep 0.3"]
+command = ["sh", "-c", "echo fine; echo JOULEBENCH_MARK begin nap; sleep 0.3; echo JOULEBENCH_MARK end nap; echo begin tail > $JOULEBENCH_MARKS; echo end tail >> $JOULEBENCH_MARKS"]
 
 [[workload]]
 name = "bad"
@@ -519,6 +519,16 @@ timeout = "500ms"
         EXPECT_EQ(names, (std::set<std::string>{"container-create", "container-start",
                                                 "container-remove"}))
             << "phases_json: " << ok.phases_json;
+        // The workload's marks from inside the container: stdout through the engine's client,
+        // $JOULEBENCH_MARKS the host's FIFO mounted in it.
+        const auto marked = Store(db, Store::Mode::kReadOnly).marked_phases(ok.run_id);
+        ASSERT_EQ(marked.size(), 2U) << ok.warnings_json;
+        EXPECT_EQ(marked[0].phase.name, "nap");
+        EXPECT_EQ(marked[1].phase.name, "tail");
+        EXPECT_GE(marked[0].phase.wall_s, 0.25);
+        ASSERT_TRUE(marked[0].phase.energy_j.has_value());
+        EXPECT_GT(*marked[0].phase.energy_j, 0.0);  // the fake package draws 20 W
+        EXPECT_FALSE(marked[1].phase.ended_by_run);
 
         const RunRecord& bad = runs[{"bad", env}];
         EXPECT_EQ(bad.status, RunStatus::kFailed);

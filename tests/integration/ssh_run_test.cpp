@@ -435,7 +435,10 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
     const auto r =
         run("[experiment]\nname = \"ssh-e2e\"\nrepetitions = 2\nseed = 5\n\n"
             "[[workload]]\nname = \"ok\"\n"
-            "command = [\"/usr/bin/python3\", \"-c\", \"import time, json; time.sleep(0.2); "
+            "command = [\"/usr/bin/python3\", \"-c\", \"import os, time, json; "
+            "print('JOULEBENCH_MARK begin sleep', flush=True); time.sleep(0.2); "
+            "print('JOULEBENCH_MARK end sleep', flush=True); "
+            "open(os.environ['JOULEBENCH_MARKS'], 'w').write('begin tail\\\\nend tail\\\\n'); "
             "print('noise'); print(json.dumps({'items': 7}))\"]\n"
             "metrics = \"json-line\"\ntimeout = \"60s\"\n\n"
             "[[workload]]\nname = \"fails\"\ncommand = [\"/bin/sh\", \"-c\", \"echo bad >&2; exit "
@@ -476,6 +479,14 @@ TEST_F(SshRunCli, RunsAreMeasuredRemotelyWithCapsMetricsAndFailuresRecorded) {
             ASSERT_EQ(m["power_caps"].size(), 1U) << run.measure_json;
             EXPECT_EQ(m["power_caps"][0]["requested_w"].get<double>(), *run.gpu_cap_w);
             EXPECT_TRUE(m["power_caps"][0]["restored"].get<bool>());
+            // The workload's marks, read by the remote measure, are the run's phases.
+            const auto marked = Store(m_db, Store::Mode::kReadOnly).marked_phases(run.run_id);
+            ASSERT_EQ(marked.size(), 2U) << run.measure_json;
+            EXPECT_EQ(marked[0].phase.name, "sleep");
+            EXPECT_EQ(marked[1].phase.name, "tail");
+            EXPECT_GE(marked[0].phase.wall_s, 0.2);
+            ASSERT_TRUE(marked[0].phase.energy_j.has_value());
+            EXPECT_GT(*marked[0].phase.energy_j, 50.0 * marked[0].phase.wall_s);  // 100 W GPU
         } else {
             ++failed;
             EXPECT_EQ(run.status, RunStatus::kFailed);

@@ -190,7 +190,12 @@ type = "bare"
     });
     // The workload is a file of a shared folder: the guest sees it at the same relative path.
     fs::create_directories(m_dir.path() / "wl");
-    test::write_file(m_dir.path() / "wl" / "hello.sh", "echo hello from $(uname -n)\nsleep 1\n");
+    // It marks its sleep on standard output and a phase of its own through $JOULEBENCH_MARKS:
+    // in the guest, the guest's joulebench measure reads them (README "Markers").
+    test::write_file(m_dir.path() / "wl" / "hello.sh",
+                     "echo hello from $(uname -n)\necho JOULEBENCH_MARK begin sleep\nsleep 1\n"
+                     "echo JOULEBENCH_MARK end sleep\necho begin after > \"$JOULEBENCH_MARKS\"\n"
+                     "echo end after >> \"$JOULEBENCH_MARKS\"\n");
     auto o = options();
     o.cwd = m_dir.path();
     const auto r =
@@ -214,6 +219,21 @@ type = "bare"
         EXPECT_EQ(domains.at("gpu0").measured_on,
                   run.environment == "vm" ? Location::kGuest : Location::kHost);
         if (run.environment == "vm") vm_runs.push_back(run);
+        // The workload's marks, in the guest as on the host: the sleep with its GPU's energy.
+        const auto marked = store.marked_phases(run.run_id);
+        ASSERT_EQ(marked.size(), 2U);
+        EXPECT_EQ(marked[0].phase.name, "sleep");
+        EXPECT_EQ(marked[1].phase.name, "after");
+        EXPECT_GE(marked[0].phase.wall_s, 1.0);
+        EXPECT_FALSE(marked[0].phase.ended_by_run);
+        bool gpu = false;
+        for (const auto& d : marked[0].phase.domains) {
+            if (d.id != "gpu0") continue;
+            gpu = true;
+            ASSERT_TRUE(d.energy_j.has_value());
+            EXPECT_GT(*d.energy_j, 50.0 * marked[0].phase.wall_s);  // the fake GPU draws 100 W
+        }
+        EXPECT_TRUE(gpu);
     }
     ASSERT_EQ(vm_runs.size(), 2U) << r.err;
     std::sort(vm_runs.begin(), vm_runs.end(),
