@@ -140,7 +140,7 @@ void check_entry_matches(const CapJournal& journal, const JournalEntry& e, const
     const auto mismatch = [&](const std::string& what) {
         return Error(ErrorCategory::kIo, fmt::format("caps: journal {} does not agree with itself: {}; nothing written",
                                                      e.path.string(), what),
-                     "look at the entry: restore that device by hand (caps set) and delete the file");
+                     "look at the entry: write its original limit back by hand (nvidia-smi -i N -pl W, or the hwmon power1_cap file) and delete the entry");
     };
     if (!e.path.empty() && e.path.filename() != journal.path_for(e.backend, e.key).filename()) {
         throw mismatch(fmt::format("the file's name is not {} (backend '{}', key '{}')",
