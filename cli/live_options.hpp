@@ -31,7 +31,7 @@ void add_live_options(CLI::App& sub, LiveOptions& o, bool progress = true);
 /// constructor, which throws Error when it cannot listen, before anything runs).
 class LiveViews {
 public:
-    /// `mode`: "run", "measure" (LiveSnapshot::mode).
+    /// `mode`: "run", "measure", "tune-online" (LiveSnapshot::mode); only "run" draws a dashboard.
     LiveViews(const LiveOptions& options, const std::string& mode);
     ~LiveViews();
     LiveViews(const LiveViews&) = delete;

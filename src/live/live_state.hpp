@@ -83,7 +83,7 @@ struct MonitoringNow {
 struct LiveSnapshot {
     std::string node;
     std::string experiment;  ///< empty for `exporter`
-    std::string mode;        ///< "run", "measure", "exporter"
+    std::string mode;        ///< "run", "measure", "tune-online", "exporter"
     std::optional<PlanNow> plan;
     std::vector<RunNow> running;   ///< in start order
     std::vector<RunNow> finished;  ///< the last finished runs, oldest first
