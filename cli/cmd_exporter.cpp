@@ -24,7 +24,7 @@ namespace joulebench::cli {
 
 namespace {
 
-struct Options {
+struct ExporterCliOptions {
     std::string listen = "127.0.0.1:9464";
     bool is_public = false;
     unsigned interval_ms = 1000;
@@ -32,7 +32,7 @@ struct Options {
     double cpu_tdp_w = 0.0;
 };
 
-void exporter(const Options& opts, CommandContext& ctx) {
+void exporter(const ExporterCliOptions& opts, CommandContext& ctx) {
     const live::ListenAddress address = live::parse_listen_address(opts.listen);
     ProbeOptions probe;
     probe.nvml.gpus = nvml::GpuSelection::parse(opts.gpus);
@@ -74,7 +74,7 @@ void exporter(const Options& opts, CommandContext& ctx) {
 }  // namespace
 
 void add_exporter_command(CLI::App& app, CommandContext& ctx) {
-    auto opts = std::make_shared<Options>();
+    auto opts = std::make_shared<ExporterCliOptions>();
     auto* sub = app.add_subcommand(
         "exporter",
         "Serve this machine's energy sensors as Prometheus metrics, running nothing (idle power "

@@ -28,7 +28,7 @@ namespace joulebench::cli {
 
 namespace {
 
-struct Options : LiveOptions {
+struct MeasureCliOptions : LiveOptions {
     unsigned interval_ms = 100;
     std::string gpus = "all";
     std::string samples;
@@ -62,7 +62,7 @@ void check_json_fd(int fd) {
 }
 
 // Fails before the run if the JSON or the trace could not be written after it.
-void check_outputs(const Options& opts) {
+void check_outputs(const MeasureCliOptions& opts) {
     const bool json_stdout = opts.json == "-" || opts.json_fd == STDOUT_FILENO;
     if (json_stdout && opts.samples == "-") {
         throw Error(ErrorCategory::kInvalidArgument,
@@ -73,7 +73,7 @@ void check_outputs(const Options& opts) {
     if (!opts.json.empty()) check_output(opts.json);
 }
 
-void write_json(const Options& opts, const MeasureResult& result) {
+void write_json(const MeasureCliOptions& opts, const MeasureResult& result) {
     // The workload's argv need not be UTF-8: U+FFFD in place of a bad byte, where a strict dump
     // threw and the measurement was lost (docs/fuzzing.md).
     const std::string text =
@@ -114,7 +114,7 @@ void live_finished(live::LiveState& state, const MeasureResult& result) {
 }  // namespace
 
 void add_measure_command(CLI::App& app, CommandContext& ctx) {
-    auto opts = std::make_shared<Options>();
+    auto opts = std::make_shared<MeasureCliOptions>();
     auto* sub = app.add_subcommand(
         "measure", "Run a command while reading every energy sensor; report time, energy, EDP");
     sub->add_option("--interval", opts->interval_ms,

@@ -42,13 +42,13 @@ Error sweep_error(const Error& e) {
     return out;
 }
 
-struct Options : GridOptions {
+struct SweepCliOptions : GridOptions {
     unsigned repetitions = 3;
     std::vector<std::string> command;
 };
 
 // Prints the table (on stderr when the JSON goes to standard output) and writes the JSON.
-void report(const Options& opts, const analysis::SweepSummary& summary) {
+void report(const SweepCliOptions& opts, const analysis::SweepSummary& summary) {
     std::FILE* table_out = opts.json == "-" ? stderr : stdout;
     const std::string title = fmt::format("joulebench sweep: {} ({} repetitions per cap)",
                                           fmt::join(opts.command, " "), opts.repetitions);
@@ -62,7 +62,7 @@ void report(const Options& opts, const analysis::SweepSummary& summary) {
     write_output(opts.json, analysis::to_json(summary, opts.command).dump(2) + "\n");
 }
 
-void sweep(const Options& opts, CommandContext& ctx) {
+void sweep(const SweepCliOptions& opts, CommandContext& ctx) {
     if (opts.command.empty()) {
         throw Error(ErrorCategory::kInvalidArgument, "sweep: no command given",
                     "usage: joulebench sweep --caps 150:450:50 -- CMD [ARGS...]");
@@ -114,7 +114,7 @@ void sweep(const Options& opts, CommandContext& ctx) {
 }  // namespace
 
 void add_sweep_command(CLI::App& app, CommandContext& ctx) {
-    auto opts = std::make_shared<Options>();
+    auto opts = std::make_shared<SweepCliOptions>();
     auto* sub = app.add_subcommand(
         "sweep",
         "Run one command bare under a sweep of GPU power caps; print median T, E, EDP, ED2P per "

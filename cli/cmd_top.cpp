@@ -30,7 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Options {
+struct TopCliOptions {
     std::string db;
     double interval_s = 1.0;
     bool once = false;
@@ -166,7 +166,7 @@ bool in_progress(const Store& store, const live::LiveSnapshot& s) {
     return !sessions.empty() && !sessions.back().ended_at;
 }
 
-void top(const Options& opts) {
+void top(const TopCliOptions& opts) {
     if (!fs::exists(opts.db)) {
         throw Error(ErrorCategory::kNotFound, fmt::format("top: {}: no such store", opts.db),
                     "give the --db of the `joulebench run` to watch");
@@ -212,7 +212,7 @@ void top(const Options& opts) {
 }  // namespace
 
 void add_top_command(CLI::App& app, CommandContext& ctx) {
-    auto opts = std::make_shared<Options>();
+    auto opts = std::make_shared<TopCliOptions>();
     auto* sub = app.add_subcommand(
         "top",
         "Show the progress of an experiment running elsewhere, from its store: the plan's progress "

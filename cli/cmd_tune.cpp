@@ -35,7 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Options : GridOptions {
+struct TuneCliOptions : GridOptions {
     std::string metric = "edp";
     std::optional<double> max_slowdown_pct;
     std::string method = "search";
@@ -57,7 +57,7 @@ Error usage_error(const std::string& message, const std::string& hint) {
     return e;
 }
 
-tune::SearchOptions search_options(const Options& opts) {
+tune::SearchOptions search_options(const TuneCliOptions& opts) {
     const auto metric = tune::parse_metric(opts.metric);
     if (!metric) {
         throw usage_error(fmt::format("tune: --metric {}: not a metric", opts.metric),
@@ -77,7 +77,7 @@ tune::SearchOptions search_options(const Options& opts) {
     return o;
 }
 
-std::string command_line(const Options& opts) {
+std::string command_line(const TuneCliOptions& opts) {
     std::string line = fmt::format("joulebench tune --caps {} --metric {}", opts.caps, opts.metric);
     if (opts.max_slowdown_pct) line += fmt::format(" --max-slowdown {:g}", *opts.max_slowdown_pct);
     if (opts.budget > 0) line += fmt::format(" --budget {}", opts.budget);
@@ -87,7 +87,7 @@ std::string command_line(const Options& opts) {
 }
 
 // Prints the report (on stderr when the JSON goes to standard output) and writes the JSON.
-void report(const Options& opts, const tune::TuneReport& r) {
+void report(const TuneCliOptions& opts, const tune::TuneReport& r) {
     std::FILE* text_out = opts.json == "-" ? stderr : stdout;
     std::fflush(stdout);
     std::fputs(tune::render_text(r).c_str(), text_out);
@@ -101,7 +101,7 @@ std::chrono::milliseconds milliseconds_of(double seconds) {
 
 // --method online: one run of the command, the cap changed while it works (src/tune/online). The
 // command's output is passed through on standard output, so the report goes to standard error.
-void tune_online(const Options& opts, CommandContext& ctx) {
+void tune_online(const TuneCliOptions& opts, CommandContext& ctx) {
     if (!opts.db.empty() || opts.budget > 0) {
         throw usage_error("tune: --db and --budget apply to --method search only",
                           "the online method makes one run and keeps no store");
@@ -169,7 +169,7 @@ void tune_online(const Options& opts, CommandContext& ctx) {
     live.finish();
 }
 
-void tune_command(const Options& opts, CommandContext& ctx) {
+void tune_command(const TuneCliOptions& opts, CommandContext& ctx) {
     if (opts.command.empty()) {
         throw usage_error("tune: no command given",
                           "usage: joulebench tune --caps 150:450:50 --metric edp -- CMD [ARGS...]");
@@ -230,7 +230,7 @@ void tune_command(const Options& opts, CommandContext& ctx) {
 }  // namespace
 
 void add_tune_command(CLI::App& app, CommandContext& ctx) {
-    auto opts = std::make_shared<Options>();
+    auto opts = std::make_shared<TuneCliOptions>();
     auto* sub = app.add_subcommand(
         "tune",
         "Find the GPU power cap that minimises energy, EDP, ED2P or energy within a slowdown "

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPermissionHint =
+constexpr const char* kHwmonPermissionHint =
     "writing amdgpu's power1_cap needs root: the sysfs file is writable by root only (run with sudo)";
 
 // The sensor id and index hwmon gives the same GPU ("hwmon-gpu0"), so a cap and the energy of
@@ -93,7 +93,7 @@ Watts HwmonCapper::current_limit() const {
     if (!text) {
         const int err = errno != 0 ? errno : EIO;
         throw system_error(fmt::format("hwmon: read power cap of {} from {}", m_info.label, file.string()), err,
-                           err == EACCES || err == EPERM ? kPermissionHint : "");
+                           err == EACCES || err == EPERM ? kHwmonPermissionHint : "");
     }
     const auto uw = sysfs::parse_u64(text->data(), text->data() + text->size());
     if (!uw) {
@@ -135,7 +135,7 @@ void HwmonCapper::set_limit(Watts limit) {
                         "`joulebench caps show` lists the allowed range (power1_cap_min to power1_cap_max)");
         }
         throw system_error(fmt::format("{}: {} {}", action, step, file.string()), err,
-                           err == EACCES || err == EPERM ? kPermissionHint : "");
+                           err == EACCES || err == EPERM ? kHwmonPermissionHint : "");
     }
     const Watts now = current_limit();
     if (std::fabs((now - limit).value()) > tolerance().value()) {
@@ -149,7 +149,7 @@ void HwmonCapper::set_limit(Watts limit) {
 void HwmonCapper::check_writable() const {
     if (::access(cap_file().c_str(), W_OK) != 0) {
         throw system_error(fmt::format("hwmon: set power cap of {}: open {}", m_info.label, cap_file().string()),
-                           errno, kPermissionHint);
+                           errno, kHwmonPermissionHint);
     }
 }
 

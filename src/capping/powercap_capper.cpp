@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kLimitFile = "constraint_0_power_limit_uw";
-constexpr const char* kPermissionHint =
+constexpr const char* kPowercapPermissionHint =
     "writing a powercap limit needs root: the sysfs file is writable by root only (run with sudo)";
 
 }  // namespace
@@ -90,14 +90,14 @@ void PowercapCapper::set_limit(Watts limit) {
     const char* step = "";
     if (const int err = sysfs::write_text(file, text, &step); err != 0) {
         throw system_error(fmt::format("{}: {} {}", action, step, file.string()), err,
-                           err == EACCES || err == EPERM ? kPermissionHint : "");
+                           err == EACCES || err == EPERM ? kPowercapPermissionHint : "");
     }
 }
 
 void PowercapCapper::check_writable() const {
     if (::access(limit_file().c_str(), W_OK) != 0) {
         throw system_error(fmt::format("powercap: set power limit of {}: open {}", m_info.label, limit_file().string()),
-                           errno, kPermissionHint);
+                           errno, kPowercapPermissionHint);
     }
 }
 

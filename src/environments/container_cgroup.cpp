@@ -79,13 +79,13 @@ fs::path cgroup_dir(const CgroupMount& mount, const std::string& cgroup_path) {
 }
 
 // The text of a small kernel file ("" when it cannot be read).
-std::string read_small_file(const fs::path& path) {
+std::string read_cgroup_file(const fs::path& path) {
     return sysfs::read_text(path).value_or("");
 }
 
 // A file holding one number: digits only, with blanks and line ends around them.
 std::optional<std::uint64_t> read_u64(const fs::path& path) {
-    std::string text = read_small_file(path);  // trailing line ends and spaces already gone
+    std::string text = read_cgroup_file(path);  // trailing line ends and spaces already gone
     text.erase(0, std::min(text.find_first_not_of(" \t\r\n"), text.size()));
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;
@@ -178,7 +178,7 @@ std::optional<CgroupCpu> read_cgroup_cpu(const CgroupCpuFiles& files) {
             return cpu;
         }
         case CgroupCpuFiles::Kind::kV1Stat: {
-            const std::string text = read_small_file(files.dir / "cpuacct.stat");
+            const std::string text = read_cgroup_file(files.dir / "cpuacct.stat");
             const auto user = keyed_value(text, "user");
             const auto sys = keyed_value(text, "system");
             const long hz = ::sysconf(_SC_CLK_TCK);
@@ -187,7 +187,7 @@ std::optional<CgroupCpu> read_cgroup_cpu(const CgroupCpuFiles& files) {
                              static_cast<double>(*sys) / static_cast<double>(hz)};
         }
         case CgroupCpuFiles::Kind::kV2: {
-            const std::string text = read_small_file(files.dir / "cpu.stat");
+            const std::string text = read_cgroup_file(files.dir / "cpu.stat");
             const auto user = keyed_value(text, "user_usec");
             const auto sys = keyed_value(text, "system_usec");
             if (!user || !sys) return std::nullopt;

@@ -17,13 +17,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_small_file(const fs::path& path) {
+std::string read_proc_file(const fs::path& path) {
     return sysfs::read_text(path).value_or("");
 }
 
 // The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or empty.
 std::string start_ticks(pid_t pid) {
-    const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
+    const std::string stat = read_proc_file(fmt::format("/proc/{}/stat", pid));
     const auto close = stat.rfind(')');  // comm may contain spaces and parentheses
     if (close == std::string::npos) return {};
     std::istringstream fields(stat.substr(close + 2));
@@ -35,7 +35,7 @@ std::string start_ticks(pid_t pid) {
 }
 
 std::string boot_id() {
-    return trim_answer(read_small_file("/proc/sys/kernel/random/boot_id"));
+    return trim_answer(read_proc_file("/proc/sys/kernel/random/boot_id"));
 }
 
 std::string host_name() {
@@ -110,7 +110,7 @@ void remove_leftover_folders(const fs::path& dir, const std::string& prefix) {
         for (const auto& e : fs::directory_iterator(dir, ec)) {
             const std::string name = e.path().filename().string();
             if (name.rfind(prefix, 0) != 0) continue;
-            const std::string owner = trim_answer(read_small_file(e.path() / "owner"));
+            const std::string owner = trim_answer(read_proc_file(e.path() / "owner"));
             if (!owner.empty() && container_owner_is_stale(owner)) {
                 std::error_code rm_ec;
                 fs::remove_all(e.path(), rm_ec);

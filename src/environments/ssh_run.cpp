@@ -31,7 +31,7 @@ using std::chrono::milliseconds;
 // How long a local ssh gets between SIGTERM and SIGKILL, and how long its standard output is
 // still read after it ended (only something it started, e.g. a ProxyCommand, could hold it).
 constexpr milliseconds kTermToKill{2000};
-constexpr milliseconds kDrainAfterExit{2000};
+constexpr milliseconds kSshDrainAfterExit{2000};
 constexpr std::size_t kMaxJsonBytes = 64U << 20U;
 
 // A pipe whose both ends are close-on-exec: concurrent runs (GPU slots) each spawn an ssh, and
@@ -354,7 +354,7 @@ SessionEnd follow_session(SshProcess& client, RemoteOutput& output,
             if (done == client.pid) {
                 exited = true;
                 decode(status, end);
-                drain_until = now + kDrainAfterExit;
+                drain_until = now + kSshDrainAfterExit;
             }
         }
         if (exited && (!client.stdout_read.open() || now >= *drain_until)) break;

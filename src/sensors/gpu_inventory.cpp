@@ -27,7 +27,7 @@ GpuVendor vendor_of_driver(std::string_view driver) {
     return GpuVendor::kUnknown;
 }
 
-std::string valid_indices(std::size_t count) {
+std::string valid_gpu_indices(std::size_t count) {
     if (count == 0) return "none (no GPUs)";
     if (count == 1) return "0";
     return fmt::format("0 to {}", count - 1);
@@ -163,7 +163,7 @@ std::vector<GpuEntry> GpuMachine::select(const nvml::GpuSelection& selection) co
         if (index < 0 || static_cast<std::size_t>(index) >= m_gpus.size()) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("gpus: select GPU {}: no such GPU (valid indices: {})", index,
-                                    valid_indices(m_gpus.size())),
+                                    valid_gpu_indices(m_gpus.size())),
                         "`joulebench sensors` lists the GPUs of every vendor; indices follow PCI "
                         "bus order");
         }

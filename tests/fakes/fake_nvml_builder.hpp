@@ -19,6 +19,9 @@
 
 namespace joulebench::test {
 
+/// The fake records every call of this NVML function (FakeNvmlState::calls()): a cap written.
+inline constexpr const char* kNvmlSetter = "nvmlDeviceSetPowerManagementLimit";
+
 /// Power limits of a fake GPU, milliwatts.
 struct FakeNvmlLimits {
     unsigned current_mw = 400000;

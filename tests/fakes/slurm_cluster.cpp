@@ -27,7 +27,7 @@ namespace {
 constexpr const char* kPrograms[] = {"munged",   "slurmctld", "slurmd", "sbatch", "squeue",
                                      "scontrol", "scancel",   "srun",   "sinfo"};
 
-bool on_path(const std::string& name) {
+bool slurm_on_path(const std::string& name) {
     for (const std::string dir :
          {"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin"}) {
         if (::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
@@ -42,7 +42,7 @@ std::string program(const std::string& name) {
     return name;
 }
 
-int free_port() {
+int free_slurm_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error("slurm fixture: socket failed");
     sockaddr_in addr{};
@@ -102,7 +102,7 @@ void stop_child(std::unique_ptr<test::ChildProcess>& child) noexcept {
 std::optional<std::string> SlurmCluster::unavailable_reason() {
     if (::geteuid() != 0) return "a test Slurm cluster needs root (slurmd runs jobs as root here)";
     for (const char* p : kPrograms) {
-        if (!on_path(p))
+        if (!slurm_on_path(p))
             return fmt::format("{} is not installed (apt-get install slurm-wlm munge)", p);
     }
     // slurmd hands GPUs to jobs only when gres.conf names character devices.
@@ -156,7 +156,7 @@ void SlurmCluster::write_config(unsigned gpus) {
         "SlurmctldPidFile={}/slurmctld.pid\nSlurmdPidFile={}/slurmd.pid\n"
         "SlurmctldLogFile={}/log/slurmctld.log\nSlurmdLogFile={}/log/slurmd.log\n"
         "SlurmctldDebug=info\nSlurmdDebug=info\n",
-        m_cluster_name, free_port(), free_port(), d, d, d, d, d, d, d);
+        m_cluster_name, free_slurm_port(), free_slurm_port(), d, d, d, d, d, d, d);
     conf += fmt::format(
         "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nSelectType=select/cons_tres\n"
         "SelectTypeParameters=CR_Core\nJobAcctGatherType=jobacct_gather/none\n"

@@ -23,7 +23,7 @@ bool executable(const fs::path& p) {
     return ::access(p.c_str(), X_OK) == 0;
 }
 
-std::optional<fs::path> on_path(const std::string& name) {
+std::optional<fs::path> sshd_on_path(const std::string& name) {
     for (const char* dir : {"/usr/bin", "/bin", "/usr/local/bin"}) {
         const fs::path p = fs::path(dir) / name;
         if (executable(p)) return p;
@@ -33,7 +33,7 @@ std::optional<fs::path> on_path(const std::string& name) {
 
 // A port nobody listens on now (bound to port 0, then released). sshd may still lose a race
 // for it; the constructor then tries another.
-int free_port() {
+int free_sshd_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error("sshd fixture: socket failed");
     sockaddr_in addr{};
@@ -63,8 +63,8 @@ std::string double_quoted(const std::string& text) {
 
 std::optional<std::string> SshdServer::unavailable_reason() {
     if (!executable(kSshd)) return std::string("no /usr/sbin/sshd (apt install openssh-server)");
-    if (!on_path("ssh-keygen")) return std::string("no ssh-keygen (apt install openssh-client)");
-    if (!on_path("ssh")) return std::string("no ssh client (apt install openssh-client)");
+    if (!sshd_on_path("ssh-keygen")) return std::string("no ssh-keygen (apt install openssh-client)");
+    if (!sshd_on_path("ssh")) return std::string("no ssh client (apt install openssh-client)");
     if (::geteuid() == 0) {
         // sshd running as root insists on its privilege separation folder.
         std::error_code ec;
@@ -87,7 +87,7 @@ SshdServer::SshdServer(std::vector<std::pair<std::string, std::string>> session_
     for (const auto& [file, comment] :
          {std::pair<std::string, std::string>{"host_key", "host"}, {"client_key", "client"}}) {
         const auto r =
-            test::run_process({*on_path("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C",
+            test::run_process({*sshd_on_path("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C",
                                "joulebench-test-" + comment, "-f", (dir / file).string()});
         if (r.exit_code != 0) throw std::runtime_error("sshd fixture: ssh-keygen failed: " + r.err);
     }
@@ -96,7 +96,7 @@ SshdServer::SshdServer(std::vector<std::pair<std::string, std::string>> session_
 
     std::string last_log;
     for (int attempt = 0; attempt < 5; ++attempt) {
-        m_port = free_port();
+        m_port = free_sshd_port();
         std::string config;
         config += "Port " + std::to_string(m_port) + "\n";
         config += "ListenAddress 127.0.0.1\n";

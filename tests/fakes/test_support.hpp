@@ -107,14 +107,16 @@ std::filesystem::path joulebench_binary_for_others(const std::filesystem::path& 
 /// ../shared/datasets beside the source tree, or nullopt when absent (tests then skip).
 std::optional<std::filesystem::path> shared_datasets();
 
-/// Asks `done` every 20 ms until it answers true or `timeout` has passed; its last answer. For
-/// waiting on another process (never to judge how fast something was).
+/// Asks `done` every `poll` until it answers true or `timeout` has passed; its last answer. For
+/// waiting on another process (never to judge how fast something was). A `done` that costs
+/// something (a scan of /proc, a store opened) polls less often, not to slow what it waits for.
 template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+bool eventually(F&& done, std::chrono::seconds timeout = std::chrono::seconds(60),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(poll);
     }
     return done();
 }

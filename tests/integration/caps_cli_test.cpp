@@ -32,9 +32,8 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 
-json parse_json(const std::string& text) {
+json parse_caps_json(const std::string& text) {
     try {
         return json::parse(text);
     } catch (const std::exception& e) {
@@ -107,7 +106,7 @@ TEST_F(CapsCli, MeasureCapsEverySelectedGpuForTheRunOnlyAndReportsIt) {
     auto r = jb({"measure", "--power-cap", "250", "--json", "-", "--", "/bin/sh", "-c",
                  "cp " + q(m_state.path()) + " " + q(during) + "; ls " + q(m_caps_dir) + " > " + q(listing)});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json seen = parse_json(read_file(during));
+    const json seen = parse_caps_json(read_file(during));
     EXPECT_EQ(limit_in(seen, 0), 250000U);
     EXPECT_EQ(limit_in(seen, 1), 250000U);
     EXPECT_EQ(read_file(listing),
@@ -116,7 +115,7 @@ TEST_F(CapsCli, MeasureCapsEverySelectedGpuForTheRunOnlyAndReportsIt) {
     EXPECT_EQ(limit_mw(1), 400000U);
     EXPECT_TRUE(journal_files().empty());
 
-    const json j = parse_json(r.out);
+    const json j = parse_caps_json(r.out);
     ASSERT_EQ(j.at("power_caps").size(), 2U) << r.out;
     const json& c0 = j.at("power_caps")[0];
     EXPECT_EQ(c0.at("id"), "gpu0");
@@ -144,13 +143,13 @@ TEST_F(CapsCli, AMeasureWithoutCapsTouchesNothingAndPerGpuCapsApplyToTheirGpu) {
     auto plain = jb({"measure", "-q", "--json", "-", "--", "true"});
     ASSERT_EQ(plain.exit_code, 0) << plain.err;
     EXPECT_TRUE(m_state.calls().empty());
-    EXPECT_TRUE(parse_json(plain.out).at("power_caps").empty());
+    EXPECT_TRUE(parse_caps_json(plain.out).at("power_caps").empty());
     EXPECT_FALSE(fs::exists(m_state_dir));  // nothing journalled, nothing created
 
     const fs::path during = m_dir.path() / "during.json";
     auto r = jb({"measure", "-q", "--power-cap", "0=250,1=300.5", "--", "cp", m_state.path().string(), during.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json seen = parse_json(read_file(during));
+    const json seen = parse_caps_json(read_file(during));
     EXPECT_EQ(limit_in(seen, 0), 250000U);
     EXPECT_EQ(limit_in(seen, 1), 300500U);
     EXPECT_EQ(limit_mw(0), 400000U);
@@ -179,7 +178,7 @@ TEST_F(CapsCli, OutOfRangeExitsTwoNamingTheRangeAndRunsNothing) {
 }
 
 TEST_F(CapsCli, NoPermissionFailsWithAHintAndTheWorkloadDoesNotRun) {
-    m_state.inject_error(kSetter, 4);  // NVML_ERROR_NO_PERMISSION
+    m_state.inject_error(kNvmlSetter, 4);  // NVML_ERROR_NO_PERMISSION
     const fs::path marker = m_dir.path() / "ran";
     auto r = jb({"measure", "--power-cap", "250", "--", "touch", marker.string()});
     EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -195,7 +194,7 @@ TEST_F(CapsCli, PersistenceModeOffIsWarnedAbout) {
     auto r = jb({"measure", "--power-cap", "1=250", "--json", "-", "--", "true"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.err, HasSubstr("warning: GPU 1 (NVIDIA A100-SXM4-40GB, 00000000:27:00.0): persistence mode is off"));
-    EXPECT_THAT(parse_json(r.out).at("warnings").dump(), HasSubstr("persistence mode is off"));
+    EXPECT_THAT(parse_caps_json(r.out).at("warnings").dump(), HasSubstr("persistence mode is off"));
     EXPECT_THAT(r.err, Not(HasSubstr("GPU 0 (NVIDIA A100-SXM4-40GB, 00000000:17:00.0): persistence")));
 }
 
@@ -213,7 +212,7 @@ TEST_F(CapsCli, SigtermIsForwardedCapsAreRestoredAndTheStatusIs143) {
     EXPECT_EQ(limit_mw(0), 400000U);
     EXPECT_EQ(limit_mw(1), 400000U);
     EXPECT_TRUE(journal_files().empty());
-    const json j = parse_json(read_file(out));
+    const json j = parse_caps_json(read_file(out));
     EXPECT_EQ(j.value("signal", 0), 15);
     EXPECT_EQ(j.at("power_caps")[0].at("restored"), true);
 }
@@ -266,7 +265,7 @@ TEST_F(CapsCli, ALeftoverIsShownAndRestoredByCapsRestore) {
     leave_leftover(1, 180000);
     auto show = jb({"caps", "show", "--json"});
     ASSERT_EQ(show.exit_code, 0) << show.err;
-    const json s = parse_json(show.out);
+    const json s = parse_caps_json(show.out);
     ASSERT_EQ(s.at("devices").size(), 2U) << show.out;
     const json& d1 = s.at("devices")[1];
     EXPECT_EQ(d1.at("current_w"), 180.0);
@@ -297,7 +296,7 @@ TEST_F(CapsCli, ALeftoverIsRestoredBeforeTheNextMeasureRuns) {
     auto r = jb({"measure", "-q", "--", "cp", m_state.path().string(), during.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.err, HasSubstr("left by a crashed run: GPU 0"));
-    EXPECT_EQ(limit_in(parse_json(read_file(during)), 0), 400000U);
+    EXPECT_EQ(limit_in(parse_caps_json(read_file(during)), 0), 400000U);
     EXPECT_TRUE(journal_files().empty());
 }
 
@@ -307,9 +306,9 @@ TEST_F(CapsCli, ALeftoverOnTheDeviceToCapIsRestoredFirstThenCapped) {
     auto r = jb({"measure", "-q", "--power-cap", "0=250", "--json", "-", "--", "cp", m_state.path().string(),
                  during.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(limit_in(parse_json(read_file(during)), 0), 250000U);
+    EXPECT_EQ(limit_in(parse_caps_json(read_file(during)), 0), 250000U);
     // The original is the true one (400 W), not the leftover cap.
-    EXPECT_EQ(parse_json(r.out).at("power_caps")[0].at("original_w"), 400.0);
+    EXPECT_EQ(parse_caps_json(r.out).at("power_caps")[0].at("original_w"), 400.0);
     EXPECT_EQ(limit_mw(0), 400000U);
 }
 
@@ -348,8 +347,8 @@ TEST_F(CapsCli, ExecutionOrderJournalCapRunRestoreClear) {
     EXPECT_LT(end_mono, calls[1].monotonic_ns) << "restored before the workload ended";
     EXPECT_TRUE(journal_files().empty()) << "journal not cleared";
     // What the workload saw: the cap in force, and a journal holding the original.
-    EXPECT_EQ(limit_in(parse_json(read_file(during)), 0), 220000U);
-    const json entry = parse_json(read_file(journal_copy));
+    EXPECT_EQ(limit_in(parse_caps_json(read_file(during)), 0), 220000U);
+    const json entry = parse_caps_json(read_file(journal_copy));
     EXPECT_EQ(entry.at("original_limit_uw"), 400000000U);
     EXPECT_EQ(entry.at("requested_limit_uw"), 220000000U);
     EXPECT_EQ(entry.at("backend"), "nvml");
@@ -364,7 +363,7 @@ TEST_F(CapsCli, AFailedRestoreKeepsTheJournalUntilCapsRestoreSucceeds) {
     ASSERT_TRUE(eventually([&] { return fs::exists(started); })) << child.err_so_far();
     const pid_t guardian = guardian_of(child.pid());
     ASSERT_GT(guardian, 0);
-    m_state.inject_error(0, kSetter, 15);  // NVML_ERROR_GPU_IS_LOST from now on
+    m_state.inject_error(0, kNvmlSetter, 15);  // NVML_ERROR_GPU_IS_LOST from now on
     write_file(go, "");
     auto r = child.wait();
     EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -381,7 +380,7 @@ TEST_F(CapsCli, AFailedRestoreKeepsTheJournalUntilCapsRestoreSucceeds) {
     EXPECT_THAT(failing.err, HasSubstr("kept"));
     EXPECT_EQ(journal_files().size(), 1U);
 
-    m_state.inject_error(0, kSetter, 0);
+    m_state.inject_error(0, kNvmlSetter, 0);
     auto ok = jb({"caps", "restore"});
     EXPECT_EQ(ok.exit_code, 0) << ok.err;
     EXPECT_EQ(limit_mw(0), 400000U);
@@ -412,7 +411,7 @@ TEST_F(CpuCapsCli, CapsEveryPackageForTheRunAndRestoresIt) {
     EXPECT_EQ(limit_of(0), "165000000\n");
     EXPECT_EQ(limit_of(1), "165000000\n");
     EXPECT_TRUE(journal_files().empty());
-    const json caps = parse_json(r.out).at("power_caps");
+    const json caps = parse_caps_json(r.out).at("power_caps");
     ASSERT_EQ(caps.size(), 2U);
     EXPECT_EQ(caps[1].at("id"), "package1");
     EXPECT_EQ(caps[1].at("kind"), "package");
@@ -459,18 +458,18 @@ TEST_F(CpuCapsCli, ANonRootUserGetsAPermissionErrorWithAHintAndNothingRuns) {
     ProcessOptions user = o;
     user.env.emplace_back("JOULEBENCH_STATE_DIR", std::nullopt);
     user.env.emplace_back("XDG_STATE_HOME", "/xdg/state");
-    EXPECT_EQ(parse_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
+    EXPECT_EQ(parse_caps_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
               "/xdg/state/joulebench/caps");
     user.env.emplace_back("XDG_STATE_HOME", std::nullopt);
     user.env.emplace_back("HOME", "/home/someone");
-    EXPECT_EQ(parse_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
+    EXPECT_EQ(parse_caps_json(run_process({binary, "caps", "show", "--json"}, user).out).at("journal_dir"),
               "/home/someone/.local/state/joulebench/caps");
 }
 
 TEST_F(CpuCapsCli, CapsShowListsPackagesWithTheirRange) {
     auto r = jb({"caps", "show", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json j = parse_json(r.out);
+    const json j = parse_caps_json(r.out);
     ASSERT_EQ(j.at("devices").size(), 4U) << r.out;  // 2 GPUs, 2 packages
     const json& p1 = j.at("devices")[3];
     EXPECT_EQ(p1.at("id"), "package1");

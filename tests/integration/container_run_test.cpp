@@ -37,7 +37,7 @@ using test::eventually;
 using test::TempDir;
 using ::testing::HasSubstr;
 
-constexpr const char* kImage = "joulebench-busybox:test";
+constexpr const char* kBusyboxImage = "joulebench-busybox:test";
 
 fs::path hold_binary() {
     return fs::path(test::joulebench_binary()).parent_path() / "joulebench-hold";
@@ -88,7 +88,7 @@ std::unique_ptr<EngineUnderTest> start_engine(const std::string& name, std::stri
         skip = "no static busybox (apt-get install busybox-static)";
         return nullptr;
     }
-    import_busybox_image(e->client(), kImage, e->env());
+    import_busybox_image(e->client(), kBusyboxImage, e->env());
     return e;
 }
 
@@ -124,7 +124,7 @@ protected:
         EnvironmentSpec s;
         s.name = "ctr";
         s.type = m_engine->type();
-        s.image = kImage;
+        s.image = kBusyboxImage;
         // The private dockerd has no bridge: containers get no network (podman: same, for
         // symmetry and because this machine has no netavark/CNI setup for it).
         s.run_args = {"--network", "none"};
@@ -163,7 +163,7 @@ TEST_P(ContainerEnvironmentTest, RunsTheWorkloadWithItsExitCodeOutputPhasesAndCg
     const auto described = nlohmann::json::parse(env.describe());
     EXPECT_EQ(described["engine"], GetParam());
     EXPECT_FALSE(described["version"].get<std::string>().empty());
-    const auto [rc, id] = m_engine->cmd({"image", "inspect", "--format", "{{.Id}}", kImage});
+    const auto [rc, id] = m_engine->cmd({"image", "inspect", "--format", "{{.Id}}", kBusyboxImage});
     ASSERT_EQ(rc, 0) << id;
     EXPECT_EQ(described["image_id"], id.substr(0, id.find('\n')));
     EXPECT_GT(described["image_size_bytes"].get<std::uint64_t>(), 1000000U);  // busybox: ~2 MB
@@ -357,7 +357,7 @@ TEST_P(ContainerEnvironmentTest, UnderTheEnginesInitTheHelperIsNotPid1AndStillWo
 
 TEST_P(ContainerEnvironmentTest, TheImagesEntrypointRunsBeforeTheCommandAsDockerRunWould) {
     const auto [rc1, out1] =
-        m_engine->cmd({"create", "--network", "none", "--name", "jb-base", kImage, "true"});
+        m_engine->cmd({"create", "--network", "none", "--name", "jb-base", kBusyboxImage, "true"});
     ASSERT_EQ(rc1, 0) << out1;
     const auto [rc2, out2] =
         m_engine->cmd({"commit", "--change", R"(ENTRYPOINT ["/bin/echo", "from-entrypoint"])",
@@ -387,7 +387,7 @@ TEST_P(ContainerEnvironmentTest, PrepareRemovesContainersOfACrashedJoulebenchOnl
              {"jb-crashed", crashed}, {"jb-elsewhere", elsewhere}}) {
         const auto [rc, out] =
             m_engine->cmd({"create", "--network", "none", "--name", name, "--label",
-                           "joulebench.owner=" + owner, kImage, "true"});
+                           "joulebench.owner=" + owner, kBusyboxImage, "true"});
         ASSERT_EQ(rc, 0) << out;
     }
     ASSERT_EQ(m_engine->containers().size(), 2U);
@@ -462,7 +462,7 @@ type = "podman"
 image = "{0}"
 run_args = ["--network", "none"]
 )",
-                           kImage);
+                           kBusyboxImage);
     }
 
     TempDir m_dir{"jb-ctr-cli"};
@@ -606,7 +606,7 @@ type = "docker"
 image = "{}"
 run_args = ["--network", "none"]
 )",
-                                       kImage));
+                                       kBusyboxImage));
     test::ChildProcess child({test::joulebench_binary(), "run", file.string(), "--db",
                               (m_dir.path() / "a.db").string(), "--interval", "20"},
                              options());
@@ -638,7 +638,7 @@ type = "docker"
 image = "{}"
 run_args = ["--network", "none"]
 )",
-                                       kImage));
+                                       kBusyboxImage));
     const auto r = jb(next, m_dir.path() / "b.db");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(m_docker->containers().empty());

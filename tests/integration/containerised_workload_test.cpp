@@ -38,7 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kImage = "joulebench-test/host-usr:latest";
+constexpr const char* kHostUsrImage = "joulebench-test/host-usr:latest";
 constexpr const char* kPython = "/usr/bin/python3";
 
 // Empty when the host's Debian Python has torch and torchvision, else why not.
@@ -72,8 +72,8 @@ void import_host_usr_image(const std::vector<std::string>& client,
     const fs::path tar = work / "rootfs.tar";
     const auto t = test::run_process({"tar", "-C", root.string(), "-cf", tar.string(), "."});
     ASSERT_EQ(t.exit_code, 0) << "tar of the image's root filesystem failed: " << t.err;
-    const auto [rc, out] = engine_command(client, {"import", tar.string(), kImage}, env);
-    ASSERT_EQ(rc, 0) << "import of " << kImage << " failed: " << out;
+    const auto [rc, out] = engine_command(client, {"import", tar.string(), kHostUsrImage}, env);
+    ASSERT_EQ(rc, 0) << "import of " << kHostUsrImage << " failed: " << out;
 }
 
 class ContainerisedWorkload : public ::testing::TestWithParam<std::string> {
@@ -154,7 +154,7 @@ image = "{2}"
 run_args = ["--network", "none", "-v", "/usr:/usr:ro",
             "-v", "/etc/alternatives:/etc/alternatives:ro", "-v", "{3}:/workloads:ro"]
 )",
-                                       engine, kPython, kImage, workloads.string()));
+                                       engine, kPython, kHostUsrImage, workloads.string()));
     const auto r = test::run_joulebench({"run", file.string(), "--db", db.string()}, options());
     ASSERT_EQ(r.exit_code, 0) << r.err;
 

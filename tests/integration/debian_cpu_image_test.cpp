@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-constexpr const char* kImage = "joulebench/debian-cpu:latest";
+constexpr const char* kDebianCpuImage = "joulebench/debian-cpu:latest";
 
 fs::path build_script() {
     return fs::path(JOULEBENCH_SOURCE_DIR) / "containers" / "debian-cpu" / "build.sh";
@@ -126,7 +126,7 @@ TEST_P(DebianCpuImage, ImportsAuditsAndRunsResNet50InferenceStoringItsMetrics) {
     const auto built = test::run_process({build_script().string(), "--engine", engine},
                                          options(std::chrono::seconds(900)));
     ASSERT_EQ(built.exit_code, 0) << built.err;
-    EXPECT_EQ(built.out, std::string(kImage) + "\n");
+    EXPECT_EQ(built.out, std::string(kDebianCpuImage) + "\n");
     EXPECT_THAT(built.err, HasSubstr("reusing " + m_tar.string()));
     const auto again =
         test::run_process({build_script().string(), "--engine", engine, "--if-missing"},
@@ -138,7 +138,7 @@ TEST_P(DebianCpuImage, ImportsAuditsAndRunsResNet50InferenceStoringItsMetrics) {
     // The audit, with the real probe: Debian 12's Python 3.11 and its CPU-only PyTorch.
     images::InspectOptions inspect_options;
     inspect_options.probe_timeout = std::chrono::seconds(600);
-    const images::ImageInfo info = images::inspect_image(engine, kImage, inspect_options);
+    const images::ImageInfo info = images::inspect_image(engine, kDebianCpuImage, inspect_options);
     ASSERT_EQ(info.software.status, images::SoftwareProbe::Status::kOk) << info.software.message;
     ASSERT_TRUE(info.software.python.has_value());
     EXPECT_THAT(*info.software.python, ::testing::StartsWith("3.11."));
@@ -178,7 +178,7 @@ type = "{0}"
 image = "{1}"
 run_args = ["--network", "none"]
 )",
-                                       engine, kImage));
+                                       engine, kDebianCpuImage));
     const auto r = test::run_joulebench({"run", file.string(), "--db", db.string()},
                                         options(std::chrono::seconds(900)));
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -343,10 +343,10 @@ TEST_F(Metrics, ListeningBeyondLoopbackNeedsTheFlagAndBadAddressesAreNamed) {
 // tune --method online: the one run "online" while the caps change under it, its GPU's energy
 // and the cap in force, and at the end the run's energy as the JSON result gives it.
 TEST_F(Metrics, TuneOnlineServesItsRunAndTheCapInForce) {
-    const fs::path json = m_dir.path() / "tune.json";
+    const fs::path json_file = m_dir.path() / "tune.json";
     ChildProcess tune({joulebench_binary(), "tune", "--method", "online", "--gpus", "0", "--caps",
                        "150,250", "--passes", "1", "--settle", "0.2", "--segment", "0.5",
-                       "--interval", "50", "--progress-regex", "^step", "--json", json.string(),
+                       "--interval", "50", "--progress-regex", "^step", "--json", json_file.string(),
                        "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "30", "--", "sh",
                        "-c", "i=0; while [ $i -lt 120 ]; do echo step $i; sleep 0.025; i=$((i+1)); done"},
                       options());
@@ -366,10 +366,10 @@ TEST_F(Metrics, TuneOnlineServesItsRunAndTheCapInForce) {
         text = http(url).body;
         return sample(text, "joulebench_runs_total", {"status=\"done\""}) == 1.0;
     }, std::chrono::seconds(60))) << text << tune.err_so_far();
-    ASSERT_TRUE(eventually([&] { return fs::exists(json); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(eventually([&] { return fs::exists(json_file); }, std::chrono::seconds(10)));
     tune.send(SIGINT);
     const ProcessResult r = tune.wait();
-    const auto j = nlohmann::json::parse(read_file(json));
+    const auto j = nlohmann::json::parse(read_file(json_file));
     const auto energy = sample(text, "joulebench_run_energy_joules", {"run=\"online\""});
     ASSERT_TRUE(energy.has_value()) << text;
     EXPECT_NEAR(*energy, j["energy_spent_j"].get<double>(), 1e-6 * *energy) << r.err;

@@ -28,16 +28,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(250ms);
-    }
-    return done();
-}
-
 class SlurmSubmit : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -206,7 +196,7 @@ TEST_F(SlurmSubmit, ACancelledShardIsResumedAndNothingIsLostOrDuplicated) {
     const auto manifest = nlohmann::json::parse(test::read_file(m_out / "submission.json"));
     const std::string array = manifest["jobs"][0]["job_id"];
     // Shard 2 cancelled once it has a done run (and before it has them all).
-    ASSERT_TRUE(eventually([&] { return done_runs(m_out / "shard-2.db") >= 1; }, 90s));
+    ASSERT_TRUE(test::eventually([&] { return done_runs(m_out / "shard-2.db") >= 1; }, 90s, 250ms));
     const auto cancel = s_cluster->client({"scancel", array + "_2"});
     ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
     wait_for_completion();

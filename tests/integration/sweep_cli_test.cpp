@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 
 class SweepCli : public ::testing::Test {
 protected:
@@ -56,7 +55,7 @@ protected:
     }
     std::size_t setter_calls() const {
         std::size_t n = 0;
-        for (const auto& c : m_state.calls()) n += c.function == kSetter ? 1U : 0U;
+        for (const auto& c : m_state.calls()) n += c.function == kNvmlSetter ? 1U : 0U;
         return n;
     }
 };
@@ -119,7 +118,7 @@ TEST_F(SweepCli, EveryCapTimesRepetitionRunsOnceAndTheJsonNamesTheArgminCaps) {
     EXPECT_EQ(factors, expected);
     std::multiset<std::uint64_t> sets;
     for (const auto& c : m_state.calls()) {
-        if (c.function == kSetter && c.value != 400000) sets.insert(c.value);
+        if (c.function == kNvmlSetter && c.value != 400000) sets.insert(c.value);
     }
     EXPECT_EQ(sets.count(150000), 2U);
     EXPECT_EQ(sets.count(250000), 2U);
@@ -186,7 +185,7 @@ TEST_F(SweepCli, FractionalRangeStepsCountFromFromAndReachTo) {
     EXPECT_EQ(caps, (std::vector<double>{100.0, 100.1, 100.2, 100.3}));
     std::set<std::uint64_t> sets;
     for (const auto& c : m_state.calls()) {
-        if (c.function == kSetter && c.value != 400000) sets.insert(c.value);
+        if (c.function == kNvmlSetter && c.value != 400000) sets.insert(c.value);
     }
     EXPECT_EQ(sets, (std::set<std::uint64_t>{100000, 100100, 100200, 100300}));
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);

@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 /// The grid of every test: 9 caps, so a test is a few seconds of runs.
 constexpr const char* kGrid = "140:300:20";
 
@@ -231,7 +230,7 @@ TEST_F(TuneCli, ACapOutsideTheGpusRangeIsRefusedNamingTheRange) {
     EXPECT_THAT(r.err, HasSubstr("100"));
     EXPECT_THAT(r.err, HasSubstr("400"));
     std::size_t setter = 0;
-    for (const auto& c : m_state.calls()) setter += c.function == kSetter ? 1U : 0U;
+    for (const auto& c : m_state.calls()) setter += c.function == kNvmlSetter ? 1U : 0U;
     EXPECT_EQ(setter, 0U) << "a cap was set before the range was checked";
 }
 

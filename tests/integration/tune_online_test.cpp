@@ -29,7 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-constexpr const char* kSetter = "nvmlDeviceSetPowerManagementLimit";
 
 constexpr const char* kWorkload = R"(import json, os, sys, time
 state, units = sys.argv[1], int(sys.argv[2])
@@ -89,7 +88,7 @@ protected:
     std::vector<std::uint64_t> setter_values() const {
         std::vector<std::uint64_t> out;
         for (const auto& c : m_state.calls()) {
-            if (c.function == kSetter) out.push_back(c.value);
+            if (c.function == kNvmlSetter) out.push_back(c.value);
         }
         return out;
     }
@@ -105,10 +104,10 @@ protected:
 };
 
 TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
-    const fs::path json = m_dir.path() / "tune.json";
+    const fs::path json_file = m_dir.path() / "tune.json";
     const auto r =
         run_joulebench(args({"--caps", "150:350:100", "--metric", "energy", "--progress-regex",
-                             "^step [0-9]+$", "--json", json.string()}),
+                             "^step [0-9]+$", "--json", json_file.string()}),
                        options());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
@@ -121,7 +120,7 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
     }
     EXPECT_EQ(expected, 300);
 
-    const auto j = nlohmann::json::parse(read_file(json));
+    const auto j = nlohmann::json::parse(read_file(json_file));
     EXPECT_EQ(j["method"], "online");
     EXPECT_EQ(j["runs_used"], 1);
     EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 250.0) << j.dump(2);
@@ -172,7 +171,7 @@ TEST_F(TuneOnline, FindsTheBestCapOfAKnownCurveSetsItAndRestoresTheOriginal) {
 TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
     const fs::path load = fs::path(joulebench_binary()).parent_path() / "joulebench-fake-gpu-load";
     ASSERT_TRUE(fs::exists(load)) << load;
-    const fs::path json = m_dir.path() / "tune.json";
+    const fs::path json_file = m_dir.path() / "tune.json";
     const std::vector<std::string> argv{"tune",
                                         "--method",
                                         "online",
@@ -189,7 +188,7 @@ TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
                                         "--progress-regex",
                                         "^step [0-9]+$",
                                         "--json",
-                                        json.string(),
+                                        json_file.string(),
                                         "--",
                                         load.string(),
                                         "--units",
@@ -204,7 +203,7 @@ TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
                                         "8"};
     const auto r = run_joulebench(argv, options());
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto j = nlohmann::json::parse(read_file(json));
+    const auto j = nlohmann::json::parse(read_file(json_file));
     EXPECT_DOUBLE_EQ(j["best_cap_w"].get<double>(), 200.0) << j.dump(2);
     EXPECT_EQ(j["units"], 250);
     // Each segment's energy over its time is the power the model draws at its cap.
@@ -226,16 +225,16 @@ TEST_F(TuneOnline, FindsTheBestEdpCapOfASimulatedCapBoundLoad) {
 // README "Markers": the command marks its warm-up on standard output and the rest through
 // $JOULEBENCH_MARKS; both phases come with time and the GPU's energy (the fake draws 100 W).
 TEST_F(TuneOnline, MarkedPhasesAreReportedWithTimeAndTheGpusEnergy) {
-    const fs::path json = m_dir.path() / "tune.json";
+    const fs::path json_file = m_dir.path() / "tune.json";
     auto a = args({"--caps", "150,250", "--passes", "1", "--progress-regex", "^step [0-9]+$",
-                   "--json", json.string()},
+                   "--json", json_file.string()},
                   120);
     a.push_back("marks");
     const auto r = run_joulebench(a, options());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // Marker lines pass through like any other line.
     EXPECT_THAT(r.out, HasSubstr("JOULEBENCH_MARK begin warmup\nstep 0\n"));
-    const auto j = nlohmann::json::parse(read_file(json));
+    const auto j = nlohmann::json::parse(read_file(json_file));
     ASSERT_EQ(j["phases"].size(), 2U) << j.dump(2);
     for (const auto& p : j["phases"]) {
         const double wall = p["wall_s"].get<double>();

@@ -96,16 +96,6 @@ std::vector<pid_t> processes_with(const std::string& needle) {
     return out;
 }
 
-template <class F>
-bool eventually(F&& done, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return done();
-}
-
 class VmRunCli : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -393,13 +383,14 @@ command = ["sleep", "300"]
         }
         return false;
     };
-    ASSERT_TRUE(eventually(running, std::chrono::seconds(300))) << child.err_so_far();
+    ASSERT_TRUE(test::eventually(running, std::chrono::seconds(300), std::chrono::milliseconds(50))) << child.err_so_far();
     const std::vector<pid_t> qemu = processes_with(marker);
     ASSERT_EQ(qemu.size(), 1U) << child.err_so_far();
     child.send(SIGKILL);
     EXPECT_EQ(child.wait().signal, SIGKILL);
     EXPECT_TRUE(
-        eventually([&] { return processes_with(marker).empty(); }, std::chrono::seconds(30)))
+        test::eventually([&] { return processes_with(marker).empty(); }, std::chrono::seconds(30),
+                         std::chrono::milliseconds(50)))
         << "QEMU " << qemu.at(0) << " outlived the SIGKILLed joulebench run";
 }
 
@@ -420,7 +411,8 @@ command = ["true"]
                              options());
     const std::string marker = db.string() + ".logs";
     ASSERT_TRUE(
-        eventually([&] { return !processes_with(marker).empty(); }, std::chrono::seconds(120)))
+        test::eventually([&] { return !processes_with(marker).empty(); }, std::chrono::seconds(120),
+                         std::chrono::milliseconds(50)))
         << child.err_so_far();
     child.send(SIGTERM);
     const auto r = child.wait();

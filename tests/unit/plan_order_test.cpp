@@ -15,10 +15,10 @@
 namespace joulebench {
 namespace {
 
-const std::string kDataDir = std::string(JOULEBENCH_TEST_DATA_DIR) + "/experiments";
+const std::string kPlanDataDir = std::string(JOULEBENCH_TEST_DATA_DIR) + "/experiments";
 
 ExperimentSpec example() {
-    return parse_experiment_file(kDataDir + "/docker-vs-bare.toml");
+    return parse_experiment_file(kPlanDataDir + "/docker-vs-bare.toml");
 }
 
 TEST(Sha256, KnownVectors) {
@@ -67,7 +67,7 @@ TEST(Plan, ExpandsEveryFactorOnce) {
 }
 
 TEST(Plan, CpuCapsMultiplyAndNoCapsIsOneLevel) {
-    const ExperimentSpec kvm = parse_experiment_file(kDataDir + "/kvm-guest.toml");
+    const ExperimentSpec kvm = parse_experiment_file(kPlanDataDir + "/kvm-guest.toml");
     const Plan plan = make_plan(kvm);
     EXPECT_EQ(plan.variants, 1u * 2u * 20u * 2u);
     EXPECT_EQ(plan.total_runs, 80u * 3u);

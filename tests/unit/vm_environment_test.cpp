@@ -30,13 +30,13 @@ using environments::QemuLaunch;
 using environments::VmEnvironment;
 using ::testing::HasSubstr;
 
-const std::string kHead =
+const std::string kVmHead =
     "[experiment]\nname = \"e\"\nrepetitions = 1\n[[workload]]\nname = \"w\"\n"
     "command = [\"true\"]\n";  // lines 1-6
 
 EnvironmentSpec parse_vm(const std::string& keys) {
     const auto spec = parse_experiment_text(
-        kHead + "[[environment]]\nname = \"g\"\ntype = \"vm\"\n" + keys, "exp.toml");
+        kVmHead + "[[environment]]\nname = \"g\"\ntype = \"vm\"\n" + keys, "exp.toml");
     return spec.environments.at(0);
 }
 
@@ -135,7 +135,7 @@ TEST(VmSpec, BadValuesNameFileLineAndProblem) {
 
 TEST(VmSpec, VmKeysAreRefusedOnOtherTypes) {
     try {
-        (void)parse_experiment_text(kHead +
+        (void)parse_experiment_text(kVmHead +
                                         "[[environment]]\nname = \"s\"\ntype = \"ssh\"\n"
                                         "host = \"h\"\nkernel = \"k\"\n",
                                     "exp.toml");

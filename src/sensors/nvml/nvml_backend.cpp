@@ -35,7 +35,7 @@ bool parse_hex(std::string_view text, unsigned& value) {
     return ec == std::errc{} && ptr == end;
 }
 
-std::string valid_indices(std::size_t count) {
+std::string valid_nvml_indices(std::size_t count) {
     if (count == 0) return "none (no GPUs)";
     if (count == 1) return "0";
     return fmt::format("0 to {}", count - 1);
@@ -186,7 +186,7 @@ std::vector<NvmlDevice> NvmlSystem::select(const GpuSelection& selection) const 
         if (index < 0 || static_cast<std::size_t>(index) >= m_devices.size()) {
             throw Error(ErrorCategory::kInvalidArgument,
                         fmt::format("nvml: select GPU {}: no such GPU (valid indices: {})", index,
-                                    valid_indices(m_devices.size())),
+                                    valid_nvml_indices(m_devices.size())),
                         "`joulebench sensors` lists the GPUs; indices follow PCI bus order "
                         "(as nvidia-smi)");
         }

@@ -10,7 +10,7 @@
 namespace joulebench::nvml {
 
 namespace {
-bool is_unsupported(nvmlReturn_t rc) {
+bool nvml_unsupported(nvmlReturn_t rc) {
     return rc == kErrorNotSupported || rc == kErrorFunctionNotFound;
 }
 }  // namespace
@@ -40,7 +40,7 @@ NvmlSensor::NvmlSensor(NvmlDevice device, NowFn now)
         if (rc == kSuccess) {
             m_use_counter = true;
             m_last_counter_mj = energy_mj;
-        } else if (is_unsupported(rc)) {
+        } else if (nvml_unsupported(rc)) {
             counter_note = "energy counter: not supported";
         } else {
             counter_note = fmt::format("energy counter: read failed at open ({})",
@@ -57,7 +57,7 @@ NvmlSensor::NvmlSensor(NvmlDevice device, NowFn now)
         if (rc == kSuccess) {
             m_has_power = true;
             m_integrator.add(open_time, from_milliwatts(power_mw).value());
-        } else if (is_unsupported(rc)) {
+        } else if (nvml_unsupported(rc)) {
             power_note = "power readings: not supported";
         } else {
             power_note = fmt::format("power readings: read failed at open ({})",
@@ -143,43 +143,43 @@ std::optional<GpuTelemetry> NvmlSensor::telemetry() noexcept {
         unsigned power_mw = 0;
         const nvmlReturn_t rc = m_api->nvmlDeviceGetPowerUsage(handle, &power_mw);
         if (rc == kSuccess) out.power = from_milliwatts(power_mw);
-        else if (is_unsupported(rc)) m_tel_power = false;
+        else if (nvml_unsupported(rc)) m_tel_power = false;
     }
     if (m_tel_temperature) {
         unsigned temperature_c = 0;
         const nvmlReturn_t rc = m_api->nvmlDeviceGetTemperature(handle, kTemperatureGpu, &temperature_c);
         if (rc == kSuccess) out.temperature_c = static_cast<double>(temperature_c);
-        else if (is_unsupported(rc)) m_tel_temperature = false;
+        else if (nvml_unsupported(rc)) m_tel_temperature = false;
     }
     if (m_tel_clock) {
         unsigned clock_mhz = 0;
         const nvmlReturn_t rc = m_api->nvmlDeviceGetClockInfo(handle, kClockSm, &clock_mhz);
         if (rc == kSuccess) out.sm_clock_mhz = clock_mhz;
-        else if (is_unsupported(rc)) m_tel_clock = false;
+        else if (nvml_unsupported(rc)) m_tel_clock = false;
     }
     if (m_tel_utilisation) {
         nvmlUtilization_t utilisation{};
         const nvmlReturn_t rc = m_api->nvmlDeviceGetUtilizationRates(handle, &utilisation);
         if (rc == kSuccess) out.utilisation_pct = utilisation.gpu;
-        else if (is_unsupported(rc)) m_tel_utilisation = false;
+        else if (nvml_unsupported(rc)) m_tel_utilisation = false;
     }
     if (m_reasons_fn != nullptr) {
         unsigned long long reasons = 0;
         nvmlReturn_t rc = m_reasons_fn(handle, &reasons);
-        if (is_unsupported(rc) && m_reasons_fn == m_api->nvmlDeviceGetCurrentClocksEventReasons &&
+        if (nvml_unsupported(rc) && m_reasons_fn == m_api->nvmlDeviceGetCurrentClocksEventReasons &&
             m_api->nvmlDeviceGetCurrentClocksThrottleReasons != nullptr) {
             // The new name exists but does not answer: fall back to the older one for good.
             m_reasons_fn = m_api->nvmlDeviceGetCurrentClocksThrottleReasons;
             rc = m_reasons_fn(handle, &reasons);
         }
         if (rc == kSuccess) out.throttle_reasons = static_cast<std::uint64_t>(reasons);
-        else if (is_unsupported(rc)) m_reasons_fn = nullptr;
+        else if (nvml_unsupported(rc)) m_reasons_fn = nullptr;
     }
     if (m_tel_enforced) {
         unsigned limit_mw = 0;
         const nvmlReturn_t rc = m_api->nvmlDeviceGetEnforcedPowerLimit(handle, &limit_mw);
         if (rc == kSuccess) out.enforced_limit = from_milliwatts(limit_mw);
-        else if (is_unsupported(rc)) m_tel_enforced = false;
+        else if (nvml_unsupported(rc)) m_tel_enforced = false;
     }
     return out;
 }

@@ -12,7 +12,7 @@
 namespace joulebench::rocm {
 
 namespace {
-bool is_unsupported(rsmi_status_t rc) {
+bool rocm_unsupported(rsmi_status_t rc) {
     return rc == kRsmiNotSupported || rc == kRsmiNotYetImplemented;
 }
 }  // namespace
@@ -49,7 +49,7 @@ RocmSensor::RocmSensor(RocmDevice device, NowFn now)
         } else if (rc == kRsmiSuccess) {
             counter_note = fmt::format("energy counter: unusable resolution {} uJ",
                                        static_cast<double>(resolution_uj));
-        } else if (is_unsupported(rc)) {
+        } else if (rocm_unsupported(rc)) {
             counter_note = "energy counter: not supported";
         } else {
             counter_note = fmt::format("energy counter: read failed at open ({})",
@@ -66,7 +66,7 @@ RocmSensor::RocmSensor(RocmDevice device, NowFn now)
         if (rc == kRsmiSuccess) {
             m_has_power = true;
             m_integrator.add(open_time, from_microwatts(power_uw).value());
-        } else if (is_unsupported(rc)) {
+        } else if (rocm_unsupported(rc)) {
             power_note = "power readings: not supported";
         } else {
             power_note = fmt::format("power readings: read failed at open ({})",
@@ -170,7 +170,7 @@ std::optional<GpuTelemetry> RocmSensor::telemetry() noexcept {
         const rsmi_status_t rc = m_api->rsmi_dev_power_ave_get(m_device.dv_ind(), 0, &power_uw);
         if (rc == kRsmiSuccess)
             out.power = from_microwatts(power_uw);
-        else if (is_unsupported(rc))
+        else if (rocm_unsupported(rc))
             m_tel_power = false;
     }
     return out;
