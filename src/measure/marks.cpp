@@ -10,7 +10,6 @@ namespace joulebench {
 
 namespace {
 
-constexpr unsigned kPhaseMinUpdatePeriods = 10;  // as measure's short-run warning
 constexpr std::size_t kMaxBadLineWarnings = 10;
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -198,12 +197,12 @@ void MarkRecorder::finish(Clock::time_point run_start, Clock::time_point run_end
             warn(fmt::format("marks: phase '{}' began and was never ended: it ends with the run",
                              p.name));
         }
-        if (longest_update_s > 0 && p.wall_s < kPhaseMinUpdatePeriods * longest_update_s) {
+        if (longest_update_s > 0 && p.wall_s < kMinUpdatePeriods * longest_update_s) {
             m_warnings.push_back(make_warning(
                 warning_code::kShortPhase,
                 fmt::format("phase '{}' lasted {:.3f} s, less than {} update periods of {} "
                             "({:.0f} ms): its energy is coarse",
-                            p.name, p.wall_s, kPhaseMinUpdatePeriods, longest_id,
+                            p.name, p.wall_s, kMinUpdatePeriods, longest_id,
                             longest_update_s * 1000)));
         }
         if (!p.energy_j) {

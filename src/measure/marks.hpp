@@ -19,6 +19,10 @@ namespace joulebench {
 
 /// The word that starts a marker line on standard output.
 inline constexpr std::string_view kMarkPrefix = "JOULEBENCH_MARK";
+/// A measurement (a run, a phase) shorter than this many update periods of its slowest domain
+/// gets a warning that its energy is coarse (`short-run`, `short-phase`).
+inline constexpr unsigned kMinUpdatePeriods = 10;
+
 /// The longest phase name.
 inline constexpr std::size_t kMaxPhaseNameLength = 64;
 

@@ -27,7 +27,6 @@ namespace joulebench {
 namespace {
 
 constexpr double kCrossCheckTolerancePct = 5.0;
-constexpr unsigned kMinUpdatePeriods = 10;
 constexpr double kIdleGpuMeanPct = 1.0;
 constexpr unsigned kIdleGpuMaxPct = 5;
 

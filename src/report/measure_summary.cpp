@@ -3,6 +3,11 @@
 #include "report/measure_summary.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <string_view>
+#include <vector>
 
 #include <cmath>
 #include <iterator>
@@ -30,8 +35,15 @@ std::string format_duration(double seconds) {
 }
 
 std::string phase_line(const MarkedPhase& p) {
-    return fmt::format("Phase {}: {} from {:.3f} s, {}{}", p.name, format_duration(p.wall_s),
+    // How its energy was read: the methods of the domains in its sum, as the run's lines say.
+    std::vector<std::string_view> methods;
+    for (const auto& d : p.domains) {
+        const std::string_view m = to_string(d.method);
+        if (d.counts_in_total && std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+    }
+    return fmt::format("Phase {}: {} from {:.3f} s, {}{}{}", p.name, format_duration(p.wall_s),
                        p.begin_s, p.energy_j ? format_energy(*p.energy_j) : std::string("energy n/a"),
+                       p.energy_j && !methods.empty() ? fmt::format(" ({})", fmt::join(methods, ", ")) : "",
                        p.ended_by_run ? " (never ended: ends with the run)" : "");
 }
 

@@ -11,7 +11,8 @@ namespace joulebench::report {
 /// The human summary (several lines, ends with a newline).
 std::string measure_summary(const MeasureResult& result);
 
-/// One marked phase: "Phase warmup: 1.234 s from 0.012 s, 56.7 J" (no newline).
+/// One marked phase: "Phase warmup: 1.234 s from 0.012 s, 56.7 J (counter)" (no newline; the
+/// methods of the domains in its energy).
 std::string phase_line(const MarkedPhase& phase);
 
 /// "1.23 kJ", "456 mJ": energy with an SI prefix.

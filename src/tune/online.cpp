@@ -262,8 +262,7 @@ public:
           m_workload(workload),
           m_marks(marks),
           m_regex(compile_regex(options.progress_regex)),
-          m_schedule(online_schedule(options.caps_w, options.passes)),
-          m_poll(options.interval) {}
+          m_schedule(online_schedule(options.caps_w, options.passes)) {}
 
     /// Runs until the command's output closes, joulebench is asked to stop, or no unit comes
     /// within progress_timeout (Error, after the command was stopped and the caps restored).
@@ -287,7 +286,6 @@ private:
     MarkRecorder& m_marks;
     std::regex m_regex;
     std::vector<std::pair<double, unsigned>> m_schedule;
-    Clock::duration m_poll;  // the longest wait for output (the stop flag is checked as often)
 
     std::size_t m_index = 0;
     Phase m_phase = Phase::kSettling;
@@ -386,7 +384,7 @@ void OnlineRun::pass_through(const std::vector<std::string>& lines, OnlineOutcom
 }
 
 Clock::time_point OnlineRun::next_wake(Clock::time_point now) const {
-    Clock::time_point wake = now + m_poll;
+    Clock::time_point wake = now + m_o.interval;  // the stop flag is checked as often
     if (m_phase != Phase::kDone) wake = std::min(wake, m_last_progress + m_o.progress_timeout);
     if (m_phase == Phase::kSettling) wake = std::min(wake, m_settle_until);
     return wake;

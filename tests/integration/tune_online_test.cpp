@@ -254,6 +254,7 @@ TEST_F(TuneOnline, MarkedPhasesAreReportedWithTimeAndTheGpusEnergy) {
     EXPECT_LE(j["phases"][1]["end_s"].get<double>(), j["machine_time_s"].get<double>());
     EXPECT_THAT(r.err, HasSubstr("  Phase warmup: "));
     EXPECT_THAT(r.err, HasSubstr("  Phase measured: "));
+    EXPECT_THAT(r.err, ::testing::ContainsRegex("Phase measured: .* J \\(counter\\)"));
     EXPECT_EQ(m_state.limits(0).current_mw, 400000U);
 }
 
